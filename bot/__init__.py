@@ -1,0 +1,1 @@
+"""JEC member assistant: custom actions, gateway, services and data layer."""

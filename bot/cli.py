@@ -1,0 +1,114 @@
+"""The `jecbot` command: one entry point for IT staff and developers.
+
+Each subcommand is a thin wrapper; the work lives in the module named beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print(f"Database is at the latest schema: {settings.database_url}")
+    return 0
+
+
+def _cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.demo import generate_demo_data
+
+    report = generate_demo_data(
+        settings.database_url,
+        members=args.members,
+        seed=args.seed,
+        only_if_empty=args.if_empty,
+        usage_days=args.usage_days,
+    )
+    print(report)
+    return 0
+
+
+def _cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.importer import import_files
+
+    result = import_files(settings.database_url, [Path(p) for p in args.files])
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def _cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.notifier import print_outbox
+
+    print_outbox(settings.database_url, limit=args.limit, to=args.to)
+    return 0
+
+
+def _cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.chat import run_chat
+
+    return run_chat(settings, sender=args.sender)
+
+
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runner import run_all
+
+    return run_all(settings)
+
+
+def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.profile import load_profile
+
+    profile = load_profile(settings.coop_profile)
+    print(f"{settings.coop_profile}: OK ({profile.coop.name})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jecbot", description="JEC member assistant tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[Settings, argparse.Namespace], int], help_: str):
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("init-db", _cmd_init_db, "create or upgrade the database schema (Alembic migrations)")
+    p = add("demo-data", _cmd_demo_data, "load deterministic demo members, bills, usage and outages")
+    p.add_argument("--members", type=int, default=300, help="how many members (default 300)")
+    p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    p.add_argument("--usage-days", type=int, default=None,
+                   help="days of daily usage per account (default 365; fewer for scale tests)")
+    p.add_argument("--if-empty", action="store_true", help="do nothing if members already exist")
+    p = add("import", _cmd_import, "import a billing-system export (see docs/import-format.md)")
+    p.add_argument("files", nargs="+", help="JSON or CSV files")
+    p = add("outbox", _cmd_outbox, "show texts and emails the assistant sent to the local outbox")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--to", default=None, help="only messages to this phone or email")
+    p = add("chat", _cmd_chat, "chat with the running assistant from this terminal")
+    p.add_argument("--sender", default=None, help="conversation id (default: a new one)")
+    add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
+    add("check-profile", _cmd_check_profile, "validate the co-op profile file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return args.handler(settings, args)
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

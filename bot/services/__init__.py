@@ -1,0 +1,1 @@
+"""Domain services: business rules in plain, typed Python. No Rasa types here."""

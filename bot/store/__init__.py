@@ -1,0 +1,1 @@
+"""Member-services data layer: models, engines and sessions, migrations, demo data and import."""

@@ -1,0 +1,430 @@
+"""SQLAlchemy 2 models of the member-services data layer.
+
+Money is stored as integer cents (`*_cents` columns, `BigInteger`) and converted to `Decimal` by
+`bot.services.money`. Every timestamp is a `UTCDateTime` (aware, UTC). Card and bank numbers are
+never stored: a payment method keeps the processor's token, its type, brand and last four only.
+Schema changes go through Alembic (`bot/store/migrations`), never `create_all` in production.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.store.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Member(Base):
+    """A person (or business) who holds one or more accounts."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_number: Mapped[str] = mapped_column(String(20), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    is_senior: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    accounts: Mapped[list[Account]] = relationship(back_populates="member")
+    contacts: Mapped[list[Contact]] = relationship(back_populates="member")
+    payment_methods: Mapped[list[PaymentMethod]] = relationship(back_populates="member")
+
+
+class Account(Base):
+    """A service account: 10-digit number, one service address."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(10), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|disconnected|final
+    service_street: Mapped[str] = mapped_column(String(200))
+    service_town: Mapped[str] = mapped_column(String(80), index=True)
+    service_zip: Mapped[str] = mapped_column(String(10), index=True)
+    county: Mapped[str | None] = mapped_column(String(80))
+    feeder: Mapped[str | None] = mapped_column(String(40))
+    paperless: Mapped[bool] = mapped_column(Boolean, default=False)
+    levelized_billing: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="accounts")
+    bills: Mapped[list[Bill]] = relationship(back_populates="account", order_by="Bill.billing_date")
+    payments: Mapped[list[Payment]] = relationship(back_populates="account")
+
+
+class Contact(Base):
+    """A phone (E.164) or email address on file for a member."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("member_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # phone|email
+    value: Mapped[str] = mapped_column(String(254), index=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="contacts")
+
+
+class Bill(Base):
+    __tablename__ = "bills"
+    __table_args__ = (UniqueConstraint("account_id", "billing_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    billing_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    kwh: Mapped[int] = mapped_column(Integer)
+    late_fee_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="bills")
+
+
+class PaymentMethod(Base):
+    """A tokenised card or bank account. Never a full number, never a CVV."""
+
+    __tablename__ = "payment_methods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    token: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # card|checking|savings
+    brand: Mapped[str | None] = mapped_column(String(30))  # Visa, Mastercard, ... or bank name
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    holder_name: Mapped[str | None] = mapped_column(String(120))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="payment_methods")
+
+
+class Payment(Base):
+    """A payment attempt. `idempotency_key` is unique: a retry returns the first row."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    method_label: Mapped[str] = mapped_column(String(60))  # "Visa ending 4242", "Office", "Draft"
+    status: Mapped[str] = mapped_column(String(12))  # pending|succeeded|declined|failed
+    confirmation_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    channel: Mapped[str] = mapped_column(String(12))  # web|sms|office|draft|phone|import
+    processor_reference: Mapped[str | None] = mapped_column(String(80))
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime | None] = mapped_column()
+
+    account: Mapped[Account] = relationship(back_populates="payments")
+
+
+class DraftEnrollment(Base):
+    """A recurring bank draft (NACHA WEB debit) for one account."""
+
+    __tablename__ = "draft_enrollments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    draft_day: Mapped[int] = mapped_column(Integer)
+    amount_rule: Mapped[str] = mapped_column(String(12))  # full_balance|fixed
+    fixed_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active|cancelled
+    starts_on: Mapped[date] = mapped_column(Date)
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    authorizations: Mapped[list[DraftAuthorization]] = relationship(back_populates="enrollment")
+
+
+class DraftAuthorization(Base):
+    """The exact wording a member agreed to, kept at least two years after the enrollment ends."""
+
+    __tablename__ = "draft_authorizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("draft_enrollments.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))  # enroll|change|cancel
+    text: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(12))
+    verified_how: Mapped[str] = mapped_column(String(60))
+    conversation_id: Mapped[str | None] = mapped_column(String(120))
+    copy_sent_to: Mapped[str | None] = mapped_column(String(254))  # masked destination
+
+    enrollment: Mapped[DraftEnrollment] = relationship(back_populates="authorizations")
+
+
+class ScheduledDraft(Base):
+    """One draft run; the unique key makes the scheduler safe to run twice."""
+
+    __tablename__ = "scheduled_drafts"
+    __table_args__ = (UniqueConstraint("enrollment_id", "draft_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("draft_enrollments.id"))
+    draft_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsageReading(Base):
+    __tablename__ = "usage_readings"
+    __table_args__ = (UniqueConstraint("account_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    day: Mapped[date] = mapped_column(Date)
+    kwh: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    cost_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class Outage(Base):
+    __tablename__ = "outages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active|restored
+    cause: Mapped[str | None] = mapped_column(String(120))
+    crew_status: Mapped[str | None] = mapped_column(String(120))  # assessing|dispatched|on site
+    customers_affected: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column()
+    estimated_restoration_at: Mapped[datetime | None] = mapped_column()
+    restored_at: Mapped[datetime | None] = mapped_column()
+    source: Mapped[str] = mapped_column(String(40), default="outage management system")
+
+    areas: Mapped[list[OutageArea]] = relationship(back_populates="outage")
+
+
+class OutageArea(Base):
+    """Where an outage is: any of town, ZIP or feeder."""
+
+    __tablename__ = "outage_areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id"), index=True)
+    town: Mapped[str | None] = mapped_column(String(80), index=True)
+    zip: Mapped[str | None] = mapped_column(String(10), index=True)
+    feeder: Mapped[str | None] = mapped_column(String(40))
+
+    outage: Mapped[Outage] = relationship(back_populates="areas")
+
+
+class OutageReport(Base):
+    __tablename__ = "outage_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id"))
+    address: Mapped[str] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(80))
+    zip: Mapped[str | None] = mapped_column(String(10))
+    hazard: Mapped[bool] = mapped_column(Boolean, default=False)
+    hazard_description: Mapped[str | None] = mapped_column(String(200))
+    notify_on_restore: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_phone: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(12))
+    conversation_id: Mapped[str | None] = mapped_column(String(120))
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceRequest(Base):
+    """Start, stop or transfer service: collected by the assistant, done by staff."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))  # start|stop|transfer
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    requested_date: Mapped[date] = mapped_column(Date)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open|done
+    channel: Mapped[str] = mapped_column(String(12))
+    conversation_id: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+    done_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class CallbackRequest(Base):
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20))
+    best_time: Mapped[str | None] = mapped_column(String(120))
+    topic: Mapped[str | None] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    verified_tier: Mapped[str] = mapped_column(String(12), default="public")
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open|done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+    done_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class HandoffRequest(Base):
+    """A conversation waiting for, or with, a member-service agent."""
+
+    __tablename__ = "handoff_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(120), index=True)
+    channel: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12), default="waiting")  # waiting|assigned|ended|abandoned
+    topic: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)
+    verified_tier: Mapped[str] = mapped_column(String(12), default="public")
+    verified_how: Mapped[str | None] = mapped_column(String(60))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class OneTimeCode(Base):
+    """A 6-digit code, stored only as a salted hash; 10-minute expiry, 5 attempts."""
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(120), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    purpose: Mapped[str] = mapped_column(String(30))  # confirm_tier|contact_change
+    destination: Mapped[str] = mapped_column(String(254))  # masked, for display
+    code_hash: Mapped[str] = mapped_column(String(128))
+    salt: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VerificationAttempt(Base):
+    """One try at identifying a member; lockouts are counted from these rows."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (Index("ix_verification_attempts_account_time", "account_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(120), index=True)
+    # HMAC of the account number typed, so lockouts also apply to numbers that do not exist
+    # without storing what was typed.
+    account_key: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(30))  # zip|last_payment|phone_on_file|otp
+    success: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationPreference(Base):
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("account_id", "topic", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    topic: Mapped[str] = mapped_column(String(20))  # outage|bill_ready|payment_received|past_due
+    channel: Mapped[str] = mapped_column(String(8))  # sms|email
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PaymentLink(Base):
+    """A signed, single-use link to the secure payment page (15 minutes)."""
+
+    __tablename__ = "payment_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    conversation_id: Mapped[str] = mapped_column(String(120))
+    purpose: Mapped[str] = mapped_column(String(20), default="add_method")
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what, when and how they were verified. Never a secret."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # member:<id>|agent:<name>|system|import
+    action: Mapped[str] = mapped_column(String(60))
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(12))
+    verified_how: Mapped[str | None] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxMessage(Base):
+    """Every text or email the assistant sends; the local outbox when no provider is set."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))  # sms|email
+    to: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued|sent|failed|outbox
+    provider_id: Mapped[str | None] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
