@@ -428,3 +428,87 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- Gateway: channels and conversations (bot/gateway) -------------------------------------------
+
+
+class Conversation(Base):
+    """One member conversation on one channel: a web chat, or one phone number by SMS.
+
+    `mode` decides where a member message goes: `bot` (a Rasa turn), `queued` or `agent` (to the
+    handoff queue / the agent). `next_seq` is a per-conversation counter, bumped atomically, so
+    messages are numbered 1, 2, 3... without races between gateway replicas.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))  # web|sms
+    external_id: Mapped[str] = mapped_column(String(120))  # E.164 phone, or the web conversation id
+    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot|queued|agent
+    next_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_buttons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # SMS numbered choices
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationMessage(Base):
+    """One message in a conversation. `text` is always already masked (no card/bank numbers)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+        UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(3))  # in|out
+    sender: Mapped[str] = mapped_column(String(8))  # member|bot|agent|system
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # buttons, image, agent name...
+    client_id: Mapped[str | None] = mapped_column(String(64))  # web widget's id, for idempotent re-sends
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class SmsInbound(Base):
+    """Every Twilio MessageSid seen once: a retry of the same SID is not processed again."""
+
+    __tablename__ = "sms_inbound"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="received")  # received|keyword|opted_out|processed
+
+
+class SmsOptOut(Base):
+    """Opt-out state of a phone number; every outbound SMS path checks it."""
+
+    __tablename__ = "sms_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(30))  # keyword:STOP|keyword:START|twilio:21610|...
+
+
+class SmsStatusCallback(Base):
+    """A Twilio delivery status callback, recorded as received."""
+
+    __tablename__ = "sms_status_callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(10))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
