@@ -1,0 +1,70 @@
+# The two commands: `make run` (start the assistant) and `make test` (the whole suite).
+# Everything else here is a step of those two.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Never download interpreters (use the machine's); no telemetry from Rasa.
+export UV_PYTHON_DOWNLOADS := never
+export RASA_TELEMETRY_ENABLED := false
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+RASA   := rasa-env/.venv/bin/rasa
+JECBOT := .venv/bin/jecbot
+PYTEST := .venv/bin/pytest
+RASA_FLAGS := --domain domain --config config.yml
+
+.PHONY: help setup db train validate run test clean
+
+help:
+	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
+	@echo "make test   set up, validate the training data, train if needed, run every test"
+	@echo "steps:      make setup | db | validate | train | clean"
+
+## Both environments (uv, locked) and .env. Cheap when nothing changed.
+setup:
+	@command -v uv >/dev/null || { \
+	  echo "==> Installing uv (the Python package manager) for this user"; \
+	  python3 -m pip install --user --quiet uv \
+	  || python3 -m pip install --user --quiet --break-system-packages uv \
+	  || pip install --quiet uv; }
+	@py311=""; \
+	for cand in python3 $$(ls -d $$(pyenv root 2>/dev/null || echo $${PYENV_ROOT:-$$HOME/.pyenv})/versions/3.1[1-9]* 2>/dev/null | sort -V -r | sed 's|$$|/bin/python3|'); do \
+	  if "$$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then py311=$$cand; break; fi; \
+	done; \
+	[ -n "$$py311" ] || { echo "No Python 3.11+ found for the app: install one (e.g. 'pyenv install 3.11')." >&2; exit 1; }; \
+	py310=$$(scripts/find-python310.sh); \
+	echo "==> App environment (.venv, $$($$py311 --version))"; \
+	uv sync --frozen --quiet --python "$$py311"; \
+	echo "==> Rasa environment (rasa-env/.venv, $$($$py310 --version)); the first time takes a few minutes"; \
+	uv sync --frozen --quiet --project rasa-env --python "$$py310"
+	@[ -f .env ] || { cp .env.example .env; echo "==> Created .env from .env.example"; }
+
+## Database schema (migrations) and demo data (only when empty).
+db:
+	@echo "==> Database schema"
+	@$(JECBOT) init-db
+	@echo "==> Demo data (skipped if members exist)"
+	@$(JECBOT) demo-data --if-empty
+
+## Check the Rasa training data and domain.
+validate:
+	@echo "==> Validating Rasa domain and training data"
+	@$(RASA) data validate $(RASA_FLAGS) --data data --quiet
+
+## Train a model into models/; Rasa skips training when data and config are unchanged.
+train:
+	@echo "==> Training the Rasa model (skipped if nothing changed; about a minute otherwise)"
+	@$(RASA) train $(RASA_FLAGS) --data data --out models --quiet
+
+run: setup db train
+	@$(JECBOT) run
+
+test: setup validate train
+	@echo "==> Running the test suite"
+	@$(PYTEST) tests
+
+## Generated files only: models, logs, local databases. Environments and .env stay.
+clean:
+	rm -rf models results var .pytest_cache tests/artifacts
