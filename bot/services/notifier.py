@@ -215,7 +215,7 @@ class TwilioNotifier(_OutboxWriter):
                 asyncio.to_thread(self._client.messages.create, to=to_e164, from_=self._from, body=body),
                 timeout=self._timeout + 1,
             )
-        except Exception as exc:  # provider errors are reported, never raised into a conversation
+        except Exception as exc:  # noqa: BLE001 - reported in the result, never raised into a chat
             error = _provider_error(exc)
             oid = await self._record(channel="sms", to=to_e164, body=body, status="failed", error=error)
             return DeliveryResult("failed", outbox_id=oid, error=error)
@@ -267,7 +267,7 @@ class SmtpNotifier(_OutboxWriter):
         try:
             await asyncio.wait_for(asyncio.to_thread(self._send_blocking, message),
                                    timeout=self._settings.http_timeout_seconds + 1)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported in the result, never raised into a chat
             error = _provider_error(exc)
             oid = await self._record(channel="email", to=to, subject=subject, body=body, status="failed",
                                      error=error)

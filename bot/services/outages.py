@@ -112,14 +112,17 @@ def safety_message(profile_like: Any) -> list[str]:
     """
     feet = profile_like.outages.safe_distance_feet
     phone = profile_like.phones.outage_24_7
-    messages = [
-        f"Stay away from that line. Keep at least {feet} feet from it and anything touching it, and "
-        "never touch it. If anyone is in danger, call 911. If a line is on your car, stay inside "
-        "until help arrives.",
-        f"Please also call our 24/7 line, {phone}, to report it. Hazards must be reported by phone "
-        "too, not only here.",
+    return [
+        (
+            f"Stay away from that line. Keep at least {feet} feet from it and anything touching it, "
+            "and never touch it. If anyone is in danger, call 911. If a line is on your car, stay "
+            "inside until help arrives."
+        ),
+        (
+            f"Please also call our 24/7 line, {phone}, to report it. Hazards must be reported by "
+            "phone too, not only here."
+        ),
     ]
-    return messages
 
 
 def _clock(dt: datetime) -> str:

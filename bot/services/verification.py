@@ -476,7 +476,16 @@ async def _audit(session: AsyncSession, *, actor: str, action: str, now: datetim
 
 
 __all__ = [
-    "AccountChoice", "Tier", "VerificationResult", "VerificationRules", "VerificationService",
-    "VerificationStatus", "VerifiedMember", "account_key", "normalize_account_number", "normalize_zip",
-    "tier_still_valid", "MISMATCH_MESSAGE",
+    "MISMATCH_MESSAGE",
+    "AccountChoice",
+    "Tier",
+    "VerificationResult",
+    "VerificationRules",
+    "VerificationService",
+    "VerificationStatus",
+    "VerifiedMember",
+    "account_key",
+    "normalize_account_number",
+    "normalize_zip",
+    "tier_still_valid",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import ClassVar
 
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
@@ -25,7 +26,7 @@ from bot.services.notifier import (
 from bot.store.db import session_scope
 from bot.store.models import OutboxMessage
 
-NOW = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 TWILIO = Settings(twilio_account_sid="ACtest", twilio_auth_token="tok", twilio_from_number="+17065550000",
                   http_timeout_seconds=2)
 SMTP = Settings(smtp_host="mail.example.com", smtp_port=587, smtp_from="noreply@jec.coop",
@@ -130,7 +131,7 @@ async def test_twilio_error_is_recorded_not_raised(session_factory) -> None:
 
 
 class FakeSmtp:
-    instances: list[FakeSmtp] = []
+    instances: ClassVar[list[FakeSmtp]] = []
 
     def __init__(self, host, port, timeout=None, fail=False):
         self.host, self.port, self.timeout = host, port, timeout
@@ -198,11 +199,11 @@ async def test_print_outbox_newest_first_and_filtered(session_factory, sqlite_ur
     async with session_scope(session_factory) as s:
         s.add_all([
             OutboxMessage(channel="sms", to="+17065550101", body="JEC code: 111111.", status="outbox",
-                          created_at=datetime(2026, 11, 28, 10, tzinfo=timezone.utc)),
+                          created_at=datetime(2026, 11, 28, 10, tzinfo=UTC)),
             OutboxMessage(channel="sms", to="+17065550102", body="JEC code: 222222.", status="outbox",
-                          created_at=datetime(2026, 11, 28, 11, tzinfo=timezone.utc)),
+                          created_at=datetime(2026, 11, 28, 11, tzinfo=UTC)),
             OutboxMessage(channel="email", to="d@example.com", subject="Receipt", body="Paid.", status="outbox",
-                          created_at=datetime(2026, 11, 28, 12, tzinfo=timezone.utc)),
+                          created_at=datetime(2026, 11, 28, 12, tzinfo=UTC)),
         ])
     out = io.StringIO()
     print_outbox(sqlite_url, limit=2, file=out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from bot.services.otp import OtpRules, OtpService, OtpStatus, SendStatus
 from bot.store.db import session_scope
 from bot.store.models import Account, Member, OneTimeCode, OutboxMessage
 
-NOW = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 PHONE = "+17065550101"
 
 
@@ -162,7 +162,7 @@ async def test_email_destination_is_masked(session_factory, notifier) -> None:
     sent = await otp.send(conversation_id="c1", account_id=account_id, purpose="contact_change",
                           destination="dana.whitfield@example.com", channel="email", now=NOW)
     assert sent.masked_destination == "d***@example.com"
-    to, subject, body = notifier.emails[0]
+    to, subject, _body = notifier.emails[0]
     assert to == "dana.whitfield@example.com" and "JEC" in subject
     r = await check(otp, notifier.last_code(), purpose="contact_change")
     assert r.ok and r.account_id == account_id

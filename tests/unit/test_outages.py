@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from bot.store.db import session_scope
 from bot.store.models import Account, Member, Outage, OutageArea, OutageReport
 
 TZ = ZoneInfo("America/New_York")
-NOW = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)  # 3:00 PM in Wrens
+NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)  # 3:00 PM in Wrens
 PROFILE = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "jec.yml")
 
 
@@ -32,7 +32,7 @@ async def seed(factory) -> dict[str, int]:
     async with session_scope(factory) as s:
         wrens = Outage(reference="O-1001", cause="storm damage", crew_status="on site", customers_affected=240,
                        started_at=NOW - timedelta(hours=2),
-                       estimated_restoration_at=datetime(2026, 11, 29, 4, 30, tzinfo=timezone.utc))
+                       estimated_restoration_at=datetime(2026, 11, 29, 4, 30, tzinfo=UTC))
         louisville = Outage(reference="O-1002", cause=None, crew_status="assessing", customers_affected=35,
                             started_at=NOW - timedelta(hours=1))
         old = Outage(reference="O-0999", status="restored", cause="tree on line", customers_affected=12,
@@ -95,8 +95,8 @@ async def test_unverified_report_at_an_address_without_a_known_outage(svc) -> No
 
 
 async def test_report_is_idempotent_by_key(svc, session_factory) -> None:
-    kwargs = dict(account_id=None, address="88 Church St", town="Louisville", zip="30434", channel="web",
-                  conversation_id="c3", idempotency_key="web:c3:report:1", now=NOW)
+    kwargs = {"account_id": None, "address": "88 Church St", "town": "Louisville", "zip": "30434",
+              "channel": "web", "conversation_id": "c3", "idempotency_key": "web:c3:report:1", "now": NOW}
     first, second = await asyncio.gather(svc.report(**kwargs), svc.report(**kwargs))
     third = await svc.report(**kwargs)
     assert first.reference == second.reference == third.reference
@@ -128,10 +128,10 @@ async def test_lookup_by_reference(svc) -> None:
 
 
 def info(**overrides) -> OutageInfo:
-    base = dict(id=1, reference="O-1", status="active", cause="storm damage", customers_affected=240,
-                crew_status="on site", started_at=NOW - timedelta(hours=2),
-                estimated_restoration_at=datetime(2026, 11, 29, 4, 30, tzinfo=timezone.utc),
-                restored_at=None, towns=("Wrens",), zips=("30833",), source="outage management system")
+    base = {"id": 1, "reference": "O-1", "status": "active", "cause": "storm damage",
+            "customers_affected": 240, "crew_status": "on site", "started_at": NOW - timedelta(hours=2),
+            "estimated_restoration_at": datetime(2026, 11, 29, 4, 30, tzinfo=UTC), "restored_at": None,
+            "towns": ("Wrens",), "zips": ("30833",), "source": "outage management system"}
     base.update(overrides)
     return OutageInfo(**base)
 
@@ -151,9 +151,9 @@ def test_no_estimate_says_crews_are_assessing_and_invents_nothing() -> None:
 
 
 def test_estimate_on_another_day_and_a_passed_estimate() -> None:
-    tomorrow = describe(info(estimated_restoration_at=datetime(2026, 11, 29, 14, 0, tzinfo=timezone.utc)), NOW, TZ)
+    tomorrow = describe(info(estimated_restoration_at=datetime(2026, 11, 29, 14, 0, tzinfo=UTC)), NOW, TZ)
     assert "Estimated restoration: tomorrow at 9:00 AM, an estimate that may change." in tomorrow
-    later = describe(info(estimated_restoration_at=datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)), NOW, TZ)
+    later = describe(info(estimated_restoration_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC)), NOW, TZ)
     assert "Tue, Dec 1 at 9:00 AM" in later
     passed = describe(info(estimated_restoration_at=NOW - timedelta(minutes=30)), NOW, TZ)
     assert "has passed" in passed and "an estimate that may change" not in passed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from bot.services.verification import (
 from bot.store.db import session_scope
 from bot.store.models import Account, AuditEntry, Contact, Member, Payment, VerificationAttempt
 
-NOW = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 RULES = VerificationRules(member_services_phone="(706) 547-2167")
 SECRET = "test-secret"
 
