@@ -188,8 +188,11 @@ def gateway_available() -> bool:
         return False
 
 
-def build_children(settings: Settings, endpoints: Path) -> list[Child]:
-    """The processes to start, in order, for these settings."""
+def build_children(
+    settings: Settings, endpoints: Path, *, model: Path | str = "models", gateway: bool = True
+) -> list[Child]:
+    """The processes to start, in order: actions, Rasa (`model` is a file or a folder whose newest
+    model Rasa loads) and the gateway when it exists and `gateway` is true."""
     log_dir = settings.var_dir / "log"
     rasa = urlsplit(settings.rasa_url)
     children = [
@@ -206,12 +209,12 @@ def build_children(settings: Settings, endpoints: Path) -> list[Child]:
             argv=[str(RASA_BIN), "run", "--enable-api", "--auth-token", settings.rasa_token,
                   "-i", rasa.hostname or "127.0.0.1", "-p", str(rasa.port or 5005),
                   "--endpoints", str(endpoints), "--credentials", "credentials.yml",
-                  "--model", "models"],
+                  "--model", str(model)],
             health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
             log_path=log_dir / "rasa.log",
         ),
     ]
-    if gateway_available():
+    if gateway and gateway_available():
         children.append(
             Child(
                 name="gateway",

@@ -79,3 +79,15 @@ async def test_office_hours_for_a_named_office_during_its_lunch(make_deps) -> No
     assert messages[0]["text"] == (
         "The Louisville office is closed for lunch until 2 PM. It is open until 5 PM today."
     )
+
+
+def test_fake_clock_env_is_parsed_and_must_carry_a_zone() -> None:
+    import pytest
+
+    from bot.actions.deps import clock_from_env, system_clock
+    from bot.config import ConfigError
+
+    assert clock_from_env({}) is system_clock
+    assert clock_from_env({"JEC_FAKE_NOW": "2026-12-01T10:00:00-05:00"})() == TUESDAY_10AM
+    with pytest.raises(ConfigError, match="UTC offset"):
+        clock_from_env({"JEC_FAKE_NOW": "2026-12-01T10:00:00"})
