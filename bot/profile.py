@@ -350,7 +350,7 @@ class _Reader:
         """Money is a quoted string ("25.00"): YAML numbers are binary floats, and 25.10 would not
         be 25.10. Whole cents only, never negative."""
         value = self.get(m, key, field)
-        if isinstance(value, bool) or isinstance(value, (int, float)):
+        if isinstance(value, (bool, int, float)):
             self.fail(field, f'must be an amount in quotes, like "25.00", got {value!r} (a number)')
         if not isinstance(value, str):
             self.fail(field, f'must be an amount in quotes, like "25.00", got {value!r}')
@@ -368,7 +368,7 @@ class _Reader:
     def number(self, m: dict[str, Any], key: str, field: str) -> Decimal:
         """A percentage or similar: a whole number or a quoted decimal ("5", "2.5"); no floats."""
         value = self.get(m, key, field)
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, (bool, float)):
             self.fail(field, f'must be a number in quotes, like "5", got {value!r}')
         if isinstance(value, int):
             return Decimal(value)
@@ -735,7 +735,7 @@ def _outages(r: _Reader, raw: dict[str, Any]) -> Outages:
 def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
     m = r.section(raw, "faq", "faq", required=False) or {}
     out: dict[str, str] = {}
-    for key, value in m.items():
+    for key in m:
         if not isinstance(key, str):
             r.fail(f"faq.{key}", "must have a text name")
         text = r.text(m, key, f"faq.{key}")

@@ -41,7 +41,7 @@ def luhn_valid(digits: str) -> bool:
 
 # First two digits of a routing number: 00-12 banks, 21-32 thrifts, 61-72 electronic, 80 travellers
 # cheques. Anything else (e.g. 45...) is not a routing number whatever its checksum.
-_ABA_PREFIXES = set(range(0, 13)) | set(range(21, 33)) | set(range(61, 73)) | {80}
+_ABA_PREFIXES = set(range(13)) | set(range(21, 33)) | set(range(61, 73)) | {80}
 
 
 def aba_routing_valid(routing: str) -> bool:

@@ -4,7 +4,7 @@ Louisville and Thomson closed 1-2 PM for lunch, correct on both sides of the 202
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -69,8 +69,8 @@ def test_agents_have_no_lunch_closure_but_keep_holidays(hours: OfficeHours) -> N
 
 def test_utc_input_is_read_in_eastern_time(hours: OfficeHours) -> None:
     # 13:30 UTC on Mon Nov 30 is 8:30 AM EST; 12:30 UTC is 7:30 AM.
-    assert hours.is_open(datetime(2026, 11, 30, 13, 30, tzinfo=timezone.utc))
-    assert not hours.is_open(datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc))
+    assert hours.is_open(datetime(2026, 11, 30, 13, 30, tzinfo=UTC))
+    assert not hours.is_open(datetime(2026, 11, 30, 12, 30, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -87,8 +87,8 @@ def test_utc_input_is_read_in_eastern_time(hours: OfficeHours) -> None:
 def test_opening_is_8_am_local_on_both_sides_of_the_dst_changes(
     hours: OfficeHours, utc_open: datetime, utc_before: datetime
 ) -> None:
-    assert hours.is_open(utc_open.replace(tzinfo=timezone.utc))
-    assert not hours.is_open(utc_before.replace(tzinfo=timezone.utc))
+    assert hours.is_open(utc_open.replace(tzinfo=UTC))
+    assert not hours.is_open(utc_before.replace(tzinfo=UTC))
 
 
 def test_naive_datetime_is_refused(hours: OfficeHours) -> None:
@@ -138,14 +138,14 @@ def test_next_opening_across_dst_start_is_8_am_edt(hours: OfficeHours) -> None:
     opening = hours.next_opening(local(2026, 3, 6, 18, 0))  # Friday evening, EST
     assert opening == local(2026, 3, 9, 8, 0)
     assert opening.utcoffset() == timedelta(hours=-4)
-    assert opening.astimezone(timezone.utc).hour == 12
+    assert opening.astimezone(UTC).hour == 12
 
 
 def test_next_opening_across_dst_end_is_8_am_est(hours: OfficeHours) -> None:
     opening = hours.next_opening(local(2026, 10, 30, 18, 0))  # Friday evening, EDT
     assert opening == local(2026, 11, 2, 8, 0)
     assert opening.utcoffset() == timedelta(hours=-5)
-    assert opening.astimezone(timezone.utc).hour == 13
+    assert opening.astimezone(UTC).hour == 13
 
 
 def test_agents_next_opening(hours: OfficeHours) -> None:
@@ -217,7 +217,7 @@ def test_describe_week(hours: OfficeHours) -> None:
 def test_every_sentence_fits_one_sms_of_gsm7(hours: OfficeHours) -> None:
     start = local(2026, 11, 23, 0, 0)
     sentences = {hours.describe_week()}
-    for step in range(0, 14 * 24 * 2):  # every half hour for two weeks, with and without an office
+    for step in range(14 * 24 * 2):  # every half hour for two weeks, with and without an office
         moment = start + timedelta(minutes=30 * step)
         for office in (None, "louisville", "wrens"):
             sentences.add(hours.describe_today(moment, office))

@@ -89,7 +89,7 @@ def test_jec_money_is_integer_cents_and_percent_is_decimal(profile: CoopProfile)
     billing = profile.billing
     assert billing.late_fee_threshold_cents == 2500
     assert billing.late_fee_minimum_cents == 300
-    assert billing.late_fee_percent == Decimal("5")
+    assert billing.late_fee_percent == Decimal(5)
     assert isinstance(billing.late_fee_percent, Decimal)
     assert billing.reconnect_fee_business_hours_cents == 5000
     assert billing.reconnect_fee_other_times_cents == 10000
