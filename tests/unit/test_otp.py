@@ -190,3 +190,21 @@ def test_rules_from_the_jec_profile() -> None:
     rules = OtpRules.from_profile(profile)
     assert (rules.length, rules.ttl, rules.max_attempts, rules.short_name) == (
         6, timedelta(minutes=10), 5, "JEC")
+
+
+async def test_send_and_check_on_sqlite_and_postgresql(db_url) -> None:
+    """The row lock taken while checking a code works on PostgreSQL as well as SQLite."""
+    from bot.store.db import async_session_factory, make_async_engine
+
+    engine = make_async_engine(db_url)
+    try:
+        factory = async_session_factory(engine)
+        notifier = RecordingNotifier()
+        otp = OtpService(factory, OtpRules(), notifier)
+        await send(otp, conv="pg")
+        code = notifier.last_code()
+        assert (await check(otp, wrong(code), conv="pg")).attempts_left == 4
+        assert (await check(otp, code, conv="pg")).ok
+        assert (await check(otp, code, conv="pg")).status is OtpStatus.NONE_PENDING
+    finally:
+        await engine.dispose()

@@ -184,3 +184,23 @@ def test_safety_message_content_and_length() -> None:
     other = safety_message(SimpleNamespace(phones=SimpleNamespace(outage_24_7="1-888-555-0100"),
                                            outages=SimpleNamespace(safe_distance_feet=50)))
     assert "50 feet" in other[0] and "1-888-555-0100" in other[1]
+
+
+async def test_reports_and_lookups_on_sqlite_and_postgresql(db_url) -> None:
+    from bot.store.db import async_session_factory, make_async_engine
+
+    engine = make_async_engine(db_url)
+    try:
+        factory = async_session_factory(engine)
+        ids = await seed(factory)
+        service = OutageService(factory)
+        first = await service.report(account_id=ids["dana"], address="412 Mill St", town=None, zip=None,
+                                     channel="web", conversation_id="pg", idempotency_key="pg-1", now=NOW)
+        again = await service.report(account_id=ids["dana"], address="412 Mill St", town=None, zip=None,
+                                     channel="web", conversation_id="pg", idempotency_key="pg-1", now=NOW)
+        assert again.reference == first.reference and not again.created
+        assert first.outage.reference == "O-1001"
+        assert (await service.find_by_reference(first.reference)).outage.estimated_restoration_at is not None
+        assert [o.reference for o in await service.find_by_zip("30434")] == ["O-1002"]
+    finally:
+        await engine.dispose()

@@ -277,3 +277,23 @@ def test_rules_from_the_jec_profile() -> None:
     assert rules.lockout == timedelta(minutes=15)
     assert rules.session_idle == timedelta(minutes=15)
     assert rules.member_services_phone == "(706) 547-2167"
+
+
+async def test_lockout_and_success_on_sqlite_and_postgresql(db_url) -> None:
+    """The lock queries (max of aware timestamps, counts since the last lock) agree on both databases."""
+    from bot.store.db import async_session_factory, make_async_engine
+
+    engine = make_async_engine(db_url)
+    try:
+        factory = async_session_factory(engine)
+        await seed(factory)
+        service = VerificationService(factory, SECRET, RULES)
+        for i in range(5):
+            r = await service.verify_account(conversation_id="pg", account_number="1000004821", zip_code="30434",
+                                             now=NOW + timedelta(minutes=i))
+        assert r.status is VerificationStatus.LOCKED and r.retry_after == NOW + timedelta(minutes=19)
+        after = await service.verify_account(conversation_id="pg", account_number="1000004821", zip_code="30833",
+                                             now=NOW + timedelta(minutes=19))
+        assert after.ok and after.member.first_name == "Dana"
+    finally:
+        await engine.dispose()
