@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.checks import luhn_valid
 from bot.store.models import AuditEntry
 from bot.store.types import utcnow
 
@@ -80,17 +81,6 @@ def find_sensitive(details: Any, path: str = "details") -> str | None:
             if 13 <= len(digits) <= 19 and luhn_valid(digits):
                 return f"{path} (a card number)"
     return None
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn check card numbers pass (and most random digit strings fail)."""
-    total = 0
-    for index, ch in enumerate(reversed(digits)):
-        value = int(ch)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 async def record(

@@ -56,6 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services import audit
 from bot.services.billing import method_label
+from bot.services.checks import aba_routing_valid, card_brand, luhn_valid
 from bot.services.money import format_cents
 from bot.store.models import Account, Payment, PaymentMethod
 
@@ -127,41 +128,7 @@ class PaymentProcessor(Protocol):
     ) -> BankToken: ...
 
 
-# --------------------------------------------------------------------------------------------
-# Number checks (Luhn for cards, ABA checksum for routing numbers)
-# --------------------------------------------------------------------------------------------
-
-
-def luhn_valid(digits: str) -> bool:
-    if not digits.isdigit():
-        return False
-    total = 0
-    for index, ch in enumerate(reversed(digits)):
-        value = int(ch)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def aba_valid(routing: str) -> bool:
-    """ABA routing checksum: weights 3, 7, 1 repeated; the sum is a multiple of 10."""
-    if len(routing) != 9 or not routing.isdigit():
-        return False
-    weights = (3, 7, 1) * 3
-    return sum(int(d) * w for d, w in zip(routing, weights, strict=True)) % 10 == 0
-
-
-def card_brand(digits: str) -> str | None:
-    if digits.startswith("4"):
-        return "Visa"
-    if digits[:2] in {"34", "37"}:
-        return "American Express"
-    if 51 <= int(digits[:2]) <= 55 or 2221 <= int(digits[:4]) <= 2720:
-        return "Mastercard"
-    if digits.startswith(("6011", "65")):
-        return "Discover"
-    return None
+ACCEPTED_BRANDS = frozenset({"Visa", "Mastercard", "American Express", "Discover"})
 
 
 def _digits(raw: str) -> str:
@@ -224,7 +191,7 @@ class SandboxProcessor:
                 "That card number doesn't look right. Please check it and try again."
             )
         brand = card_brand(digits)
-        if brand is None:
+        if brand not in ACCEPTED_BRANDS:
             raise TokenizeError("We accept Visa, Mastercard, American Express and Discover.")
         if not (1 <= exp_month <= 12) or (exp_year, exp_month) < (today.year, today.month):
             raise TokenizeError("That card has expired or the expiry date isn't right.")
@@ -250,7 +217,7 @@ class SandboxProcessor:
 
     async def tokenize_bank(self, *, routing: str, account: str, kind: str, name: str) -> BankToken:
         routing_digits, account_digits = _digits(routing), _digits(account)
-        if not aba_valid(routing_digits):
+        if not aba_routing_valid(routing_digits):
             raise TokenizeError(
                 "That routing number doesn't look right. It's the 9 digits at the bottom left of a check."
             )
