@@ -424,7 +424,8 @@ def _validate(row: _Row) -> list[str]:
                 problems.append(f"field {key!r} would hold a full card or bank account number "
                                 "(or CVV): send the processor's token and last4 only")
         for key, value in given.items():
-            if key != "last4" and isinstance(value, str) and _looks_like_card(value):
+            if (key != "last4" and key.lower() not in FORBIDDEN_FIELDS
+                    and isinstance(value, str) and _looks_like_card(value)):
                 problems.append(f"field {key!r} looks like a full card number; "
                                 "never send card numbers, only the token and last4")
     else:
