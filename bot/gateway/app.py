@@ -1,0 +1,75 @@
+"""The gateway's application factory.
+
+`create_app(settings)` builds the aiohttp app; the database engine, the one HTTP client session
+(with timeouts) and everything built on them are made in a cleanup context when the app starts
+and closed when it stops, never at import time. Tests inject a clock, a fake notifier or a fake
+Rasa client; production passes only settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+from bot.gateway.conversations import ConversationStore, SmsStore
+from bot.gateway.facts import GatewayTexts
+from bot.gateway.hub import Hub, TaskTracker
+from bot.gateway.rasa_client import BotBackend, RasaClient
+from bot.gateway.routes import setup_routes
+from bot.gateway.state import GATEWAY, SETTINGS, Gateway, GatewayOptions
+from bot.gateway.tokens import ConversationTokens
+from bot.gateway.turns import ConversationService, SmsSender
+from bot.store.db import async_session_factory, make_async_engine
+from bot.store.types import utcnow
+
+
+def create_app(settings: Settings, *, rasa_client: BotBackend | None = None,
+               notifier: SmsSender | None = None, clock: Callable[[], datetime] | None = None,
+               options: GatewayOptions | None = None) -> web.Application:
+    app = web.Application(client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    texts = GatewayTexts.from_settings(settings)  # a wrong profile stops start-up here
+    opts = options or GatewayOptions.from_settings(settings)
+    now = clock or utcnow
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        engine = make_async_engine(settings.database_url)
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.http_timeout_seconds, connect=5))
+        factory = async_session_factory(engine)
+        store = ConversationStore(factory, now)
+        sms_store = SmsStore(factory, now)
+        rasa = rasa_client or RasaClient(
+            settings.rasa_url, lambda: http,
+            timeout_seconds=opts.rasa_timeout_seconds or settings.http_timeout_seconds)
+        sms_sender = notifier or _build_notifier(settings, factory, sms_store)
+        hub = Hub()
+        tasks = TaskTracker()
+        app[GATEWAY] = Gateway(
+            settings=settings, options=opts, texts=texts, engine=engine, http=http, store=store,
+            sms_store=sms_store, rasa=rasa, hub=hub, tasks=tasks,
+            tokens=ConversationTokens(settings.secret_key), clock=now,
+            service=ConversationService(store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender),
+        )
+        try:
+            yield
+        finally:
+            await tasks.drain()
+            await http.close()
+            await engine.dispose()
+
+    app.cleanup_ctx.append(resources)
+    setup_routes(app)
+    return app
+
+
+def _build_notifier(settings: Settings, factory: Any, sms_store: SmsStore) -> SmsSender:
+    """Twilio REST when configured, else the local outbox; both refuse opted-out numbers."""
+    from bot.services.notifier import build_notifier
+
+    return build_notifier(settings, factory, is_opted_out=sms_store.is_opted_out)

@@ -1,0 +1,260 @@
+"""Conversations and their messages in the database: the gateway's memory.
+
+Every call is one unit of work (its own async session). Messages are numbered per conversation by
+an atomic `UPDATE ... RETURNING` on `conversations.next_seq`, so two replicas never hand out the
+same number. Text handed to this module must already be masked (`bot.gateway.masking`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.store.db import session_scope
+from bot.store.models import (
+    Conversation,
+    ConversationMessage,
+    SmsInbound,
+    SmsOptOut,
+    SmsStatusCallback,
+)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    id: str
+    channel: str  # web|sms
+    external_id: str
+    mode: str  # bot|queued|agent
+    last_buttons: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    conversation_id: str
+    seq: int
+    direction: str  # in|out
+    sender: str  # member|bot|agent|system
+    text: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    client_id: str | None = None
+    created_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The WebSocket form of this message (docs/gateway-protocol.md)."""
+        wire: dict[str, Any] = {
+            "type": "message",
+            "seq": self.seq,
+            "sender": self.sender,
+            "text": self.text,
+            "buttons": self.payload.get("buttons") or [],
+            "image": self.payload.get("image"),
+            "at": self.created_at.isoformat() if self.created_at else None,
+        }
+        if self.client_id:
+            wire["client_id"] = self.client_id
+        if self.payload.get("agent_name"):
+            wire["agent_name"] = self.payload["agent_name"]
+        if self.payload.get("custom"):
+            wire["custom"] = self.payload["custom"]
+        return wire
+
+
+def _info(row: Conversation) -> ConversationInfo:
+    return ConversationInfo(row.id, row.channel, row.external_id, row.mode, row.last_buttons)
+
+
+def _stored(row: ConversationMessage) -> StoredMessage:
+    return StoredMessage(row.conversation_id, row.seq, row.direction, row.sender, row.text,
+                         dict(row.payload or {}), row.client_id, row.created_at, row.delivered_at)
+
+
+class ConversationStore:
+    def __init__(self, factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._factory = factory
+        self._clock = clock
+
+    async def get(self, conversation_id: str) -> ConversationInfo | None:
+        async with session_scope(self._factory) as session:
+            row = await session.get(Conversation, conversation_id)
+            return _info(row) if row else None
+
+    async def get_or_create(self, channel: str, external_id: str) -> ConversationInfo:
+        """The conversation of a phone number (SMS) or web conversation id; made on first use."""
+        async def find(session: AsyncSession) -> Conversation | None:
+            return (await session.execute(select(Conversation).where(
+                Conversation.channel == channel, Conversation.external_id == external_id))).scalar_one_or_none()
+
+        async with session_scope(self._factory) as session:
+            row = await find(session)
+            if row:
+                return _info(row)
+        now = self._clock()
+        new_id = external_id if channel == "web" else f"sms-{uuid.uuid4().hex}"
+        try:
+            async with session_scope(self._factory) as session:
+                row = Conversation(id=new_id, channel=channel, external_id=external_id, mode="bot",
+                                   next_seq=0, created_at=now, last_activity_at=now)
+                session.add(row)
+                return _info(row)
+        except IntegrityError:  # created at the same moment by another request
+            async with session_scope(self._factory) as session:
+                row = await find(session)
+                assert row is not None
+                return _info(row)
+
+    async def new_web_conversation(self) -> ConversationInfo:
+        return await self.get_or_create("web", f"web-{uuid.uuid4().hex}")
+
+    async def append(self, conversation_id: str, *, direction: str, sender: str, text: str,
+                     payload: dict[str, Any] | None = None, client_id: str | None = None,
+                     delivered: bool = False) -> tuple[StoredMessage, bool]:
+        """Store one message with the next sequence number.
+
+        Returns (message, created). A `client_id` already stored in this conversation returns the
+        earlier message and `created=False`: a re-send after a reconnect is not a second message.
+        """
+        if client_id:
+            earlier = await self.find_by_client_id(conversation_id, client_id)
+            if earlier:
+                return earlier, False
+        now = self._clock()
+        try:
+            async with session_scope(self._factory) as session:
+                seq = (await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conversation_id)
+                    .values(next_seq=Conversation.next_seq + 1, last_activity_at=now)
+                    .returning(Conversation.next_seq)
+                )).scalar_one()
+                row = ConversationMessage(
+                    conversation_id=conversation_id, seq=seq, direction=direction, sender=sender,
+                    text=text, payload=payload or {}, client_id=client_id, created_at=now,
+                    delivered_at=now if delivered else None,
+                )
+                session.add(row)
+                await session.flush()
+                return _stored(row), True
+        except IntegrityError:
+            if client_id:
+                earlier = await self.find_by_client_id(conversation_id, client_id)
+                if earlier:
+                    return earlier, False
+            raise
+
+    async def find_by_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
+        async with session_scope(self._factory) as session:
+            row = (await session.execute(select(ConversationMessage).where(
+                ConversationMessage.conversation_id == conversation_id,
+                ConversationMessage.client_id == client_id))).scalar_one_or_none()
+            return _stored(row) if row else None
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 500) -> list[StoredMessage]:
+        """Messages with seq > after_seq, oldest first (replay on reconnect)."""
+        async with session_scope(self._factory) as session:
+            rows = (await session.execute(
+                select(ConversationMessage)
+                .where(ConversationMessage.conversation_id == conversation_id,
+                       ConversationMessage.seq > after_seq)
+                .order_by(ConversationMessage.seq).limit(limit))).scalars().all()
+            return [_stored(r) for r in rows]
+
+    async def undelivered(self, conversation_id: str) -> list[StoredMessage]:
+        """Outbound messages not yet delivered, oldest first."""
+        async with session_scope(self._factory) as session:
+            rows = (await session.execute(
+                select(ConversationMessage)
+                .where(ConversationMessage.conversation_id == conversation_id,
+                       ConversationMessage.direction == "out",
+                       ConversationMessage.delivered_at.is_(None))
+                .order_by(ConversationMessage.seq))).scalars().all()
+            return [_stored(r) for r in rows]
+
+    async def mark_delivered(self, conversation_id: str, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        async with session_scope(self._factory) as session:
+            await session.execute(
+                update(ConversationMessage)
+                .where(ConversationMessage.conversation_id == conversation_id,
+                       ConversationMessage.seq.in_(list(seqs)),
+                       ConversationMessage.delivered_at.is_(None))
+                .values(delivered_at=self._clock()))
+
+    async def set_mode(self, conversation_id: str, mode: str) -> None:
+        """bot|queued|agent: the handoff queue and the console switch a conversation with this."""
+        if mode not in ("bot", "queued", "agent"):
+            raise ValueError(f"unknown conversation mode {mode!r}")
+        async with session_scope(self._factory) as session:
+            await session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                                  .values(mode=mode, last_activity_at=self._clock()))
+
+    async def set_last_buttons(self, conversation_id: str, buttons: list[dict[str, Any]] | None) -> None:
+        async with session_scope(self._factory) as session:
+            await session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                                  .values(last_buttons=buttons))
+
+
+class SmsStore:
+    """Twilio bookkeeping: MessageSid idempotency, opt-outs and delivery status callbacks."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._factory = factory
+        self._clock = clock
+
+    async def claim_message_sid(self, message_sid: str, from_number: str) -> bool:
+        """True the first time a MessageSid is seen; False for Twilio's retries of it."""
+        try:
+            async with session_scope(self._factory) as session:
+                session.add(SmsInbound(message_sid=message_sid, from_number=from_number,
+                                       received_at=self._clock(), status="received"))
+            return True
+        except IntegrityError:
+            return False
+
+    async def set_inbound_status(self, message_sid: str, status: str) -> None:
+        async with session_scope(self._factory) as session:
+            await session.execute(update(SmsInbound).where(SmsInbound.message_sid == message_sid)
+                                  .values(status=status))
+
+    async def is_opted_out(self, phone: str) -> bool:
+        """The hook every outbound SMS path calls (`build_notifier(is_opted_out=...)`)."""
+        async with session_scope(self._factory) as session:
+            row = (await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))).scalar_one_or_none()
+            return bool(row and row.opted_out)
+
+    async def set_opted_out(self, phone: str, opted_out: bool, source: str) -> bool:
+        """Record the number's state; True when it changed (so one confirmation is sent)."""
+        now = self._clock()
+        for _attempt in range(2):
+            try:
+                async with session_scope(self._factory) as session:
+                    row = (await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))).scalar_one_or_none()
+                    if row is None:
+                        session.add(SmsOptOut(phone=phone, opted_out=opted_out, updated_at=now, source=source))
+                        return opted_out  # a new number is opted in by default
+                    if row.opted_out == opted_out:
+                        return False
+                    row.opted_out = opted_out
+                    row.updated_at = now
+                    row.source = source
+                    return True
+            except IntegrityError:  # first row inserted concurrently: read it again
+                continue
+        return False
+
+    async def record_status(self, message_sid: str, to_number: str | None, status: str,
+                            error_code: str | None) -> None:
+        async with session_scope(self._factory) as session:
+            session.add(SmsStatusCallback(message_sid=message_sid, to_number=to_number, status=status,
+                                          error_code=error_code, received_at=self._clock()))

@@ -1,0 +1,59 @@
+"""Co-op facts the gateway speaks on its own (HELP, opt-out confirmations, outage fallback).
+
+Every fact comes from the co-op profile (`bot.profile.load_profile`), never from code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.profile import load_profile
+
+
+@dataclass(frozen=True)
+class GatewayTexts:
+    """The few messages the gateway sends without asking the assistant."""
+
+    coop_name: str
+    short_name: str
+    member_services_phone: str
+    outage_phone: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayTexts:
+        profile = load_profile(settings.coop_profile)
+        return cls(
+            coop_name=profile.coop.name,
+            short_name=profile.coop.short_name,
+            member_services_phone=profile.phones.member_services,
+            outage_phone=profile.phones.outage_24_7,
+        )
+
+    @property
+    def sms_help(self) -> str:
+        return (
+            f"{self.coop_name} account and outage texts. Member services {self.member_services_phone}, "
+            f"outages 24/7 {self.outage_phone}. Reply STOP to opt out. Msg & data rates may apply."
+        )
+
+    @property
+    def sms_opted_out(self) -> str:
+        return (
+            f"You're unsubscribed from {self.coop_name} texts and will get no more messages. "
+            "Reply START to subscribe again."
+        )
+
+    @property
+    def sms_opted_in(self) -> str:
+        return (
+            f"You're subscribed to {self.coop_name} texts again. Reply HELP for help, STOP to opt "
+            "out. Msg & data rates may apply."
+        )
+
+    @property
+    def assistant_unavailable(self) -> str:
+        return (
+            "Sorry, I'm having trouble right now. Please try again in a few minutes. "
+            f"For outages call {self.outage_phone} any time."
+        )

@@ -1,0 +1,17 @@
+"""Every route of the gateway, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.gateway import health, sms, web as webchat
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/", webchat.index, name="index")
+    app.router.add_get("/health", health.health, name="health")
+    app.router.add_get("/ws", webchat.websocket, name="ws")
+    app.router.add_post("/sms/twilio", sms.inbound, name="sms_inbound")
+    app.router.add_post("/sms/twilio/status", sms.status_callback, name="sms_status")
+    app.router.add_static("/static/", webchat.STATIC_DIR, name="static", append_version=False)
+    # Later: /console/... (agent console), /pay/{token} (secure payment page).

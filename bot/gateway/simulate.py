@@ -1,0 +1,105 @@
+"""`jecbot sms`: simulate an inbound text, signed exactly like Twilio signs it.
+
+Posts to the running gateway's `/sms/twilio` with an `X-Twilio-Signature` computed by the
+`twilio` package for the configured public URL, prints the TwiML replies, and, when the bot was
+too slow for TwiML, the texts that then went to the local outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
+from typing import TextIO
+
+import aiohttp
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.gateway.signatures import public_url, sign
+from bot.store.db import make_sync_engine, sync_session_factory
+from bot.store.models import OutboxMessage
+
+SMS_PATH = "/sms/twilio"
+
+
+def twiml_bodies(xml_text: str) -> list[str]:
+    """The texts in a TwiML <Response> (empty list for an empty response)."""
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError:
+        return []
+    return [(m.findtext("Body") or m.text or "").strip() for m in root.iter("Message")]
+
+
+def _form(settings: Settings, from_number: str, body: str) -> dict[str, str]:
+    return {
+        "MessageSid": "SM" + uuid.uuid4().hex,
+        "AccountSid": settings.twilio_account_sid or "AC" + "0" * 32,
+        "From": from_number,
+        "To": settings.twilio_from_number or "+17065550100",
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+async def _post(settings: Settings, form: dict[str, str], gateway_url: str | None) -> tuple[int, str]:
+    url = public_url(settings, SMS_PATH)
+    target = (gateway_url.rstrip("/") + SMS_PATH) if gateway_url else url
+    headers = {"X-Twilio-Signature": sign(settings, url, form)}
+    timeout = aiohttp.ClientTimeout(total=20)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.post(target, data=form, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+
+def _outbox_since(settings: Settings, to: str, since: datetime) -> list[str]:
+    engine = make_sync_engine(settings.database_url)
+    try:
+        with sync_session_factory(engine)() as session:
+            rows = session.execute(select(OutboxMessage).where(
+                OutboxMessage.channel == "sms", OutboxMessage.to == to,
+                OutboxMessage.created_at >= since).order_by(OutboxMessage.id)).scalars().all()
+            return [f"[{r.status}] {r.body}" for r in rows]
+    finally:
+        engine.dispose()
+
+
+def simulate_sms(settings: Settings, from_number: str, body: str, *, gateway_url: str | None = None,
+                 wait_seconds: float = 15.0, out: TextIO | None = None) -> int:
+    """Send one simulated inbound text; 0 when the gateway accepted it."""
+    out = out or sys.stdout
+    from bot.gateway.sms import normalise_phone
+
+    phone = normalise_phone(from_number)
+    if phone is None:
+        print(f"Not a valid phone number: {from_number!r}", file=out)
+        return 2
+    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    form = _form(settings, phone, body)
+    try:
+        status, text = asyncio.run(_post(settings, form, gateway_url))
+    except aiohttp.ClientError as exc:
+        print(f"Could not reach the gateway ({exc}). Is it running (jecbot run)?", file=out)
+        return 1
+    if status != 200:
+        print(f"Gateway answered HTTP {status}: {text[:200]}", file=out)
+        return 1
+    replies = twiml_bodies(text)
+    for reply in replies:
+        print(f"< {reply}", file=out)
+    if not replies and wait_seconds > 0:
+        deadline = time.monotonic() + wait_seconds
+        found: list[str] = []
+        while time.monotonic() < deadline and not found:
+            time.sleep(0.5)
+            found = _outbox_since(settings, phone, started)
+        for line in found:
+            print(f"< (outbox) {line}", file=out)
+        if not found:
+            print("(no reply: opted out, with an agent, or the assistant is still working; "
+                  "see `jecbot outbox`)", file=out)
+    return 0

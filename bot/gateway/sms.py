@@ -1,0 +1,147 @@
+"""The SMS channel: Twilio's inbound webhook and its delivery status callback.
+
+Order of work for an inbound text (compliance.md): signature (403 and nothing else when bad),
+MessageSid claimed once (a retry gets empty TwiML), sender normalised to E.164, keywords
+(STOP/START/HELP) before anything else, opted-out numbers get nothing, then the message is
+masked and stored, a numbered reply picks the last choices, and the bot turn runs. Twilio gets
+TwiML within `sms_reply_wait_seconds`; slower replies go out later through the notifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import phonenumbers
+from aiohttp import web
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.gateway.conversations import ConversationInfo, StoredMessage
+from bot.gateway.keywords import Keyword, classify
+from bot.gateway.signatures import public_url, signature_valid
+from bot.gateway.sms_format import pick_choice, render_sms
+from bot.gateway.state import GATEWAY, Gateway
+from bot.gateway.turns import as_bot_message
+
+log = logging.getLogger(__name__)
+
+OPT_OUT_ERROR_CODE = "21610"
+
+
+def normalise_phone(raw: str, region: str = "US") -> str | None:
+    """E.164 form of a phone number, or None when it is not a valid number."""
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def twiml(bodies: list[str]) -> web.Response:
+    response = MessagingResponse()
+    for body in bodies:
+        response.message(body)
+    return web.Response(text=str(response), content_type="application/xml")
+
+
+async def _verified_form(request: web.Request) -> Any | None:
+    form = await request.post()
+    gw = request.app[GATEWAY]
+    url = public_url(gw.settings, request.path_qs)
+    if not signature_valid(gw.settings, url, form, request.headers.get("X-Twilio-Signature")):
+        log.warning("rejected a Twilio webhook with a bad or missing signature (%s)", request.path)
+        return None
+    return form
+
+
+async def inbound(request: web.Request) -> web.Response:
+    form = await _verified_form(request)
+    if form is None:
+        return web.Response(status=403, text="invalid signature")
+    gw = request.app[GATEWAY]
+    sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
+    phone = normalise_phone(str(form.get("From") or ""))
+    body = str(form.get("Body") or "")
+    if not sid or not phone:
+        return web.Response(status=400, text="MessageSid and a valid From are required")
+    if not await gw.sms_store.claim_message_sid(sid, phone):
+        return twiml([])  # Twilio retrying a message already handled
+    conv = await gw.store.get_or_create("sms", phone)
+    opted_out = await gw.sms_store.is_opted_out(phone)
+
+    keyword = classify(body, opted_out=opted_out)
+    if keyword is not None:
+        await gw.sms_store.set_inbound_status(sid, "keyword")
+        return await _keyword(gw, conv, phone, body, keyword)
+    if opted_out:  # stored (masked) for the record; nothing is sent back
+        await gw.service.accept_member_message(conv, body, notify_masking=False)
+        await gw.sms_store.set_inbound_status(sid, "opted_out")
+        return twiml([])
+
+    choice = pick_choice(body, conv.last_buttons)
+    accepted = await gw.service.accept_member_message(
+        conv, body, payload={"choice": choice} if choice else None)
+    await gw.sms_store.set_inbound_status(sid, "processed")
+    metadata: dict[str, Any] = {"channel": "sms", "phone": phone}
+    if accepted.masked.found_any:
+        metadata["masked"] = [k for k, v in (("card", accepted.masked.found_card),
+                                             ("bank", accepted.masked.found_bank)) if v]
+    now_texts = [t for n in accepted.notices for t in render_sms([as_bot_message(n)])]
+    if conv.mode != "bot":
+        await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
+        return twiml(now_texts)
+    rasa_text = choice["payload"] if choice and choice.get("payload") else accepted.message.text
+    turn = gw.tasks.spawn(gw.service.bot_turn(conv, rasa_text, metadata), name=f"sms-turn-{conv.id}")
+    done, _ = await asyncio.wait({turn}, timeout=gw.options.sms_reply_wait_seconds)
+    if turn in done and turn.exception() is None:
+        replies: list[StoredMessage] = turn.result()
+        now_texts += [t for r in replies for t in render_sms([as_bot_message(r)])]
+        await gw.store.mark_delivered(conv.id, [m.seq for m in [*accepted.notices, *replies]])
+        return twiml(now_texts)
+    # The bot is slow: answer Twilio now, text the replies when they are ready.
+    await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
+    gw.tasks.spawn(_deliver_later(gw, conv, turn), name=f"sms-late-{conv.id}")
+    return twiml(now_texts)
+
+
+async def _deliver_later(gw: Gateway, conv: ConversationInfo, turn: asyncio.Task[list[StoredMessage]]) -> None:
+    replies = await turn
+    await gw.service.deliver_sms(conv, replies)
+
+
+async def _keyword(gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword) -> web.Response:
+    await gw.service.accept_member_message(conv, body, notify_masking=False)
+    if keyword is Keyword.OPT_OUT:
+        changed = await gw.sms_store.set_opted_out(phone, True, f"keyword:{body.strip().upper()[:20]}")
+        reply = gw.texts.sms_opted_out if changed else None  # one confirmation, never more
+    elif keyword is Keyword.OPT_IN:
+        await gw.sms_store.set_opted_out(phone, False, f"keyword:{body.strip().upper()[:20]}")
+        reply = gw.texts.sms_opted_in
+    else:
+        reply = gw.texts.sms_help  # HELP is answered even when opted out (CTIA)
+    if reply is None:
+        return twiml([])
+    message, _ = await gw.store.append(conv.id, direction="out", sender="system", text=reply,
+                                       delivered=True)
+    gw.hub.publish(conv.id, message.to_wire())
+    return twiml(render_sms([{"text": reply}]))
+
+
+async def status_callback(request: web.Request) -> web.Response:
+    form = await _verified_form(request)
+    if form is None:
+        return web.Response(status=403, text="invalid signature")
+    gw = request.app[GATEWAY]
+    sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
+    status = str(form.get("MessageStatus") or form.get("SmsStatus") or "unknown")
+    error_code = str(form.get("ErrorCode") or "") or None
+    to_number = normalise_phone(str(form.get("To") or "")) if form.get("To") else None
+    if not sid:
+        return web.Response(status=400, text="MessageSid is required")
+    await gw.sms_store.record_status(sid, to_number, status[:20], error_code and error_code[:10])
+    if error_code == OPT_OUT_ERROR_CODE and to_number:
+        await gw.sms_store.set_opted_out(to_number, True, "twilio:21610")
+    return web.Response(status=204)

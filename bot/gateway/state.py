@@ -1,0 +1,54 @@
+"""Typed application state (`web.AppKey`) and the options a deployment may tune."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from bot.gateway.conversations import ConversationStore, SmsStore
+from bot.gateway.facts import GatewayTexts
+from bot.gateway.hub import Hub, TaskTracker
+from bot.gateway.rasa_client import BotBackend
+from bot.gateway.tokens import ConversationTokens
+from bot.gateway.turns import ConversationService
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    sms_reply_wait_seconds: float = 4.0  # Twilio allows 15 s; answer with TwiML within this
+    hello_timeout_seconds: float = 15.0  # a WebSocket must say hello within this
+    rasa_timeout_seconds: float | None = None  # default: settings.http_timeout_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayOptions:
+        extra = settings.extra
+        return cls(sms_reply_wait_seconds=float(extra.get("SMS_REPLY_WAIT_SECONDS", "4")))
+
+
+@dataclass
+class Gateway:
+    """Everything a handler needs, built once in the app's cleanup context."""
+
+    settings: Settings
+    options: GatewayOptions
+    texts: GatewayTexts
+    engine: AsyncEngine
+    http: aiohttp.ClientSession
+    store: ConversationStore
+    sms_store: SmsStore
+    service: ConversationService
+    rasa: BotBackend
+    hub: Hub
+    tasks: TaskTracker
+    tokens: ConversationTokens
+    clock: Callable[[], datetime]
+
+
+SETTINGS = web.AppKey("settings", Settings)
+GATEWAY = web.AppKey("gateway", Gateway)

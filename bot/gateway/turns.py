@@ -1,0 +1,131 @@
+"""What happens to a member message, whatever the channel.
+
+1. `accept_member_message`: mask it, store it (idempotently), publish it, tell the member when a
+   number was masked. This always happens, even when Rasa is down: a member's message is never lost.
+2. `bot_turn`: while the conversation is with the bot, forward it to Rasa (one turn at a time per
+   conversation) and store and publish the replies. While it is queued or with an agent the
+   assistant stays silent: the message is already stored and published for the agent console.
+3. `post_outbound`: any outbound message (bot, agent, system) stored, published and, for SMS,
+   texted through the notifier (which refuses opted-out numbers). The console will reply with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.gateway.conversations import ConversationInfo, ConversationStore, StoredMessage
+from bot.gateway.facts import GatewayTexts
+from bot.gateway.hub import Hub, KeyedLocks
+from bot.gateway.masking import MaskResult, mask_inbound, masked_notice
+from bot.gateway.rasa_client import BotBackend, RasaUnavailable
+from bot.gateway.sms_format import last_buttons, render_sms
+
+log = logging.getLogger(__name__)
+
+
+class SmsSender(Protocol):
+    """`bot.services.notifier`'s texting side; returns a DeliveryResult with `.ok`."""
+
+    async def send_sms(self, to_e164: str, body: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message: StoredMessage
+    created: bool  # False: a re-send of a message already stored (same client_id)
+    masked: MaskResult
+    notices: list[StoredMessage]
+
+
+def as_bot_message(message: StoredMessage) -> dict[str, Any]:
+    """A stored message back in Rasa's reply shape, for channel renderers."""
+    out: dict[str, Any] = {"text": message.text}
+    for key in ("buttons", "image", "custom"):
+        if message.payload.get(key):
+            out[key] = message.payload[key]
+    return out
+
+
+class ConversationService:
+    def __init__(self, *, store: ConversationStore, rasa: BotBackend, hub: Hub, texts: GatewayTexts,
+                 sms: SmsSender) -> None:
+        self.store = store
+        self.rasa = rasa
+        self.hub = hub
+        self.texts = texts
+        self.sms = sms
+        self._locks = KeyedLocks()
+
+    async def accept_member_message(self, conv: ConversationInfo, text: str, *,
+                                    client_id: str | None = None,
+                                    payload: dict[str, Any] | None = None,
+                                    notify_masking: bool = True) -> Accepted:
+        masked = mask_inbound(text)
+        message, created = await self.store.append(
+            conv.id, direction="in", sender="member", text=masked.text, payload=payload,
+            client_id=client_id, delivered=True)
+        notices: list[StoredMessage] = []
+        if created:
+            self.hub.publish(conv.id, message.to_wire())
+            notice = masked_notice(masked) if notify_masking else None
+            if notice:
+                notices.append(await self._store_and_publish(conv, "system", notice, {"masked_notice": True}))
+        return Accepted(message, created, masked, notices)
+
+    async def bot_turn(self, conv: ConversationInfo, rasa_text: str,
+                       metadata: dict[str, Any]) -> list[StoredMessage]:
+        """One Rasa turn; returns the stored replies (empty while an agent has the conversation)."""
+        async with self._locks.hold(conv.id):
+            current = await self.store.get(conv.id)
+            if current is None or current.mode != "bot":
+                return []
+            self.hub.publish(conv.id, {"type": "typing", "active": True})
+            sender = "bot"
+            try:
+                replies = await self.rasa.send(conv.id, rasa_text, metadata)
+            except RasaUnavailable as exc:
+                log.warning("assistant unavailable for conversation %s: %s", conv.id, exc)
+                replies, sender = [{"text": self.texts.assistant_unavailable}], "system"
+            stored = [
+                await self._store_and_publish(
+                    conv, sender, reply.get("text", ""),
+                    {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)})
+                for reply in replies
+            ]
+            self.hub.publish(conv.id, {"type": "typing", "active": False})
+            if conv.channel == "sms":
+                await self.store.set_last_buttons(conv.id, last_buttons(replies))
+            return stored
+
+    async def post_outbound(self, conv: ConversationInfo, sender: str, text: str,
+                            payload: dict[str, Any] | None = None) -> StoredMessage:
+        """Store, publish and (SMS) text one outbound message; for agents and notices."""
+        message = await self._store_and_publish(conv, sender, text, payload or {})
+        if conv.channel == "sms":
+            await self.deliver_sms(conv, [message])
+        return message
+
+    async def deliver_sms(self, conv: ConversationInfo, messages: Sequence[StoredMessage]) -> list[str]:
+        """Text messages through the notifier (Twilio REST or the outbox); returns the bodies sent."""
+        sent: list[str] = []
+        delivered: list[int] = []
+        for message in messages:
+            ok = True
+            for body in render_sms([as_bot_message(message)]):
+                result = await self.sms.send_sms(conv.external_id, body)
+                ok = ok and bool(getattr(result, "ok", True))
+                sent.append(body)
+            if ok:
+                delivered.append(message.seq)
+        await self.store.mark_delivered(conv.id, delivered)
+        return sent
+
+    async def _store_and_publish(self, conv: ConversationInfo, sender: str, text: str,
+                                 payload: dict[str, Any]) -> StoredMessage:
+        message, _ = await self.store.append(conv.id, direction="out", sender=sender, text=text,
+                                             payload=payload)
+        self.hub.publish(conv.id, message.to_wire())
+        return message

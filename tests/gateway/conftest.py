@@ -1,0 +1,62 @@
+"""Gateway test fixtures: a fake Rasa server, the gateway app on a real SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.gateway.app import create_app
+from bot.gateway.state import GatewayOptions
+from bot.store.db import async_session_factory, make_async_engine
+from gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa, Texter
+
+
+@pytest.fixture
+async def fake_rasa(aiohttp_server: Any) -> FakeRasa:
+    fake = FakeRasa()
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", fake.webhook)
+    app.router.add_get("/", fake.root)
+    fake.server = await aiohttp_server(app)
+    return fake
+
+
+@pytest.fixture
+def settings(sqlite_url: str, fake_rasa: FakeRasa, tmp_path: Any) -> Settings:
+    assert fake_rasa.server is not None
+    return Settings(
+        var_dir=tmp_path, database_url=sqlite_url, rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
+        public_base_url=PUBLIC_BASE, secret_key="test-secret-key", twilio_auth_token=AUTH_TOKEN,
+        http_timeout_seconds=5.0,
+    )
+
+
+@pytest.fixture
+def options() -> GatewayOptions:
+    return GatewayOptions(sms_reply_wait_seconds=4.0, hello_timeout_seconds=5.0)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings, options: GatewayOptions) -> TestClient:
+    return await aiohttp_client(create_app(settings, options=options))
+
+
+@pytest.fixture
+async def db(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A separate session factory on the gateway's database, for assertions."""
+    engine = make_async_engine(sqlite_url)
+    try:
+        yield async_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def texter(client: TestClient, settings: Settings) -> Texter:
+    return Texter(client, settings)

@@ -1,0 +1,100 @@
+"""Helpers for the gateway tests: a fake Rasa server, a Twilio-style texter, database queries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.gateway.signatures import sign
+
+PUBLIC_BASE = "https://chat.jec.example"
+AUTH_TOKEN = "test-auth-token-123"
+
+
+@dataclass
+class FakeRasa:
+    """Answers like Rasa's REST channel; `reply` maps a request body to bot messages."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    reply: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda body: [
+        {"recipient_id": body["sender"], "text": f"You said: {body['message']}"}]
+    fail: bool = False
+    delay: float = 0.0
+    server: TestServer | None = None
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail:
+            return web.json_response({"error": "boom"}, status=500)
+        return web.json_response(self.reply(body))
+
+    async def root(self, request: web.Request) -> web.Response:
+        return web.Response(text="Hello from Rasa: 3.6.21")
+
+    @property
+    def messages(self) -> list[str]:
+        return [c["message"] for c in self.calls]
+
+
+async def count(db: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:
+    async with db() as session:
+        return (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+
+
+async def rows(db: async_sessionmaker[AsyncSession], model: Any, *where: Any, order_by: Any = None) -> list[Any]:
+    async with db() as session:
+        stmt = select(model).where(*where)
+        if order_by is not None:
+            stmt = stmt.order_by(order_by)
+        return list((await session.execute(stmt)).scalars().all())
+
+
+class Texter:
+    """Posts signed Twilio-style webhooks to the gateway under test."""
+
+    def __init__(self, client: TestClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._n = 0
+
+    def form(self, body: str, from_number: str = "+17065550101", sid: str | None = None) -> dict[str, str]:
+        self._n += 1
+        return {"MessageSid": sid or f"SM{self._n:032d}", "AccountSid": "AC" + "1" * 32,
+                "From": from_number, "To": "+17065550100", "Body": body, "NumMedia": "0"}
+
+    async def post(self, path: str, form: dict[str, str], *, signed_url: str | None = None,
+                   signature: str | None = "auto") -> Any:
+        url = signed_url or PUBLIC_BASE + path
+        headers = {}
+        if signature == "auto":
+            headers["X-Twilio-Signature"] = sign(self.settings, url, form)
+        elif signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        return await self.client.post(path, data=form, headers=headers)
+
+    async def text(self, body: str, from_number: str = "+17065550101", sid: str | None = None) -> tuple[int, list[str]]:
+        from bot.gateway.simulate import twiml_bodies
+
+        resp = await self.post("/sms/twilio", self.form(body, from_number, sid))
+        return resp.status, twiml_bodies(await resp.text())
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll an async check until it returns something truthy (background work finishing)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.05)
