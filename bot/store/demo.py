@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from bot.services.money import format_cents, percent_of, to_cents
 from bot.store.db import make_sync_engine
-from bot.store.migrate import schema_exists, sync_id_sequences, upgrade
+from bot.store.migrate import ensure_schema, sync_id_sequences
 from bot.store.models import (
     Account,
     Bill,
@@ -556,6 +556,12 @@ def _generated(g: _Generator, count: int, member_offset: int, progress: bool) ->
             sources.append(bank)
         n_accounts = 2 if rng.random() < 0.08 else 1
         billing_day = 1 if senior and rng.random() < 0.5 else rng.randint(1, 28)
+        draft_day = None
+        if bank is not None and rng.random() < 0.6:
+            # Bill a few days before the draft date, so the draft lands by the due date.
+            draft_day = rng.choice(terms.draft_days)
+            gap = rng.randint(2, max(2, terms.due_days - 3))
+            billing_day = draft_day - gap if draft_day > gap else draft_day - gap + 28
         last_billing = g.last_billing_date(billing_day)
         for a in range(n_accounts):
             town, zip_, county, _ = rng.choices(TOWNS, weights=town_weights)[0]
@@ -576,8 +582,8 @@ def _generated(g: _Generator, count: int, member_offset: int, progress: bool) ->
                 if status == "disconnected":
                     plan.unpaid_ks = {2, 3}
                     g.past_due_accounts += 1
-            elif bank is not None and a == 0 and rng.random() < 0.6:
-                day = rng.choice(terms.draft_days)
+            elif bank is not None and draft_day is not None and a == 0:
+                day = draft_day
                 fixed = rng.random() < 0.15
                 fixed_cents = int(plan.daily_kwh * 30 * 12) // 100 * 100 + FACILITY_CHARGE_CENTS
                 g.draft(account_id, number, bank, day,
@@ -660,8 +666,7 @@ def generate_demo_data(
     terms = load_billing_terms(profile_path)
     shown_url = make_url(database_url).render_as_string(hide_password=True)
 
-    if not schema_exists(database_url):
-        upgrade(database_url)
+    ensure_schema(database_url)
     started = time.monotonic()
     engine = make_sync_engine(database_url)
     try:
