@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.services.money import to_cents
 from bot.store.db import make_sync_engine
-from bot.store.migrate import schema_exists, sync_id_sequences, upgrade
+from bot.store.migrate import ensure_schema, sync_id_sequences
 from bot.store.models import (
     Account,
     AuditEntry,
@@ -750,8 +750,7 @@ def import_files(database_url: str, paths: list[Path], *, now: datetime | None =
     rows_by: dict[str, list[_Row]] = {e: [] for e in ENTITIES}
     for row in rows:
         rows_by[row.entity].append(row)
-    if not schema_exists(database_url):
-        upgrade(database_url)
+    ensure_schema(database_url)
     engine = make_sync_engine(database_url)
     try:
         with engine.connect() as conn:
