@@ -36,11 +36,19 @@
   function loadState() {
     try {
       var raw = JSON.parse(window.localStorage.getItem(storeKey) || "{}");
-      return { token: raw.token || null, pending: Array.isArray(raw.pending) ? raw.pending : [] };
-    } catch (e) { return { token: null, pending: [] }; }
+      return { token: raw.token || null, conversationId: raw.conversationId || null,
+               pending: Array.isArray(raw.pending) ? raw.pending : [] };
+    } catch (e) { return { token: null, conversationId: null, pending: [] }; }
   }
+  // Never keep what may be a card or bank number in the browser's storage: such a message waits
+  // for its acknowledgement in memory only (the gateway masks it before storing anything).
+  var LONG_NUMBER = /\d(?:[ -]?\d){8,}/;
   function saveState() {
-    try { window.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    var keep = {
+      token: state.token, conversationId: state.conversationId,
+      pending: state.pending.filter(function (p) { return !LONG_NUMBER.test(p.text); })
+    };
+    try { window.localStorage.setItem(storeKey, JSON.stringify(keep)); } catch (e) { /* private mode */ }
   }
   function newClientId() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
@@ -128,11 +136,23 @@
   root.appendChild(panel);
   root.appendChild(bubble);
 
-  function mount() { document.body.appendChild(root); }
+  function mount() {
+    document.body.appendChild(root);
+    if (window.location.hash === "#chat") { openPanel(); }  // links like <a href="#chat"> open it too
+    window.addEventListener("hashchange", function () { if (window.location.hash === "#chat" && panel.hidden) { openPanel(); } });
+  }
   if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
 
   // ---------------------------------------------------------------- open / close, keyboard
+  var greeted = false;
+  function greet() {  // shown locally, not stored: the transcript starts with the member's first message
+    if (greeted) { return; }
+    greeted = true;
+    var node = render({ sender: "bot", text: greeting }, false);
+    log.insertBefore(node, log.firstChild);
+  }
   function openPanel() {
+    greet();
     panel.hidden = false;
     bubble.setAttribute("aria-expanded", "true");
     root.classList.add("jecw-open");
@@ -267,8 +287,14 @@
       if (msg.seq > lastSeq) { lastSeq = msg.seq; }
     }
     if (msg.sender === "member" && msg.client_id && byClientId[msg.client_id]) {
-      byClientId[msg.client_id].classList.remove("jecw-pending");
-      bySeq[msg.seq] = byClientId[msg.client_id];
+      var mine = byClientId[msg.client_id];
+      mine.classList.remove("jecw-pending");
+      var textNode = mine.querySelector(".jecw-text");
+      if (textNode && msg.text) {  // show what was kept: masked if it held a card number
+        while (textNode.firstChild) { textNode.removeChild(textNode.firstChild); }
+        appendText(textNode, msg.text);
+      }
+      bySeq[msg.seq] = mine;
       return;
     }
     if (msg.sender !== "member") { setTyping(false); }
@@ -302,9 +328,6 @@
         saveState();
         ws.jecReady = true;
         state.pending.forEach(transmit);  // typed while offline, or not yet acknowledged
-        setTimeout(function () {
-          if (!log.querySelector(".jecw-msg")) { render({ sender: "bot", text: greeting }, false); }
-        }, 400);
       } else if (frame.type === "message") { onMessage(frame); }
       else if (frame.type === "ack") { onAck(frame); }
       else if (frame.type === "typing") { setTyping(frame.active !== false); }
