@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.gateway import health, sms, web as webchat
+from bot.gateway import health, sms
+from bot.gateway import web as webchat
 
 
 def setup_routes(app: web.Application) -> None:

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 import aiohttp
@@ -51,9 +51,9 @@ async def _post(settings: Settings, form: dict[str, str], gateway_url: str | Non
     target = (gateway_url.rstrip("/") + SMS_PATH) if gateway_url else url
     headers = {"X-Twilio-Signature": sign(settings, url, form)}
     timeout = aiohttp.ClientTimeout(total=20)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.post(target, data=form, headers=headers) as resp:
-            return resp.status, await resp.text()
+    async with (aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(target, data=form, headers=headers) as resp):
+        return resp.status, await resp.text()
 
 
 def _outbox_since(settings: Settings, to: str, since: datetime) -> list[str]:
@@ -78,7 +78,7 @@ def simulate_sms(settings: Settings, from_number: str, body: str, *, gateway_url
     if phone is None:
         print(f"Not a valid phone number: {from_number!r}", file=out)
         return 2
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    started = datetime.now(UTC) - timedelta(seconds=1)
     form = _form(settings, phone, body)
     try:
         status, text = asyncio.run(_post(settings, form, gateway_url))

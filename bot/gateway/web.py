@@ -52,7 +52,7 @@ class _Socket:
 async def _hello(gw: Gateway, ws: web.WebSocketResponse) -> tuple[ConversationInfo, int] | None:
     try:
         msg = await ws.receive(timeout=gw.options.hello_timeout_seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await ws.close(code=4408, message=b"hello expected")
         return None
     if msg.type != WSMsgType.TEXT:

@@ -7,7 +7,13 @@ import re
 import pytest
 
 from bot.gateway.state import GatewayOptions
-from bot.store.models import ConversationMessage, OutboxMessage, SmsInbound, SmsOptOut, SmsStatusCallback
+from bot.store.models import (
+    ConversationMessage,
+    OutboxMessage,
+    SmsInbound,
+    SmsOptOut,
+    SmsStatusCallback,
+)
 from gateway.helpers import PUBLIC_BASE, count, eventually, rows
 
 CARD = "4111 1111 1111 1111"

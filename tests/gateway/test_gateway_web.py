@@ -91,7 +91,7 @@ async def test_reconnect_replays_missed_replies_in_order_exactly_once(client, fa
     conv_id = welcome["conversation_id"]
     await eventually(lambda: _outbound_count(gw, conv_id, 3))
 
-    ws, again = await hello(client, welcome["token"], last_seq=1)
+    ws, _again = await hello(client, welcome["token"], last_seq=1)
     replayed = await receive_until(ws, lambda f: f.get("text") == "third")
     assert [(f["seq"], f["text"]) for f in replayed] == [(2, "first"), (3, "second"), (4, "third")]
     # nothing is sent twice: the next frame is the answer to a new message, not a repeat
