@@ -159,7 +159,7 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
 def wait_healthy(child: Child, timeout: float) -> None:
     """Poll the child's health URL until it answers; fail if it exits or takes too long."""
     deadline = time.monotonic() + timeout
-    dots = 0
+    waited = 0
     while time.monotonic() < deadline:
         code = child.exit_code()
         if code is not None:
@@ -167,13 +167,13 @@ def wait_healthy(child: Child, timeout: float) -> None:
                 f"{child.name} exited with code {code} while starting; see {child.log_path}"
             )
         if is_healthy(child.health_url):
-            if dots:
-                print()
+            if waited >= 5:
+                print()  # end the line of progress dots
             return
         time.sleep(1.0)
-        dots += 1
-        if dots % 5 == 0:
-            print(".", end="", flush=True)
+        waited += 1
+        if waited % 5 == 0:
+            print(".", end="", flush=True)  # one dot per 5 seconds of waiting
     raise StartupError(
         f"{child.name} did not become healthy within {timeout:.0f}s ({child.health_url}); "
         f"see {child.log_path}"

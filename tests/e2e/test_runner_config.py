@@ -1,0 +1,55 @@
+"""What `jecbot run` tells Rasa: the generated endpoints file for the default and production .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bot.config import Settings
+from bot.runner import build_children, write_endpoints
+
+
+def test_default_profile_uses_sqlite_tracker_and_in_memory_locks(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, rasa_tracker_url=f"sqlite:///{tmp_path}/rasa-tracker.db")
+
+    written = yaml.safe_load(write_endpoints(settings).read_text())
+
+    assert written == {
+        "action_endpoint": {"url": "http://127.0.0.1:5055/webhook"},
+        "tracker_store": {"type": "SQL", "url": f"sqlite:///{tmp_path}/rasa-tracker.db"},
+        "lock_store": {"type": "in_memory"},
+    }
+    assert (tmp_path / "endpoints.yml").exists()
+
+
+def test_production_profile_uses_postgres_tracker_and_redis_locks(tmp_path: Path) -> None:
+    settings = Settings(
+        var_dir=tmp_path,
+        rasa_tracker_url="postgresql://jec:secret@db.internal:5432/jec_rasa",
+        redis_url="redis://:pw@cache.internal:6380/2",
+        action_server_host="10.0.0.5",
+        action_server_port=5056,
+    )
+
+    written = yaml.safe_load(write_endpoints(settings).read_text())
+
+    assert written["action_endpoint"] == {"url": "http://10.0.0.5:5056/webhook"}
+    assert written["tracker_store"] == {
+        "type": "SQL", "url": "postgresql://jec:secret@db.internal:5432/jec_rasa"}
+    assert written["lock_store"] == {
+        "type": "redis", "url": "cache.internal", "port": 6380, "db": 2, "key_prefix": "jec",
+        "password": "pw"}
+
+
+def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, rasa_url="http://127.0.0.1:5099", rasa_token="t0k")
+    rasa = next(c for c in build_children(settings, tmp_path / "e.yml", gateway=False)
+                if c.name == "rasa")
+
+    argv = rasa.argv
+    assert argv[argv.index("-i") + 1] == "127.0.0.1"
+    assert argv[argv.index("-p") + 1] == "5099"
+    assert argv[argv.index("--auth-token") + 1] == "t0k"
+    assert "--enable-api" in argv
+    assert rasa.log_path == tmp_path / "log" / "rasa.log"
