@@ -512,3 +512,26 @@ class SmsStatusCallback(Base):
     status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(10))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Live agents (journey 13; sign-in and console in bot/gateway) ---------------------------------
+
+
+class Agent(Base):
+    """A member-service agent who takes handed-off conversations in the console.
+
+    `presence` is what the agent set (online|away|offline); `last_seen_at` is bumped by the console
+    while it is open, so an agent whose browser died stops counting as available after a couple
+    of minutes (`bot.services.handoff.agents_available`). The password is an argon2 hash only.
+    """
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    presence: Mapped[str] = mapped_column(String(8), default="offline")  # online|away|offline
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
