@@ -53,3 +53,24 @@ def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path)
     assert argv[argv.index("--auth-token") + 1] == "t0k"
     assert "--enable-api" in argv
     assert rasa.log_path == tmp_path / "log" / "rasa.log"
+
+
+def test_a_process_that_dies_while_starting_is_named_with_its_log(tmp_path: Path) -> None:
+    import sys
+
+    import pytest
+
+    from bot.runner import Child, StartupError, wait_healthy
+
+    child = Child(name="actions", argv=[sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+                  health_url="http://127.0.0.1:9/health", log_path=tmp_path / "log" / "actions.log")
+    child.start()
+    try:
+        with pytest.raises(StartupError) as failure:
+            wait_healthy(child, timeout=30)
+    finally:
+        child.stop()
+
+    assert str(failure.value) == (
+        f"actions exited with code 3 while starting; see {tmp_path / 'log' / 'actions.log'}")
+    assert "boom" in (tmp_path / "log" / "actions.log").read_text()
