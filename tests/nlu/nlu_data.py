@@ -63,5 +63,18 @@ def regexes(paths: list[Path]) -> dict[str, list[str]]:
     return dict(found)
 
 
+def pattern_names(paths: list[Path]) -> set[str]:
+    """Names of all regexes and lookup tables (entity names for RegexEntityExtractor)."""
+    names: set[str] = set()
+    for path in paths:
+        for item in _items(path):
+            names.update(item[key] for key in ("regex", "lookup") if key in item)
+    return names
+
+
+def domain_entities() -> list[str]:
+    return list((yaml.safe_load(INTENTS_DOMAIN.read_text(encoding="utf-8")) or {}).get("entities", []))
+
+
 def domain_intents() -> list[str]:
     return list((yaml.safe_load(INTENTS_DOMAIN.read_text(encoding="utf-8")) or {}).get("intents", []))
