@@ -62,6 +62,12 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_all(settings)
 
 
+def _cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.gateway.simulate import simulate_sms
+
+    return simulate_sms(settings, args.from_number, " ".join(args.body))
+
+
 def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.profile import load_profile
 
@@ -93,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default=None, help="only messages to this phone or email")
     p = add("chat", _cmd_chat, "chat with the running assistant from this terminal")
     p.add_argument("--sender", default=None, help="conversation id (default: a new one)")
+    p = add("sms", _cmd_sms, "simulate an inbound text to the running gateway, signed like Twilio")
+    p.add_argument("--from", dest="from_number", default="+17065550101",
+                   help="the sender's phone (default: Dana Whitfield's demo phone)")
+    p.add_argument("body", nargs="+", help="the text message")
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
     return parser

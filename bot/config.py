@@ -8,7 +8,7 @@ local outbox instead of Twilio and SMTP, and the demo co-op profile.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -27,6 +27,16 @@ def _bool(name: str, raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be more than zero, not {raw!r}")
+    return value
 
 
 def _int(name: str, raw: str) -> int:
@@ -65,8 +75,8 @@ class Settings:
     smtp_from: str = ""
 
     http_timeout_seconds: float = 10.0
+    sms_reply_wait_seconds: float = 4.0
     log_level: str = "INFO"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def sqlite_default(self) -> bool:
@@ -91,11 +101,6 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, *, override: b
     profile = Path(env.get("COOP_PROFILE", str(PROJECT_ROOT / "profiles" / "jec.yml")))
     if not profile.is_absolute():
         profile = PROJECT_ROOT / profile
-    timeout = env.get("HTTP_TIMEOUT_SECONDS", "10")
-    try:
-        timeout_value = float(timeout)
-    except ValueError:
-        raise ConfigError(f"HTTP_TIMEOUT_SECONDS must be a number, not {timeout!r}") from None
     return Settings(
         var_dir=var_dir,
         database_url=database_url,
@@ -118,6 +123,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, *, override: b
         smtp_username=env.get("SMTP_USERNAME", ""),
         smtp_password=env.get("SMTP_PASSWORD", ""),
         smtp_from=env.get("SMTP_FROM", ""),
-        http_timeout_seconds=timeout_value,
+        http_timeout_seconds=_float("HTTP_TIMEOUT_SECONDS", env.get("HTTP_TIMEOUT_SECONDS", "10")),
+        sms_reply_wait_seconds=_float("SMS_REPLY_WAIT_SECONDS", env.get("SMS_REPLY_WAIT_SECONDS", "4")),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )

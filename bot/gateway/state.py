@@ -27,8 +27,7 @@ class GatewayOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayOptions:
-        extra = settings.extra
-        return cls(sms_reply_wait_seconds=float(extra.get("SMS_REPLY_WAIT_SECONDS", "4")))
+        return cls(sms_reply_wait_seconds=settings.sms_reply_wait_seconds)
 
 
 @dataclass
