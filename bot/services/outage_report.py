@@ -1,0 +1,160 @@
+"""Outage reports from the chat (journey 6): reading an address, a phone for the restore text, and
+saving the member's "text me when it's back" choice on a report.
+
+Address and phone checks are pure (no Rasa types, no I/O) so every odd input a member may type is
+unit-tested: empty, overlong, emoji, script fragments, a card number. Free text is accepted as an
+address as long as it has a street part and a town or ZIP; a card number is never accepted (the
+caller tells the member it was not kept).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.checks import find_bank_numbers, find_card_numbers
+from bot.store.db import session_scope
+from bot.store.models import Account, OutageReport
+
+MAX_ADDRESS_CHARS = 200
+
+AddressProblem = Literal["empty", "too_long", "card_number", "unclear", "need_street", "need_town"]
+
+_ZIP_RE = re.compile(r"\b(\d{5})(?:-\d{4})?\b")
+_ALLOWED_RE = re.compile(r"^[A-Za-z0-9 ,.#'/\-&]+$")
+_STATE_RE = re.compile(r"\b(ga|georgia)\b\.?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the power is out: what the member wrote (tidied), and the town and/or ZIP in it."""
+
+    text: str
+    street: str
+    town: str | None
+    zip: str | None
+
+
+@dataclass(frozen=True)
+class AddressError:
+    problem: AddressProblem
+
+
+def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address | AddressError:
+    """An address from a member's message ("412 mill st wrens", "88 Church St, Louisville GA 30434").
+
+    `towns` are town entities the NLU found in the message (lookup table of the co-op's towns);
+    without one, the words after the last comma are taken as the town.
+    """
+    text = " ".join((raw or "").split())
+    if not text:
+        return AddressError("empty")
+    if find_card_numbers(text) or find_bank_numbers(text):
+        return AddressError("card_number")
+    if len(text) > MAX_ADDRESS_CHARS:
+        return AddressError("too_long")
+    if not _ALLOWED_RE.match(text):
+        return AddressError("unclear")  # emoji, other scripts, <script>, SQL punctuation
+
+    zip_match = None
+    for zip_match in _ZIP_RE.finditer(text):
+        pass  # the last 5-digit group is the ZIP ("3400 hwy 88 blythe 30805")
+    zip5 = zip_match.group(1) if zip_match and zip_match.start() > 0 else None
+    rest = text[: zip_match.start()] + text[zip_match.end():] if zip5 and zip_match else text
+    rest = _STATE_RE.sub(" ", rest)
+    rest = " ".join(rest.replace(" ,", ",").split()).strip(" ,.")
+
+    town = None
+    lowered = rest.casefold()
+    for candidate in towns:
+        name = " ".join(str(candidate or "").split())
+        if name and name.casefold() in lowered:
+            idx = lowered.rfind(name.casefold())
+            town = rest[idx: idx + len(name)].title()
+            rest = (rest[:idx] + rest[idx + len(name):]).strip(" ,.")
+            break
+    if town is None and "," in rest:
+        head, tail = rest.rsplit(",", 1)
+        tail = tail.strip(" .")
+        if tail and re.fullmatch(r"[A-Za-z][A-Za-z .'-]{1,40}", tail) and len(tail.split()) <= 3:
+            town, rest = tail.title(), head.strip(" ,.")
+
+    street = rest.strip(" ,.")
+    if not (re.search(r"\d", street) and re.search(r"[A-Za-z]{2,}", street)):
+        return AddressError("need_street")
+    if town is None and zip5 is None:
+        return AddressError("need_town")
+    place = " ".join(p for p in (town, zip5) if p)
+    return Address(text=f"{_tidy_street(street)}, {place}", street=_tidy_street(street), town=town, zip=zip5)
+
+
+def _tidy_street(street: str) -> str:
+    """"412 mill st" -> "412 Mill St" (already capitalised words are left alone)."""
+    return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in street.split())
+
+
+def parse_phone(raw: str | None, region: str = "US") -> str | None:
+    """A valid phone number in E.164 ("+17065550101"), or None. Uses `phonenumbers`, not a regex."""
+    text = (raw or "").strip()
+    if not text or len(text) > 30 or find_card_numbers(text):
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_last4(e164: str) -> str:
+    return re.sub(r"\D", "", e164)[-4:]
+
+
+# --------------------------------------------------------------------------------------------
+# Database steps the outage service does not cover
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    account_id: int
+    street: str
+    town: str
+    zip: str
+
+    @property
+    def label(self) -> str:
+        """`412 Mill St, Wrens`: how the assistant names the place (no ZIP)."""
+        return f"{self.street}, {self.town}"
+
+
+async def service_address(session_factory: async_sessionmaker[AsyncSession], account_id: int) -> ServiceAddress | None:
+    """The service address of a (verified) member's account."""
+    async with session_factory() as session:
+        account = await session.get(Account, account_id)
+        if account is None:
+            return None
+        return ServiceAddress(account.id, account.service_street, account.service_town, account.service_zip)
+
+
+async def set_restore_notice(
+    session_factory: async_sessionmaker[AsyncSession], reference: str, phone_e164: str
+) -> bool:
+    """Ask for a text to `phone_e164` when the reported outage is restored; safe to repeat.
+
+    Returns False when no report has that reference.
+    """
+    async with session_scope(session_factory) as session:
+        report = await session.scalar(select(OutageReport).where(OutageReport.reference == reference))
+        if report is None:
+            return False
+        report.notify_on_restore = True
+        report.notify_phone = phone_e164
+        return True
