@@ -10,7 +10,8 @@ export UV_PYTHON_DOWNLOADS := never
 export RASA_TELEMETRY_ENABLED := false
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-RASA   := rasa-env/.venv/bin/rasa
+# Rasa's dependencies print pages of DeprecationWarnings; real warnings (UserWarning) still show.
+RASA   := PYTHONWARNINGS=ignore::DeprecationWarning SQLALCHEMY_SILENCE_UBER_WARNING=1 rasa-env/.venv/bin/rasa
 JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
