@@ -56,7 +56,7 @@ validate:
 
 ## Train a model into models/; Rasa skips training when data and config are unchanged.
 train:
-	@echo "==> Training the Rasa model (skipped if nothing changed; about a minute otherwise)"
+	@echo "==> Training the Rasa model (skipped if nothing changed; a few minutes otherwise)"
 	@$(RASA) train $(RASA_FLAGS) --data data --out models --quiet
 
 run: setup db train
