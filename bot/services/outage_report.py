@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.checks import find_bank_numbers, find_card_numbers
 from bot.store.db import session_scope
-from bot.store.models import Account, OutageReport
+from bot.store.models import OutageReport
 
 MAX_ADDRESS_CHARS = 200
 
@@ -120,28 +120,6 @@ def phone_last4(e164: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Database steps the outage service does not cover
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceAddress:
-    account_id: int
-    street: str
-    town: str
-    zip: str
-
-    @property
-    def label(self) -> str:
-        """`412 Mill St, Wrens`: how the assistant names the place (no ZIP)."""
-        return f"{self.street}, {self.town}"
-
-
-async def service_address(session_factory: async_sessionmaker[AsyncSession], account_id: int) -> ServiceAddress | None:
-    """The service address of a (verified) member's account."""
-    async with session_factory() as session:
-        account = await session.get(Account, account_id)
-        if account is None:
-            return None
-        return ServiceAddress(account.id, account.service_street, account.service_town, account.service_zip)
 
 
 async def set_restore_notice(
