@@ -13,27 +13,24 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.deps import get_deps
+from bot.actions.common import current_identity
+from bot.actions.deps import ActionDeps, get_deps
 from bot.services import info
 from bot.services.billing import BillingRules, SqlMemberServices, local_date
 from bot.services.money import format_cents
+from bot.services.verification import Tier, VerificationRules
 
-VERIFIED_TIERS = frozenset({"verified", "confirmed"})
 
+def verified_account_id(tracker: Tracker, deps: ActionDeps) -> int | None:
+    """The account the member verified for in this session, or None (public tier, or idle too long).
 
-def verified_account_id(tracker: Tracker) -> int | None:
-    """The account the member verified for in this session, or None (public tier).
-
-    Slots come from the identity journey (`tier`, `account_id`); they are reset with the session
-    (15 idle minutes), so a stale verification never unlocks account data.
+    Uses the identity journey's `current_identity` (tier slots plus the 15-idle-minute rule), so a
+    stale verification never unlocks account data.
     """
-    if tracker.get_slot("tier") not in VERIFIED_TIERS:
+    identity = current_identity(tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile))
+    if identity is None or not identity.at_least(Tier.VERIFIED):
         return None
-    raw = tracker.get_slot("account_id")
-    try:
-        return int(raw) if raw not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    return identity.account_id
 
 
 def latest_entity(tracker: Tracker, entity: str) -> str | None:
@@ -65,7 +62,7 @@ class ActionAnswerInfo(Action):
             dispatcher.utter_message(text=text)
 
         if intent == "ask_due_date":
-            account_id = verified_account_id(tracker)
+            account_id = verified_account_id(tracker, deps)
             if account_id is not None:
                 services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(profile))
                 balance = await services.balance(account_id, local_date(deps.now(), str(profile.timezone)))

@@ -27,6 +27,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.common import channel_of, idempotency_key, phone_of
 from bot.actions.deps import get_deps
 from bot.actions.faq import latest_entity, verified_account_id
 from bot.profile import CoopProfile
@@ -77,30 +78,6 @@ def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def channel_of(tracker: Tracker) -> str:
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel = metadata.get("channel") or tracker.get_slot("channel")
-    return str(channel) if channel in ("sms", "web") else "web"
-
-
-def sender_phone(tracker: Tracker) -> str | None:
-    """The member's phone when known without asking: the SMS sender (gateway metadata) or the
-    `phone` slot the identity journey fills from it."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    for raw in (metadata.get("phone"), tracker.get_slot("phone")):
-        phone = parse_phone(str(raw)) if raw else None
-        if phone:
-            return phone
-    return None
-
-
-def _latest_user_event(tracker: Tracker) -> dict[str, Any] | None:
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return event
-    return None
-
-
 def safety_already_given(tracker: Tracker) -> bool:
     """Whether action_outage_safety already ran for the latest user message (no double warning)."""
     for event in reversed(tracker.events):
@@ -119,22 +96,6 @@ def utter_safety_if_hazard(dispatcher: CollectingDispatcher, tracker: Tracker, p
         for text in safety_message(profile):
             dispatcher.utter_message(text=text)
     return True
-
-
-def idempotency_key(tracker: Tracker, purpose: str) -> str:
-    """Stable for one conversation turn: a retried action reuses the key, a new turn gets a new one.
-
-    Prefers `bot.actions.common.idempotency_key` (identity journey) when it exists.
-    """
-    try:
-        from bot.actions import common  # optional until the identity work lands
-
-        return str(common.idempotency_key(tracker, purpose))
-    except (ImportError, AttributeError):
-        pass
-    event = _latest_user_event(tracker) or {}
-    turn = event.get("message_id") or event.get("timestamp") or len(tracker.events)
-    return f"{tracker.sender_id}:{purpose}:{turn}"[:120]
 
 
 def _hazard_events(tracker: Tracker, profile: CoopProfile) -> list[dict[str, Any]]:
@@ -165,10 +126,10 @@ class ActionOutageSafety(Action):
 
 
 async def _account_address(tracker: Tracker) -> tuple[int, str] | None:
-    account_id = verified_account_id(tracker)
+    deps = await get_deps()
+    account_id = verified_account_id(tracker, deps)
     if account_id is None:
         return None
-    deps = await get_deps()
     record = await SqlMemberServices(deps.session_factory).account(account_id)
     return (record.id, record.service_address) if record else None
 
@@ -188,6 +149,10 @@ class ActionAskOutageAddress(Action):
                     text=f"I'll report the outage. Is it for {account[1]}? Reply YES or send the address.",
                     buttons=[{"title": "Yes", "payload": "/affirm"}])
                 return []
+        draft = tracker.get_slot("outage_address_draft")
+        if draft:
+            dispatcher.utter_message(text=f"Which town or ZIP code is {_title(str(draft))} in?")
+            return []
         if again:
             text = "What's the address where the power is out? The street and the town or ZIP code, please."
         else:
@@ -195,6 +160,10 @@ class ActionAskOutageAddress(Action):
                     "and the town or ZIP code, like 412 Mill St, Wrens.")
         dispatcher.utter_message(text=text)
         return []
+
+
+def _title(street: str) -> str:
+    return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in street.split())
 
 
 ADDRESS_PROBLEMS = {
@@ -232,8 +201,10 @@ class ValidateOutageReportForm(FormValidationAction):
         if tracker.get_slot("requested_slot") == "outage_address":
             return {"outage_address": latest_text(tracker)} if intent in ANSWER_INTENTS else {}
         # Activation: "no power at 412 mill st wrens" already names the place.
-        if intent == "report_outage" and latest_entity(tracker, "service_address"):
-            return {"outage_address": latest_text(tracker)}
+        street = latest_entity(tracker, "service_address")
+        if intent == "report_outage" and street:
+            place = latest_entity(tracker, "town") or latest_entity(tracker, "zip_code")
+            return {"outage_address": f"{street}, {place}" if place else street}
         return {}
 
     async def validate_outage_address(
@@ -272,7 +243,8 @@ class ValidateOutageReportForm(FormValidationAction):
         if tries >= 2:
             message += (f" If it's easier, call our 24/7 line, {deps.profile.phones.outage_24_7}, and we'll take "
                         "the report by phone.")
-        dispatcher.utter_message(text=message)
+        if parsed.problem != "need_town" or tries >= 2:  # else the ask names the street it has
+            dispatcher.utter_message(text=message)
         events: dict[str, Any] = {"outage_address": None, "outage_tries": float(tries)}
         if parsed.problem == "need_town":
             events["outage_address_draft"] = " ".join(text.split())[:200]
@@ -295,7 +267,7 @@ class ActionReportOutage(Action):
         if not address:
             dispatcher.utter_message(text="I need the address before I can report the outage.")
             return []
-        account_id = verified_account_id(tracker) if tracker.get_slot("outage_for_account") else None
+        account_id = verified_account_id(tracker, deps) if tracker.get_slot("outage_for_account") else None
         hazard = bool(tracker.get_slot("outage_hazard"))
         now = deps.now()
         result = await OutageService(deps.session_factory, deps.profile.outages.report_prefix).report(
@@ -348,7 +320,7 @@ class ValidateOutageNotifyForm(FormValidationAction):
             if latest_intent(tracker) not in ANSWER_INTENTS:
                 return {}
             return {"outage_notify_phone": latest_entity(tracker, "phone") or latest_text(tracker)}
-        phone = sender_phone(tracker)  # activation: SMS needs no question
+        phone = phone_of(tracker)  # activation: SMS needs no question
         return {"outage_notify_phone": phone} if phone else {}
 
     async def validate_outage_notify_phone(
@@ -451,7 +423,7 @@ class ActionOutageLookup(Action):
                       f"call our 24/7 line, {outage_line}, or say report outage.")
             return []
 
-        account_id = verified_account_id(tracker)
+        account_id = verified_account_id(tracker, deps)
         if account_id is not None:
             record = await SqlMemberServices(deps.session_factory).account(account_id)
             outages = await service.find_for_account(account_id, now)
