@@ -40,8 +40,8 @@ async def test_every_information_answer_fits_an_sms(make_deps) -> None:
 async def test_phone_numbers(make_deps) -> None:
     make_deps()
     assert await answer("PHONE NUMBER", "ask_phone_numbers") == [
-        "Member services: (706) 547-2167 or 877-JEFFERSON (877-533-3377), Mon-Fri 8 AM-5 PM. Outages and "
-        "emergencies, 24/7: 1-800-262-5131. Fax: (706) 592-4531."]
+        ("Member services: (706) 547-2167 or 877-JEFFERSON (877-533-3377), Mon-Fri 8 AM-5 PM. Outages and "
+        "emergencies, 24/7: 1-800-262-5131. Fax: (706) 592-4531.")]
 
 
 async def test_louisville_office_location_mentions_its_lunch_closure(make_deps) -> None:
@@ -49,8 +49,8 @@ async def test_louisville_office_location_mentions_its_lunch_closure(make_deps) 
     town = [{"entity": "town", "value": "louisville", "start": 10, "end": 20}]
     assert await answer("where is louisville office", "ask_office_locations", town) == [
         "Our Louisville office is at 851 Peachtree St, Louisville, GA 30434.",
-        "It is open Mon-Fri 8 AM-5 PM, closed on co-op holidays. The Louisville office closes 1-2 PM for "
-        "lunch. It has a drive-through, payment kiosk and night drop box.",
+        ("It is open Mon-Fri 8 AM-5 PM, closed on co-op holidays. The Louisville office closes 1-2 PM for "
+        "lunch. It has a drive-through, payment kiosk and night drop box."),
     ]
 
 
@@ -67,8 +67,8 @@ async def test_all_offices_with_the_unpublished_thomson_street_said_honestly(mak
 async def test_fees_are_exact_amounts_from_the_profile(make_deps) -> None:
     make_deps()
     assert await answer("how much to reconnect", "ask_reconnect_fee") == [
-        "Reconnecting service after a disconnection for non-payment costs $50.00 Mon-Fri 8 AM-4 PM, and "
-        "$100.00 at other times."]
+        ("Reconnecting service after a disconnection for non-payment costs $50.00 Mon-Fri 8 AM-4 PM, and "
+        "$100.00 at other times.")]
     assert await answer("late fee?", "ask_late_fee") == [
         "A past-due balance over $25.00 gets a 5% late fee, at least $3.00.",
         "An unpaid bill can lead to disconnection if it is still unpaid at the next meter reading."]
@@ -96,8 +96,8 @@ async def test_ways_to_pay_extreme_weather_levelized_and_register(make_deps) -> 
 async def test_due_date_rule_for_a_visitor(make_deps) -> None:
     make_deps(TUESDAY_10AM)
     assert await answer("DUE DATE", "ask_due_date") == [
-        "A bill is due 15 days after its billing date. Payment must reach us by 5 PM on the due date. Members "
-        "65 and older can ask for a billing date on the 1st of the month."]
+        ("A bill is due 15 days after its billing date. Payment must reach us by 5 PM on the due date. Members "
+        "65 and older can ask for a billing date on the 1st of the month.")]
 
 
 @pytest.fixture
@@ -126,5 +126,5 @@ async def test_due_date_for_a_verified_member_adds_their_exact_date(make_deps, d
 async def test_an_intent_it_does_not_answer_gets_a_menu_not_a_guess(make_deps) -> None:
     make_deps()
     assert await answer("hmm", "greet") == [
-        "I can tell you about our offices, phone numbers, ways to pay, due dates, fees, levelized billing and "
-        "registering online. What would you like to know?"]
+        ("I can tell you about our offices, phone numbers, ways to pay, due dates, fees, levelized billing and "
+        "registering online. What would you like to know?")]
