@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Settings
+from bot.gateway import handoff
 from bot.gateway.conversations import ConversationStore, SmsStore
 from bot.gateway.facts import GatewayTexts
 from bot.gateway.hub import Hub, TaskTracker
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, rasa_client: BotBackend | None = None,
             await engine.dispose()
 
     app.cleanup_ctx.append(resources)
+    handoff.install(app)  # after `resources`: handoff routing wraps the conversation service
     setup_routes(app)
     return app
 

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from bot.gateway import health, sms
 from bot.gateway import web as webchat
+from bot.gateway.console import setup_console
+from bot.gateway.payment_page import setup_payment_page
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,4 +17,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/sms/twilio", sms.inbound, name="sms_inbound")
     app.router.add_post("/sms/twilio/status", sms.status_callback, name="sms_status")
     app.router.add_static("/static/", webchat.STATIC_DIR, name="static", append_version=False)
-    # Later: /console/... (agent console), /pay/{token} (secure payment page).
+    setup_console(app)  # /console/... (agent console)
+    setup_payment_page(app)  # /pay/{token} (secure payment page)

@@ -1,0 +1,37 @@
+"""The agent console (`/console`): sign-in, the handoff queue, conversations, presence, callbacks.
+
+`setup_console(app)` mounts it; it needs the handoff router (`bot.gateway.handoff.install`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.gateway.console import views
+from bot.gateway.console.auth import SessionCodec
+from bot.gateway.state import SETTINGS
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def setup_console(app: web.Application) -> None:
+    app[views.CODEC] = SessionCodec(app[SETTINGS])
+    r = app.router
+    r.add_get("/console/login", views.login_form, name="console_login")
+    r.add_post("/console/login", views.login)
+    r.add_post("/console/logout", views.logout)
+    r.add_get("/console", views.home, name="console")
+    r.add_get("/console/queue", views.queue_fragment)
+    r.add_get("/console/events", views.events)
+    r.add_post("/console/heartbeat", views.heartbeat)
+    r.add_post("/console/presence", views.presence)
+    r.add_get("/console/handoffs/{handoff_id}", views.conversation)
+    r.add_post("/console/handoffs/{handoff_id}/take", views.take)
+    r.add_post("/console/handoffs/{handoff_id}/reply", views.reply)
+    r.add_post("/console/handoffs/{handoff_id}/transfer", views.transfer)
+    r.add_post("/console/handoffs/{handoff_id}/end", views.end)
+    r.add_post("/console/callbacks/{item_id}/done", views.callback_done)
+    r.add_post("/console/service-requests/{item_id}/done", views.service_request_done)
+    r.add_static("/console/static/", STATIC_DIR, append_version=False)

@@ -1,0 +1,243 @@
+"""Server-rendered HTML of the agent console. Every value is escaped here, in one place.
+
+Plain HTML with a small script (`/console/static/console.js`) for live updates and the presence
+heartbeat; everything works by ordinary form posts without it. No external fonts, CDNs or scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from bot.gateway.conversations import StoredMessage
+
+TIER_LABELS = {"public": "Not verified", "verified": "Verified", "confirmed": "Confirmed (one-time code)"}
+
+
+def e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def waited(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "-"
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    return "under 1 min" if minutes == 0 else f"{minutes} min"
+
+
+def layout(title: str, body: str, *, agent_name: str | None = None, csrf: str | None = None,
+           presence: str | None = None, page: str = "", conversation_id: str | None = None) -> str:
+    meta = f'<meta name="csrf-token" content="{e(csrf)}">' if csrf else ""
+    header = ""
+    if agent_name:
+        options = "".join(f'<option value="{p}"{" selected" if p == presence else ""}>{label}</option>'
+                          for p, label in (("online", "Online"), ("away", "Away")))
+        header = f"""
+  <header class="top"><div class="wrap">
+    <a class="brand" href="/console">Member services console</a>
+    <form method="post" action="/console/presence" class="inline" id="presence-form">
+      <input type="hidden" name="csrf" value="{e(csrf)}">
+      <label for="presence">{e(agent_name)} is</label>
+      <select id="presence" name="presence">{options}</select>
+      <button type="submit">Set</button>
+    </form>
+    <form method="post" action="/console/logout" class="inline">
+      <input type="hidden" name="csrf" value="{e(csrf)}"><button type="submit">Sign out</button>
+    </form>
+  </div></header>"""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{e(title)} - JEC member services console</title>
+  {meta}
+  <link rel="stylesheet" href="/console/static/console.css">
+</head>
+<body data-page="{e(page)}" data-conversation="{e(conversation_id or '')}">
+  <a class="skip" href="#main">Skip to content</a>{header}
+  <main id="main" class="wrap" tabindex="-1">
+{body}
+  </main>
+  <script src="/console/static/console.js" defer></script>
+</body>
+</html>"""
+
+
+def login_page(csrf: str, error: str | None = None, notice: str | None = None) -> str:
+    alert = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
+    info = f'<p class="notice" role="status">{e(notice)}</p>' if notice else ""
+    body = f"""
+    <h1>Sign in</h1>{alert}{info}
+    <form method="post" action="/console/login" class="stack">
+      <input type="hidden" name="csrf" value="{e(csrf)}">
+      <label for="username">Username</label>
+      <input id="username" name="username" autocomplete="username" required autofocus>
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required>
+      <button type="submit">Sign in</button>
+    </form>"""
+    return layout("Sign in", body, page="login")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    handoff_id: int
+    conversation_id: str
+    channel: str
+    created_at: datetime | None
+    verified_tier: str
+    verified_how: str | None
+    topic: str | None
+    status: str
+    agent_name: str | None = None
+
+
+def _tier(tier: str, how: str | None) -> str:
+    label = TIER_LABELS.get(tier, tier)
+    return f"{e(label)}" + (f' <span class="muted">({e(how)})</span>' if how else "")
+
+
+def queue_region(waiting: Sequence[QueueRow], mine: Sequence[QueueRow], others: Sequence[QueueRow],
+                 csrf: str, now: datetime) -> str:
+    if waiting:
+        rows = "".join(f"""
+        <tr>
+          <td>{i}</td><td>{e(waited(r.created_at, now))}</td><td>{e(r.channel.upper())}</td>
+          <td>{_tier(r.verified_tier, r.verified_how)}</td><td>{e(r.topic or "-")}</td>
+          <td><form method="post" action="/console/handoffs/{r.handoff_id}/take">
+            <input type="hidden" name="csrf" value="{e(csrf)}">
+            <button type="submit" aria-label="Take conversation {i} ({e(r.topic or r.channel)})">Take</button>
+          </form></td>
+        </tr>""" for i, r in enumerate(waiting, 1))
+        table = f"""<table><caption>Members waiting, longest first</caption>
+        <thead><tr><th scope="col">#</th><th scope="col">Waiting</th><th scope="col">Channel</th>
+        <th scope="col">Identity</th><th scope="col">Topic</th><th scope="col"><span class="sr">Action</span></th></tr></thead>
+        <tbody>{rows}</tbody></table>"""
+    else:
+        table = '<p class="muted">No one is waiting.</p>'
+    mine_html = "".join(
+        f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - {e(r.topic or "conversation")}</a>'
+        f' <span class="muted">since {e(waited(r.created_at, now))} ago</span></li>' for r in mine
+    ) or '<li class="muted">None.</li>'
+    others_html = "".join(
+        f'<li>{e(r.channel.upper())} - {e(r.topic or "conversation")} with {e(r.agent_name or "an agent")}</li>'
+        for r in others) or '<li class="muted">None.</li>'
+    return f"""
+      <section aria-labelledby="waiting-h"><h2 id="waiting-h">Queue ({len(waiting)} waiting)</h2>{table}</section>
+      <section aria-labelledby="mine-h"><h2 id="mine-h">My conversations</h2><ul>{mine_html}</ul></section>
+      <section aria-labelledby="others-h"><h2 id="others-h">With other agents</h2><ul>{others_html}</ul></section>"""
+
+
+def _done_table(caption: str, kind: str, rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]],
+                csrf: str) -> str:
+    rows = list(rows)
+    if not rows:
+        return f'<h2>{e(caption)}</h2><p class="muted">Nothing open.</p>'
+    head = "".join(f'<th scope="col">{e(label)}</th>' for _key, label in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(r.get(key) or '-')}</td>" for key, _label in columns)
+        + f"""<td><form method="post" action="/console/{kind}/{r['id']}/done">
+              <input type="hidden" name="csrf" value="{e(csrf)}">
+              <button type="submit" aria-label="Mark {e(caption.lower())} {r['id']} done">Mark done</button></form></td></tr>"""
+        for r in rows)
+    return f"""<h2>{e(caption)}</h2><table><thead><tr>{head}<th scope="col"><span class="sr">Action</span></th></tr></thead>
+      <tbody>{body}</tbody></table>"""
+
+
+def home_page(*, agent_name: str, presence: str, csrf: str, queue_html: str,
+              callbacks: Iterable[dict[str, Any]], service_requests: Iterable[dict[str, Any]],
+              flash: str | None = None) -> str:
+    note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
+    body = f"""
+    <h1>Queue</h1>{note}
+    <div id="queue-region" aria-live="polite">{queue_html}</div>
+    <section aria-label="Callback requests">{_done_table("Callback requests", "callbacks", callbacks,
+        [("created", "Asked"), ("name", "Name"), ("phone", "Phone"), ("best_time", "Best time"),
+         ("topic", "Topic"), ("tier", "Identity")], csrf)}</section>
+    <section aria-label="Service requests">{_done_table("Service requests", "service-requests", service_requests,
+        [("reference", "Reference"), ("kind", "Kind"), ("requested_date", "Date"), ("channel", "Channel"),
+         ("created", "Asked")], csrf)}</section>"""
+    return layout("Queue", body, agent_name=agent_name, csrf=csrf, presence=presence, page="queue")
+
+
+def message_item(message: StoredMessage, tz: Any) -> str:
+    who = {"member": "Member", "bot": "Assistant", "system": "Notice"}.get(message.sender, "")
+    if message.sender == "agent":
+        who = f"{message.payload.get('agent_name') or 'Agent'} (agent)"
+    at = message.created_at.astimezone(tz).strftime("%-I:%M %p") if message.created_at else ""
+    return (f'<li class="msg {e(message.sender)}" data-seq="{message.seq}"><span class="who">{e(who)}</span> '
+            f'<time>{e(at)}</time><div class="text">{e(message.text)}</div></li>')
+
+
+def conversation_page(*, agent_name: str, presence: str, csrf: str, row: QueueRow, mine: bool,
+                      messages: Sequence[StoredMessage], tz: Any, account_html: str,
+                      agents: Sequence[tuple[int, str]], reply_label: str, flash: str | None = None) -> str:
+    note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
+    transcript = "".join(message_item(m, tz) for m in messages)
+    controls = ""
+    if mine and row.status == "assigned":
+        options = "".join(f'<option value="{aid}">{e(name)}</option>' for aid, name in agents)
+        transfer = (f"""
+      <form method="post" action="/console/handoffs/{row.handoff_id}/transfer" class="inline">
+        <input type="hidden" name="csrf" value="{e(csrf)}">
+        <label for="to-agent">Transfer to</label> <select id="to-agent" name="agent_id">{options}</select>
+        <button type="submit">Transfer</button>
+      </form>""" if agents else "")
+        controls = f"""
+    <form method="post" action="/console/handoffs/{row.handoff_id}/reply" class="stack" id="reply-form">
+      <input type="hidden" name="csrf" value="{e(csrf)}">
+      <label for="reply">{e(reply_label)}</label>
+      <textarea id="reply" name="text" rows="3" maxlength="1600" required></textarea>
+      <button type="submit">Send</button>
+    </form>
+    <div class="actions">{transfer}
+      <form method="post" action="/console/handoffs/{row.handoff_id}/end" class="inline">
+        <input type="hidden" name="csrf" value="{e(csrf)}">
+        <button type="submit" class="secondary">End and hand back to the assistant</button>
+      </form>
+    </div>"""
+    elif row.status == "waiting":
+        controls = f"""<form method="post" action="/console/handoffs/{row.handoff_id}/take">
+        <input type="hidden" name="csrf" value="{e(csrf)}"><button type="submit">Take this conversation</button></form>"""
+    else:
+        controls = f'<p class="muted">This conversation is {e(row.status)}{" with " + e(row.agent_name) if row.agent_name else ""}.</p>'
+    body = f"""
+    <p><a href="/console">Back to the queue</a></p>
+    <h1>{e(row.channel.upper())} conversation: {e(row.topic or "member question")}</h1>{note}
+    <p>Identity: {_tier(row.verified_tier, row.verified_how)}. Waiting since {e(row.created_at.astimezone(tz).strftime("%-I:%M %p") if row.created_at else "-")}.</p>
+    <div class="columns">
+      <section aria-labelledby="t-h" class="transcript-box">
+        <h2 id="t-h">Transcript</h2>
+        <p class="muted">Card and bank numbers are masked before anything is stored.</p>
+        <ol id="transcript" aria-live="polite" aria-relevant="additions">{transcript}</ol>
+        {controls}
+      </section>
+      <aside aria-labelledby="acct-h"><h2 id="acct-h">Account</h2>{account_html}</aside>
+    </div>"""
+    return layout("Conversation", body, agent_name=agent_name, csrf=csrf, presence=presence,
+                  page="conversation", conversation_id=row.conversation_id)
+
+
+def account_summary(account: Any | None, balance: Any | None, format_cents: Any) -> str:
+    if account is None:
+        return '<p class="muted">The member has not verified an account in this conversation.</p>'
+    rows = [("Account", f"ending {account.last4}"),
+            ("Member", f"{account.member_first_name} {account.member_last_name}".strip()),
+            ("Service address", account.service_address), ("Status", account.status)]
+    if balance is not None:
+        rows += [("Amount due", format_cents(balance.amount_due_cents)),
+                 ("Due date", balance.due_date.strftime("%b %-d, %Y") if balance.due_date else "-"),
+                 ("Past due", format_cents(balance.past_due_cents))]
+        if balance.last_payment:
+            rows.append(("Last payment", (f"{format_cents(balance.last_payment.amount_cents)} on "
+                                         f"{balance.last_payment.received_on:%b %-d}")))
+    items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows)
+    return f"<dl>{items}</dl>"
+
+
+def message_page(title: str, text: str, status_code: int = 200) -> str:
+    return layout(title, f'<h1>{e(title)}</h1><p>{e(text)}</p><p><a href="/console">Back to the console</a></p>')

@@ -1,0 +1,421 @@
+"""Handoff routing in the gateway: bot -> queue -> agent -> back to the bot.
+
+The assistant asks for a person with the custom payload `{"handoff": {"status": "queued",
+"handoff_id": N}}` and pauses its own conversation (docs/handoff-contract.md). From then on:
+
+- the conversation's mode is `queued`: member messages are stored and shown in the console, the
+  assistant stays silent; "never mind" leaves the queue (the handoff is cancelled, Rasa resumed,
+  and the message goes to the assistant as an ordinary turn);
+- an agent takes it (`take`: one conditional UPDATE, so exactly one of two agents clicking at once
+  wins) and the mode is `agent`; agent replies go out on the member's channel, labelled with the
+  agent's first name;
+- the agent transfers it, or ends it: the mode returns to `bot`, Rasa is resumed through its HTTP
+  API (token auth, a timeout) and the hand-back intent is triggered, so the bot says it's back;
+- a conversation still waiting when agent hours end gets an honest message and a callback request
+  (`sweep_after_hours`, run periodically; every step is a conditional UPDATE, so two sweeps or two
+  replicas never handle one conversation twice).
+
+Console pages learn about queue changes on the hub channel `CONSOLE_CHANNEL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.gateway.conversations import ConversationInfo, StoredMessage
+from bot.gateway.masking import mask_inbound
+from bot.gateway.rasa_client import RasaUnavailable
+from bot.gateway.rasa_client import _normalise as normalise_replies
+from bot.gateway.state import GATEWAY, Gateway
+from bot.gateway.turns import ConversationService
+from bot.profile import load_profile
+from bot.services.handoff import (
+    callback_when,
+    cancel_handoff,
+    closed_sentence,
+    create_callback,
+    display_phone,
+)
+from bot.services.office_hours import OfficeHours
+from bot.store.db import async_session_factory, session_scope
+from bot.store.models import Account, Agent, Contact, HandoffRequest
+
+log = logging.getLogger(__name__)
+
+CONSOLE_CHANNEL = "console:queue"
+HANDBACK_INTENT = "EXTERNAL_agent_handback"
+SWEEP_INTERVAL_SECONDS = 60.0
+
+_LEAVE_QUEUE = re.compile(
+    r"^\s*(never ?mind|nvm|forget it|no thanks|no thank you|stop waiting|leave the queue|"
+    r"cancel (that|the request|waiting)|i'?ll wait later|don'?t bother)\s*[.!]*\s*$",
+    re.IGNORECASE)
+
+
+def wants_to_leave_queue(text: str) -> bool:
+    """A member's "never mind" while waiting. Plain "cancel" is an SMS opt-out word, not this."""
+    return bool(_LEAVE_QUEUE.match(text))
+
+
+def first_name(display_name: str) -> str:
+    return (display_name.strip().split() or ["Member services"])[0]
+
+
+def handoff_payload(message: dict[str, Any] | StoredMessage) -> dict[str, Any] | None:
+    """The `handoff` custom payload of a bot reply, when it has one."""
+    payload = message.payload if isinstance(message, StoredMessage) else message
+    custom = payload.get("custom") if isinstance(payload, dict) else None
+    handoff = custom.get("handoff") if isinstance(custom, dict) else None
+    return handoff if isinstance(handoff, dict) else None
+
+
+class RasaControl:
+    """Rasa's HTTP API for what the REST channel cannot do: resume a paused conversation and
+    trigger an intent. Needs Rasa started with `--enable-api --auth-token $RASA_TOKEN`."""
+
+    def __init__(self, base_url: str, token: str, http: Callable[[], aiohttp.ClientSession],
+                 timeout_seconds: float) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._http = http
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
+
+    async def _post(self, url: str, body: dict[str, Any]) -> Any:
+        try:
+            async with self._http().post(url, json=body, params={"token": self._token},
+                                         timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
+                return await resp.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def resume(self, conversation_id: str) -> None:
+        await self._post(self._url(conversation_id, "tracker/events"), {"event": "resume"})
+
+    async def trigger(self, conversation_id: str, intent: str,
+                      entities: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Trigger `intent`; returns the bot's replies (Rasa's collecting output channel)."""
+        body = await self._post(self._url(conversation_id, "trigger_intent"),
+                                {"name": intent, "entities": entities or {}})
+        return normalise_replies((body or {}).get("messages") or []) if isinstance(body, dict) else []
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    presence: str
+
+    @property
+    def first_name(self) -> str:
+        return first_name(self.display_name)
+
+
+class HandoffRouter:
+    """Every state change of a handoff, with its effect on the conversation and the member."""
+
+    def __init__(self, gw: Gateway, rasa: RasaControl, factory: async_sessionmaker[AsyncSession],
+                 hours: OfficeHours) -> None:
+        self.gw = gw
+        self.rasa = rasa
+        self.factory = factory
+        self.hours = hours
+
+    # -- events for the console ----------------------------------------------------------------
+    def queue_changed(self, reason: str, handoff_id: int | None = None) -> None:
+        self.gw.hub.publish(CONSOLE_CHANNEL, {"type": "queue", "reason": reason, "handoff_id": handoff_id})
+
+    # -- the assistant asked for a person --------------------------------------------------------
+    async def on_bot_replies(self, conv: ConversationInfo, replies: list[StoredMessage]) -> None:
+        for reply in replies:
+            handoff = handoff_payload(reply)
+            if handoff and handoff.get("status") == "queued":
+                await self.gw.store.set_mode(conv.id, "queued")
+                self.queue_changed("queued", handoff.get("handoff_id"))
+                return
+
+    # -- the member leaves the queue ---------------------------------------------------------------
+    async def leave_queue(self, conv: ConversationInfo) -> bool:
+        """Cancel the waiting handoff, resume the assistant; False when nothing was waiting."""
+        async with session_scope(self.factory) as session:
+            cancelled = await cancel_handoff(session, conv.id, self.gw.clock())
+        await self.gw.store.set_mode(conv.id, "bot")
+        await self._resume(conv)
+        self.queue_changed("left")
+        return cancelled
+
+    # -- agents ------------------------------------------------------------------------------------
+    async def agent(self, agent_id: int) -> AgentInfo | None:
+        async with session_scope(self.factory) as session:
+            row = await session.get(Agent, agent_id)
+            return AgentInfo(row.id, row.username, row.display_name, row.is_admin, row.presence) if row else None
+
+    async def handoff(self, handoff_id: int) -> HandoffRequest | None:
+        async with session_scope(self.factory) as session:
+            return await session.get(HandoffRequest, handoff_id)
+
+    async def take(self, handoff_id: int, agent: AgentInfo) -> bool:
+        """Assign a waiting handoff to `agent`. Exactly one of several concurrent takes wins."""
+        now = self.gw.clock()
+        async with session_scope(self.factory) as session:
+            result = await session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
+                .values(status="assigned", agent_id=agent.id, assigned_at=now))
+            won = result.rowcount == 1
+            row = await session.get(HandoffRequest, handoff_id) if won else None
+        if not won or row is None:
+            return False
+        await self.gw.store.set_mode(row.conversation_id, "agent")
+        conv = await self.gw.store.get(row.conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(
+                conv, "system", f"{agent.first_name} from member services has joined the chat.")
+        self.queue_changed("taken", handoff_id)
+        return True
+
+    async def _assigned_to(self, handoff_id: int, agent: AgentInfo) -> HandoffRequest | None:
+        row = await self.handoff(handoff_id)
+        if row is None or row.status != "assigned":
+            return None
+        if row.agent_id != agent.id and not agent.is_admin:
+            return None
+        return row
+
+    async def reply(self, handoff_id: int, agent: AgentInfo, text: str) -> StoredMessage | None:
+        """An agent's reply, masked like any message, sent on the member's channel."""
+        row = await self._assigned_to(handoff_id, agent)
+        text = text.strip()
+        if row is None or not text:
+            return None
+        conv = await self.gw.store.get(row.conversation_id)
+        if conv is None:
+            return None
+        masked = mask_inbound(text[:1600]).text
+        return await self.gw.service.post_outbound(conv, "agent", masked, {"agent_name": agent.first_name})
+
+    async def transfer(self, handoff_id: int, agent: AgentInfo, to_agent_id: int) -> AgentInfo | None:
+        target = await self.agent(to_agent_id)
+        if target is None or target.id == agent.id:
+            return None
+        async with session_scope(self.factory) as session:
+            conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
+            if not agent.is_admin:
+                conditions.append(HandoffRequest.agent_id == agent.id)
+            result = await session.execute(update(HandoffRequest).where(*conditions)
+                                           .values(agent_id=target.id, assigned_at=self.gw.clock()))
+            moved = result.rowcount == 1
+            row = await session.get(HandoffRequest, handoff_id) if moved else None
+        if row is None:
+            return None
+        conv = await self.gw.store.get(row.conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(
+                conv, "system", f"{agent.first_name} has passed your chat to {target.first_name}, "
+                "who can see everything so far.")
+        self.queue_changed("transferred", handoff_id)
+        return target
+
+    async def hand_back(self, handoff_id: int, agent: AgentInfo) -> bool:
+        """End the agent's part: the assistant resumes and says it's back on the member's channel."""
+        async with session_scope(self.factory) as session:
+            conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
+            if not agent.is_admin:
+                conditions.append(HandoffRequest.agent_id == agent.id)
+            result = await session.execute(update(HandoffRequest).where(*conditions)
+                                           .values(status="ended", ended_at=self.gw.clock()))
+            ended = result.rowcount == 1
+            row = await session.get(HandoffRequest, handoff_id) if ended else None
+        if row is None:
+            return False
+        await self.gw.store.set_mode(row.conversation_id, "bot")
+        conv = await self.gw.store.get(row.conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(
+                conv, "system", f"{agent.first_name} has left the chat.")
+            await self.continue_bot(conv, HANDBACK_INTENT, {"agent_name": agent.first_name})
+        self.queue_changed("ended", handoff_id)
+        return True
+
+    async def continue_bot(self, conv: ConversationInfo, intent: str, entities: dict[str, Any] | None = None,
+                           *, resume: bool = True) -> list[StoredMessage]:
+        """(Resume Rasa and) trigger `intent`; the bot's replies go out on the member's channel."""
+        try:
+            if resume:
+                await self.rasa.resume(conv.id)
+            replies = await self.rasa.trigger(conv.id, intent, entities)
+        except RasaUnavailable as exc:
+            log.warning("could not resume the assistant for %s: %s", conv.id, exc)
+            return []
+        stored = []
+        for reply in replies:
+            payload = {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)}
+            stored.append(await self.gw.service.post_outbound(conv, "bot", reply.get("text", ""), payload))
+        if conv.channel == "sms":
+            from bot.gateway.sms_format import last_buttons
+
+            await self.gw.store.set_last_buttons(conv.id, last_buttons(replies))
+        return stored
+
+    async def _resume(self, conv: ConversationInfo) -> None:
+        try:
+            await self.rasa.resume(conv.id)
+        except RasaUnavailable as exc:
+            log.warning("could not resume the assistant for %s: %s", conv.id, exc)
+
+    # -- agent hours end -----------------------------------------------------------------------------
+    async def sweep_after_hours(self, now: datetime | None = None) -> int:
+        """Close the queue honestly when agent hours are over; returns how many were handled."""
+        now = now or self.gw.clock()
+        if self.hours.is_open(now, schedule="agents"):
+            return 0
+        async with session_scope(self.factory) as session:
+            waiting = (await session.execute(select(HandoffRequest.id).where(
+                HandoffRequest.status == "waiting"))).scalars().all()
+        handled = 0
+        for handoff_id in waiting:
+            if await self._close_one(handoff_id, now):
+                handled += 1
+        if handled:
+            self.queue_changed("closed")
+        return handled
+
+    async def _close_one(self, handoff_id: int, now: datetime) -> bool:
+        async with session_scope(self.factory) as session:
+            result = await session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
+                .values(status="abandoned", ended_at=now))
+            if result.rowcount != 1:
+                return False  # taken, cancelled or closed by someone else meanwhile
+            row = await session.get(HandoffRequest, handoff_id)
+            assert row is not None
+            conv = await self.gw.store.get(row.conversation_id)
+            phone = await self._callback_phone(session, row, conv)
+            if phone:
+                await create_callback(
+                    session, conversation_id=row.conversation_id, channel=row.channel, name=None,
+                    phone=phone, best_time=callback_when(now, self.hours), topic=row.topic,
+                    account_id=row.account_id, verified_tier=row.verified_tier, now=now)
+        if conv is None:
+            return True
+        await self.gw.store.set_mode(conv.id, "bot")
+        await self._resume(conv)
+        await self.gw.service.post_outbound(conv, "system", self._closed_message(now, phone))
+        return True
+
+    async def _callback_phone(self, session: AsyncSession, row: HandoffRequest,
+                              conv: ConversationInfo | None) -> str | None:
+        if conv is not None and conv.channel == "sms":
+            return conv.external_id
+        member_id = row.member_id
+        if member_id is None and row.account_id is not None:
+            account = await session.get(Account, row.account_id)
+            member_id = account.member_id if account else None
+        if member_id is None:
+            return None
+        phones = (await session.execute(
+            select(Contact.value).where(Contact.member_id == member_id, Contact.kind == "phone")
+            .order_by(Contact.is_primary.desc(), Contact.id))).scalars().all()
+        return phones[0] if phones else None
+
+    def _closed_message(self, now: datetime, phone: str | None) -> str:
+        sorry = ("I'm sorry, our member-service team has finished for today and no one could join "
+                 "this chat.")
+        if phone:
+            return (f"{sorry} I've asked them to call you at {display_phone(phone)} "
+                    f"{callback_when(now, self.hours)}. I'm still here if I can help with anything else.")
+        return (f"{sorry} {closed_sentence(now, self.hours)} I can arrange a callback once you've "
+                "verified your account, or I'm still here if I can help with anything else.")
+
+
+class HandoffAwareService(ConversationService):
+    """The gateway's conversation service plus the handoff rules above."""
+
+    router: HandoffRouter | None = None
+
+    async def bot_turn(self, conv: ConversationInfo, rasa_text: str,
+                       metadata: dict[str, Any]) -> list[StoredMessage]:
+        stored = await super().bot_turn(conv, rasa_text, metadata)
+        if self.router is not None and stored:
+            await self.router.on_bot_replies(conv, stored)
+        return stored
+
+    async def accept_member_message(self, conv: ConversationInfo, text: str, **kwargs: Any):  # type: ignore[override]
+        accepted = await super().accept_member_message(conv, text, **kwargs)
+        if self.router is None or not accepted.created:
+            return accepted
+        current = await self.store.get(conv.id)
+        if current is None or current.mode == "bot":
+            return accepted
+        if current.mode == "queued" and wants_to_leave_queue(accepted.message.text):
+            await self.router.leave_queue(current)
+            if conv.channel == "sms":  # the SMS webhook routed by the old mode: run the turn here
+                self.router.gw.tasks.spawn(self._sms_turn(current, accepted.message.text),
+                                           name=f"sms-leave-queue-{conv.id}")
+        else:
+            self.hub.publish(CONSOLE_CHANNEL, {"type": "member_message", "conversation_id": conv.id})
+        return accepted
+
+    async def _sms_turn(self, conv: ConversationInfo, text: str) -> None:
+        replies = await self.bot_turn(conv, text, {"channel": "sms", "phone": conv.external_id})
+        await self.deliver_sms(conv, replies)
+
+
+HANDOFF = web.AppKey("handoff", HandoffRouter)
+# Seconds between after-hours sweeps; set it to 0 on the app before start-up to turn the
+# periodic sweep off (tests call `sweep_after_hours` with an injected time instead).
+SWEEP_INTERVAL = web.AppKey("handoff_sweep_interval", float)
+
+
+def install(app: web.Application) -> None:
+    """Add handoff routing to a gateway app (after its resources context)."""
+    app.cleanup_ctx.append(_context)
+
+
+async def _context(app: web.Application) -> AsyncIterator[None]:
+    gw = app[GATEWAY]
+    old = gw.service
+    service = HandoffAwareService(store=old.store, rasa=old.rasa, hub=old.hub, texts=old.texts, sms=old.sms)
+    gw.service = service
+    rasa = RasaControl(gw.settings.rasa_url, gw.settings.rasa_token, lambda: gw.http,
+                       gw.options.rasa_timeout_seconds or gw.settings.http_timeout_seconds)
+    router = HandoffRouter(gw, rasa, async_session_factory(gw.engine),
+                           OfficeHours(load_profile(gw.settings.coop_profile)))
+    service.router = router
+    app[HANDOFF] = router
+    sweep_interval = app.get(SWEEP_INTERVAL, SWEEP_INTERVAL_SECONDS)
+    sweeper = asyncio.create_task(_sweep_forever(router, sweep_interval)) if sweep_interval else None
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+
+
+async def _sweep_forever(router: HandoffRouter, interval: float) -> None:
+    while True:
+        try:
+            await router.sweep_after_hours()
+        except Exception:
+            log.exception("after-hours sweep of the handoff queue failed")
+        await asyncio.sleep(interval)
