@@ -103,9 +103,10 @@ def _yes_no(tracker: Tracker, value: Any) -> bool | None:
     if intent == "deny":
         return False
     words = re.sub(r"[^a-z' ]", "", str(value or "").lower()).strip()
-    if words in YES_WORDS:
+    first = words.split(" ", 1)[0] if words else ""
+    if words in YES_WORDS or first in ("yes", "yeah", "yep"):
         return True
-    if words in NO_WORDS:
+    if words in NO_WORDS or first in ("no", "nope"):
         return False
     return None
 
@@ -732,8 +733,9 @@ class ActionAskDraftAuthorized(Action):
             return [SlotSet("draft_method_id", None), SlotSet("requested_slot", "draft_method_id")]
         today = _today(deps)
         text, _start = _authorization(deps, terms, situation.account_last4, today)
-        dispatcher.utter_message(text=f"{text} {AUTHORIZE_QUESTION}",
-                                 buttons=[{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}])
+        # No buttons: the wording asks for a typed YES, and by SMS numbered choices would push the
+        # authorization past one 320-character text.
+        dispatcher.utter_message(text=f"{text} {AUTHORIZE_QUESTION}")
         return [SlotSet("draft_shown_on", today.isoformat())]
 
 
@@ -753,9 +755,7 @@ class ActionAskDraftCancelConfirmed(Action):
         if enrollment is None:
             dispatcher.utter_message(text="Your account isn't on bank draft, so there's nothing to cancel.")
             return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events()]
-        dispatcher.utter_message(text=cancel_question(deps, enrollment),
-                                 buttons=[{"title": "Yes, cancel it", "payload": "/affirm"},
-                                          {"title": "No, keep it", "payload": "/deny"}])
+        dispatcher.utter_message(text=cancel_question(deps, enrollment))
         return []
 
 

@@ -321,12 +321,14 @@ async def test_authorization_shows_the_exact_wording_and_asks_yes_or_no(demo, pr
     assert texts == [wording + AUTHORIZE]
     assert texts[0].startswith("Starting Dec 18, 2026, Jefferson Energy Cooperative will draft the full amount due "
                                "on account ending 7315 from checking ending 6120 on the 18th of each month")
-    assert [b["payload"] for b in buttons] == ["/affirm", "/deny"]
+    assert buttons == []  # a typed YES, and one SMS
     assert set_slots == {"draft_shown_on": "2026-11-28"}
 
 
 @pytest.mark.parametrize("typed,intent,expected", [("YES", "affirm", True), ("yes", "inform", True),
-                                                   ("no", "deny", False), ("maybe later", "inform", None)])
+                                                   ("yes cancel it", "cancel_draft", True),
+                                                   ("no", "deny", False), ("nope not today", "inform", False),
+                                                   ("maybe later", "inform", None), ("", "inform", None)])
 async def test_authorization_needs_an_explicit_yes(demo, typed, intent, expected) -> None:
     deps = demo()
     earl = await member(deps, "1000007315")
