@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -11,11 +12,8 @@ from bot.gateway.agents_cli import AgentError, create_agent
 from bot.gateway.console.auth import SESSION_COOKIE
 from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
 from gateway.agent_helpers import PASSWORD, add_handoff, add_member, hidden_csrf, sign_in
-from gateway.fixtures_agents import *  # noqa: F403 - fixtures: client, gw, router, agents, clock, sms...
+from gateway.fixtures_agents import *
 from gateway.helpers import rows
-
-import pytest
-
 
 # ------------------------------------------------------------------ sign-in
 

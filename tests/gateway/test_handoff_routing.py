@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from bot.store.models import CallbackRequest, HandoffRequest
-from gateway.agent_helpers import MONDAY_10AM, MONDAY_AFTER_HOURS, add_handoff, add_member, sign_in, text_in
-from gateway.fixtures_agents import *  # noqa: F403 - fixtures: client, gw, router, agents, clock, sms...
+from gateway.agent_helpers import (
+    MONDAY_10AM,
+    MONDAY_AFTER_HOURS,
+    add_handoff,
+    add_member,
+    sign_in,
+    text_in,
+)
+from gateway.fixtures_agents import *
 from gateway.helpers import eventually, rows
 
 
@@ -122,7 +129,7 @@ async def test_waiting_at_closing_time_gets_an_honest_message_and_a_callback_onc
     sms_conv = await gw.store.get_or_create("sms", "+17065550104")
     await gw.store.set_mode(sms_conv.id, "queued")
     await add_handoff(router.factory, sms_conv.id, "sms", topic="payment arrangement")
-    member_id, account_id = await add_member(router.factory, phone="+17065550101")
+    _member_id, account_id = await add_member(router.factory, phone="+17065550101")
     web_conv = await gw.store.new_web_conversation()
     await add_handoff(router.factory, web_conv.id, "web", account_id=account_id)
     anonymous = await gw.store.new_web_conversation()
