@@ -54,10 +54,32 @@ DRAFT_SLOTS = (
     "draft_failures",
 )
 
-YES_WORDS = {"yes", "y", "yeah", "yep", "yes i do", "i authorize", "i do", "ok", "okay", "sure", "authorize"}
+YES_WORDS = {
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yes i do",
+    "i authorize",
+    "i do",
+    "ok",
+    "okay",
+    "sure",
+    "authorize",
+}
 NO_WORDS = {"no", "n", "nope", "no thanks", "i do not", "dont", "don't"}
 ADD_WORDS = ("add", "new", "another", "different bank", "link")
-CARD_WORDS = ("card", "visa", "mastercard", "master card", "amex", "american express", "discover", "credit", "debit")
+CARD_WORDS = (
+    "card",
+    "visa",
+    "mastercard",
+    "master card",
+    "amex",
+    "american express",
+    "discover",
+    "credit",
+    "debit",
+)
 # A run of 5+ digits in an answer about a bank account is an account or routing number: never kept.
 _LONG_DIGITS = re.compile(r"\d[\d -]{3,}\d")
 _MASKED = re.compile(r"\*{3,}")
@@ -130,14 +152,16 @@ def bank_methods(methods: list[MethodRecord]) -> list[MethodRecord]:
 def method_button(method: MethodRecord) -> dict[str, str]:
     return {
         "title": method.label,
-        "payload": '/inform{"payment_method": "%s %s"}' % (method.kind, method.last4),
+        "payload": f'/inform{{"payment_method": "{method.kind} {method.last4}"}}',
     }
 
 
 ADD_BANK_BUTTON = {"title": "Add a bank account", "payload": '/inform{"payment_method": "new"}'}
 
 
-def match_method(text: str, entity: str | None, methods: list[MethodRecord]) -> MethodRecord | str | None:
+def match_method(
+    text: str, entity: str | None, methods: list[MethodRecord]
+) -> MethodRecord | str | None:
     """The saved method the member named, or 'card' / 'add' / 'ambiguous', or None."""
     lowered = f"{text} {entity or ''}".lower()
     digits = set(re.findall(r"(?<!\d)\d{4}(?!\d)", lowered))
@@ -288,7 +312,9 @@ def _offer_person(deps: ActionDeps, failures: int) -> str:
     return f" If you'd rather talk with a person, type agent or call {deps.profile.phones.member_services}."
 
 
-async def secure_page_message(deps: ActionDeps, tracker: Tracker, member_id: int, account_id: int) -> str:
+async def secure_page_message(
+    deps: ActionDeps, tracker: Tracker, member_id: int, account_id: int
+) -> str:
     """A single-use link to add a bank account on the secure page (never in the chat)."""
     from bot.services.payment_links import create_link
 
@@ -316,14 +342,24 @@ class _DraftTermsValidation(FormValidationAction):
     def name(self) -> str:  # pragma: no cover - subclasses name themselves
         raise NotImplementedError
 
-    async def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps,
-                    slot: str, message: str, buttons: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    async def _fail(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        deps: ActionDeps,
+        slot: str,
+        message: str,
+        buttons: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
         failures = int(tracker.get_slot("draft_failures") or 0) + 1
-        dispatcher.utter_message(text=message + _offer_person(deps, failures), buttons=buttons or [])
+        dispatcher.utter_message(
+            text=message + _offer_person(deps, failures), buttons=buttons or []
+        )
         return {slot: None, "draft_failures": failures}
 
-    async def _refuse_number(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
-                             kind: str) -> dict[str, Any]:
+    async def _refuse_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, kind: str
+    ) -> dict[str, Any]:
         what = "card number" if kind == "card" else "bank account number"
         dispatcher.utter_message(
             text=f"For your safety I didn't keep that {what}. Please never send card or bank numbers "
@@ -331,12 +367,17 @@ class _DraftTermsValidation(FormValidationAction):
         )
         return {slot: None}
 
-    async def validate_draft_day(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_day(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         deps = await get_deps()
         if value is None:
             return {"draft_day": None}
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and int(value) in drafts.allowed_days(deps.profile):
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and int(value) in drafts.allowed_days(deps.profile)
+        ):
             return {"draft_day": int(value)}
         text = str(value)
         kind = sensitive_number(text)
@@ -346,11 +387,14 @@ class _DraftTermsValidation(FormValidationAction):
         try:
             day = drafts.validate_draft_day(_day_words(candidate), deps.profile)
         except drafts.DraftError as error:
-            return await self._fail(dispatcher, tracker, deps, "draft_day", str(error), day_buttons(deps))
+            return await self._fail(
+                dispatcher, tracker, deps, "draft_day", str(error), day_buttons(deps)
+            )
         return {"draft_day": day}
 
-    async def validate_draft_amount_rule(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                         domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_amount_rule(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         deps = await get_deps()
         if value is None or value in ("full_balance", "fixed"):
             return {"draft_amount_rule": value}
@@ -359,9 +403,13 @@ class _DraftTermsValidation(FormValidationAction):
         if kind:
             return await self._refuse_number(dispatcher, tracker, "draft_amount_rule", kind)
         entity = (_entity(tracker, "amount") or "").lower()
-        if _intent(tracker) == "choose_amount_full" or any(w in text for w in ("full", "all of", "whole", "total", "balance", "what i owe")):
+        if _intent(tracker) == "choose_amount_full" or any(
+            w in text for w in ("full", "all of", "whole", "total", "balance", "what i owe")
+        ):
             return {"draft_amount_rule": "full_balance"}
-        if entity == "fixed" or any(w in text for w in ("fixed", "same amount", "set amount", "flat")):
+        if entity == "fixed" or any(
+            w in text for w in ("fixed", "same amount", "set amount", "flat")
+        ):
             return {"draft_amount_rule": "fixed"}
         parsed = parse_amount(entity or text)
         if parsed.cents is not None:
@@ -371,12 +419,17 @@ class _DraftTermsValidation(FormValidationAction):
                 return await self._fail(dispatcher, tracker, deps, "draft_amount_rule", str(error))
             return {"draft_amount_rule": "fixed", "draft_fixed_amount": cents}
         return await self._fail(
-            dispatcher, tracker, deps, "draft_amount_rule",
-            "Please choose the full amount due each month, or a fixed amount.", amount_rule_buttons(),
+            dispatcher,
+            tracker,
+            deps,
+            "draft_amount_rule",
+            "Please choose the full amount due each month, or a fixed amount.",
+            amount_rule_buttons(),
         )
 
-    async def validate_draft_fixed_amount(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                          domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_fixed_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         deps = await get_deps()
         if value is None:
             return {"draft_fixed_amount": None}
@@ -388,16 +441,22 @@ class _DraftTermsValidation(FormValidationAction):
             return await self._refuse_number(dispatcher, tracker, "draft_fixed_amount", kind)
         parsed = parse_amount(_entity(tracker, "amount") or text)
         if parsed.cents is None:
-            return await self._fail(dispatcher, tracker, deps, "draft_fixed_amount",
-                                    f"{parsed.error} What amount should we draft each month?")
+            return await self._fail(
+                dispatcher,
+                tracker,
+                deps,
+                "draft_fixed_amount",
+                f"{parsed.error} What amount should we draft each month?",
+            )
         try:
             cents = drafts.validate_terms("fixed", parsed.cents, deps.profile)
         except drafts.DraftError as error:
             return await self._fail(dispatcher, tracker, deps, "draft_fixed_amount", str(error))
         return {"draft_fixed_amount": cents}
 
-    async def validate_draft_method_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                       domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_method_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         deps = await get_deps()
         if value is None:
             return {"draft_method_id": None}
@@ -420,7 +479,14 @@ class _DraftTermsValidation(FormValidationAction):
         methods = await SqlMemberServices(deps.session_factory).saved_methods(identity.member_id)
         banks = bank_methods(methods)
         choice = match_method(text, _entity(tracker, "payment_method"), methods)
-        if choice is None and len(banks) == 1 and (_intent(tracker) == "affirm" or text.lower() in ("done", "ok", "okay", "added", "saved")):
+        if (
+            choice is None
+            and len(banks) == 1
+            and (
+                _intent(tracker) == "affirm"
+                or text.lower() in ("done", "ok", "okay", "added", "saved")
+            )
+        ):
             choice = banks[0]
         if isinstance(choice, MethodRecord):
             if choice.kind not in drafts.BANK_KINDS:
@@ -428,33 +494,67 @@ class _DraftTermsValidation(FormValidationAction):
             else:
                 return {"draft_method_id": choice.id, "draft_failures": None}
         if choice == "add":
-            dispatcher.utter_message(text=await secure_page_message(deps, tracker, identity.member_id, identity.account_id))
+            dispatcher.utter_message(
+                text=await secure_page_message(
+                    deps, tracker, identity.member_id, identity.account_id
+                )
+            )
             return {"draft_method_id": None}
         buttons = [method_button(m) for m in banks] + [ADD_BANK_BUTTON]
         if choice == "card":
-            return await self._fail(dispatcher, tracker, deps, "draft_method_id",
-                                    "Bank draft works with a checking or savings account, not a card. "
-                                    "Which bank account should we use?", buttons)
-        return await self._fail(dispatcher, tracker, deps, "draft_method_id",
-                                "Which bank account should we draft? Pick one below or add a new one.", buttons)
+            return await self._fail(
+                dispatcher,
+                tracker,
+                deps,
+                "draft_method_id",
+                "Bank draft works with a checking or savings account, not a card. "
+                "Which bank account should we use?",
+                buttons,
+            )
+        return await self._fail(
+            dispatcher,
+            tracker,
+            deps,
+            "draft_method_id",
+            "Which bank account should we draft? Pick one below or add a new one.",
+            buttons,
+        )
 
-    async def validate_draft_authorized(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                        domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_authorized(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         deps = await get_deps()
         if value is None:
             return {"draft_authorized": None}
         answer = _yes_no(tracker, value)
         if answer is None:
-            return await self._fail(dispatcher, tracker, deps, "draft_authorized",
-                                    "Please reply YES to authorize the bank draft, or NO to stop.")
+            return await self._fail(
+                dispatcher,
+                tracker,
+                deps,
+                "draft_authorized",
+                "Please reply YES to authorize the bank draft, or NO to stop.",
+            )
         return {"draft_authorized": answer}
 
 
 def _day_words(text: str) -> str:
     """ "eighteenth" -> "18th", "third" -> "3rd", "the 18th please" -> "18th"."""
     lowered = text.lower()
-    words = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "tenth": 10, "fifteenth": 15,
-             "eighteenth": 18, "twentieth": 20, "twenty first": 21, "twenty-first": 21, "twenty eighth": 28}
+    words = {
+        "first": 1,
+        "second": 2,
+        "third": 3,
+        "fourth": 4,
+        "fifth": 5,
+        "tenth": 10,
+        "fifteenth": 15,
+        "eighteenth": 18,
+        "twentieth": 20,
+        "twenty first": 21,
+        "twenty-first": 21,
+        "twenty eighth": 28,
+    }
     for word, day in sorted(words.items(), key=lambda item: -len(item[0])):
         if word in lowered:
             return str(day)
@@ -464,7 +564,7 @@ def _day_words(text: str) -> str:
 
 def day_buttons(deps: ActionDeps) -> list[dict[str, str]]:
     return [
-        {"title": ordinal(d), "payload": '/inform{"draft_day": "%s"}' % ordinal(d)}
+        {"title": ordinal(d), "payload": f'/inform{{"draft_day": "{ordinal(d)}"}}'}
         for d in drafts.allowed_days(deps.profile)
     ]
 
@@ -495,8 +595,13 @@ class ValidateDraftForm(_DraftTermsValidation):
     def name(self) -> str:
         return "validate_draft_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         deps = await get_deps()
         return ["draft_day", *_amount_slots(tracker, deps), "draft_method_id", "draft_authorized"]
 
@@ -510,16 +615,25 @@ class ValidateDraftChangeForm(_DraftTermsValidation):
     def name(self) -> str:
         return "validate_draft_change_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         deps = await get_deps()
         what = tracker.get_slot("draft_change_what")
-        middle = {"day": ["draft_day"], "account": ["draft_method_id"],
-                  "amount": _amount_slots(tracker, deps)}.get(what or "", [])
+        middle = {
+            "day": ["draft_day"],
+            "account": ["draft_method_id"],
+            "amount": _amount_slots(tracker, deps),
+        }.get(what or "", [])
         return ["draft_change_what", *middle, "draft_authorized"]
 
-    async def validate_draft_change_what(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                         domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_change_what(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         deps = await get_deps()
         if value is None or value in CHANGE_CHOICES:
             return {"draft_change_what": value}
@@ -528,18 +642,32 @@ class ValidateDraftChangeForm(_DraftTermsValidation):
         if kind:
             return await self._refuse_number(dispatcher, tracker, "draft_change_what", kind)
         result: dict[str, Any] = {}
-        if _entity(tracker, "draft_day") or any(w in text for w in ("day", "date", "when", "later", "earlier")):
+        if _entity(tracker, "draft_day") or any(
+            w in text for w in ("day", "date", "when", "later", "earlier")
+        ):
             result["draft_change_what"] = "day"
             if _entity(tracker, "draft_day"):  # "move it to the 3rd": the new day too
-                result.update(await self.validate_draft_day(_entity(tracker, "draft_day"), dispatcher, tracker, domain))
+                result.update(
+                    await self.validate_draft_day(
+                        _entity(tracker, "draft_day"), dispatcher, tracker, domain
+                    )
+                )
             return result
         if any(w in text for w in ("account", "bank", "checking", "savings")):
             return {"draft_change_what": "account"}
-        if _fixed_allowed(deps) and (_entity(tracker, "amount") or any(w in text for w in ("amount", "how much", "full", "fixed", "$"))):
+        if _fixed_allowed(deps) and (
+            _entity(tracker, "amount")
+            or any(w in text for w in ("amount", "how much", "full", "fixed", "$"))
+        ):
             return {"draft_change_what": "amount"}
-        return await self._fail(dispatcher, tracker, deps, "draft_change_what",
-                                "Would you like to change the draft day, the bank account or the amount?",
-                                change_buttons(deps))
+        return await self._fail(
+            dispatcher,
+            tracker,
+            deps,
+            "draft_change_what",
+            "Would you like to change the draft day, the bank account or the amount?",
+            change_buttons(deps),
+        )
 
 
 def change_buttons(deps: ActionDeps) -> list[dict[str, str]]:
@@ -553,13 +681,16 @@ class ValidateDraftCancelForm(FormValidationAction):
     def name(self) -> str:
         return "validate_draft_cancel_form"
 
-    async def validate_draft_cancel_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
-                                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_draft_cancel_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:
             return {"draft_cancel_confirmed": None}
         answer = _yes_no(tracker, value)
         if answer is None:
-            dispatcher.utter_message(text="Please reply YES to cancel your bank draft, or NO to keep it.")
+            dispatcher.utter_message(
+                text="Please reply YES to cancel your bank draft, or NO to keep it."
+            )
         return {"draft_cancel_confirmed": answer}
 
 
@@ -604,7 +735,9 @@ class ActionAskDraftDay(Action):
     def name(self) -> str:
         return "action_ask_draft_day"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         deps = await get_deps()
@@ -614,8 +747,10 @@ class ActionAskDraftDay(Action):
         elif _asked_before(tracker, self.name()):
             text = f"Back to your bank draft: we draft on {days}. Which day works best?"
         else:
-            text = (f"Bank draft pays your bill automatically from a bank account. We draft on {days}. "
-                    "Which day works best?")
+            text = (
+                f"Bank draft pays your bill automatically from a bank account. We draft on {days}. "
+                "Which day works best?"
+            )
         dispatcher.utter_message(text=text, buttons=day_buttons(deps))
         return []
 
@@ -624,7 +759,9 @@ class ActionAskDraftAmountRule(Action):
     def name(self) -> str:
         return "action_ask_draft_amount_rule"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         dispatcher.utter_message(
@@ -638,7 +775,9 @@ class ActionAskDraftFixedAmount(Action):
     def name(self) -> str:
         return "action_ask_draft_fixed_amount"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         deps = await get_deps()
@@ -653,7 +792,9 @@ class ActionAskDraftMethodId(Action):
     def name(self) -> str:
         return "action_ask_draft_method_id"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         deps = await get_deps()
@@ -665,9 +806,13 @@ class ActionAskDraftMethodId(Action):
         if banks:
             text = "Which account should we draft?"
         else:
-            text = ("Bank draft works with a checking or savings account (not a card), and I don't see one "
-                    "saved. You can add one on our secure page.")
-        dispatcher.utter_message(text=text, buttons=[method_button(m) for m in banks] + [ADD_BANK_BUTTON])
+            text = (
+                "Bank draft works with a checking or savings account (not a card), and I don't see one "
+                "saved. You can add one on our secure page."
+            )
+        dispatcher.utter_message(
+            text=text, buttons=[method_button(m) for m in banks] + [ADD_BANK_BUTTON]
+        )
         return []
 
 
@@ -675,37 +820,57 @@ class ActionAskDraftChangeWhat(Action):
     def name(self) -> str:
         return "action_ask_draft_change_what"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         deps = await get_deps()
-        dispatcher.utter_message(text="What would you like to change about your bank draft?",
-                                 buttons=change_buttons(deps))
+        dispatcher.utter_message(
+            text="What would you like to change about your bank draft?",
+            buttons=change_buttons(deps),
+        )
         return []
 
 
-async def _terms_from_slots(deps: ActionDeps, tracker: Tracker, member_id: int,
-                            situation: DraftSituation) -> Terms | None:
+async def _terms_from_slots(
+    deps: ActionDeps, tracker: Tracker, member_id: int, situation: DraftSituation
+) -> Terms | None:
     """The chosen terms; in a change, the current enrollment fills whatever is not changing."""
     current = situation.enrollment
     day = tracker.get_slot("draft_day") or (current.draft_day if current else None)
-    rule = tracker.get_slot("draft_amount_rule") or (current.amount_rule if current else None) or "full_balance"
+    rule = (
+        tracker.get_slot("draft_amount_rule")
+        or (current.amount_rule if current else None)
+        or "full_balance"
+    )
     fixed = tracker.get_slot("draft_fixed_amount")
     if rule == "fixed" and fixed is None and current is not None and current.amount_rule == "fixed":
         fixed = current.fixed_amount_cents
-    method_id = tracker.get_slot("draft_method_id") or (current.payment_method_id if current else None)
+    method_id = tracker.get_slot("draft_method_id") or (
+        current.payment_method_id if current else None
+    )
     method = next((m for m in situation.methods if m.id == method_id), None)
     if day is None or method is None or method.kind not in drafts.BANK_KINDS:
         return None
-    return Terms(int(day), rule, int(fixed) if fixed is not None else None, method.kind, method.last4)
+    return Terms(
+        int(day), rule, int(fixed) if fixed is not None else None, method.kind, method.last4
+    )
 
 
-def _authorization(deps: ActionDeps, terms: Terms, account_last4: str, today: date) -> tuple[str, date]:
+def _authorization(
+    deps: ActionDeps, terms: Terms, account_last4: str, today: date
+) -> tuple[str, date]:
     start = drafts.next_draft_date(terms.draft_day, today, deps.profile, terms.amount_rule)
     text = drafts.authorization_text(
-        deps.profile, start_date=start, draft_day=terms.draft_day, amount_rule=terms.amount_rule,
-        fixed_amount_cents=terms.fixed_amount_cents, account_last4=account_last4,
-        method_kind=terms.method_kind, method_last4=terms.method_last4,
+        deps.profile,
+        start_date=start,
+        draft_day=terms.draft_day,
+        amount_rule=terms.amount_rule,
+        fixed_amount_cents=terms.fixed_amount_cents,
+        account_last4=account_last4,
+        method_kind=terms.method_kind,
+        method_last4=terms.method_last4,
     )
     return text, start
 
@@ -719,7 +884,9 @@ class ActionAskDraftAuthorized(Action):
     def name(self) -> str:
         return "action_ask_draft_authorized"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         deps = await get_deps()
@@ -743,7 +910,9 @@ class ActionAskDraftCancelConfirmed(Action):
     def name(self) -> str:
         return "action_ask_draft_cancel_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if _validator_spoke(tracker):
             return []
         deps = await get_deps()
@@ -753,7 +922,9 @@ class ActionAskDraftCancelConfirmed(Action):
         async with deps.session_factory() as session:
             enrollment = await drafts.get_active(session, identity.account_id)
         if enrollment is None:
-            dispatcher.utter_message(text="Your account isn't on bank draft, so there's nothing to cancel.")
+            dispatcher.utter_message(
+                text="Your account isn't on bank draft, so there's nothing to cancel."
+            )
             return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events()]
         dispatcher.utter_message(text=cancel_question(deps, enrollment))
         return []
@@ -766,8 +937,10 @@ def cancel_question(deps: ActionDeps, enrollment: DraftEnrollment) -> str:
     skipped = spell_date(first_skipped, with_year=False)
     if still is None:
         return f"Cancel your bank draft? Your {skipped} draft and all later drafts will be stopped. Reply YES or NO."
-    return (f"Cancel your bank draft? Your {spell_date(still, with_year=False)} draft was already sent to the bank "
-            f"and will still happen. Drafts from {skipped} on will stop. Reply YES or NO.")
+    return (
+        f"Cancel your bank draft? Your {spell_date(still, with_year=False)} draft was already sent to the bank "
+        f"and will still happen. Drafts from {skipped} on will stop. Reply YES or NO."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -795,7 +968,9 @@ async def copy_destination(deps: ActionDeps, member_id: int) -> CopyDestination 
     return None
 
 
-async def send_copy(deps: ActionDeps, destination: CopyDestination | None, subject: str, text: str) -> bool:
+async def send_copy(
+    deps: ActionDeps, destination: CopyDestination | None, subject: str, text: str
+) -> bool:
     if destination is None:
         return False
     notifier = build_notifier(deps.settings, deps.session_factory)
@@ -812,27 +987,40 @@ async def _forget_copy(deps: ActionDeps, enrollment_id: int, action: str) -> Non
     async with session_scope(deps.session_factory) as session:
         newest = await session.scalar(
             select(DraftAuthorization.id)
-            .where(DraftAuthorization.enrollment_id == enrollment_id, DraftAuthorization.action == action)
-            .order_by(DraftAuthorization.id.desc()).limit(1)
+            .where(
+                DraftAuthorization.enrollment_id == enrollment_id,
+                DraftAuthorization.action == action,
+            )
+            .order_by(DraftAuthorization.id.desc())
+            .limit(1)
         )
         if newest is not None:
-            await session.execute(update(DraftAuthorization).where(DraftAuthorization.id == newest)
-                                  .values(copy_sent_to=None))
+            await session.execute(
+                update(DraftAuthorization)
+                .where(DraftAuthorization.id == newest)
+                .values(copy_sent_to=None)
+            )
 
 
-def _copy_sentence(destination: CopyDestination | None, sent: bool, what: str, deps: ActionDeps) -> str:
+def _copy_sentence(
+    destination: CopyDestination | None, sent: bool, what: str, deps: ActionDeps
+) -> str:
     if sent and destination is not None:
         return f"I've sent a copy of this {what} to {destination.masked}."
-    return (f"I couldn't send you a copy of this {what} right now; member services at "
-            f"{deps.profile.phones.member_services} can send you one.")
+    return (
+        f"I couldn't send you a copy of this {what} right now; member services at "
+        f"{deps.profile.phones.member_services} can send you one."
+    )
 
 
 def _stale_terms(tracker: Tracker, today: date) -> bool:
     return tracker.get_slot("draft_shown_on") != today.isoformat()
 
 
-STALE_TERMS = ("The day changed since I showed you those terms, so the first draft date may be different. "
-               "Nothing was changed. Please ask again to see the new terms.")
+STALE_TERMS = (
+    "The day changed since I showed you those terms, so the first draft date may be different. "
+    "Nothing was changed. Please ask again to see the new terms."
+)
 
 
 class ActionDraftEnroll(Action):
@@ -841,13 +1029,17 @@ class ActionDraftEnroll(Action):
     def name(self) -> str:
         return "action_draft_enroll"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return reset_events()
         if tracker.get_slot("draft_authorized") is not True:
-            dispatcher.utter_message(text="OK, I didn't set up bank draft. Nothing was stored. Anything else?")
+            dispatcher.utter_message(
+                text="OK, I didn't set up bank draft. Nothing was stored. Anything else?"
+            )
             return reset_events()
         today = _today(deps)
         if _stale_terms(tracker, today):
@@ -855,11 +1047,15 @@ class ActionDraftEnroll(Action):
             return reset_events()
         situation = await load_situation(deps, identity.account_id, identity.member_id)
         if situation.enrollment is not None:
-            dispatcher.utter_message(text=describe_enrollment(situation, today) + " Nothing new was set up.")
+            dispatcher.utter_message(
+                text=describe_enrollment(situation, today) + " Nothing new was set up."
+            )
             return reset_events()
         terms = await _terms_from_slots(deps, tracker, identity.member_id, situation)
         if terms is None:
-            dispatcher.utter_message(text="I couldn't find that bank account any more. Nothing was set up.")
+            dispatcher.utter_message(
+                text="I couldn't find that bank account any more. Nothing was set up."
+            )
             return reset_events()
         method_id = int(tracker.get_slot("draft_method_id"))
         destination = await copy_destination(deps, identity.member_id)
@@ -867,18 +1063,27 @@ class ActionDraftEnroll(Action):
         try:
             async with session_scope(deps.session_factory) as session:
                 enrollment = await drafts.enroll(
-                    session, account_id=identity.account_id, payment_method_id=method_id,
-                    draft_day=terms.draft_day, amount_rule=terms.amount_rule,
-                    fixed_amount_cents=terms.fixed_amount_cents, today=today, now=deps.now(),
-                    channel=channel_of(tracker), verified_how=_verified_how(identity, tracker),
-                    conversation_id=tracker.sender_id, profile=deps.profile,
+                    session,
+                    account_id=identity.account_id,
+                    payment_method_id=method_id,
+                    draft_day=terms.draft_day,
+                    amount_rule=terms.amount_rule,
+                    fixed_amount_cents=terms.fixed_amount_cents,
+                    today=today,
+                    now=deps.now(),
+                    channel=channel_of(tracker),
+                    verified_how=_verified_how(identity, tracker),
+                    conversation_id=tracker.sender_id,
+                    profile=deps.profile,
                     copy_sent_to=destination.masked if destination else None,
                 )
                 enrollment_id, starts_on = enrollment.id, enrollment.starts_on
         except drafts.DraftError as error:
             dispatcher.utter_message(text=f"{error} Nothing was set up.")
             return reset_events()
-        sent = await send_copy(deps, destination, f"{deps.profile.coop.name}: your bank draft authorization", text)
+        sent = await send_copy(
+            deps, destination, f"{deps.profile.coop.name}: your bank draft authorization", text
+        )
         if not sent:
             await _forget_copy(deps, enrollment_id, "enroll")
         dispatcher.utter_message(
@@ -889,7 +1094,9 @@ class ActionDraftEnroll(Action):
 
 
 def _verified_how(identity: Any, tracker: Tracker) -> str:
-    return str(getattr(identity, "verified_how", None) or tracker.get_slot("verified_how") or "unknown")[:60]
+    return str(
+        getattr(identity, "verified_how", None) or tracker.get_slot("verified_how") or "unknown"
+    )[:60]
 
 
 class ActionDraftChange(Action):
@@ -898,13 +1105,17 @@ class ActionDraftChange(Action):
     def name(self) -> str:
         return "action_draft_change"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return reset_events()
         if tracker.get_slot("draft_authorized") is not True:
-            dispatcher.utter_message(text="OK, your bank draft stays as it was. Nothing was changed. Anything else?")
+            dispatcher.utter_message(
+                text="OK, your bank draft stays as it was. Nothing was changed. Anything else?"
+            )
             return reset_events()
         today, now = _today(deps), deps.now()
         if _stale_terms(tracker, today):
@@ -912,12 +1123,16 @@ class ActionDraftChange(Action):
             return reset_events()
         situation = await load_situation(deps, identity.account_id, identity.member_id)
         if situation.enrollment is None:
-            dispatcher.utter_message(text="Your account isn't on bank draft any more, so nothing was changed.",
-                                     buttons=set_it_up_button())
+            dispatcher.utter_message(
+                text="Your account isn't on bank draft any more, so nothing was changed.",
+                buttons=set_it_up_button(),
+            )
             return reset_events()
         terms = await _terms_from_slots(deps, tracker, identity.member_id, situation)
         if terms is None:
-            dispatcher.utter_message(text="I couldn't find that bank account any more. Nothing was changed.")
+            dispatcher.utter_message(
+                text="I couldn't find that bank account any more. Nothing was changed."
+            )
             return reset_events()
         still = drafts.draft_still_happening(situation.enrollment, now, deps.profile)
         text, _ = _authorization(deps, terms, situation.account_last4, today)
@@ -926,11 +1141,18 @@ class ActionDraftChange(Action):
         try:
             async with session_scope(deps.session_factory) as session:
                 enrollment = await drafts.change(
-                    session, account_id=identity.account_id, today=today, now=now,
-                    channel=channel_of(tracker), verified_how=_verified_how(identity, tracker),
-                    conversation_id=tracker.sender_id, profile=deps.profile,
+                    session,
+                    account_id=identity.account_id,
+                    today=today,
+                    now=now,
+                    channel=channel_of(tracker),
+                    verified_how=_verified_how(identity, tracker),
+                    conversation_id=tracker.sender_id,
+                    profile=deps.profile,
                     draft_day=terms.draft_day if what == "day" else None,
-                    payment_method_id=tracker.get_slot("draft_method_id") if what == "account" else None,
+                    payment_method_id=tracker.get_slot("draft_method_id")
+                    if what == "account"
+                    else None,
                     amount_rule=terms.amount_rule if what == "amount" else None,
                     fixed_amount_cents=terms.fixed_amount_cents if what == "amount" else None,
                     copy_sent_to=destination.masked if destination else None,
@@ -939,13 +1161,17 @@ class ActionDraftChange(Action):
         except drafts.DraftError as error:
             dispatcher.utter_message(text=f"{error} Nothing was changed.")
             return reset_events()
-        sent = await send_copy(deps, destination, f"{deps.profile.coop.name}: your new bank draft authorization", text)
+        sent = await send_copy(
+            deps, destination, f"{deps.profile.coop.name}: your new bank draft authorization", text
+        )
         if not sent:
             await _forget_copy(deps, enrollment_id, "change")
         message = f"Done. Your new draft terms take effect with the draft on {spell_date(starts_on, with_year=False)}."
         if still is not None:
-            message += (f" Your {spell_date(still, with_year=False)} draft was already sent to the bank and "
-                        "still happens as before.")
+            message += (
+                f" Your {spell_date(still, with_year=False)} draft was already sent to the bank and "
+                "still happens as before."
+            )
         dispatcher.utter_message(text=message)
         dispatcher.utter_message(text=_copy_sentence(destination, sent, "authorization", deps))
         return reset_events()
@@ -957,34 +1183,51 @@ class ActionDraftCancel(Action):
     def name(self) -> str:
         return "action_draft_cancel"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return reset_events()
         if tracker.get_slot("draft_cancel_confirmed") is not True:
-            dispatcher.utter_message(text="OK, your bank draft stays as it is. Nothing was changed. Anything else?")
+            dispatcher.utter_message(
+                text="OK, your bank draft stays as it is. Nothing was changed. Anything else?"
+            )
             return reset_events()
         now = deps.now()
         destination = await copy_destination(deps, identity.member_id)
         try:
             async with session_scope(deps.session_factory) as session:
                 result = await drafts.cancel(
-                    session, account_id=identity.account_id, now=now, channel=channel_of(tracker),
-                    verified_how=_verified_how(identity, tracker), conversation_id=tracker.sender_id,
-                    profile=deps.profile, copy_sent_to=destination.masked if destination else None,
+                    session,
+                    account_id=identity.account_id,
+                    now=now,
+                    channel=channel_of(tracker),
+                    verified_how=_verified_how(identity, tracker),
+                    conversation_id=tracker.sender_id,
+                    profile=deps.profile,
+                    copy_sent_to=destination.masked if destination else None,
                 )
                 enrollment_id = result.enrollment.id
         except drafts.DraftError as error:
             dispatcher.utter_message(text=str(error), buttons=set_it_up_button())
             return reset_events()
-        text = drafts.cancellation_text(deps.profile, cancelled_on=_today(deps),
-                                        first_skipped=result.first_skipped, still_happening=result.still_happening)
-        sent = await send_copy(deps, destination, f"{deps.profile.coop.name}: your bank draft is cancelled", text)
+        text = drafts.cancellation_text(
+            deps.profile,
+            cancelled_on=_today(deps),
+            first_skipped=result.first_skipped,
+            still_happening=result.still_happening,
+        )
+        sent = await send_copy(
+            deps, destination, f"{deps.profile.coop.name}: your bank draft is cancelled", text
+        )
         if not sent:
             await _forget_copy(deps, enrollment_id, "cancel")
         dispatcher.utter_message(text=text)
-        dispatcher.utter_message(text=_copy_sentence(destination, sent, "cancellation", deps) + " Anything else?")
+        dispatcher.utter_message(
+            text=_copy_sentence(destination, sent, "cancellation", deps) + " Anything else?"
+        )
         return reset_events()
 
 
@@ -994,6 +1237,8 @@ class ActionDraftStop(Action):
     def name(self) -> str:
         return "action_draft_stop"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         dispatcher.utter_message(text="OK, nothing was changed. Anything else?")
         return reset_events()
