@@ -16,7 +16,13 @@ from rasa_sdk.types import DomainDict
 from bot.actions.common import buttons_or_choices, intent_button, require_tier
 from bot.actions.deps import get_deps
 from bot.profile import CoopProfile
-from bot.services.billing import AccountRecord, BalanceSummary, BillingRules, SqlMemberServices, local_date
+from bot.services.billing import (
+    AccountRecord,
+    BalanceSummary,
+    BillingRules,
+    SqlMemberServices,
+    local_date,
+)
 from bot.services.money import format_cents
 from bot.services.verification import Tier
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,7 @@ def _parse_time(raw: Any) -> datetime | None:
 def _event_time(event: Mapping[str, Any]) -> datetime | None:
     stamp = event.get("timestamp")
     if isinstance(stamp, (int, float)):
-        return datetime.fromtimestamp(stamp, tz=timezone.utc)
+        return datetime.fromtimestamp(stamp, tz=UTC)
     return None
 
 

@@ -112,8 +112,8 @@ async def test_last_payment_amount_is_accepted_instead_of_zip(demo):
 async def test_sms_phone_on_file_skips_the_account_number(demo):
     ask = make_tracker(text="balance", intent="check_balance", metadata=SMS, active_loop="verify_form")
     texts, _, _ = await run(ActionAskZipCode(), ask)
-    assert texts == ["I see this number on account ending 4821. To confirm it's you, reply with the ZIP code "
-                     "of that service address."]
+    assert texts == [("I see this number on account ending 4821. To confirm it's you, reply with the ZIP code "
+                     "of that service address.")]
     dispatcher_slots = await ValidateVerifyForm().required_slots([], None, ask, {})  # type: ignore[arg-type]
     assert dispatcher_slots == ["zip_code"]
     answer = make_tracker(text=DANA_ZIP, new_slots={"zip_code": DANA_ZIP}, metadata=SMS, active_loop="verify_form")
@@ -131,8 +131,8 @@ async def test_sms_from_an_unknown_phone_asks_for_the_account_number(demo):
 async def test_marcus_by_sms_names_both_accounts_and_the_zip_picks_one(demo):
     meta = {"channel": "sms", "phone": MARCUS_PHONE}
     texts, _, _ = await run(ActionAskZipCode(), make_tracker(text="hi", metadata=meta, active_loop="verify_form"))
-    assert texts == ["I see this number on accounts ending 5560 and 5578. To confirm it's you, reply with the "
-                     "ZIP code of the service address you want to ask about."]
+    assert texts == [("I see this number on accounts ending 5560 and 5578. To confirm it's you, reply with the "
+                     "ZIP code of the service address you want to ask about.")]
     answer = make_tracker(text="30805", new_slots={"zip_code": "30805"}, metadata=meta, active_loop="verify_form")
     texts, _, slots = await run(ValidateVerifyForm(), answer)
     assert texts == ["You're verified, Marcus."] and slots["account_last4"] == "5578"
@@ -184,8 +184,8 @@ async def _sent_code(session_factory) -> str:
 async def test_code_is_texted_to_the_phone_on_file_and_confirms(demo, session_factory):
     slots = verified_slots(1, 1, "Dana", "4821")
     texts, _, sent = await run(ActionAskOtpCode(), make_tracker(text="pay", slots=slots, active_loop="confirm_form"))
-    assert texts == ["To continue, I'll text a 6-digit code to the phone on file ending 0101. Reply with it here. "
-                     "It expires in 10 min."]
+    assert texts == [("To continue, I'll text a 6-digit code to the phone on file ending 0101. Reply with it here. "
+                     "It expires in 10 min.")]
     code = await _sent_code(session_factory)
     answer = make_tracker(text=code, slots={**slots, **sent}, new_slots={"otp_code": code}, active_loop="confirm_form")
     texts, _, result = await run(ValidateConfirmForm(), answer)
@@ -214,8 +214,8 @@ async def test_too_many_wrong_codes_stop_and_give_the_phone(demo, session_factor
     for _ in range(4):
         await run(ValidateConfirmForm(), make_tracker(text=wrong, slots=slots, new_slots={"otp_code": wrong}))
     texts, _, result = await run(ValidateConfirmForm(), make_tracker(text=wrong, slots=slots, new_slots={"otp_code": wrong}))
-    assert texts == ["That's too many tries, so I've stopped for your security. Please call member services at "
-                     "(706) 547-2167 for help."]
+    assert texts == [("That's too many tries, so I've stopped for your security. Please call member services at "
+                     "(706) 547-2167 for help.")]
     assert result["journey"] == "stopped" and result["requested_slot"] is None
 
 
@@ -246,7 +246,7 @@ async def test_confirmed_member_passes_the_code_gate_at_once(demo):
 async def test_log_out_forgets_the_member(demo):
     texts, _, slots = await run(ActionLogOut(), make_tracker(text="log out", intent="log_out",
                                                             slots=verified_slots(1, 1, "Dana", "4821")))
-    assert texts == ["You're logged out. I've forgotten your account in this chat; I'll ask again before sharing "
-                     "account details."]
+    assert texts == [("You're logged out. I've forgotten your account in this chat; I'll ask again before sharing "
+                     "account details.")]
     assert slots["tier"] == "public"
     assert all(slots[name] is None for name in ("member_id", "account_id", "member_first_name", "verified_at"))
