@@ -177,7 +177,7 @@ def conversation_page(*, agent_name: str, presence: str, csrf: str, row: QueueRo
                       messages: Sequence[StoredMessage], tz: Any, account_html: str,
                       agents: Sequence[tuple[int, str]], reply_label: str, flash: str | None = None) -> str:
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
-    transcript = "".join(message_item(m, tz) for m in messages)
+    transcript = "".join(message_item(m, tz) for m in messages if m.text.strip())  # not bare custom payloads
     controls = ""
     if mine and row.status == "assigned":
         options = "".join(f'<option value="{aid}">{e(name)}</option>' for aid, name in agents)

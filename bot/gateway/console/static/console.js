@@ -45,7 +45,7 @@
 
   function appendMessage(event) {
     var list = document.getElementById("transcript");
-    if (!list || list.querySelector('[data-seq="' + event.seq + '"]')) { return; }
+    if (!list || !event.text || list.querySelector('[data-seq="' + event.seq + '"]')) { return; }
     var li = document.createElement("li");
     li.className = "msg " + event.sender;
     li.setAttribute("data-seq", event.seq);
