@@ -404,3 +404,10 @@ def test_domain_lists_every_action_of_the_module():
                                       ActionCancelPayment, ActionSubmitPayment, ValidatePaymentForm)}
     assert names <= declared
     assert Path(PROJECT_ROOT / "domain" / "payment.yml").exists()
+
+
+async def test_after_a_side_question_the_form_says_back_to_your_payment(demo):
+    messages, _ = await run(ActionAskPaymentAmountChoice(), tracker(
+        demo["dana"], "wait what time do you close today", "ask_office_hours", requested="payment_amount_choice"))
+    assert messages[0]["text"] == "Back to your payment: how much would you like to pay?"
+    assert [b["title"] for b in messages[0]["buttons"]] == ["Full $142.87", "Other amount"]
