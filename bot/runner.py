@@ -35,7 +35,8 @@ from bot.config import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / "rasa-env" / ".venv" / "bin" / "rasa"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
-STARTUP_TIMEOUT_SECONDS = {"actions": 60.0, "rasa": 300.0, "gateway": 60.0}
+# Rasa loads TensorFlow and the model: ~1 minute on a quiet machine, several on a busy one.
+STARTUP_TIMEOUT_SECONDS = {"actions": 120.0, "rasa": 900.0, "gateway": 120.0}
 STOP_GRACE_SECONDS = 10.0
 
 
