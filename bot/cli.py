@@ -68,6 +68,20 @@ def _cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
     return simulate_sms(settings, args.from_number, " ".join(args.body))
 
 
+def _cmd_create_agent(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.gateway.agents_cli import AgentError, create_agent
+
+    try:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+        agent_id = create_agent(settings, args.username, args.display_name, password, args.admin)
+    except AgentError as exc:
+        print(f"Could not create the agent: {exc}", file=sys.stderr)
+        return 1
+    print(f"Created agent {args.username!r} (id {agent_id}); they can sign in at "
+          f"{settings.public_base_url}/console")
+    return 0
+
+
 def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.profile import load_profile
 
@@ -103,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_number", default="+17065550101",
                    help="the sender's phone (default: Dana Whitfield's demo phone)")
     p.add_argument("body", nargs="+", help="the text message")
+    p = add("create-agent", _cmd_create_agent,
+            "create a member-service agent for the console (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("display_name", help="shown to members, e.g. Maria")
+    p.add_argument("--admin", action="store_true", help="may manage other agents")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input (for scripts) instead of asking")
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
     return parser
