@@ -36,7 +36,13 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions import common
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.billing import BalanceSummary, BillingRules, MethodRecord, SqlMemberServices, local_date
+from bot.services.billing import (
+    BalanceSummary,
+    BillingRules,
+    MethodRecord,
+    SqlMemberServices,
+    local_date,
+)
 from bot.services.checks import find_card_numbers
 from bot.services.money import format_cents
 from bot.services.payment_links import create_link
@@ -63,8 +69,8 @@ DIGRESSION_INTENTS = frozenset({"check_balance", "ask_office_hours"})
 
 NEW_METHOD = "new"
 MASKED_CARD = re.compile(r"\d{4}(?:[ -]?\*{2,6}){1,4}[ -]?\d{1,4}")
-OTHER_WORDS = re.compile(r"\b(other|another|different|custom|some|part|partial)\b", re.I)
-NEW_WORDS = re.compile(r"\b(new|add|another|different|other)\b", re.I)
+OTHER_WORDS = re.compile(r"\b(other|another|different|custom|some|part|partial)\b", re.IGNORECASE)
+NEW_WORDS = re.compile(r"\b(new|add|another|different|other)\b", re.IGNORECASE)
 YES_WORDS = frozenset({"yes", "y", "yes please", "yep", "yeah", "confirm", "ok", "okay", "1"})
 NO_WORDS = frozenset({"no", "n", "nope", "stop", "2"})
 

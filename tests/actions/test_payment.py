@@ -331,7 +331,7 @@ async def test_full_payment_charges_once_even_when_the_action_runs_twice(demo, s
 
 
 async def test_a_second_yes_after_the_payment_says_already_done(demo, session_factory):
-    first, slots = await run(ActionSubmitPayment(), tracker(
+    _, slots = await run(ActionSubmitPayment(), tracker(
         demo["dana"], "yes", "affirm", slots=confirmed(demo["dana"], 14287, "4242"), message_id="yes-1"))
     number = slots["payment_last_confirmation"]
     later = tracker(demo["dana"], "yes", "affirm", message_id="yes-2",
