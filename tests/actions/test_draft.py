@@ -790,3 +790,32 @@ async def test_after_a_validator_reask_the_question_is_not_repeated(demo) -> Non
     assert texts == [
         "Back to your bank draft: we draft on the 3rd or the 18th. Which day works best?"
     ]
+
+
+async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> None:
+    deps = demo()
+    earl = await member(deps, "1000007315")
+    slots = {
+        "draft_day": 3,
+        "draft_amount_rule": "fixed",
+        "draft_fixed_amount": 7500,
+        "draft_method_id": await method_id(deps, "6120"),
+    }
+    shown, _, _ = await run(
+        d.ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
+    )
+    assert shown[0].startswith(
+        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $75.00 on account ending 7315"
+    )
+    slots |= {"draft_authorized": True, "draft_shown_on": "2026-11-28"}
+    texts, _, _ = await run(d.ActionDraftEnroll(), tracker(earl, SATURDAY, slots=slots))
+    assert texts[0].startswith("You're enrolled. First draft: Dec 3.")
+    async with deps.session_factory() as session:
+        e = await session.scalar(
+            select(DraftEnrollment).where(DraftEnrollment.account_id == earl.account_id)
+        )
+        assert (e.amount_rule, e.fixed_amount_cents, e.starts_on) == (
+            "fixed",
+            7500,
+            date(2026, 12, 3),
+        )
