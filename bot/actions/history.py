@@ -1,0 +1,191 @@
+"""Bills and payment history (journey 9): the last 12 bills, the last payments, a PDF of a bill.
+
+Numbers come from `SqlMemberServices.bills/payments`; the bill PDF is a signed 15-minute link
+(`bot.services.history`) the gateway serves (bot/gateway/account_pages.py). Lists are split into
+messages of at most 320 characters, so SMS and web read the same. Which bill: the latest, or the
+month the member named in the message that started the journey ("my october bill").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.common import buttons_or_choices, intent_button, require_tier
+from bot.actions.deps import ActionDeps, get_deps
+from bot.services.billing import (
+    AccountRecord,
+    BillingRules,
+    BillRecord,
+    PaymentRecord,
+    SqlMemberServices,
+    local_date,
+)
+from bot.services.checks import mask_sensitive
+from bot.services.history import bill_token, bill_url, month_label, named_month, pick_bill
+from bot.services.money import format_cents
+from bot.services.verification import Tier
+
+SMS_LIMIT = 320
+HISTORY_INTENTS = ("bill_history", "bill_pdf", "payment_history")
+PAYMENTS_SHOWN = 6
+
+
+def short_date(day: date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def pack(header: str, lines: Iterable[str], limit: int = SMS_LIMIT) -> list[str]:
+    """`header` and `lines` joined by newlines into as few messages of at most `limit` as possible."""
+    messages: list[str] = []
+    current = header
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            messages.append(current)
+            current = line
+    if current:
+        messages.append(current)
+    return messages
+
+
+def bill_line(bill: BillRecord) -> str:
+    """`Nov 2026: $142.87, due Dec 12, not paid yet`."""
+    fee = f" plus a {format_cents(bill.late_fee_cents)} late fee" if bill.late_fee_cents else ""
+    state = "paid" if bill.paid else "not paid yet"
+    return f"{month_label(bill.billing_date)}: {format_cents(bill.amount_cents)}{fee}, due {short_date(bill.due_date)}, {state}"
+
+
+def bill_history_messages(bills: list[BillRecord], last4: str) -> list[str]:
+    if not bills:
+        return [f"There are no bills on account ending {last4} yet."]
+    header = f"Your last {len(bills)} bill{'s' if len(bills) != 1 else ''}, account ending {last4}:"
+    return pack(header, (bill_line(b) for b in bills))
+
+
+_STATUS = {"succeeded": "received", "pending": "pending", "declined": "declined", "failed": "did not go through"}
+
+
+def payment_line(payment: PaymentRecord, tz: str) -> str:
+    """`Nov 8, 2026: $118.20 by Visa ending 4242, received (conf. JEC000000011)`."""
+    when = local_date(payment.received_at or payment.created_at, tz)
+    label = mask_sensitive(payment.method_label).text  # belt and braces: labels hold last four only
+    conf = f" (conf. {payment.confirmation_number})" if payment.confirmation_number and payment.status == "succeeded" else ""
+    return (f"{short_date(when)}, {when.year}: {format_cents(payment.amount_cents)} by {label}, "
+            f"{_STATUS.get(payment.status, payment.status)}{conf}")
+
+
+def payment_history_messages(payments: list[PaymentRecord], last4: str, tz: str) -> list[str]:
+    if not payments:
+        return [f"I don't see any payments on account ending {last4}."]
+    header = f"Your last {len(payments)} payment{'s' if len(payments) != 1 else ''}, account ending {last4}:"
+    return pack(header, (payment_line(p, tz) for p in payments))
+
+
+def requested_text(tracker: Tracker) -> str:
+    """The text of the message that asked for the history (the latest may be a ZIP answer)."""
+    for event in reversed(list(tracker.events or [])):
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data") or {}
+        if (parse.get("intent") or {}).get("name") in HISTORY_INTENTS:
+            dates = [str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "date"]
+            return " ".join(dates) or str(event.get("text") or "")
+    return ""
+
+
+async def _account(dispatcher: CollectingDispatcher, tracker: Tracker,
+                   deps: ActionDeps) -> tuple[SqlMemberServices, AccountRecord] | None:
+    """The verified member's own account, or None (the member was told why)."""
+    identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
+    if identity is None or identity.account_id is None:
+        return None
+    services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
+    account = await services.account(identity.account_id)
+    if account is None or account.member_id != identity.member_id:
+        dispatcher.utter_message(text=(
+            "I can't find that account right now. Please call member services at "
+            f"{deps.profile.phones.member_services}."))
+        return None
+    return services, account
+
+
+def _send(dispatcher: CollectingDispatcher, texts: list[str], buttons: list[dict[str, str]]) -> None:
+    for text in texts[:-1]:
+        dispatcher.utter_message(text=text)
+    dispatcher.utter_message(text=texts[-1], buttons=buttons)
+
+
+class ActionBillHistory(Action):
+    def name(self) -> str:
+        return "action_bill_history"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        deps = await get_deps()
+        found = await _account(dispatcher, tracker, deps)
+        if found is None:
+            return []
+        services, account = found
+        bills = await services.bills(account.id, limit=12)
+        buttons = buttons_or_choices([intent_button("Latest bill PDF", "bill_pdf"),
+                                      intent_button("Payment history", "payment_history"),
+                                      intent_button("Something else", "help")])
+        _send(dispatcher, bill_history_messages(bills, account.last4), buttons)
+        return []
+
+
+class ActionPaymentHistory(Action):
+    def name(self) -> str:
+        return "action_payment_history"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        deps = await get_deps()
+        found = await _account(dispatcher, tracker, deps)
+        if found is None:
+            return []
+        services, account = found
+        payments = await services.payments(account.id, limit=PAYMENTS_SHOWN)
+        buttons = buttons_or_choices([intent_button("Bill history", "bill_history"),
+                                      intent_button("Pay now", "pay_bill"),
+                                      intent_button("Something else", "help")])
+        _send(dispatcher, payment_history_messages(payments, account.last4, str(deps.profile.timezone)), buttons)
+        return []
+
+
+class ActionBillPdf(Action):
+    def name(self) -> str:
+        return "action_bill_pdf"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        deps = await get_deps()
+        found = await _account(dispatcher, tracker, deps)
+        if found is None:
+            return []
+        services, account = found
+        bills = await services.bills(account.id, limit=12)
+        if not bills:
+            dispatcher.utter_message(text=f"There are no bills on account ending {account.last4} yet.")
+            return []
+        month = named_month(requested_text(tracker))
+        bill = pick_bill(bills, month)
+        if bill is None:
+            assert month is not None
+            dispatcher.utter_message(
+                text=(f"I don't see a bill from {month.label()} on account ending {account.last4}. I have bills "
+                      f"from {month_label(bills[-1].billing_date)} to {month_label(bills[0].billing_date)}."),
+                buttons=buttons_or_choices([intent_button("Latest bill PDF", "bill_pdf"),
+                                            intent_button("Bill history", "bill_history")]))
+            return []
+        token = bill_token(deps.settings.secret_key, account.id, bill.id, now=deps.now())
+        url = bill_url(deps.settings.public_base_url, token)
+        dispatcher.utter_message(
+            text=(f"Here's your {month_label(bill.billing_date)} bill ({format_cents(bill.amount_cents)}, due "
+                  f"{short_date(bill.due_date)}) as a PDF. The link works for 15 minutes: {url}"))
+        return []

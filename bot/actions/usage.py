@@ -1,0 +1,179 @@
+"""Usage and high-bill questions (journey 8): this month against last month and last year, the
+average daily cost, what differs between the latest bill and the one before, and a chart link.
+
+Figures come from `bot.services.billing` (readings, `compare_month`, `average_daily_cost_cents`)
+and `bot.services.usage` (per-day comparisons, bill differences, the signed chart link). This
+module only words them, one idea per message, each within an SMS's 320 characters. It says what
+the numbers show and never guesses a cause.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.common import buttons_or_choices, intent_button, require_tier
+from bot.actions.deps import get_deps
+from bot.services.billing import (
+    AccountRecord,
+    BillingRules,
+    BillRecord,
+    MonthUsage,
+    SqlMemberServices,
+    UsageDay,
+    average_daily_cost_cents,
+    compare_month,
+    local_date,
+)
+from bot.services.money import format_cents
+from bot.services.usage import (
+    bill_change,
+    bill_days,
+    chart_range,
+    chart_token,
+    chart_url,
+    compare_per_day,
+    same_bill_last_year,
+    well_measured,
+    whole_kwh,
+)
+from bot.services.verification import Tier
+
+
+def short_date(day: date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def _more_less(percent: Decimal) -> str:
+    if percent > 0:
+        return f"{percent}% more"
+    if percent < 0:
+        return f"{-percent}% less"
+    return "the same"
+
+
+def _month_name(month: MonthUsage, with_year: bool = False) -> str:
+    return month.month.strftime("%B %Y" if with_year else "%B")
+
+
+def month_messages(days: list[UsageDay], today: date, last4: str) -> list[str]:
+    """This month (the month of the newest reading) against last month and the same month last year."""
+    if not days:
+        return [f"I don't have meter readings for account ending {last4} yet, so I can't show usage."]
+    newest = days[-1].day
+    comparison = compare_month(days, newest)
+    month = comparison.month
+    assert month is not None  # the newest reading is in it
+    in_month = [d for d in days if d.day.replace(day=1) == month.month]
+    partial = (newest.year, newest.month) == (today.year, today.month)
+    label = (f"{_month_name(month)} so far ({short_date(month.month)}-{newest.day})" if partial
+             else _month_name(month, with_year=True))
+    first = (f"Account ending {last4}: {label}, {whole_kwh(month.kwh)} kWh for {format_cents(month.cost_cents)}, "
+             f"an average of {format_cents(average_daily_cost_cents(in_month))} a day.")
+    before = comparison.last_month
+    if well_measured(before):
+        assert before is not None
+        first += (f" {_month_name(before, with_year=True)}: {whole_kwh(before.kwh)} kWh for "
+                  f"{format_cents(before.cost_cents)} over {before.days} days.")
+
+    parts: list[str] = []
+    if well_measured(before):
+        assert before is not None
+        change = compare_per_day(month, before)
+        parts.append(f"Per day you used {change.now_per_day} kWh this month against {change.before_per_day} "
+                     f"in {_month_name(before)}" + (f": {_more_less(change.percent)}." if change.percent is not None
+                                                    else "."))
+    last_year = comparison.last_year
+    year_label = month.month.replace(year=month.month.year - 1).strftime("%B %Y")
+    if well_measured(last_year):
+        assert last_year is not None
+        change = compare_per_day(month, last_year)
+        if change.percent is not None:
+            parts.append(f"That's {_more_less(change.percent)} per day than {year_label} "
+                         f"({change.before_per_day} kWh a day).")
+    else:
+        parts.append(f"I don't have enough readings from {year_label} to compare with last year.")
+    return [first, " ".join(parts)]
+
+
+def bill_message(bills: list[BillRecord]) -> str | None:
+    """What differs between the latest bill and the one before (and last year's, when we have it)."""
+    if not bills:
+        return None
+    latest = bills[0]
+    head = (f"Your latest bill ({short_date(latest.billing_date)}), {format_cents(latest.amount_cents)}, covers "
+            f"{bill_days(latest)} days and {latest.kwh} kWh.")
+    change = bill_change(bills)
+    if change is None:
+        return head
+    prev = change.previous
+    text = f"{head} The one before covered {bill_days(prev)} days and {prev.kwh} kWh."
+    extra = change.extra_days
+    days_part = (f"{extra} more day{'s' if extra != 1 else ''}" if extra > 0
+                 else f"{-extra} fewer day{'s' if extra != -1 else ''}" if extra < 0
+                 else "the same number of days")
+    kwh_part = (f"{_more_less(change.kwh_percent)} kWh" if change.kwh_percent is not None and change.kwh_percent
+                else "the same kWh")
+    text += (f" So this bill has {days_part} and {kwh_part}: {change.latest_per_day} kWh a day, against "
+             f"{change.previous_per_day}.")
+    year_ago = same_bill_last_year(bills)
+    if year_ago is not None:
+        text += (f" A year ago the bill was {format_cents(year_ago.amount_cents)} for {year_ago.kwh} kWh over "
+                 f"{bill_days(year_ago)} days.")
+    return text
+
+
+def chart_link(secret_key: str, public_base_url: str, account_id: int, latest: date, now: datetime) -> str:
+    start, end = chart_range(latest)
+    return chart_url(public_base_url, chart_token(secret_key, account_id, start, end, now=now))
+
+
+def usage_buttons() -> list[dict[str, str]]:
+    return buttons_or_choices([intent_button("Bill history", "bill_history"),
+                               intent_button("Pay now", "pay_bill"),
+                               intent_button("Something else", "help")])
+
+
+CHART_TEXT = "Your daily use for the last 30 days. The chart link works for 15 minutes."
+
+
+class ActionUsage(Action):
+    """Usage figures and the high-bill explanation for the verified member's account."""
+
+    def name(self) -> str:
+        return "action_usage"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        deps = await get_deps()
+        identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
+        if identity is None or identity.account_id is None:
+            return []
+        services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
+        account: AccountRecord | None = await services.account(identity.account_id)
+        if account is None or account.member_id != identity.member_id:
+            dispatcher.utter_message(text=(
+                "I can't find that account right now. Please call member services at "
+                f"{deps.profile.phones.member_services}."))
+            return []
+        now = deps.now()
+        today = local_date(now, str(deps.profile.timezone))
+        year_before = date(today.year - 1, today.month, 1) - timedelta(days=31)
+        days = await services.usage(account.id, year_before, today)
+        bills = await services.bills(account.id, limit=13)
+
+        messages: list[dict[str, Any]] = [{"text": t} for t in month_messages(days, today, account.last4)]
+        explained = bill_message(bills)
+        if explained:
+            messages.append({"text": explained})
+        if days:
+            url = chart_link(deps.settings.secret_key, deps.settings.public_base_url, account.id, days[-1].day, now)
+            messages.append({"text": CHART_TEXT, "image": url})
+        messages[-1]["buttons"] = usage_buttons()
+        for message in messages:
+            dispatcher.utter_message(**message)
+        return []
