@@ -189,14 +189,14 @@ def render_usage_svg(days: Sequence[UsageDay], start: date, end: date, *, title:
                if by_day else "No readings for these days.")
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(heading)}. {escape(summary)}">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(heading)}. {escape(summary)}">'),
         f"<title>{escape(heading)}</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="{left}" y="22" font-family="Arial, sans-serif" font-size="16" fill="#1a1a1a">'
-        f"{escape(heading)}</text>",
-        f'<text x="{left}" y="38" font-family="Arial, sans-serif" font-size="12" fill="#555555">'
-        f"{escape(summary)}</text>",
+        (f'<text x="{left}" y="22" font-family="Arial, sans-serif" font-size="16" fill="#1a1a1a">'
+        f"{escape(heading)}</text>"),
+        (f'<text x="{left}" y="38" font-family="Arial, sans-serif" font-size="12" fill="#555555">'
+        f"{escape(summary)}</text>"),
     ]
     for fraction in (0, 0.5, 1):  # grid lines and y labels
         y = top + plot_h - plot_h * fraction

@@ -152,8 +152,8 @@ async def test_the_month_named_in_the_request_picks_the_bill(demo, session_facto
 async def test_a_month_without_a_bill_says_which_months_there_are(demo, session_factory):
     slots = await slots_for(session_factory, "1000004821", "Dana")
     texts, messages, _ = await run(ActionBillPdf(), after_gate(slots, "my bill from june 2025"))
-    assert texts == ["I don't see a bill from June 2025 on account ending 4821. I have bills from Dec 2025 to "
-                     "Nov 2026."]
+    assert texts == [("I don't see a bill from June 2025 on account ending 4821. I have bills from Dec 2025 to "
+                     "Nov 2026.")]
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/bill_pdf", "/bill_history"]
 
 

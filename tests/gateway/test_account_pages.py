@@ -203,7 +203,7 @@ async def test_a_bill_of_another_account_is_never_served(pages, settings, sqlite
 
 async def test_tampered_bill_link_is_refused(pages, settings):
     good = bill_token(settings.secret_key, DANA, 12, now=NOW)
-    payload, stamp, signature = good.split(".")
+    _payload, stamp, signature = good.split(".")
     other = bill_token(settings.secret_key, EARL, 24, now=NOW).split(".")[0]
     for token in (f"{other}.{stamp}.{signature}", chart_token(settings.secret_key, DANA, date(2026, 11, 1),
                                                               date(2026, 11, 27), now=NOW)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from bot.services.history import simple_pdf
 from bot.services.signed_links import LinkRefused, sign, unsign
 from bot.services.usage import change_percent, render_usage_svg
 
-NOW = datetime(2026, 11, 28, 17, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
 
 
 def test_signed_link_round_trip_expiry_and_salt():
