@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.actions.usage import ActionUsage, bill_message
+from bot.gateway.sms_format import render_sms
 from bot.services.billing import BillRecord
 from bot.services.checks import is_gsm7
 from bot.services.signed_links import LinkRefused
@@ -88,6 +89,15 @@ async def test_every_usage_reply_fits_one_sms_and_guesses_no_cause(demo, session
         for text in texts:
             assert len(text) <= 320 and is_gsm7(text), text
             assert not any(word in text.lower() for word in ("weather", "colder", "hotter", "heater", "because"))
+
+
+async def test_by_sms_the_chart_becomes_a_link_in_a_short_text(demo, session_factory):
+    _, messages, _ = await usage_for(session_factory, "1000004821", "Dana")
+    texts = render_sms(messages)
+    assert all(len(t) <= 320 for t in texts)
+    assert texts[-1].startswith("Your daily use for the last 30 days. The chart link works for 15 minutes. "
+                                f"Picture: {demo.settings.public_base_url}/usage/")
+    assert texts[-1].endswith(".svg Reply 1 for Bill history, 2 for Pay now, 3 for Something else.")
 
 
 def _bill(id_: int, start: date, end: date, kwh: int, cents: int) -> BillRecord:
