@@ -89,7 +89,9 @@ def parse_date(text: str | None, today: date) -> DateResult:
     except (ValueError, OverflowError):
         return DateResult(error="I couldn't read that date. Please send it like Dec 8 or next Monday.")
     day = parsed.date()
-    if not re.search(r"\b\d{4}\b", words) and day < today:
+    # No year and already behind us: a date in the last ~6 months is a past date (refused by the
+    # rules with "has already passed"); an earlier one means next year's ("jan 4" in November).
+    if not re.search(r"\b\d{4}\b", words) and day < today - timedelta(days=183):
         try:
             day = day + relativedelta(years=1)
         except ValueError:  # Feb 29

@@ -41,6 +41,7 @@ HOLIDAYS = holidays_of(PROFILE)
     ("the 30th", date(2026, 11, 30)),
     ("jan 4", date(2027, 1, 4)),  # no year given and already passed this year: next year
     ("on december 9th", date(2026, 12, 9)),
+    ("nov 20", date(2026, 11, 20)),  # a week ago: past, refused by check_date, not next year's
 ])
 def test_dates_members_type_are_read_relative_to_today(text: str, expected: date) -> None:
     assert parse_date(text, SATURDAY).day == expected
