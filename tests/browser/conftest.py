@@ -3,6 +3,7 @@ Playwright on Debian's Chromium (`/usr/bin/chromium`). Screenshots go to tests/a
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -94,11 +95,13 @@ async def browser() -> AsyncIterator[Any]:
 
 
 async def screenshot(page: Any, name: str, *, publish: bool = False) -> Path:
-    """Save to tests/artifacts/ (gitignored); `publish` also refreshes docs/screenshots/ for the README."""
+    """Save to tests/artifacts/ (gitignored). With PUBLISH_SCREENSHOTS=1 in the environment
+    (`make screenshots`), `publish` also refreshes docs/screenshots/ for the README; a plain test
+    run never rewrites tracked files."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path))
-    if publish:
+    if publish and os.environ.get("PUBLISH_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
     return path
