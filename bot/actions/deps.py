@@ -11,6 +11,10 @@ an action test runs against its own SQLite file and a fixed clock.
 Clock: actions never call `datetime.now()`; they ask `deps.now()`. For end-to-end tests only, the
 environment variable `JEC_FAKE_NOW` (an ISO timestamp with a UTC offset, e.g.
 `2026-12-01T10:00:00-05:00`) freezes the action server's clock. Never set it in production.
+Tests only, too: `JEC_FAKE_NOW_FILE` names a file holding such a timestamp, read again on every
+`deps.now()`, so an end-to-end test can move the clock of a running action server (office hours
+on a holiday, say) without restarting Rasa. While the file is missing or empty the clock falls back
+to `JEC_FAKE_NOW`, then to the real time.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +35,7 @@ if TYPE_CHECKING:  # the profile module is only needed at run time, inside get_d
     from bot.profile import CoopProfile
 
 FAKE_NOW_ENV = "JEC_FAKE_NOW"  # test-only: freezes the clock of the action server
+FAKE_NOW_FILE_ENV = "JEC_FAKE_NOW_FILE"  # test-only: a file whose timestamp is the clock, re-read
 
 Clock = Callable[[], datetime]
 
@@ -46,18 +52,38 @@ def fixed_clock(at: datetime) -> Clock:
     return lambda: at
 
 
-def clock_from_env(environ: Mapping[str, str] = os.environ) -> Clock:
-    """The system clock, or the frozen one named by JEC_FAKE_NOW (end-to-end tests only)."""
-    raw = environ.get(FAKE_NOW_ENV, "").strip()
-    if not raw:
-        return system_clock
+def _parse_fake_now(raw: str, source: str) -> datetime:
     try:
         at = datetime.fromisoformat(raw)
     except ValueError:
-        raise ConfigError(f"{FAKE_NOW_ENV} must be an ISO timestamp, not {raw!r}") from None
+        raise ConfigError(f"{source} must be an ISO timestamp, not {raw!r}") from None
     if at.tzinfo is None:
-        raise ConfigError(f"{FAKE_NOW_ENV} must include a UTC offset, e.g. 2026-12-01T10:00:00-05:00")
-    return fixed_clock(at)
+        raise ConfigError(f"{source} must include a UTC offset, e.g. 2026-12-01T10:00:00-05:00")
+    return at
+
+
+def file_clock(path: Path, fallback: Clock) -> Clock:
+    """TESTS ONLY: a clock that reads an ISO timestamp from `path` on every call (a tiny local
+    file, so the blocking read is negligible; never used in production). A missing or empty
+    file means `fallback`; a malformed one raises ConfigError, so a broken test setup is loud."""
+
+    def now() -> datetime:
+        try:
+            raw = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raw = ""
+        return _parse_fake_now(raw, f"{FAKE_NOW_FILE_ENV} ({path})") if raw else fallback()
+
+    return now
+
+
+def clock_from_env(environ: Mapping[str, str] = os.environ) -> Clock:
+    """The system clock, or the frozen one named by JEC_FAKE_NOW, or the settable one in the file
+    named by JEC_FAKE_NOW_FILE (end-to-end tests only)."""
+    raw = environ.get(FAKE_NOW_ENV, "").strip()
+    clock = fixed_clock(_parse_fake_now(raw, FAKE_NOW_ENV)) if raw else system_clock
+    file_name = environ.get(FAKE_NOW_FILE_ENV, "").strip()
+    return file_clock(Path(file_name), clock) if file_name else clock
 
 
 @dataclass(frozen=True)
