@@ -22,10 +22,10 @@ from bot.actions.outage_report import (
     ValidateOutageNotifyForm,
     ValidateOutageReportForm,
 )
+from bot.config import PROJECT_ROOT
 from bot.services.billing import SqlMemberServices
 from bot.store.demo import generate_demo_data
 from bot.store.models import OutageReport
-from bot.config import PROJECT_ROOT
 from tests.actions.conftest import EASTERN
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain" / "outage.yml").read_text())  # the real forms
@@ -33,10 +33,10 @@ DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain" / "outage.yml").read_text())  #
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=EASTERN)  # the demo data's "now": Saturday noon
 
 SAFETY = [
-    "Stay away from that line. Keep at least 35 feet from it and anything touching it, and never touch "
-    "it. If anyone is in danger, call 911. If a line is on your car, stay inside until help arrives.",
-    "Please also call our 24/7 line, 1-800-262-5131, to report it. Hazards must be reported by phone "
-    "too, not only here.",
+    ("Stay away from that line. Keep at least 35 feet from it and anything touching it, and never touch "
+    "it. If anyone is in danger, call 911. If a line is on your car, stay inside until help arrives."),
+    ("Please also call our 24/7 line, 1-800-262-5131, to report it. Hazards must be reported by phone "
+    "too, not only here."),
 ]
 WRENS_OUTAGE = ("Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
                 "Crews: on site. Estimated restoration: 3:00 PM, an estimate that may change.")
@@ -156,8 +156,8 @@ async def test_a_visitor_is_asked_for_the_address(make_deps, demo) -> None:
     make_deps(NOW)
     messages, _ = await run_action(ActionAskOutageAddress(), tracker("no power", "report_outage"))
     assert texts(messages) == [
-        "I'll report the outage. What's the address where the power is out? Please send the street and the "
-        "town or ZIP code, like 412 Mill St, Wrens."]
+        ("I'll report the outage. What's the address where the power is out? Please send the street and the "
+        "town or ZIP code, like 412 Mill St, Wrens.")]
 
 
 async def test_yes_takes_the_accounts_service_address(make_deps, dana_account_id) -> None:
@@ -188,8 +188,8 @@ async def test_a_card_number_typed_as_the_address_is_not_kept(make_deps, demo) -
     t = tracker("4111 1111 1111 1111", slots={"requested_slot": "outage_address"})
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
-    assert texts(messages) == ["For your safety I didn't keep that number. Please never send card or bank "
-                               "numbers in a chat or text."]
+    assert texts(messages) == [("For your safety I didn't keep that number. Please never send card or bank "
+                               "numbers in a chat or text.")]
     assert slots_of(events)["outage_address"] is None
     assert "4111" not in repr([e for e in events if e.get("name") != "outage_tries"])
 
@@ -217,8 +217,8 @@ async def test_the_second_unclear_address_offers_the_24_7_line(make_deps, demo) 
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
     assert texts(messages) == [
-        "I couldn't read that as an address. Letters, numbers and commas work best. If it's easier, call our "
-        "24/7 line, 1-800-262-5131, and we'll take the report by phone."]
+        ("I couldn't read that as an address. Letters, numbers and commas work best. If it's easier, call our "
+        "24/7 line, 1-800-262-5131, and we'll take the report by phone.")]
     assert slots_of(events)["outage_tries"] == 2.0
 
 
@@ -292,8 +292,8 @@ async def test_on_the_web_a_typed_number_is_checked(make_deps, demo) -> None:
     make_deps(NOW)
     bad, events = await run_action(ValidateOutageNotifyForm(),
                                    tracker("555", slots={"requested_slot": "outage_notify_phone"}))
-    assert texts(bad) == ["That doesn't look like a US phone number. Please send the 10 digits, like "
-                          "706-555-0101, or say no thanks."]
+    assert texts(bad) == [("That doesn't look like a US phone number. Please send the 10 digits, like "
+                          "706-555-0101, or say no thanks.")]
     assert slots_of(events)["outage_notify_phone"] is None
 
     good, events = await run_action(ValidateOutageNotifyForm(), tracker(
@@ -310,8 +310,8 @@ async def test_yes_stores_the_restore_text_on_the_report(make_deps, demo, sessio
     messages, _ = await run_action(ActionOutageNotify(), tracker(
         "yes", "affirm", slots={"outage_reference": reference, "outage_notify_phone": "+17065550199"}))
 
-    assert texts(messages) == [f"OK. I'll text the number ending 0199 when power is back for report {reference}. "
-                               "Anything else?"]
+    assert texts(messages) == [(f"OK. I'll text the number ending 0199 when power is back for report {reference}. "
+                               "Anything else?")]
     async with session_factory() as session:
         row = await session.scalar(select(OutageReport).where(OutageReport.reference == reference))
     assert (row.notify_on_restore, row.notify_phone) == (True, "+17065550199")
@@ -337,8 +337,8 @@ async def test_an_unknown_reference_says_so_without_guessing(make_deps, demo) ->
     make_deps(NOW)
     messages, _ = await run_action(ActionOutageLookup(), tracker("R-99999", "outage_status",
                                                                  entities=entity("reference", "R-99999")))
-    assert texts(messages) == ["I can't find R-99999. Please check the number; it looks like R-20331. You can also "
-                               "call our 24/7 line, 1-800-262-5131."]
+    assert texts(messages) == [("I can't find R-99999. Please check the number; it looks like R-20331. You can also "
+                               "call our 24/7 line, 1-800-262-5131.")]
 
 
 async def test_status_by_zip_without_an_estimate_says_crews_are_assessing(make_deps, demo) -> None:
@@ -351,8 +351,8 @@ async def test_no_known_outage_in_a_town_says_so_and_gives_the_24_7_line(make_de
     make_deps(NOW)
     messages, _ = await run_action(ActionOutageLookup(), tracker("thomson", "outage_status",
                                                                  entities=entity("town", "thomson")))
-    assert texts(messages) == ["I don't see a known outage in Thomson right now. If your power is out, please call "
-                               "our 24/7 line, 1-800-262-5131, or say report outage."]
+    assert texts(messages) == [("I don't see a known outage in Thomson right now. If your power is out, please call "
+                               "our 24/7 line, 1-800-262-5131, or say report outage.")]
 
 
 async def test_status_by_account_for_a_verified_member(make_deps, dana_account_id) -> None:
@@ -366,8 +366,8 @@ async def test_status_with_no_place_asks_for_one_and_reveals_no_account(make_dep
     make_deps(NOW)
     stale = {**verified(dana_account_id), "verified_at": (NOW - timedelta(hours=2)).isoformat()}
     messages, _ = await run_action(ActionOutageLookup(), tracker("is my power out", "outage_status", slots=stale))
-    assert texts(messages) == ["Which should I check? Send your report number (like R-20331), a town or a 5-digit "
-                               "ZIP code."]
+    assert texts(messages) == [("Which should I check? Send your report number (like R-20331), a town or a 5-digit "
+                               "ZIP code.")]
 
 
 async def test_a_hazard_in_a_status_question_gets_safety_first(make_deps, demo) -> None:
