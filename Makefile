@@ -16,7 +16,7 @@ JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
 
-.PHONY: help setup db train validate run test clean
+.PHONY: help setup db train validate run test clean bench
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
@@ -69,3 +69,9 @@ test: setup validate train
 ## Generated files only: models, logs, local databases. Environments and .env stay.
 clean:
 	rm -rf models results var .pytest_cache tests/artifacts
+
+## Benchmark: our assistant next to a bare `rasa init` bot (BENCH_MEMBERS, BENCH_ROUNDS); prints
+## latency per turn category and messages per second, writes var/bench/last.json. Asserts nothing.
+bench: BENCH_MAKE_STARTED := $(shell date +%s)
+bench: setup db train
+	@BENCH_MAKE_STARTED=$(BENCH_MAKE_STARTED) .venv/bin/python -m bench.run
