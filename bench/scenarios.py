@@ -59,7 +59,7 @@ def our_script(account: DemoAccount, town: str) -> list[Turn]:
         Turn("hi", "greet", OUR_PROFILE, "Jefferson Energy Cooperative assistant"),
         Turn("what time do yall close", "ask_office_hours", OUR_PROFILE, "open"),
         Turn("thanks", "thanks", OUR_UTTER, "You're welcome"),
-        Turn(f"is the power out in {town}", "outage_status", OUR_OUTAGE, town),
+        Turn(f"is there an outage in {town}", "outage_status", OUR_OUTAGE, town),
         Turn("are you a bot", "bot_challenge", OUR_UTTER, "automated assistant"),
         Turn("whats my balance", "check_balance", OUR_VERIFY, "account number"),
         Turn(account.account_number, "inform", OUR_VERIFY, "ZIP"),

@@ -112,7 +112,7 @@ def test_a_conversation_mixes_every_category_and_verifies_with_the_given_account
     assert {OUR_UTTER, OUR_PROFILE, *DB_BACKED} <= categories
     texts = [t.text for t in script]
     assert texts.index("1000004821") + 1 == texts.index("30833")  # account number, then its ZIP
-    assert "is the power out in louisville" in texts
+    assert "is there an outage in louisville" in texts
     assert all(t.category in CATEGORY_ORDER for t in script)
 
 
