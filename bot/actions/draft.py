@@ -19,6 +19,7 @@ an amount rule, cents, the id of a saved bank account, yes/no.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -339,8 +340,9 @@ class _DraftTermsValidation(FormValidationAction):
     in one turn (Rasa calls the form's validation during slot extraction and again in the form):
     an already-clean value passes silently, and a message is sent only for raw member text."""
 
-    def name(self) -> str:  # pragma: no cover - subclasses name themselves
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> str:
+        """Subclasses name themselves; being abstract keeps rasa-sdk from registering this base."""
 
     async def _fail(
         self,
