@@ -21,7 +21,6 @@ trained into the temporary folder first.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import uuid
@@ -172,7 +171,7 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         for child in reversed(started):
             child.stop()
-    shutil.rmtree(tmp / "log", ignore_errors=True)
+    # The logs stay in pytest's temporary folder (pytest keeps the last few runs) for diagnosis.
 
 
 @dataclass

@@ -222,7 +222,7 @@ async def test_a_web_member_talks_to_an_agent_who_hands_back_to_the_bot(
         csrf = await _console_sign_in(console, gateway, username)
         try:
             # The member verifies, then asks for a person: office hours (the clock) and Maria online.
-            assert (await web_member.texts("what's my balance"))[0].startswith("First I need to make sure it's you.")
+            assert (await web_member.texts("what's my balance"))[0].endswith("What's your 10-digit account number? It's at the top of your bill.")
             assert (await web_member.texts("1000004821"))[0].startswith("Thanks. What's the ZIP code")
             assert (await web_member.texts("30833"))[0] == "You're verified, Dana."
             queued = await web_member.say("can I talk to a real person")

@@ -27,8 +27,8 @@ from e2e.conftest import EASTERN, FAKE_NOW, Member, Stack
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
-ASK_ACCOUNT = ("First I need to make sure it's you. What's your 10-digit account number? "
-               "It's at the top of your bill.")
+ASK_ACCOUNT_QUESTION = "What's your 10-digit account number? It's at the top of your bill."
+ASK_ACCOUNT = f"First I need to make sure it's you. {ASK_ACCOUNT_QUESTION}"
 ASK_ZIP = ("Thanks. What's the ZIP code of the service address? "
            "You can send the amount of your last payment instead.")
 NO_MATCH = "That doesn't match what we have. Let's try once more."
@@ -73,8 +73,10 @@ def code_sent_to(stack: Stack, destination: str, after_id: int) -> str:
 
 
 async def verify(member: Member, ask: str, number: str, zip_code: str) -> list[str]:
-    """Ask for something that needs identity, answer the gate; the replies to the ZIP."""
-    assert await member.texts(ask) == [ASK_ACCOUNT]
+    """Ask for something that needs identity, answer the gate; the replies to the ZIP.
+    (The gate's exact first words are asserted once, in the balance test.)"""
+    asked = await member.texts(ask)
+    assert len(asked) == 1 and asked[0].endswith(ASK_ACCOUNT_QUESTION), asked
     assert await member.texts(number) == [ASK_ZIP]
     return await member.texts(zip_code)
 
@@ -123,7 +125,9 @@ def clean_queue(rasa_stack: Stack) -> Iterator[None]:
 async def test_dana_verifies_with_account_and_zip_and_hears_her_balance(rasa_stack, member_factory) -> None:
     dana = member_factory("web")
 
-    replies = await verify(dana, "what's my balance", "1000004821", "30833")
+    assert await dana.texts("what's my balance") == [ASK_ACCOUNT]
+    assert await dana.texts("1000004821") == [ASK_ZIP]
+    replies = await dana.texts("30833")
 
     assert replies[0] == "You're verified, Dana."
     assert replies[-1].startswith("Account ending 4821 (412 Mill St, Wrens): $142.87 is due ")
@@ -134,7 +138,7 @@ async def test_dana_verifies_with_account_and_zip_and_hears_her_balance(rasa_sta
 
 async def test_five_wrong_zips_lock_verification_with_the_member_services_phone(rasa_stack, member_factory) -> None:
     loretta_impostor = member_factory("web")
-    assert await loretta_impostor.texts("what's my balance") == [ASK_ACCOUNT]
+    assert (await loretta_impostor.texts("what's my balance"))[0].endswith(ASK_ACCOUNT_QUESTION)
 
     answers = []
     for wrong_zip in ("30806", "30807", "30808", "30809", "30810"):
@@ -145,11 +149,8 @@ async def test_five_wrong_zips_lock_verification_with_the_member_services_phone(
         assert miss[0] == NO_MATCH, answers
     assert answers[4][0] == LOCKED, answers
     assert not any("verified" in t for a in answers for t in a)
-    # Locked means locked: even the right ZIP now gets the same answer.
-    assert await loretta_impostor.texts("what's my balance") == [ASK_ACCOUNT]
-    assert await loretta_impostor.texts("1000002209") == [ASK_ZIP]
-    right_zip = await loretta_impostor.texts("30805")
-    assert right_zip[0] == LOCKED
+    # Locked means locked: asking again gets the same answer, not the questions.
+    assert await loretta_impostor.texts("what's my balance") == [LOCKED]
     assert (await loretta_impostor.tracker())["slots"]["tier"] in (None, "public")
 
 
