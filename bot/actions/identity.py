@@ -269,6 +269,19 @@ def pick_account(answer: str, accounts: list[AccountRecord]) -> AccountRecord | 
     return None
 
 
+def _first_question_of_gate(tracker: Tracker) -> bool:
+    """True when verify_form has not asked for the account number since it was last activated.
+
+    (`requested_slot` is already set when Rasa runs an ask action, so it cannot tell.)
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot" and "10-digit account number" in (event.get("text") or ""):
+            return False
+        if event.get("event") == "active_loop" and event.get("name") == "verify_form":
+            return True
+    return True
+
+
 class ActionAskAccountNumber(Action):
     def name(self) -> str:
         return "action_ask_account_number"
@@ -279,8 +292,7 @@ class ActionAskAccountNumber(Action):
         if until is not None:
             dispatcher.utter_message(text=locked_message(until, deps.now(), _rules(deps)))
             return []
-        first = tracker.get_slot("requested_slot") is None
-        intro = "First I need to make sure it's you. " if first else ""
+        intro = "First I need to make sure it's you. " if _first_question_of_gate(tracker) else ""
         dispatcher.utter_message(
             text=f"{intro}What's your 10-digit account number? It's at the top of your bill.")
         return []

@@ -95,7 +95,7 @@ class RasaControl:
     def _url(self, conversation_id: str, tail: str) -> str:
         return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
 
-    async def _post(self, url: str, body: dict[str, Any]) -> Any:
+    async def _post(self, url: str, body: dict[str, Any] | list[dict[str, Any]]) -> Any:
         try:
             async with self._http().post(url, json=body, params={"token": self._token},
                                          timeout=self._timeout) as resp:
@@ -106,7 +106,11 @@ class RasaControl:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     async def resume(self, conversation_id: str) -> None:
-        await self._post(self._url(conversation_id, "tracker/events"), {"event": "resume"})
+        # `action_listen` after the resume: the pause came from inside an action, so without it
+        # Rasa's next prediction would still follow `action_talk_to_human`, and the hand-back
+        # rule (which starts after a listen) would not match.
+        await self._post(self._url(conversation_id, "tracker/events"),
+                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
 
     async def trigger(self, conversation_id: str, intent: str,
                       entities: dict[str, Any] | None = None) -> list[dict[str, Any]]:

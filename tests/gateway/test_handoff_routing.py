@@ -60,7 +60,8 @@ async def test_never_mind_on_the_web_leaves_the_queue_and_the_assistant_answers_
     assert row.id == handoff_id and row.status == "abandoned"
     assert (await gw.store.get(conv.id)).mode == "bot"
     [resume] = fake_rasa.calls_of("events")
-    assert resume == {"call": "events", "conversation": conv.id, "token": "rasa-secret", "body": {"event": "resume"}}
+    assert resume == {"call": "events", "conversation": conv.id, "token": "rasa-secret",
+                      "body": [{"event": "resume"}, {"event": "action", "name": "action_listen"}]}
     await ws.close()
 
 
@@ -90,7 +91,7 @@ async def test_agent_hand_back_resumes_rasa_and_the_bot_speaks_on_sms(client, gw
     resp = await client.post(f"/console/handoffs/{handoff_id}/end", data={"csrf": csrf}, allow_redirects=False)
     assert resp.headers["Location"] == "/console?m=ended"
     assert [c["body"] for c in fake_rasa.control] == [
-        {"event": "resume"}, {"name": "EXTERNAL_agent_handback", "entities": {"agent_name": "Maria"}}]
+        [{"event": "resume"}, {"event": "action", "name": "action_listen"}], {"name": "EXTERNAL_agent_handback", "entities": {"agent_name": "Maria"}}]
     assert {c["token"] for c in fake_rasa.control} == {"rasa-secret"}
     assert sms.sent[-2:] == [("+17065550101", "Maria has left the chat."),
                              ("+17065550101", "You're back with the automated assistant. Anything else I can help with?")]
