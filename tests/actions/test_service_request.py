@@ -4,11 +4,9 @@ date refusals with a clear re-ask, the summary, and the reference with what happ
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -18,32 +16,19 @@ from bot.actions.service_request import (
     ActionServiceRequestSubmit,
     ValidateServiceRequestForm,
 )
-from bot.config import PROJECT_ROOT
 from bot.services.checks import is_gsm7
-from bot.store.demo import generate_demo_data
-from bot.store.models import Account, AuditEntry, ServiceRequest
-from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
+from bot.store.models import AuditEntry, ServiceRequest
+from tests.actions.demo_db import confirmed, demo_deps, merged_domain
+from tests.actions.identity_helpers import make_tracker, run
 
 
 def domain() -> dict[str, Any]:
-    merged: dict[str, Any] = {"slots": {}, "forms": {}}
-    for name in ("identity", "service_request"):
-        data = yaml.safe_load(Path(PROJECT_ROOT / "domain" / f"{name}.yml").read_text())
-        merged["slots"].update(data.get("slots") or {})
-        merged["forms"].update(data.get("forms") or {})
-    return merged
+    return merged_domain("identity", "service_request")
 
 
 @pytest.fixture
 def demo(sqlite_url, make_deps):
-    generate_demo_data(sqlite_url, members=5, today=DEMO_TODAY)
-    return make_deps(NOW)
-
-
-async def confirmed(session_factory, number: str, first_name: str) -> dict[str, Any]:
-    async with session_factory() as session:
-        account = (await session.scalars(select(Account).where(Account.account_number == number))).one()
-    return verified_slots(account.member_id, account.id, first_name, number[-4:], tier="confirmed")
+    return demo_deps(sqlite_url, make_deps)
 
 
 async def answer(slots: dict[str, Any], slot: str, text: str, intent: str = "inform") -> tuple[list[str], dict[str, Any]]:

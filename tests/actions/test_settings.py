@@ -5,11 +5,9 @@ number, with the exact wording a member reads."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from bot.actions.settings import (
@@ -22,32 +20,19 @@ from bot.actions.settings import (
     enabled_of,
     topic_of,
 )
-from bot.config import PROJECT_ROOT
 from bot.services.checks import is_gsm7
-from bot.store.demo import generate_demo_data
 from bot.store.models import Account, AuditEntry, Contact, NotificationPreference, OutboxMessage
-from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
+from tests.actions.demo_db import confirmed, demo_deps, merged_domain
+from tests.actions.identity_helpers import make_tracker, run
 
 
 def domain() -> dict[str, Any]:
-    merged: dict[str, Any] = {"slots": {}, "forms": {}}
-    for name in ("identity", "settings"):
-        data = yaml.safe_load(Path(PROJECT_ROOT / "domain" / f"{name}.yml").read_text())
-        merged["slots"].update(data.get("slots") or {})
-        merged["forms"].update(data.get("forms") or {})
-    return merged
+    return merged_domain("identity", "settings")
 
 
 @pytest.fixture
 def demo(sqlite_url, make_deps):
-    generate_demo_data(sqlite_url, members=5, today=DEMO_TODAY)
-    return make_deps(NOW)
-
-
-async def confirmed(session_factory, number: str, first_name: str) -> dict[str, Any]:
-    async with session_factory() as session:
-        account = (await session.scalars(select(Account).where(Account.account_number == number))).one()
-    return verified_slots(account.member_id, account.id, first_name, number[-4:], tier="confirmed")
+    return demo_deps(sqlite_url, make_deps)
 
 
 async def start(slots: dict[str, Any], action: str, text: str = "") -> tuple[list[str], dict[str, Any]]:
