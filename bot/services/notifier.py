@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.services.checks import gsm7_length, is_gsm7
 from bot.store.db import make_sync_engine, session_scope, sync_session_factory
 from bot.store.models import OutboxMessage
 from bot.store.types import utcnow
@@ -38,12 +39,9 @@ SMS_MAX_CHARS = 320
 OptOutCheck = Callable[[str], Awaitable[bool]]
 Clock = Callable[[], datetime]
 
-# GSM 03.38 basic character set, and the extension table (each costs two septets).
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = set("^{}\\[~]|€\f")
+# The GSM-7 alphabet lives in bot.services.checks; these names stay for existing importers.
+# Note: notifier's `gsm7_safe` is a yes/no test (checks.is_gsm7), unlike checks.gsm7_safe, which rewrites.
+gsm7_safe = is_gsm7
 _STRAIGHTEN = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
     "\u2026": "...", "\u00a0": " ", "\t": " ",
@@ -55,21 +53,11 @@ def to_gsm7(text: str) -> str:
     return text.translate(_STRAIGHTEN)
 
 
-def gsm7_safe(text: str) -> bool:
-    """True if every character is in the GSM-7 alphabet (basic or extension table)."""
-    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text)
-
-
-def gsm7_length(text: str) -> int:
-    """Length in septets: extension characters count twice."""
-    return sum(2 if ch in _GSM7_EXTENSION else 1 for ch in text)
-
-
 def sms_problem(body: str) -> str | None:
     """Why `body` may not be texted, or None if it is fine (GSM-7, 1-320 characters)."""
     if not body.strip():
         return "empty message"
-    bad = sorted({ch for ch in body if ch not in _GSM7_BASIC and ch not in _GSM7_EXTENSION})
+    bad = sorted({ch for ch in body if not is_gsm7(ch)})
     if bad:
         return "not GSM-7: " + " ".join(f"U+{ord(ch):04X}" for ch in bad)
     if gsm7_length(body) > SMS_MAX_CHARS:
