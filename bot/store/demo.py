@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 
-from bot.services.money import format_cents, percent_of, to_cents
+from bot.profile import load_profile
+from bot.services.money import format_cents, percent_of
 from bot.store.db import make_sync_engine
 from bot.store.migrate import ensure_schema, sync_id_sequences
 from bot.store.models import (
@@ -144,18 +144,18 @@ class BillingTerms:
 
 
 def load_billing_terms(profile_path: Path | None = None) -> BillingTerms:
-    """Read the billing/draft section of the co-op profile YAML."""
-    raw = yaml.safe_load((profile_path or DEFAULT_PROFILE).read_text(encoding="utf-8"))
-    billing, drafts = raw["billing"], raw["drafts"]
+    """The billing/draft terms of the co-op profile, read and validated by `bot.profile`."""
+    profile = load_profile(profile_path or DEFAULT_PROFILE)
+    billing, drafts = profile.billing, profile.drafts
     return BillingTerms(
-        coop_name=str(raw["coop"]["name"]),
-        due_days=int(billing["due_days_after_billing"]),
-        late_fee_threshold_cents=to_cents(str(billing["late_fee_threshold"])),
-        late_fee_percent=Decimal(str(billing["late_fee_percent"])),
-        late_fee_minimum_cents=to_cents(str(billing["late_fee_minimum"])),
-        draft_days=tuple(int(d) for d in drafts["allowed_days"]),
-        cancel_notice_days=int(drafts["member_cancel_notice_days"]),
-        authorization_template=" ".join(str(drafts["authorization_template"]).split()),
+        coop_name=profile.coop.name,
+        due_days=billing.due_days_after_billing,
+        late_fee_threshold_cents=billing.late_fee_threshold_cents,
+        late_fee_percent=billing.late_fee_percent,
+        late_fee_minimum_cents=billing.late_fee_minimum_cents,
+        draft_days=drafts.allowed_days,
+        cancel_notice_days=drafts.member_cancel_notice_days,
+        authorization_template=drafts.authorization_template,
     )
 
 
