@@ -112,6 +112,14 @@ def _offer_person(deps: ActionDeps, failures: int) -> str:
     return ""
 
 
+async def _fail(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str) -> dict[str, Any]:
+    """Re-ask a settings form slot; from the second miss in a row, also offer a person."""
+    deps = await get_deps()
+    failures = int(tracker.get_slot("settings_failures") or 0) + 1
+    dispatcher.utter_message(text=text + _offer_person(deps, failures))
+    return {slot: None, "settings_failures": failures}
+
+
 # ---------------------------------------------------------------- start
 
 
@@ -190,21 +198,14 @@ class ValidateNotificationForm(FormValidationAction):
     def name(self) -> str:
         return "validate_notification_form"
 
-    async def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str,
-                    ) -> dict[str, Any]:
-        deps = await get_deps()
-        failures = int(tracker.get_slot("settings_failures") or 0) + 1
-        dispatcher.utter_message(text=text + _offer_person(deps, failures))
-        return {slot: None, "settings_failures": failures}
-
     async def validate_notify_topic(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
         if value in TOPIC_LABELS:
             return {"notify_topic": value}
         topic = topic_of(str(value or ""))
         if topic is None:
-            return await self._fail(dispatcher, tracker, "notify_topic",
-                                    "I can send alerts for outages, bill ready, payment received or past due. Which one?")
+            return await _fail(dispatcher, tracker, "notify_topic",
+                               "I can send alerts for outages, bill ready, payment received or past due. Which one?")
         return {"notify_topic": topic}
 
     async def validate_notify_channel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -215,7 +216,7 @@ class ValidateNotificationForm(FormValidationAction):
             return {"notify_channel": "sms"}
         channel = channel_word(str(value or ""))
         if channel is None:
-            return await self._fail(dispatcher, tracker, "notify_channel", "Please say text or email.")
+            return await _fail(dispatcher, tracker, "notify_channel", "Please say text or email.")
         return {"notify_channel": channel}
 
     async def validate_notify_enabled(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -227,7 +228,7 @@ class ValidateNotificationForm(FormValidationAction):
         if enabled is None:
             enabled = enabled_of(str(value or ""))
         if enabled is None:
-            return await self._fail(dispatcher, tracker, "notify_enabled", "Please say on or off.")
+            return await _fail(dispatcher, tracker, "notify_enabled", "Please say on or off.")
         return {"notify_enabled": enabled}
 
 
@@ -264,20 +265,13 @@ class ValidateContactForm(FormValidationAction):
     def name(self) -> str:
         return "validate_contact_form"
 
-    async def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str,
-                    ) -> dict[str, Any]:
-        deps = await get_deps()
-        failures = int(tracker.get_slot("settings_failures") or 0) + 1
-        dispatcher.utter_message(text=text + _offer_person(deps, failures))
-        return {slot: None, "settings_failures": failures}
-
     async def validate_contact_kind_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                            domain: DomainDict) -> dict[str, Any]:
         if value in ("phone", "email"):
             return {"contact_kind_choice": value}
         kind = contact_kind_of(str(value or ""))
         if kind is None:
-            return await self._fail(dispatcher, tracker, "contact_kind_choice", "Please say phone or email.")
+            return await _fail(dispatcher, tracker, "contact_kind_choice", "Please say phone or email.")
         return {"contact_kind_choice": kind}
 
     async def validate_new_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -300,17 +294,17 @@ class ValidateContactForm(FormValidationAction):
             return {"new_contact": {"kind": kind, "value": started.new_value, "masked": started.masked_new},
                     "settings_failures": 0}
         if started.status is ContactStatus.INVALID:
-            return await self._fail(dispatcher, tracker, "new_contact", started.error or "Please try again.")
+            return await _fail(dispatcher, tracker, "new_contact", started.error or "Please try again.")
         if started.status is ContactStatus.SAME_AS_CURRENT:
-            return await self._fail(dispatcher, tracker, "new_contact",
-                                    f"That's already the {'email' if kind == 'email' else 'number'} on file "
-                                    f"({started.masked_old}). Send a different one, or say never mind.")
+            return await _fail(dispatcher, tracker, "new_contact",
+                               f"That's already the {'email' if kind == 'email' else 'number'} on file "
+                               f"({started.masked_old}). Send a different one, or say never mind.")
         if started.status is ContactStatus.RATE_LIMITED:
             return {"new_contact": {"kind": kind, "value": None, "masked": None}, "contact_code": "failed",
                     "contact_summary": "I've sent several codes in the last few minutes, so I stopped. "
                                        "Nothing was changed. Please try again in 10 minutes."}
-        return await self._fail(dispatcher, tracker, "new_contact",
-                                f"I couldn't send a code to {started.masked_new}. Please check it and send it again.")
+        return await _fail(dispatcher, tracker, "new_contact",
+                           f"I couldn't send a code to {started.masked_new}. Please check it and send it again.")
 
     async def validate_contact_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
@@ -333,11 +327,11 @@ class ValidateContactForm(FormValidationAction):
                     "contact_summary": f"Done. Your {what} on file is now {result.masked_new}{was}. "
                                        "Nothing else changed."}
         if result.status is ContactStatus.WRONG_CODE:
-            return await self._fail(dispatcher, tracker, "contact_code",
-                                    f"That code doesn't match. You have {result.attempts_left} tries left.")
+            return await _fail(dispatcher, tracker, "contact_code",
+                               f"That code doesn't match. You have {result.attempts_left} tries left.")
         if result.status is ContactStatus.MALFORMED_CODE:
-            return await self._fail(dispatcher, tracker, "contact_code",
-                                    f"Please reply with the 6-digit code I sent to {pending.get('masked')}.")
+            return await _fail(dispatcher, tracker, "contact_code",
+                               f"Please reply with the 6-digit code I sent to {pending.get('masked')}.")
         if result.status is ContactStatus.EXPIRED:
             again = await service.start_contact_change(actor, kind, pending["value"], now=deps.now())
             if again.status is ContactStatus.CODE_SENT:
