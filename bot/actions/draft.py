@@ -1004,6 +1004,21 @@ async def _forget_copy(deps: ActionDeps, enrollment_id: int, action: str) -> Non
             )
 
 
+async def _deliver_copy(
+    deps: ActionDeps,
+    destination: CopyDestination | None,
+    enrollment_id: int,
+    action: str,
+    subject: str,
+    text: str,
+) -> bool:
+    """Send the member's copy; if it could not go, the record just written must not claim it did."""
+    sent = await send_copy(deps, destination, subject, text)
+    if not sent:
+        await _forget_copy(deps, enrollment_id, action)
+    return sent
+
+
 def _copy_sentence(
     destination: CopyDestination | None, sent: bool, what: str, deps: ActionDeps
 ) -> str:
@@ -1083,11 +1098,10 @@ class ActionDraftEnroll(Action):
         except drafts.DraftError as error:
             dispatcher.utter_message(text=f"{error} Nothing was set up.")
             return reset_events()
-        sent = await send_copy(
-            deps, destination, f"{deps.profile.coop.name}: your bank draft authorization", text
+        sent = await _deliver_copy(
+            deps, destination, enrollment_id, "enroll",
+            f"{deps.profile.coop.name}: your bank draft authorization", text,
         )
-        if not sent:
-            await _forget_copy(deps, enrollment_id, "enroll")
         dispatcher.utter_message(
             text=f"You're enrolled. First draft: {spell_date(starts_on, with_year=False)}. "
             + _copy_sentence(destination, sent, "authorization", deps)
@@ -1163,11 +1177,10 @@ class ActionDraftChange(Action):
         except drafts.DraftError as error:
             dispatcher.utter_message(text=f"{error} Nothing was changed.")
             return reset_events()
-        sent = await send_copy(
-            deps, destination, f"{deps.profile.coop.name}: your new bank draft authorization", text
+        sent = await _deliver_copy(
+            deps, destination, enrollment_id, "change",
+            f"{deps.profile.coop.name}: your new bank draft authorization", text,
         )
-        if not sent:
-            await _forget_copy(deps, enrollment_id, "change")
         message = f"Done. Your new draft terms take effect with the draft on {spell_date(starts_on, with_year=False)}."
         if still is not None:
             message += (
@@ -1221,11 +1234,10 @@ class ActionDraftCancel(Action):
             first_skipped=result.first_skipped,
             still_happening=result.still_happening,
         )
-        sent = await send_copy(
-            deps, destination, f"{deps.profile.coop.name}: your bank draft is cancelled", text
+        sent = await _deliver_copy(
+            deps, destination, enrollment_id, "cancel",
+            f"{deps.profile.coop.name}: your bank draft is cancelled", text,
         )
-        if not sent:
-            await _forget_copy(deps, enrollment_id, "cancel")
         dispatcher.utter_message(text=text)
         dispatcher.utter_message(
             text=_copy_sentence(destination, sent, "cancellation", deps) + " Anything else?"
