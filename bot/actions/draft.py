@@ -30,7 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select, update
 
-from bot.actions.common import channel_of, parse_amount, require_tier
+from bot.actions.common import Identity, channel_of, parse_amount, require_tier
 from bot.actions.deps import ActionDeps, get_deps
 from bot.services import drafts
 from bot.services.billing import MethodRecord, SqlMemberServices
@@ -1040,6 +1040,26 @@ STALE_TERMS = (
 )
 
 
+def _authorized_today(
+    dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps, declined: str
+) -> tuple[Identity, date] | None:
+    """Enroll and change both need a confirmed member, an explicit YES, and terms shown today.
+
+    Returns (identity, today), or None after telling the member why nothing was stored.
+    """
+    identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
+    if identity is None:
+        return None
+    if tracker.get_slot("draft_authorized") is not True:
+        dispatcher.utter_message(text=declined)
+        return None
+    today = _today(deps)
+    if _stale_terms(tracker, today):
+        dispatcher.utter_message(text=STALE_TERMS)
+        return None
+    return identity, today
+
+
 class ActionDraftEnroll(Action):
     """After `draft_form`: YES stores the enrollment and its authorization; NO stores nothing."""
 
@@ -1050,18 +1070,13 @@ class ActionDraftEnroll(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
-        identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
-        if identity is None:
+        gate = _authorized_today(
+            dispatcher, tracker, deps,
+            "OK, I didn't set up bank draft. Nothing was stored. Anything else?",
+        )
+        if gate is None:
             return reset_events()
-        if tracker.get_slot("draft_authorized") is not True:
-            dispatcher.utter_message(
-                text="OK, I didn't set up bank draft. Nothing was stored. Anything else?"
-            )
-            return reset_events()
-        today = _today(deps)
-        if _stale_terms(tracker, today):
-            dispatcher.utter_message(text=STALE_TERMS)
-            return reset_events()
+        identity, today = gate
         situation = await load_situation(deps, identity.account_id, identity.member_id)
         if situation.enrollment is not None:
             dispatcher.utter_message(
@@ -1125,18 +1140,14 @@ class ActionDraftChange(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
-        identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
-        if identity is None:
+        gate = _authorized_today(
+            dispatcher, tracker, deps,
+            "OK, your bank draft stays as it was. Nothing was changed. Anything else?",
+        )
+        if gate is None:
             return reset_events()
-        if tracker.get_slot("draft_authorized") is not True:
-            dispatcher.utter_message(
-                text="OK, your bank draft stays as it was. Nothing was changed. Anything else?"
-            )
-            return reset_events()
-        today, now = _today(deps), deps.now()
-        if _stale_terms(tracker, today):
-            dispatcher.utter_message(text=STALE_TERMS)
-            return reset_events()
+        identity, today = gate
+        now = deps.now()
         situation = await load_situation(deps, identity.account_id, identity.member_id)
         if situation.enrollment is None:
             dispatcher.utter_message(
