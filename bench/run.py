@@ -494,7 +494,7 @@ def report(
             f"\nOur model was trained by this `make bench`: {training.get('training_s')}s of "
             f"training proper, {training.get('since_make_started_s')}s since `make bench` began "
             f"(includes setup and db steps). Rasa reuses cached components whose inputs did not "
-            f"change (~/.rasa/cache), so a partial retrain is faster than a full one."
+            f"change (.rasa/cache), so a partial retrain is faster than a full one."
         )
     elif training.get("model"):
         print(
