@@ -16,7 +16,7 @@ JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
 
-.PHONY: help setup db train validate run test clean bench
+.PHONY: help setup db train validate run test clean bench screenshots
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
@@ -75,3 +75,7 @@ clean:
 bench: BENCH_MAKE_STARTED := $(shell date +%s)
 bench: setup db train
 	@BENCH_MAKE_STARTED=$(BENCH_MAKE_STARTED) .venv/bin/python -m bench.run
+
+## Refresh the README's screenshots (docs/screenshots/) from the browser tests.
+screenshots: setup
+	@PUBLISH_SCREENSHOTS=1 $(PYTEST) -q tests/browser
