@@ -395,3 +395,27 @@ def buttons_or_choices(options: Iterable[tuple[str, str] | dict[str, str]]) -> l
             title, payload = option
         buttons.append({"title": title.strip()[:60], "payload": payload})
     return buttons
+
+
+def offer_person(member_services_phone: str) -> str:
+    """The one sentence every form uses to offer a person after repeated misses."""
+    return f"If you'd rather talk with a person, say agent or call {member_services_phone}."
+
+
+def reask(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    slot: str,
+    counter: str,
+    message: str,
+    member_services_phone: str,
+    buttons: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Re-ask `slot` with `message`; from the second miss in a row (counted in the `counter`
+    slot) also offer a person. Returns the slot events for a FormValidationAction."""
+    failures = int(tracker.get_slot(counter) or 0) + 1
+    if failures >= 2:
+        message = f"{message} {offer_person(member_services_phone)}"
+    dispatcher.utter_message(text=message, buttons=buttons or [])
+    return {slot: None, counter: failures}

@@ -30,7 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select, update
 
-from bot.actions.common import Identity, channel_of, parse_amount, require_tier
+from bot.actions.common import Identity, channel_of, parse_amount, reask, require_tier
 from bot.actions.deps import ActionDeps, get_deps
 from bot.services import drafts
 from bot.services.billing import MethodRecord, SqlMemberServices
@@ -307,12 +307,6 @@ class ActionDraftStart(Action):
 # ---------------------------------------------------------------------------------------------
 
 
-def _offer_person(deps: ActionDeps, failures: int) -> str:
-    if failures < 2:
-        return ""
-    return f" If you'd rather talk with a person, type agent or call {deps.profile.phones.member_services}."
-
-
 async def secure_page_message(
     deps: ActionDeps, tracker: Tracker, member_id: int, account_id: int
 ) -> str:
@@ -353,11 +347,8 @@ class _DraftTermsValidation(FormValidationAction):
         message: str,
         buttons: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        failures = int(tracker.get_slot("draft_failures") or 0) + 1
-        dispatcher.utter_message(
-            text=message + _offer_person(deps, failures), buttons=buttons or []
-        )
-        return {slot: None, "draft_failures": failures}
+        return reask(dispatcher, tracker, slot=slot, counter="draft_failures", message=message,
+                     member_services_phone=deps.profile.phones.member_services, buttons=buttons)
 
     async def _refuse_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, kind: str

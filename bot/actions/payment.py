@@ -160,13 +160,6 @@ def reset_form_events() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in ALL_FORM_SLOTS] + [SlotSet("requested_slot", None)]
 
 
-def offer_person(deps: ActionDeps) -> str:
-    return (
-        "If it's easier, I can connect you with a person: say agent, or call member services at "
-        f"{deps.profile.phones.member_services}."
-    )
-
-
 def with_phone(message: str, deps: ActionDeps) -> str:
     """'... or call member services.' -> '... or call member services at (706) 547-2167.'"""
     return message.replace(
@@ -364,11 +357,9 @@ class ValidatePaymentForm(FormValidationAction):
 
     def _failed(self, slot: str, message: str, dispatcher: CollectingDispatcher, tracker: Tracker,
                 deps: ActionDeps) -> dict[str, Any]:
-        failures = int(tracker.get_slot("payment_failures") or 0) + 1
-        if failures >= 2:
-            message = f"{message} {offer_person(deps)}"
-        dispatcher.utter_message(text=message)
-        return {slot: None, "payment_failures": failures}
+        return common.reask(dispatcher, tracker, slot=slot, counter="payment_failures",
+                            message=message,
+                            member_services_phone=deps.profile.phones.member_services)
 
     async def _amount(self, text: str, tracker: Tracker, deps: ActionDeps) -> tuple[int | None, str | None]:
         """(cents, None) for a payable amount; (None, why) otherwise."""

@@ -22,6 +22,7 @@ from bot.actions.common import (
     CARD_NOT_KEPT_MESSAGE,
     buttons_or_choices,
     channel_of,
+    reask,
     require_tier,
     scrub_card_numbers,
 )
@@ -48,12 +49,6 @@ QUESTIONS = {
 YES_WORDS = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "confirm", "send it"}
 NO_WORDS = {"no", "n", "nope", "nah", "wrong", "not right"}
 _ACTION_WORDS = {"start": "start service", "stop": "stop service", "transfer": "move your service"}
-
-
-def _offer_person(deps: ActionDeps, failures: int) -> str:
-    if failures >= 2:
-        return f" Or say 'talk to a person', or call {deps.profile.phones.member_services}."
-    return ""
 
 
 async def _account_place(deps: ActionDeps, account_id: int | None) -> str:
@@ -87,9 +82,8 @@ class ValidateServiceRequestForm(FormValidationAction):
     async def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str,
                     ) -> dict[str, Any]:
         deps = await get_deps()
-        failures = int(tracker.get_slot("sr_failures") or 0) + 1
-        dispatcher.utter_message(text=text + _offer_person(deps, failures))
-        return {slot: None, "sr_failures": failures}
+        return reask(dispatcher, tracker, slot=slot, counter="sr_failures", message=text,
+                     member_services_phone=deps.profile.phones.member_services)
 
     async def validate_sr_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:

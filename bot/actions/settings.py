@@ -18,7 +18,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import CARD_NOT_KEPT_MESSAGE, channel_of, require_tier, scrub_card_numbers
+from bot.actions.common import (
+    CARD_NOT_KEPT_MESSAGE,
+    channel_of,
+    reask,
+    require_tier,
+    scrub_card_numbers,
+)
 from bot.actions.deps import ActionDeps, get_deps
 from bot.services.account_settings import (
     CHANNEL_LABELS,
@@ -106,18 +112,11 @@ def contact_value_in(text: str | None, kind: str | None) -> str | None:
     return None
 
 
-def _offer_person(deps: ActionDeps, failures: int) -> str:
-    if failures >= 2:
-        return f" Or say 'talk to a person', or call {deps.profile.phones.member_services}."
-    return ""
-
-
 async def _fail(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str) -> dict[str, Any]:
     """Re-ask a settings form slot; from the second miss in a row, also offer a person."""
     deps = await get_deps()
-    failures = int(tracker.get_slot("settings_failures") or 0) + 1
-    dispatcher.utter_message(text=text + _offer_person(deps, failures))
-    return {slot: None, "settings_failures": failures}
+    return reask(dispatcher, tracker, slot=slot, counter="settings_failures", message=text,
+                 member_services_phone=deps.profile.phones.member_services)
 
 
 # ---------------------------------------------------------------- start

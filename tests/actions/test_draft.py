@@ -272,7 +272,7 @@ async def test_second_wrong_day_also_offers_a_person(demo) -> None:
     )
     texts, result = await validate(d.ValidateDraftForm(), "draft_day", "the 20th", t)
     assert texts[0].endswith(
-        "If you'd rather talk with a person, type agent or call (706) 547-2167."
+        "If you'd rather talk with a person, say agent or call (706) 547-2167."
     )
     assert result["draft_failures"] == 2
 

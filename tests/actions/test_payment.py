@@ -179,7 +179,7 @@ async def test_second_bad_amount_offers_a_person(demo):
     messages, slots = await answer(demo["dana"], "lots", "inform", "payment_amount_cents",
                                    slots={"payment_amount_choice": "other", "payment_failures": 1})
     assert slots["payment_failures"] == 2
-    assert "connect you with a person" in texts(messages)
+    assert "talk with a person" in texts(messages)
     assert "(706) 547-2167" in texts(messages)
 
 

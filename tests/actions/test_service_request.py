@@ -82,7 +82,7 @@ async def test_second_failed_try_offers_a_person(demo, session_factory):
     slots = {**await confirmed(session_factory, "1000004821", "Dana"), "sr_kind": "stop", "sr_failures": 1}
     texts, set_slots = await answer(slots, "sr_date", "sunday")
     assert texts == [("Sun, Nov 29 is a Sunday, and crews work weekdays. Please pick a weekday. "
-                     "Or say 'talk to a person', or call (706) 547-2167.")]
+                     "If you'd rather talk with a person, say agent or call (706) 547-2167.")]
     assert set_slots["sr_failures"] == 2
 
 

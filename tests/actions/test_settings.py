@@ -202,7 +202,7 @@ async def test_bad_numbers_and_card_numbers_are_not_kept(demo, session_factory):
                                                new_slots={"new_contact": "(706) 555-0101"},
                                                active_loop="contact_form"), domain())
     assert texts == [("That's already the number on file (***-***-0101). Send a different one, or say never mind. "
-                     "Or say 'talk to a person', or call (706) 547-2167.")]
+                     "If you'd rather talk with a person, say agent or call (706) 547-2167.")]
 
 
 async def test_every_settings_reply_fits_one_sms(demo, session_factory):
