@@ -90,12 +90,14 @@ async def _chat(settings: Settings, sender: str) -> int:
                 continue
             try:
                 replies = await send(session, settings.rasa_url, sender, to_message(typed, state))
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientConnectionError):
                 print(f"\n{_not_running(settings)}", file=sys.stderr)
                 return 1
             except aiohttp.ClientResponseError as exc:
-                print(f"Rasa answered with an error ({exc.status}); see var/log/rasa.log.",
-                      file=sys.stderr)
+                print(
+                    f"Rasa answered with an error ({exc.status}); see var/log/rasa.log.",
+                    file=sys.stderr,
+                )
                 return 1
             print(render(replies, state))
 

@@ -77,8 +77,10 @@ def _cmd_create_agent(settings: Settings, args: argparse.Namespace) -> int:
     except AgentError as exc:
         print(f"Could not create the agent: {exc}", file=sys.stderr)
         return 1
-    print(f"Created agent {args.username!r} (id {agent_id}); they can sign in at "
-          f"{settings.public_base_url}/console")
+    print(
+        f"Created agent {args.username!r} (id {agent_id}); they can sign in at "
+        f"{settings.public_base_url}/console"
+    )
     return 0
 
 
@@ -100,11 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("init-db", _cmd_init_db, "create or upgrade the database schema (Alembic migrations)")
-    p = add("demo-data", _cmd_demo_data, "load deterministic demo members, bills, usage and outages")
+    p = add(
+        "demo-data", _cmd_demo_data, "load deterministic demo members, bills, usage and outages"
+    )
     p.add_argument("--members", type=int, default=300, help="how many members (default 300)")
     p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
-    p.add_argument("--usage-days", type=int, default=None,
-                   help="days of daily usage per account (default 365; fewer for scale tests)")
+    p.add_argument(
+        "--usage-days",
+        type=int,
+        default=None,
+        help="days of daily usage per account (default 365; fewer for scale tests)",
+    )
     p.add_argument("--if-empty", action="store_true", help="do nothing if members already exist")
     p = add("import", _cmd_import, "import a billing-system export (see docs/import-format.md)")
     p.add_argument("files", nargs="+", help="JSON or CSV files")
@@ -114,16 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("chat", _cmd_chat, "chat with the running assistant from this terminal")
     p.add_argument("--sender", default=None, help="conversation id (default: a new one)")
     p = add("sms", _cmd_sms, "simulate an inbound text to the running gateway, signed like Twilio")
-    p.add_argument("--from", dest="from_number", default="+17065550101",
-                   help="the sender's phone (default: Dana Whitfield's demo phone)")
+    p.add_argument(
+        "--from",
+        dest="from_number",
+        default="+17065550101",
+        help="the sender's phone (default: Dana Whitfield's demo phone)",
+    )
     p.add_argument("body", nargs="+", help="the text message")
-    p = add("create-agent", _cmd_create_agent,
-            "create a member-service agent for the console (asks for the password)")
+    p = add(
+        "create-agent",
+        _cmd_create_agent,
+        "create a member-service agent for the console (asks for the password)",
+    )
     p.add_argument("username")
     p.add_argument("display_name", help="shown to members, e.g. Maria")
     p.add_argument("--admin", action="store_true", help="may manage other agents")
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from standard input (for scripts) instead of asking")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (for scripts) instead of asking",
+    )
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
     return parser

@@ -91,7 +91,9 @@ class Settings:
         return bool(self.smtp_host and self.smtp_from)
 
 
-def load_settings(env_file: str | os.PathLike[str] | None = None, *, override: bool = False) -> Settings:
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None, *, override: bool = False
+) -> Settings:
     """Read `.env` (if present) and the process environment into `Settings`."""
     load_dotenv(env_file or PROJECT_ROOT / ".env", override=override)
     env = os.environ
@@ -124,6 +126,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, *, override: b
         smtp_password=env.get("SMTP_PASSWORD", ""),
         smtp_from=env.get("SMTP_FROM", ""),
         http_timeout_seconds=_float("HTTP_TIMEOUT_SECONDS", env.get("HTTP_TIMEOUT_SECONDS", "10")),
-        sms_reply_wait_seconds=_float("SMS_REPLY_WAIT_SECONDS", env.get("SMS_REPLY_WAIT_SECONDS", "4")),
+        sms_reply_wait_seconds=_float(
+            "SMS_REPLY_WAIT_SECONDS", env.get("SMS_REPLY_WAIT_SECONDS", "4")
+        ),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )

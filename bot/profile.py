@@ -104,7 +104,9 @@ class WeekHours(Mapping[int, Hours]):
         return len(self._days)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{WEEKDAYS[d]}: {h.open:%H:%M}-{h.close:%H:%M}" for d, h in self._days.items())
+        inner = ", ".join(
+            f"{WEEKDAYS[d]}: {h.open:%H:%M}-{h.close:%H:%M}" for d, h in self._days.items()
+        )
         return f"WeekHours({inner})"
 
     def __eq__(self, other: object) -> bool:
@@ -290,7 +292,9 @@ class _Reader:
             self.fail(field, f"must be a group of settings (key: value lines), got {value!r}")
         return value
 
-    def section(self, parent: dict[str, Any], key: str, field: str, *, required: bool = True) -> dict[str, Any] | None:
+    def section(
+        self, parent: dict[str, Any], key: str, field: str, *, required: bool = True
+    ) -> dict[str, Any] | None:
         value = parent.get(key, _MISSING)
         if value is _MISSING or value is None:
             if required:
@@ -323,15 +327,23 @@ class _Reader:
         return value.strip()
 
     def integer(
-        self, m: dict[str, Any], key: str, field: str, *, minimum: int | None = None,
-        maximum: int | None = None, required: bool = True,
+        self,
+        m: dict[str, Any],
+        key: str,
+        field: str,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        required: bool = True,
     ) -> int | None:
         value = self.get(m, key, field, required=required)
         if value is None:
             return None
         return self.int_value(value, field, minimum=minimum, maximum=maximum)
 
-    def int_value(self, value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int_value(
+        self, value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(field, f"must be a whole number, got {value!r}")
         if minimum is not None and value < minimum:
@@ -406,7 +418,9 @@ class _Reader:
                 pass
         self.fail(field, f"must be a date like 2026-11-26, got {value!r}")
 
-    def text_list(self, m: dict[str, Any], key: str, field: str, *, required: bool = True) -> tuple[str, ...]:
+    def text_list(
+        self, m: dict[str, Any], key: str, field: str, *, required: bool = True
+    ) -> tuple[str, ...]:
         value = self.get(m, key, field, required=required)
         if value is None:
             return ()
@@ -428,7 +442,11 @@ class _Reader:
 def _coop(r: _Reader, raw: dict[str, Any]) -> Coop:
     m = r.section(raw, "coop", "coop")
     assert m is not None
-    r.only_keys(m, "coop", {"name", "short_name", "website", "timezone", "counties_served", "members_approx"})
+    r.only_keys(
+        m,
+        "coop",
+        {"name", "short_name", "website", "timezone", "counties_served", "members_approx"},
+    )
     tz_name = r.text(m, "timezone", "coop.timezone")
     try:
         tz = ZoneInfo(tz_name)  # type: ignore[arg-type]
@@ -439,8 +457,12 @@ def _coop(r: _Reader, raw: dict[str, Any]) -> Coop:
         short_name=r.text(m, "short_name", "coop.short_name"),  # type: ignore[arg-type]
         website=r.text(m, "website", "coop.website"),  # type: ignore[arg-type]
         timezone=tz,
-        counties_served=r.integer(m, "counties_served", "coop.counties_served", minimum=1, required=False),
-        members_approx=r.integer(m, "members_approx", "coop.members_approx", minimum=0, required=False),
+        counties_served=r.integer(
+            m, "counties_served", "coop.counties_served", minimum=1, required=False
+        ),
+        members_approx=r.integer(
+            m, "members_approx", "coop.members_approx", minimum=0, required=False
+        ),
     )
 
 
@@ -488,7 +510,9 @@ def _offices(r: _Reader, raw: dict[str, Any], week: WeekHours) -> tuple[Office, 
     for i, item in enumerate(value):
         where = f"offices[{i}]"
         m = r.mapping(item, where)
-        r.only_keys(m, where, {"id", "name", "street", "town", "state", "zip", "lunch_closure", "services"})
+        r.only_keys(
+            m, where, {"id", "name", "street", "town", "state", "zip", "lunch_closure", "services"}
+        )
         office_id = r.text(m, "id", f"{where}.id")
         assert office_id is not None
         where = f"offices[{i}] ({office_id})"
@@ -541,7 +565,9 @@ def _holidays(r: _Reader, raw: dict[str, Any]) -> tuple[Holiday, ...]:
         r.only_keys(m, where, {"date", "name"})
         day = r.day(r.get(m, "date", f"{where}.date"), f"{where}.date")
         if day in seen:
-            r.fail(f"{where}.date", f"{day.isoformat()} is listed twice (also holidays[{seen[day]}])")
+            r.fail(
+                f"{where}.date", f"{day.isoformat()} is listed twice (also holidays[{seen[day]}])"
+            )
         seen[day] = i
         out.append(Holiday(day, r.text(m, "name", f"{where}.name")))  # type: ignore[arg-type]
     return tuple(sorted(out, key=lambda h: h.date))
@@ -551,11 +577,23 @@ def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
     f = "billing"
     m = r.section(raw, f, f)
     assert m is not None
-    r.only_keys(m, f, {
-        "due_days_after_billing", "payment_cutoff_local_time", "late_fee_threshold", "late_fee_percent",
-        "late_fee_minimum", "disconnect_rule", "reconnect_fee_business_hours", "reconnect_fee_other_times",
-        "reconnect_business_hours", "senior_billing_day", "online_payment_posting",
-    })
+    r.only_keys(
+        m,
+        f,
+        {
+            "due_days_after_billing",
+            "payment_cutoff_local_time",
+            "late_fee_threshold",
+            "late_fee_percent",
+            "late_fee_minimum",
+            "disconnect_rule",
+            "reconnect_fee_business_hours",
+            "reconnect_fee_other_times",
+            "reconnect_business_hours",
+            "senior_billing_day",
+            "online_payment_posting",
+        },
+    )
     rh = r.section(m, "reconnect_business_hours", f"{f}.reconnect_business_hours")
     assert rh is not None
     rw = f"{f}.reconnect_business_hours"
@@ -576,20 +614,32 @@ def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
     if percent > 100:
         r.fail(f"{f}.late_fee_percent", f"must be at most 100, got {m['late_fee_percent']!r}")
     return Billing(
-        due_days_after_billing=r.integer(m, "due_days_after_billing", f"{f}.due_days_after_billing",
-                                         minimum=1, maximum=90),  # type: ignore[arg-type]
-        payment_cutoff_local_time=r.clock(r.get(m, "payment_cutoff_local_time", f"{f}.payment_cutoff_local_time"),
-                                          f"{f}.payment_cutoff_local_time"),
+        due_days_after_billing=r.integer(
+            m, "due_days_after_billing", f"{f}.due_days_after_billing", minimum=1, maximum=90
+        ),  # type: ignore[arg-type]
+        payment_cutoff_local_time=r.clock(
+            r.get(m, "payment_cutoff_local_time", f"{f}.payment_cutoff_local_time"),
+            f"{f}.payment_cutoff_local_time",
+        ),
         late_fee_threshold_cents=r.money_cents(m, "late_fee_threshold", f"{f}.late_fee_threshold"),
         late_fee_percent=percent,
         late_fee_minimum_cents=r.money_cents(m, "late_fee_minimum", f"{f}.late_fee_minimum"),
         disconnect_rule=r.text(m, "disconnect_rule", f"{f}.disconnect_rule"),  # type: ignore[arg-type]
-        reconnect_fee_business_hours_cents=r.money_cents(m, "reconnect_fee_business_hours",
-                                                         f"{f}.reconnect_fee_business_hours"),
-        reconnect_fee_other_times_cents=r.money_cents(m, "reconnect_fee_other_times", f"{f}.reconnect_fee_other_times"),
+        reconnect_fee_business_hours_cents=r.money_cents(
+            m, "reconnect_fee_business_hours", f"{f}.reconnect_fee_business_hours"
+        ),
+        reconnect_fee_other_times_cents=r.money_cents(
+            m, "reconnect_fee_other_times", f"{f}.reconnect_fee_other_times"
+        ),
         reconnect_business_hours=ReconnectHours(tuple(sorted(set(days))), start, end),
-        senior_billing_day=r.integer(m, "senior_billing_day", f"{f}.senior_billing_day", minimum=1, maximum=28,
-                                     required=False),
+        senior_billing_day=r.integer(
+            m,
+            "senior_billing_day",
+            f"{f}.senior_billing_day",
+            minimum=1,
+            maximum=28,
+            required=False,
+        ),
         online_payment_posting=r.text(m, "online_payment_posting", f"{f}.online_payment_posting"),  # type: ignore[arg-type]
     )
 
@@ -598,7 +648,9 @@ def _payments(r: _Reader, raw: dict[str, Any]) -> Payments:
     f = "payments"
     m = r.section(raw, f, f)
     assert m is not None
-    r.only_keys(m, f, {"minimum", "maximum", "warn_above_balance", "methods_accepted", "ways_to_pay"})
+    r.only_keys(
+        m, f, {"minimum", "maximum", "warn_above_balance", "methods_accepted", "ways_to_pay"}
+    )
     minimum = r.money_cents(m, "minimum", f"{f}.minimum")
     maximum = r.money_cents(m, "maximum", f"{f}.maximum")
     if minimum <= 0:
@@ -608,7 +660,10 @@ def _payments(r: _Reader, raw: dict[str, Any]) -> Payments:
     methods = r.text_list(m, "methods_accepted", f"{f}.methods_accepted")
     for i, kind in enumerate(methods):
         if kind not in PAYMENT_METHOD_KINDS:
-            r.fail(f"{f}.methods_accepted[{i}]", f"must be one of card, checking, savings, got {kind!r}")
+            r.fail(
+                f"{f}.methods_accepted[{i}]",
+                f"must be one of card, checking, savings, got {kind!r}",
+            )
     return Payments(
         minimum_cents=minimum,
         maximum_cents=maximum,
@@ -622,13 +677,25 @@ def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
     f = "drafts"
     m = r.section(raw, f, f)
     assert m is not None
-    r.only_keys(m, f, {
-        "allowed_days", "amount_rules", "member_cancel_notice_days", "amount_notice_days",
-        "date_change_notice_days", "authorization_retention_years", "authorization_template",
-    })
+    r.only_keys(
+        m,
+        f,
+        {
+            "allowed_days",
+            "amount_rules",
+            "member_cancel_notice_days",
+            "amount_notice_days",
+            "date_change_notice_days",
+            "authorization_retention_years",
+            "authorization_template",
+        },
+    )
     days_raw = r.get(m, "allowed_days", f"{f}.allowed_days")
     if not isinstance(days_raw, list) or not days_raw:
-        r.fail(f"{f}.allowed_days", f"must be a list of days of the month like [3, 18], got {days_raw!r}")
+        r.fail(
+            f"{f}.allowed_days",
+            f"must be a list of days of the month like [3, 18], got {days_raw!r}",
+        )
     days: list[int] = []
     for i, d in enumerate(days_raw):
         where = f"{f}.allowed_days[{i}]"
@@ -661,14 +728,18 @@ def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
     return Drafts(
         allowed_days=tuple(sorted(days)),
         amount_rules=rules,
-        member_cancel_notice_days=r.integer(m, "member_cancel_notice_days", f"{f}.member_cancel_notice_days",
-                                            minimum=0, maximum=27),  # type: ignore[arg-type]
-        amount_notice_days=r.integer(m, "amount_notice_days", f"{f}.amount_notice_days",
-                                     minimum=0, maximum=27),  # type: ignore[arg-type]
-        date_change_notice_days=r.integer(m, "date_change_notice_days", f"{f}.date_change_notice_days",
-                                          minimum=0, maximum=60),  # type: ignore[arg-type]
-        authorization_retention_years=r.integer(m, "authorization_retention_years",
-                                                f"{f}.authorization_retention_years", minimum=2),  # type: ignore[arg-type]
+        member_cancel_notice_days=r.integer(
+            m, "member_cancel_notice_days", f"{f}.member_cancel_notice_days", minimum=0, maximum=27
+        ),  # type: ignore[arg-type]
+        amount_notice_days=r.integer(
+            m, "amount_notice_days", f"{f}.amount_notice_days", minimum=0, maximum=27
+        ),  # type: ignore[arg-type]
+        date_change_notice_days=r.integer(
+            m, "date_change_notice_days", f"{f}.date_change_notice_days", minimum=0, maximum=60
+        ),  # type: ignore[arg-type]
+        authorization_retention_years=r.integer(
+            m, "authorization_retention_years", f"{f}.authorization_retention_years", minimum=2
+        ),  # type: ignore[arg-type]
         authorization_template=" ".join(template.split()),
     )
 
@@ -689,17 +760,25 @@ def _extreme_weather(r: _Reader, raw: dict[str, Any]) -> ExtremeWeather:
     f = "extreme_weather"
     m = r.section(raw, f, f)
     assert m is not None
-    r.only_keys(m, f, {"winter_window", "winter_forecast_low_below_f", "heat_advisory_suspends", "summary"})
+    r.only_keys(
+        m, f, {"winter_window", "winter_forecast_low_below_f", "heat_advisory_suspends", "summary"}
+    )
     ww = r.section(m, "winter_window", f"{f}.winter_window")
     assert ww is not None
     r.only_keys(ww, f"{f}.winter_window", {"start", "end"})
-    start = _month_day(r, r.get(ww, "start", f"{f}.winter_window.start"), f"{f}.winter_window.start")
+    start = _month_day(
+        r, r.get(ww, "start", f"{f}.winter_window.start"), f"{f}.winter_window.start"
+    )
     end = _month_day(r, r.get(ww, "end", f"{f}.winter_window.end"), f"{f}.winter_window.end")
     low = r.get(m, "winter_forecast_low_below_f", f"{f}.winter_forecast_low_below_f")
     return ExtremeWeather(
         winter_window=(start, end),
-        winter_forecast_low_below_f=r.int_value(low, f"{f}.winter_forecast_low_below_f", minimum=-60, maximum=80),
-        heat_advisory_suspends=r.boolean(m, "heat_advisory_suspends", f"{f}.heat_advisory_suspends"),
+        winter_forecast_low_below_f=r.int_value(
+            low, f"{f}.winter_forecast_low_below_f", minimum=-60, maximum=80
+        ),
+        heat_advisory_suspends=r.boolean(
+            m, "heat_advisory_suspends", f"{f}.heat_advisory_suspends"
+        ),
         summary=" ".join(r.text(m, "summary", f"{f}.summary").split()),  # type: ignore[union-attr]
     )
 
@@ -708,8 +787,15 @@ def _verification(r: _Reader, raw: dict[str, Any]) -> Verification:
     f = "verification"
     m = r.section(raw, f, f)
     assert m is not None
-    keys = ("max_failures", "failure_window_minutes", "lockout_minutes", "session_idle_minutes",
-            "otp_length", "otp_ttl_minutes", "otp_max_attempts")
+    keys = (
+        "max_failures",
+        "failure_window_minutes",
+        "lockout_minutes",
+        "session_idle_minutes",
+        "otp_length",
+        "otp_ttl_minutes",
+        "otp_max_attempts",
+    )
     r.only_keys(m, f, set(keys))
     values = {k: r.integer(m, k, f"{f}.{k}", minimum=1) for k in keys}
     if not 4 <= values["otp_length"] <= 10:  # type: ignore[operator]
@@ -744,8 +830,19 @@ def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
 
 
 _TOP_LEVEL = {
-    "coop", "phones", "office_hours", "agent_hours", "offices", "holidays", "billing", "payments",
-    "drafts", "extreme_weather", "verification", "outages", "faq",
+    "coop",
+    "phones",
+    "office_hours",
+    "agent_hours",
+    "offices",
+    "holidays",
+    "billing",
+    "payments",
+    "drafts",
+    "extreme_weather",
+    "verification",
+    "outages",
+    "faq",
 }
 
 
@@ -792,7 +889,9 @@ def load_profile(path: str | Path) -> CoopProfile:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ProfileError(f"{source}: the co-op profile file does not exist (set COOP_PROFILE)") from None
+        raise ProfileError(
+            f"{source}: the co-op profile file does not exist (set COOP_PROFILE)"
+        ) from None
     except OSError as exc:
         raise ProfileError(f"{source}: cannot read the co-op profile: {exc.strerror}") from None
     try:

@@ -111,8 +111,10 @@ class Child:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
-                        f"{' '.join(self.argv)}\n".encode())
+        self._log.write(
+            f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
+            f"{' '.join(self.argv)}\n".encode()
+        )
         self._log.flush()
         self.process = subprocess.Popen(
             self.argv,
@@ -199,18 +201,38 @@ def build_children(
     children = [
         Child(
             name="actions",
-            argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "bot.actions",
-                  "--port", str(settings.action_server_port)],
+            argv=[
+                str(APP_PYTHON),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "bot.actions",
+                "--port",
+                str(settings.action_server_port),
+            ],
             health_url=f"http://{settings.action_server_host}:{settings.action_server_port}/health",
             log_path=log_dir / "actions.log",
             env={"SANIC_HOST": settings.action_server_host},
         ),
         Child(
             name="rasa",
-            argv=[str(RASA_BIN), "run", "--enable-api", "--auth-token", settings.rasa_token,
-                  "-i", rasa.hostname or "127.0.0.1", "-p", str(rasa.port or 5005),
-                  "--endpoints", str(endpoints), "--credentials", "credentials.yml",
-                  "--model", str(model)],
+            argv=[
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                settings.rasa_token,
+                "-i",
+                rasa.hostname or "127.0.0.1",
+                "-p",
+                str(rasa.port or 5005),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+                "--model",
+                str(model),
+            ],
             health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
             log_path=log_dir / "rasa.log",
         ),
@@ -270,8 +292,11 @@ def run_all(settings: Settings) -> int:
             for child in started:
                 code = child.exit_code()
                 if code is not None:
-                    print(f"\n{child.name} stopped unexpectedly (exit code {code}); "
-                          f"see {child.log_path}. Stopping the others.", file=sys.stderr)
+                    print(
+                        f"\n{child.name} stopped unexpectedly (exit code {code}); "
+                        f"see {child.log_path}. Stopping the others.",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(1.0)
     except _Stop as stop:

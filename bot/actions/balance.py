@@ -32,39 +32,59 @@ def short_date(day: date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def balance_messages(summary: BalanceSummary, account: AccountRecord, profile: CoopProfile) -> list[str]:
+def balance_messages(
+    summary: BalanceSummary, account: AccountRecord, profile: CoopProfile
+) -> list[str]:
     """What the member reads, in order. Pure: tested without a database."""
     head = f"Account ending {summary.account_last4} ({summary.service_address})"
     last = ""
     if summary.last_payment is not None:
-        last = (f" Your last payment, {format_cents(summary.last_payment.amount_cents)}, arrived "
-                f"{short_date(summary.last_payment.received_on)}.")
+        last = (
+            f" Your last payment, {format_cents(summary.last_payment.amount_cents)}, arrived "
+            f"{short_date(summary.last_payment.received_on)}."
+        )
     phone = profile.phones.member_services
 
     if account.status in ("disconnected", "closed"):
         state = "is disconnected" if account.status == "disconnected" else "is closed"
-        owed = (f" {format_cents(summary.amount_due_cents)} is owed." if summary.amount_due_cents > 0 else "")
+        owed = (
+            f" {format_cents(summary.amount_due_cents)} is owed."
+            if summary.amount_due_cents > 0
+            else ""
+        )
         first = f"{head} {state}.{owed}"
         if account.status == "disconnected":
             fee = format_cents(profile.billing.reconnect_fee_business_hours_cents)
-            step = (f"To restore service, pay the past-due balance and call member services at {phone} "
-                    f"to arrange reconnection. A reconnection fee (from {fee}) applies.")
+            step = (
+                f"To restore service, pay the past-due balance and call member services at {phone} "
+                f"to arrange reconnection. A reconnection fee (from {fee}) applies."
+            )
         else:
             step = f"For a final bill or to restart service, call member services at {phone}."
         return [first, step]
 
     if summary.status == "past_due":
-        due_part = (f" {format_cents(summary.current_cents)} is due {short_date(summary.due_date)}."
-                    if summary.due_date is not None and summary.current_cents > 0 else "")
+        due_part = (
+            f" {format_cents(summary.current_cents)} is due {short_date(summary.due_date)}."
+            if summary.due_date is not None and summary.current_cents > 0
+            else ""
+        )
         first = f"{head}: {format_cents(summary.amount_due_cents)} in all.{due_part}{last}"
-        fee = (f", and a {format_cents(summary.late_fee_cents)} late fee has been added"
-               if summary.late_fee_cents > 0 else "")
+        fee = (
+            f", and a {format_cents(summary.late_fee_cents)} late fee has been added"
+            if summary.late_fee_cents > 0
+            else ""
+        )
         note = f" {summary.disconnection_note}" if summary.disconnection_note else ""
         return [first, f"{format_cents(summary.past_due_cents)} is past due{fee}.{note}"]
     if summary.status == "current" and summary.due_date is not None:
-        return [f"{head}: {format_cents(summary.amount_due_cents)} is due {short_date(summary.due_date)}.{last}"]
+        return [
+            f"{head}: {format_cents(summary.amount_due_cents)} is due {short_date(summary.due_date)}.{last}"
+        ]
     if summary.status == "credit":
-        return [f"{head}: you have a credit of {format_cents(summary.credit_cents)}, so nothing is due.{last}"]
+        return [
+            f"{head}: you have a credit of {format_cents(summary.credit_cents)}, so nothing is due.{last}"
+        ]
     if summary.status == "no_bills":
         return [f"{head}: there are no bills on this account yet."]
     return [f"{head}: you're paid up, nothing is due right now.{last}"]
@@ -87,7 +107,9 @@ class ActionCheckBalance(Action):
     def name(self) -> str:
         return "action_check_balance"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
         if identity is None or identity.account_id is None:
@@ -95,9 +117,12 @@ class ActionCheckBalance(Action):
         services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
         account = await services.account(identity.account_id)
         if account is None or account.member_id != identity.member_id:
-            dispatcher.utter_message(text=(
-                "I can't find that account right now. Please call member services at "
-                f"{deps.profile.phones.member_services}."))
+            dispatcher.utter_message(
+                text=(
+                    "I can't find that account right now. Please call member services at "
+                    f"{deps.profile.phones.member_services}."
+                )
+            )
             return []
         today = local_date(deps.now(), str(deps.profile.timezone))
         summary = await services.balance(account.id, today)

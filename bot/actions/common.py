@@ -28,7 +28,12 @@ if TYPE_CHECKING:
 
 # Slots that make up the identity; cleared together on log out and when the gate fails.
 IDENTITY_SLOTS = (
-    "tier", "member_id", "account_id", "account_last4", "member_first_name", "verified_how",
+    "tier",
+    "member_id",
+    "account_id",
+    "account_last4",
+    "member_first_name",
+    "verified_how",
     "verified_at",
 )
 
@@ -150,7 +155,9 @@ def require_tier(
     When the identity falls short the member is told plainly what to do; the action returns [].
     An identity without a chosen account (several accounts, none picked) also falls short.
     """
-    identity = current_identity(tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile))
+    identity = current_identity(
+        tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile)
+    )
     if identity is None or not identity.at_least(needed) or identity.account_id is None:
         dispatcher.utter_message(text=not_verified_message(needed))
         return None
@@ -182,7 +189,7 @@ def _latest_metadata(tracker: Tracker) -> Mapping[str, Any]:
 
 
 def channel_of(tracker: Tracker) -> str:
-    """"sms" or "web" from the gateway's message metadata (default "web")."""
+    """ "sms" or "web" from the gateway's message metadata (default "web")."""
     channel = str(_latest_metadata(tracker).get("channel") or "").strip().lower()
     if channel not in ("web", "sms"):
         channel = str(tracker.get_slot("channel") or "web").lower()
@@ -219,12 +226,40 @@ def idempotency_key(tracker: Tracker, purpose: str) -> str:
 MAX_AMOUNT_CENTS = 10_000_000  # $100,000: far above any member bill, far below overflow
 
 _UNITS = {
-    "zero": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "zero": 0,
+    "one": 1,
+    "a": 1,
+    "an": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
-         "seventy": 70, "eighty": 80, "ninety": 90}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _SCALES = {"hundred": 100, "thousand": 1000}
 _DOLLAR_WORDS = {"dollar", "dollars", "bucks", "buck"}
 _CENT_WORDS = {"cent", "cents"}
@@ -246,7 +281,7 @@ AMOUNT_HELP = "Please send an amount in dollars and cents, like $45 or 45.20."
 
 
 def _words_to_number(words: Sequence[str]) -> int | None:
-    """"a hundred and twenty" -> 120; None if any word is not part of a number."""
+    """ "a hundred and twenty" -> 120; None if any word is not part of a number."""
     total, current, seen = 0, 0, False
     for word in words:
         if word == "and":
@@ -268,14 +303,14 @@ def _words_to_number(words: Sequence[str]) -> int | None:
 
 
 def _parse_words(text: str) -> Decimal | None:
-    """"forty five dollars and 20 cents" -> 45.20; "fifty" -> 50."""
+    """ "forty five dollars and 20 cents" -> 45.20; "fifty" -> 50."""
     words = re.findall(r"[a-z]+|\d+", text.lower().replace("-", " "))
     if not words:
         return None
     dollars_part, cents_part = list(words), []
     for i, word in enumerate(words):
         if word in _DOLLAR_WORDS:
-            dollars_part, cents_part = words[:i], words[i + 1:]
+            dollars_part, cents_part = words[:i], words[i + 1 :]
             break
     if cents_part and cents_part[-1] in _CENT_WORDS:
         cents_part = cents_part[:-1]
@@ -308,11 +343,17 @@ def parse_amount(text: str | None) -> AmountResult:
     lowered = raw.lower()
     if re.search(r"\d\s*e\s*[+-]?\d", lowered):
         return AmountResult(error=AMOUNT_HELP)
-    if re.search(r"(^|[\s$(])-\s*\$?\s*\d|\(\s*\$?\d", lowered) or "minus" in lowered or "negative" in lowered:
+    if (
+        re.search(r"(^|[\s$(])-\s*\$?\s*\d|\(\s*\$?\d", lowered)
+        or "minus" in lowered
+        or "negative" in lowered
+    ):
         return AmountResult(error="The amount can't be negative. " + AMOUNT_HELP)
 
     value: Decimal | None = None
-    if re.search(r"\d", lowered) and not re.search(r"[a-z]{3,}", re.sub(r"dollars?|bucks?|usd|cents?", "", lowered)):
+    if re.search(r"\d", lowered) and not re.search(
+        r"[a-z]{3,}", re.sub(r"dollars?|bucks?|usd|cents?", "", lowered)
+    ):
         cents_only = re.fullmatch(r"\s*(\d{1,2})\s*(cents?|c)\s*", lowered)
         if cents_only:
             value = Decimal(cents_only.group(1)) / 100
@@ -337,8 +378,10 @@ def parse_amount(text: str | None) -> AmountResult:
     if cents == 0:
         return AmountResult(error="The amount has to be more than $0. " + AMOUNT_HELP)
     if cents > MAX_AMOUNT_CENTS:
-        return AmountResult(error=f"That's more than I can take here (over {format_cents(MAX_AMOUNT_CENTS)}). "
-                            + AMOUNT_HELP)
+        return AmountResult(
+            error=f"That's more than I can take here (over {format_cents(MAX_AMOUNT_CENTS)}). "
+            + AMOUNT_HELP
+        )
     return AmountResult(cents=cents)
 
 
@@ -374,7 +417,9 @@ def scrub_card_numbers(value: Any) -> ScrubResult:
 # ---------------------------------------------------------------- buttons
 
 
-def intent_button(title: str, intent: str, entities: Mapping[str, Any] | None = None) -> dict[str, str]:
+def intent_button(
+    title: str, intent: str, entities: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """A button whose payload triggers `intent` directly ("/pay_bill", '/inform{"account_number":...}')."""
     import json
 

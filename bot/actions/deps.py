@@ -23,7 +23,7 @@ import asyncio
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     """The real time, timezone-aware (UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def fixed_clock(at: datetime) -> Clock:
@@ -94,7 +94,9 @@ class ActionDeps:
     profile: CoopProfile
     session_factory: async_sessionmaker[AsyncSession]
     clock: Clock = system_clock
-    engine: AsyncEngine | None = None  # owned here when built by get_deps(); disposed by close_deps()
+    engine: AsyncEngine | None = (
+        None  # owned here when built by get_deps(); disposed by close_deps()
+    )
 
     def now(self) -> datetime:
         return self.clock()

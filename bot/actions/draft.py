@@ -347,8 +347,15 @@ class _DraftTermsValidation(FormValidationAction):
         message: str,
         buttons: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        return reask(dispatcher, tracker, slot=slot, counter="draft_failures", message=message,
-                     member_services_phone=deps.profile.phones.member_services, buttons=buttons)
+        return reask(
+            dispatcher,
+            tracker,
+            slot=slot,
+            counter="draft_failures",
+            message=message,
+            member_services_phone=deps.profile.phones.member_services,
+            buttons=buttons,
+        )
 
     async def _refuse_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, kind: str
@@ -1062,7 +1069,9 @@ class ActionDraftEnroll(Action):
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
         gate = _authorized_today(
-            dispatcher, tracker, deps,
+            dispatcher,
+            tracker,
+            deps,
             "OK, I didn't set up bank draft. Nothing was stored. Anything else?",
         )
         if gate is None:
@@ -1105,8 +1114,12 @@ class ActionDraftEnroll(Action):
             dispatcher.utter_message(text=f"{error} Nothing was set up.")
             return reset_events()
         sent = await _deliver_copy(
-            deps, destination, enrollment_id, "enroll",
-            f"{deps.profile.coop.name}: your bank draft authorization", text,
+            deps,
+            destination,
+            enrollment_id,
+            "enroll",
+            f"{deps.profile.coop.name}: your bank draft authorization",
+            text,
         )
         dispatcher.utter_message(
             text=f"You're enrolled. First draft: {spell_date(starts_on, with_year=False)}. "
@@ -1132,7 +1145,9 @@ class ActionDraftChange(Action):
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
         gate = _authorized_today(
-            dispatcher, tracker, deps,
+            dispatcher,
+            tracker,
+            deps,
             "OK, your bank draft stays as it was. Nothing was changed. Anything else?",
         )
         if gate is None:
@@ -1180,8 +1195,12 @@ class ActionDraftChange(Action):
             dispatcher.utter_message(text=f"{error} Nothing was changed.")
             return reset_events()
         sent = await _deliver_copy(
-            deps, destination, enrollment_id, "change",
-            f"{deps.profile.coop.name}: your new bank draft authorization", text,
+            deps,
+            destination,
+            enrollment_id,
+            "change",
+            f"{deps.profile.coop.name}: your new bank draft authorization",
+            text,
         )
         message = f"Done. Your new draft terms take effect with the draft on {spell_date(starts_on, with_year=False)}."
         if still is not None:
@@ -1237,8 +1256,12 @@ class ActionDraftCancel(Action):
             still_happening=result.still_happening,
         )
         sent = await _deliver_copy(
-            deps, destination, enrollment_id, "cancel",
-            f"{deps.profile.coop.name}: your bank draft is cancelled", text,
+            deps,
+            destination,
+            enrollment_id,
+            "cancel",
+            f"{deps.profile.coop.name}: your bank draft is cancelled",
+            text,
         )
         dispatcher.utter_message(text=text)
         dispatcher.utter_message(

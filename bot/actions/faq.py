@@ -27,7 +27,9 @@ def verified_account_id(tracker: Tracker, deps: ActionDeps) -> int | None:
     Uses the identity journey's `current_identity` (tier slots plus the 15-idle-minute rule), so a
     stale verification never unlocks account data.
     """
-    identity = current_identity(tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile))
+    identity = current_identity(
+        tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile)
+    )
     if identity is None or not identity.at_least(Tier.VERIFIED):
         return None
     return identity.account_id
@@ -55,7 +57,8 @@ class ActionAnswerInfo(Action):
             # Reached by a rule with an unexpected intent: say what we can answer, never guess.
             dispatcher.utter_message(
                 text="I can tell you about our offices, phone numbers, ways to pay, due dates, fees, "
-                "levelized billing and registering online. What would you like to know?")
+                "levelized billing and registering online. What would you like to know?"
+            )
             return []
 
         for text in info.answer(intent, profile, town=latest_entity(tracker, "town")):
@@ -64,12 +67,18 @@ class ActionAnswerInfo(Action):
         if intent == "ask_due_date":
             account_id = verified_account_id(tracker, deps)
             if account_id is not None:
-                services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(profile))
-                balance = await services.balance(account_id, local_date(deps.now(), str(profile.timezone)))
+                services = SqlMemberServices(
+                    deps.session_factory, BillingRules.from_profile(profile)
+                )
+                balance = await services.balance(
+                    account_id, local_date(deps.now(), str(profile.timezone))
+                )
                 last4 = balance.account_last4
                 if balance.due_date is not None:
-                    text = (f"Your current bill on account ending {last4} is due "
-                            f"{balance.due_date:%b} {balance.due_date.day}, {balance.due_date.year}.")
+                    text = (
+                        f"Your current bill on account ending {last4} is due "
+                        f"{balance.due_date:%b} {balance.due_date.day}, {balance.due_date.year}."
+                    )
                 else:
                     text = f"Account ending {last4} has no current bill waiting to be paid."
                 if balance.past_due_cents > 0:

@@ -45,17 +45,34 @@ from bot.store.db import session_scope
 
 SUMMARY_MESSAGES = 5
 # Intents that say nothing about what the member needs, so they never become the topic.
-_NOT_A_TOPIC = frozenset({
-    "greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge", "help", "out_of_scope",
-    "cancel", "restart", "talk_to_human", "request_callback", "inform", "nlu_fallback",
-    "EXTERNAL_agent_handback", "session_start",
-})
+_NOT_A_TOPIC = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thanks",
+        "affirm",
+        "deny",
+        "bot_challenge",
+        "help",
+        "out_of_scope",
+        "cancel",
+        "restart",
+        "talk_to_human",
+        "request_callback",
+        "inform",
+        "nlu_fallback",
+        "EXTERNAL_agent_handback",
+        "session_start",
+    }
+)
 CALLBACK_SLOTS = ("callback_phone", "callback_best_time", "callback_topic")
 HANDBACK_TEXT = "You're back with the automated assistant. Anything else I can help with?"
 
 
 def _identity(tracker: Tracker, deps: ActionDeps) -> Identity | None:
-    return current_identity(tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile))
+    return current_identity(
+        tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile)
+    )
 
 
 def member_texts(tracker: Tracker, limit: int = SUMMARY_MESSAGES) -> list[str]:
@@ -138,7 +155,8 @@ class ActionTalkToHuman(Action):
         if ticket is not None:
             opening = (
                 "Sure. I'm connecting you with our member-services team."
-                if ticket.created else "You're already in line for our member-services team."
+                if ticket.created
+                else "You're already in line for our member-services team."
             )
             dispatcher.utter_message(
                 text=f"{opening} {wait_phrase(ticket)} I'll stay quiet while you chat with them."
@@ -214,7 +232,9 @@ class ActionAskCallbackPhone(Action):
                 buttons=[{"title": f"Yes, {display_phone(known)}", "payload": "/affirm"}],
             )
         else:
-            dispatcher.utter_message(text="What number should we call? Please include the area code.")
+            dispatcher.utter_message(
+                text="What number should we call? Please include the area code."
+            )
         return []
 
 
@@ -225,7 +245,11 @@ class ValidateCallbackForm(FormValidationAction):
         return "validate_callback_form"
 
     async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> list[str]:
         # Callbacks are a verified-tier request (compliance.md). A gate that failed for good ends
         # the form at once; action_submit_callback then explains (or stays silent).
@@ -259,14 +283,24 @@ class ValidateCallbackForm(FormValidationAction):
     def validate_callback_best_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._short_text("callback_best_time", value, 80, dispatcher,
-                                'Please tell me a time in a few words, like "mornings" or "after 2 PM".')
+        return self._short_text(
+            "callback_best_time",
+            value,
+            80,
+            dispatcher,
+            'Please tell me a time in a few words, like "mornings" or "after 2 PM".',
+        )
 
     def validate_callback_topic(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._short_text("callback_topic", value, 200, dispatcher,
-                                "Please tell me in a few words what the call is about.")
+        return self._short_text(
+            "callback_topic",
+            value,
+            200,
+            dispatcher,
+            "Please tell me in a few words what the call is about.",
+        )
 
     @staticmethod
     def _short_text(

@@ -70,16 +70,27 @@ def bill_history_messages(bills: list[BillRecord], last4: str) -> list[str]:
     return pack(header, (bill_line(b) for b in bills))
 
 
-_STATUS = {"succeeded": "received", "pending": "pending", "declined": "declined", "failed": "did not go through"}
+_STATUS = {
+    "succeeded": "received",
+    "pending": "pending",
+    "declined": "declined",
+    "failed": "did not go through",
+}
 
 
 def payment_line(payment: PaymentRecord, tz: str) -> str:
     """`Nov 8, 2026: $118.20 by Visa ending 4242, received (conf. JEC000000011)`."""
     when = local_date(payment.received_at or payment.created_at, tz)
     label = mask_sensitive(payment.method_label).text  # belt and braces: labels hold last four only
-    conf = f" (conf. {payment.confirmation_number})" if payment.confirmation_number and payment.status == "succeeded" else ""
-    return (f"{short_date(when)}, {when.year}: {format_cents(payment.amount_cents)} by {label}, "
-            f"{_STATUS.get(payment.status, payment.status)}{conf}")
+    conf = (
+        f" (conf. {payment.confirmation_number})"
+        if payment.confirmation_number and payment.status == "succeeded"
+        else ""
+    )
+    return (
+        f"{short_date(when)}, {when.year}: {format_cents(payment.amount_cents)} by {label}, "
+        f"{_STATUS.get(payment.status, payment.status)}{conf}"
+    )
 
 
 def payment_history_messages(payments: list[PaymentRecord], last4: str, tz: str) -> list[str]:
@@ -96,13 +107,18 @@ def requested_text(tracker: Tracker) -> str:
             continue
         parse = event.get("parse_data") or {}
         if (parse.get("intent") or {}).get("name") in HISTORY_INTENTS:
-            dates = [str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "date"]
+            dates = [
+                str(e.get("value"))
+                for e in parse.get("entities") or []
+                if e.get("entity") == "date"
+            ]
             return " ".join(dates) or str(event.get("text") or "")
     return ""
 
 
-async def _account(dispatcher: CollectingDispatcher, tracker: Tracker,
-                   deps: ActionDeps) -> tuple[SqlMemberServices, AccountRecord] | None:
+async def _account(
+    dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
+) -> tuple[SqlMemberServices, AccountRecord] | None:
     """The verified member's own account, or None (the member was told why)."""
     identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
     if identity is None or identity.account_id is None:
@@ -110,14 +126,19 @@ async def _account(dispatcher: CollectingDispatcher, tracker: Tracker,
     services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
     account = await services.account(identity.account_id)
     if account is None or account.member_id != identity.member_id:
-        dispatcher.utter_message(text=(
-            "I can't find that account right now. Please call member services at "
-            f"{deps.profile.phones.member_services}."))
+        dispatcher.utter_message(
+            text=(
+                "I can't find that account right now. Please call member services at "
+                f"{deps.profile.phones.member_services}."
+            )
+        )
         return None
     return services, account
 
 
-def _send(dispatcher: CollectingDispatcher, texts: list[str], buttons: list[dict[str, str]]) -> None:
+def _send(
+    dispatcher: CollectingDispatcher, texts: list[str], buttons: list[dict[str, str]]
+) -> None:
     for text in texts[:-1]:
         dispatcher.utter_message(text=text)
     dispatcher.utter_message(text=texts[-1], buttons=buttons)
@@ -127,16 +148,22 @@ class ActionBillHistory(Action):
     def name(self) -> str:
         return "action_bill_history"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         found = await _account(dispatcher, tracker, deps)
         if found is None:
             return []
         services, account = found
         bills = await services.bills(account.id, limit=12)
-        buttons = buttons_or_choices([intent_button("Latest bill PDF", "bill_pdf"),
-                                      intent_button("Payment history", "payment_history"),
-                                      intent_button("Something else", "help")])
+        buttons = buttons_or_choices(
+            [
+                intent_button("Latest bill PDF", "bill_pdf"),
+                intent_button("Payment history", "payment_history"),
+                intent_button("Something else", "help"),
+            ]
+        )
         _send(dispatcher, bill_history_messages(bills, account.last4), buttons)
         return []
 
@@ -145,17 +172,27 @@ class ActionPaymentHistory(Action):
     def name(self) -> str:
         return "action_payment_history"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         found = await _account(dispatcher, tracker, deps)
         if found is None:
             return []
         services, account = found
         payments = await services.payments(account.id, limit=PAYMENTS_SHOWN)
-        buttons = buttons_or_choices([intent_button("Bill history", "bill_history"),
-                                      intent_button("Pay now", "pay_bill"),
-                                      intent_button("Something else", "help")])
-        _send(dispatcher, payment_history_messages(payments, account.last4, str(deps.profile.timezone)), buttons)
+        buttons = buttons_or_choices(
+            [
+                intent_button("Bill history", "bill_history"),
+                intent_button("Pay now", "pay_bill"),
+                intent_button("Something else", "help"),
+            ]
+        )
+        _send(
+            dispatcher,
+            payment_history_messages(payments, account.last4, str(deps.profile.timezone)),
+            buttons,
+        )
         return []
 
 
@@ -163,7 +200,9 @@ class ActionBillPdf(Action):
     def name(self) -> str:
         return "action_bill_pdf"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         found = await _account(dispatcher, tracker, deps)
         if found is None:
@@ -171,21 +210,33 @@ class ActionBillPdf(Action):
         services, account = found
         bills = await services.bills(account.id, limit=12)
         if not bills:
-            dispatcher.utter_message(text=f"There are no bills on account ending {account.last4} yet.")
+            dispatcher.utter_message(
+                text=f"There are no bills on account ending {account.last4} yet."
+            )
             return []
         month = named_month(requested_text(tracker))
         bill = pick_bill(bills, month)
         if bill is None:
             assert month is not None
             dispatcher.utter_message(
-                text=(f"I don't see a bill from {month.label()} on account ending {account.last4}. I have bills "
-                      f"from {month_label(bills[-1].billing_date)} to {month_label(bills[0].billing_date)}."),
-                buttons=buttons_or_choices([intent_button("Latest bill PDF", "bill_pdf"),
-                                            intent_button("Bill history", "bill_history")]))
+                text=(
+                    f"I don't see a bill from {month.label()} on account ending {account.last4}. I have bills "
+                    f"from {month_label(bills[-1].billing_date)} to {month_label(bills[0].billing_date)}."
+                ),
+                buttons=buttons_or_choices(
+                    [
+                        intent_button("Latest bill PDF", "bill_pdf"),
+                        intent_button("Bill history", "bill_history"),
+                    ]
+                ),
+            )
             return []
         token = bill_token(deps.settings.secret_key, account.id, bill.id, now=deps.now())
         url = bill_url(deps.settings.public_base_url, token)
         dispatcher.utter_message(
-            text=(f"Here's your {month_label(bill.billing_date)} bill ({format_cents(bill.amount_cents)}, due "
-                  f"{short_date(bill.due_date)}) as a PDF. The link works for 15 minutes: {url}"))
+            text=(
+                f"Here's your {month_label(bill.billing_date)} bill ({format_cents(bill.amount_cents)}, due "
+                f"{short_date(bill.due_date)}) as a PDF. The link works for 15 minutes: {url}"
+            )
+        )
         return []

@@ -53,13 +53,17 @@ STOPPED = "stopped"  # journey value: the gate failed for good; no journey actio
 
 
 def verification_service(deps: ActionDeps) -> VerificationService:
-    return VerificationService(deps.session_factory, deps.settings.secret_key,
-                               VerificationRules.from_profile(deps.profile))
+    return VerificationService(
+        deps.session_factory, deps.settings.secret_key, VerificationRules.from_profile(deps.profile)
+    )
 
 
 def otp_service(deps: ActionDeps) -> OtpService:
-    return OtpService(deps.session_factory, OtpRules.from_profile(deps.profile),
-                      build_notifier(deps.settings, deps.session_factory))
+    return OtpService(
+        deps.session_factory,
+        OtpRules.from_profile(deps.profile),
+        build_notifier(deps.settings, deps.session_factory),
+    )
 
 
 def member_services(deps: ActionDeps) -> SqlMemberServices:
@@ -72,8 +76,11 @@ def _rules(deps: ActionDeps) -> VerificationRules:
 
 def account_button(account: AccountRecord) -> dict[str, str]:
     """'Account ending 5560 (27 Broad St, Wrens)'; the payload names the account for the form."""
-    return intent_button(f"Account ending {account.last4} ({account.service_address})", "inform",
-                         {"account_number": account.account_number})
+    return intent_button(
+        f"Account ending {account.last4} ({account.service_address})",
+        "inform",
+        {"account_number": account.account_number},
+    )
 
 
 # ---------------------------------------------------------------- verify_form
@@ -91,7 +98,9 @@ async def _phone_path_accounts(tracker: Tracker, deps: ActionDeps) -> list[Any]:
     return await verification_service(deps).accounts_for_phone(phone)
 
 
-def _success_events(result: VerificationResult, tracker: Tracker, deps: ActionDeps) -> dict[str, Any]:
+def _success_events(
+    result: VerificationResult, tracker: Tracker, deps: ActionDeps
+) -> dict[str, Any]:
     member = result.member
     assert member is not None
     chosen = next((a for a in member.accounts if a.account_id == member.account_id), None)
@@ -119,7 +128,11 @@ class ValidateVerifyForm(FormValidationAction):
         return "validate_verify_form"
 
     async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> list[str]:
         deps = await get_deps()
         if tracker.get_slot("journey") == STOPPED:
@@ -165,7 +178,9 @@ class ValidateVerifyForm(FormValidationAction):
             return {"zip_code": zip5}
         if re.search(r"[$.]|dollar|buck", text.lower()):
             amount = parse_amount(text)
-            if amount.ok and amount.cents is not None:  # the member offered the last payment instead
+            if (
+                amount.ok and amount.cents is not None
+            ):  # the member offered the last payment instead
                 return {"zip_code": None, "last_payment_amount": _dollars(amount.cents)}
         dispatcher.utter_message(text=ZIP_OR_PAYMENT_MESSAGE)
         return {"zip_code": None}
@@ -192,11 +207,19 @@ class ValidateVerifyForm(FormValidationAction):
         accounts = await member_services(deps).accounts_for_member(identity.member_id)
         chosen = pick_account(str(value or "")[:MAX_ANSWER_CHARS], accounts)
         if chosen is None:
-            dispatcher.utter_message(text="Sorry, I didn't catch which account. Please pick one below.")
+            dispatcher.utter_message(
+                text="Sorry, I didn't catch which account. Please pick one below."
+            )
             return {"account_choice": None, "account_number": None}
-        dispatcher.utter_message(text=f"OK, account ending {chosen.last4} ({chosen.service_address}).")
-        return {"account_choice": None, "account_number": None, "account_id": chosen.id,
-                "account_last4": chosen.last4}
+        dispatcher.utter_message(
+            text=f"OK, account ending {chosen.last4} ({chosen.service_address})."
+        )
+        return {
+            "account_choice": None,
+            "account_number": None,
+            "account_id": chosen.id,
+            "account_last4": chosen.last4,
+        }
 
     # ---- after the shape checks: one verification call when both factors are in
 
@@ -224,13 +247,22 @@ class ValidateVerifyForm(FormValidationAction):
         if number and (zip5 or last_payment):
             cents = parse_amount(last_payment).cents if last_payment and not zip5 else None
             result = await service.verify_account(
-                conversation_id=tracker.sender_id, account_number=number, zip_code=zip5 or None,
-                last_payment_amount_cents=cents, now=deps.now(), channel=channel_of(tracker))
+                conversation_id=tracker.sender_id,
+                account_number=number,
+                zip_code=zip5 or None,
+                last_payment_amount_cents=cents,
+                now=deps.now(),
+                channel=channel_of(tracker),
+            )
             cleared = {"account_number": None, "zip_code": None, "last_payment_amount": None}
         elif zip5 and not number and phone and await _phone_path_accounts(tracker, deps):
             result = await service.verify_by_phone(
-                conversation_id=tracker.sender_id, phone_e164=phone, zip_code=zip5, now=deps.now(),
-                channel=channel_of(tracker))
+                conversation_id=tracker.sender_id,
+                phone_e164=phone,
+                zip_code=zip5,
+                now=deps.now(),
+                channel=channel_of(tracker),
+            )
             cleared = {"zip_code": None}
         else:
             return {}
@@ -258,12 +290,16 @@ def pick_account(answer: str, accounts: list[AccountRecord]) -> AccountRecord | 
         exact = [a for a in accounts if a.account_number == digits]
         if exact:
             return exact[0]
-        ending = [a for a in accounts if len(digits) >= 4 and a.account_number.endswith(digits[-4:])]
+        ending = [
+            a for a in accounts if len(digits) >= 4 and a.account_number.endswith(digits[-4:])
+        ]
         if len(ending) == 1:
             return ending[0]
     words = set(re.findall(r"[a-z]{3,}", answer.lower())) - {"account", "ending", "the", "one"}
     if words:
-        hits = [a for a in accounts if words & set(re.findall(r"[a-z]{3,}", a.service_address.lower()))]
+        hits = [
+            a for a in accounts if words & set(re.findall(r"[a-z]{3,}", a.service_address.lower()))
+        ]
         if len(hits) == 1:
             return hits[0]
     return None
@@ -286,15 +322,20 @@ class ActionAskAccountNumber(Action):
     def name(self) -> str:
         return "action_ask_account_number"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
-        until = await verification_service(deps).locked_until(conversation_id=tracker.sender_id, now=deps.now())
+        until = await verification_service(deps).locked_until(
+            conversation_id=tracker.sender_id, now=deps.now()
+        )
         if until is not None:
             dispatcher.utter_message(text=locked_message(until, deps.now(), _rules(deps)))
             return []
         intro = "First I need to make sure it's you. " if _first_question_of_gate(tracker) else ""
         dispatcher.utter_message(
-            text=f"{intro}What's your 10-digit account number? It's at the top of your bill.")
+            text=f"{intro}What's your 10-digit account number? It's at the top of your bill."
+        )
         return []
 
 
@@ -302,22 +343,37 @@ class ActionAskZipCode(Action):
     def name(self) -> str:
         return "action_ask_zip_code"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         accounts = await _phone_path_accounts(tracker, deps)
         if len(accounts) == 1:
-            dispatcher.utter_message(text=(
-                f"I see this number on account ending {accounts[0].last4}. To confirm it's you, "
-                "reply with the ZIP code of that service address."))
+            dispatcher.utter_message(
+                text=(
+                    f"I see this number on account ending {accounts[0].last4}. To confirm it's you, "
+                    "reply with the ZIP code of that service address."
+                )
+            )
         elif accounts:
-            endings = " and ".join(a.last4 for a in accounts[:2]) if len(accounts) == 2 else str(len(accounts))
-            dispatcher.utter_message(text=(
-                f"I see this number on accounts ending {endings}. To confirm it's you, reply with "
-                "the ZIP code of the service address you want to ask about."))
+            endings = (
+                " and ".join(a.last4 for a in accounts[:2])
+                if len(accounts) == 2
+                else str(len(accounts))
+            )
+            dispatcher.utter_message(
+                text=(
+                    f"I see this number on accounts ending {endings}. To confirm it's you, reply with "
+                    "the ZIP code of the service address you want to ask about."
+                )
+            )
         else:
-            dispatcher.utter_message(text=(
-                "Thanks. What's the ZIP code of the service address? "
-                "You can send the amount of your last payment instead."))
+            dispatcher.utter_message(
+                text=(
+                    "Thanks. What's the ZIP code of the service address? "
+                    "You can send the amount of your last payment instead."
+                )
+            )
         return []
 
 
@@ -325,8 +381,12 @@ class ActionAskLastPaymentAmount(Action):
     def name(self) -> str:
         return "action_ask_last_payment_amount"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
-        dispatcher.utter_message(text="What was the amount of your last payment? For example: 118.20")
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        dispatcher.utter_message(
+            text="What was the amount of your last payment? For example: 118.20"
+        )
         return []
 
 
@@ -334,14 +394,18 @@ class ActionAskAccountChoice(Action):
     def name(self) -> str:
         return "action_ask_account_choice"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
         if identity is None:
             return []
         accounts = await member_services(deps).accounts_for_member(identity.member_id)
-        dispatcher.utter_message(text="You have more than one account. Which one?",
-                                 buttons=[account_button(a) for a in accounts])
+        dispatcher.utter_message(
+            text="You have more than one account. Which one?",
+            buttons=[account_button(a) for a in accounts],
+        )
         return []
 
 
@@ -355,7 +419,11 @@ class ValidateConfirmForm(FormValidationAction):
         return "validate_confirm_form"
 
     async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> list[str]:
         deps = await get_deps()
         if tracker.get_slot("journey") == STOPPED:
@@ -372,24 +440,37 @@ class ValidateConfirmForm(FormValidationAction):
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"otp_code": None}
         deps = await get_deps()
-        result = await otp_service(deps).check(conversation_id=tracker.sender_id, purpose=OTP_PURPOSE,
-                                               code=str(value or "")[:MAX_ANSWER_CHARS], now=deps.now())
+        result = await otp_service(deps).check(
+            conversation_id=tracker.sender_id,
+            purpose=OTP_PURPOSE,
+            code=str(value or "")[:MAX_ANSWER_CHARS],
+            now=deps.now(),
+        )
         if result.status is OtpStatus.OK:
             how = tracker.get_slot("verified_how") or "verified"
             dispatcher.utter_message(text="Thanks, that code checks out.")
-            return {"otp_code": None, "tier": Tier.CONFIRMED.value, "verified_how": f"{how}+otp",
-                    "verified_at": deps.now().isoformat()}
+            return {
+                "otp_code": None,
+                "tier": Tier.CONFIRMED.value,
+                "verified_how": f"{how}+otp",
+                "verified_at": deps.now().isoformat(),
+            }
         if result.status is OtpStatus.WRONG:
             tries = "try" if result.attempts_left == 1 else "tries"
-            dispatcher.utter_message(text=f"That code doesn't match. You have {result.attempts_left} {tries} left.")
+            dispatcher.utter_message(
+                text=f"That code doesn't match. You have {result.attempts_left} {tries} left."
+            )
         elif result.status is OtpStatus.MALFORMED:
             dispatcher.utter_message(text="The code is the 6 digits in the message I sent.")
         elif result.status in (OtpStatus.EXPIRED, OtpStatus.NONE_PENDING):
             dispatcher.utter_message(text="That code has expired, so I'll send you a new one.")
         else:  # too many tries
-            dispatcher.utter_message(text=(
-                "That's too many tries, so I've stopped for your security. Please call member "
-                f"services at {deps.profile.phones.member_services} for help."))
+            dispatcher.utter_message(
+                text=(
+                    "That's too many tries, so I've stopped for your security. Please call member "
+                    f"services at {deps.profile.phones.member_services} for help."
+                )
+            )
             return {"otp_code": None, "journey": STOPPED, "requested_slot": None}
         return {"otp_code": None}
 
@@ -400,40 +481,64 @@ class ActionAskOtpCode(Action):
     def name(self) -> str:
         return "action_ask_otp_code"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
         if identity is None:
             return []
         otp = otp_service(deps)
         sent_to = tracker.get_slot("otp_sent_to")
-        if sent_to and await otp.pending(conversation_id=tracker.sender_id, purpose=OTP_PURPOSE, now=deps.now()):
-            dispatcher.utter_message(text=f"Please reply with the 6-digit code I sent to {sent_to}.")
+        if sent_to and await otp.pending(
+            conversation_id=tracker.sender_id, purpose=OTP_PURPOSE, now=deps.now()
+        ):
+            dispatcher.utter_message(
+                text=f"Please reply with the 6-digit code I sent to {sent_to}."
+            )
             return []
         destination, kind = await code_destination(deps, identity.member_id)
         if destination is None:
-            dispatcher.utter_message(text=(
-                "I don't have a phone or email on file to send a code to. Please call member "
-                f"services at {deps.profile.phones.member_services}."))
+            dispatcher.utter_message(
+                text=(
+                    "I don't have a phone or email on file to send a code to. Please call member "
+                    f"services at {deps.profile.phones.member_services}."
+                )
+            )
             return []
-        sent = await otp.send(conversation_id=tracker.sender_id, account_id=identity.account_id,
-                              purpose=OTP_PURPOSE, destination=destination, channel=kind, now=deps.now())
+        sent = await otp.send(
+            conversation_id=tracker.sender_id,
+            account_id=identity.account_id,
+            purpose=OTP_PURPOSE,
+            destination=destination,
+            channel=kind,
+            now=deps.now(),
+        )
         described = describe_destination(destination, kind)
         minutes = int(otp.rules.ttl.total_seconds() // 60)
         if sent.status is SendStatus.SENT:
             verb = "text" if kind == "sms" else "email"
-            dispatcher.utter_message(text=(
-                f"To continue, I'll {verb} a 6-digit code to {described}. Reply with it here. "
-                f"It expires in {minutes} min."))
+            dispatcher.utter_message(
+                text=(
+                    f"To continue, I'll {verb} a 6-digit code to {described}. Reply with it here. "
+                    f"It expires in {minutes} min."
+                )
+            )
             return [SlotSet("otp_sent_to", described)]
         if sent.status is SendStatus.RATE_LIMITED:
-            dispatcher.utter_message(text=(
-                "I've sent several codes already. Please use the latest one, or wait a few minutes "
-                "and ask again."))
+            dispatcher.utter_message(
+                text=(
+                    "I've sent several codes already. Please use the latest one, or wait a few minutes "
+                    "and ask again."
+                )
+            )
             return []
-        dispatcher.utter_message(text=(
-            "I couldn't send a code just now. Please try again in a few minutes, or call member "
-            f"services at {deps.profile.phones.member_services}."))
+        dispatcher.utter_message(
+            text=(
+                "I couldn't send a code just now. Please try again in a few minutes, or call member "
+                f"services at {deps.profile.phones.member_services}."
+            )
+        )
         return []
 
 
@@ -464,17 +569,29 @@ class ActionLogOut(Action):
     def name(self) -> str:
         return "action_log_out"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         was_verified = (tracker.get_slot("tier") or "public") != "public"
         if was_verified:
-            dispatcher.utter_message(text=(
-                "You're logged out. I've forgotten your account in this chat; I'll ask again "
-                "before sharing account details."))
+            dispatcher.utter_message(
+                text=(
+                    "You're logged out. I've forgotten your account in this chat; I'll ask again "
+                    "before sharing account details."
+                )
+            )
         else:
-            dispatcher.utter_message(text="You weren't signed in, so there's nothing to log out of.")
-        return [*cleared_identity_events(), SlotSet("journey", None), SlotSet("otp_sent_to", None),
-                SlotSet("account_number", None), SlotSet("zip_code", None),
-                SlotSet("last_payment_amount", None)]
+            dispatcher.utter_message(
+                text="You weren't signed in, so there's nothing to log out of."
+            )
+        return [
+            *cleared_identity_events(),
+            SlotSet("journey", None),
+            SlotSet("otp_sent_to", None),
+            SlotSet("account_number", None),
+            SlotSet("zip_code", None),
+            SlotSet("last_payment_amount", None),
+        ]
 
 
 class ActionIdentityDigression(Action):
@@ -483,13 +600,21 @@ class ActionIdentityDigression(Action):
     def name(self) -> str:
         return "action_identity_digression"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         dispatcher.utter_message(text="I can help with that as soon as you're verified.")
         return []
 
 
 __all__ = [
-    "ActionAskAccountChoice", "ActionAskAccountNumber", "ActionAskLastPaymentAmount", "ActionAskOtpCode",
-    "ActionAskZipCode", "ActionIdentityDigression", "ActionLogOut", "ValidateConfirmForm",
+    "ActionAskAccountChoice",
+    "ActionAskAccountNumber",
+    "ActionAskLastPaymentAmount",
+    "ActionAskOtpCode",
+    "ActionAskZipCode",
+    "ActionIdentityDigression",
+    "ActionLogOut",
+    "ValidateConfirmForm",
     "ValidateVerifyForm",
 ]

@@ -6,8 +6,8 @@ same text serves the web chat (buttons) and SMS (the gateway numbers the buttons
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -23,16 +23,19 @@ from bot.services.office_hours import OfficeHours
 class MenuOption:
     """One thing the assistant can do: how the menu describes it and the button that starts it."""
 
-    phrase: str   # completes "I can ...": "tell you our office hours"
-    title: str    # button title
+    phrase: str  # completes "I can ...": "tell you our office hours"
+    title: str  # button title
     payload: str  # button payload (an intent the domain knows)
 
 
 # What the assistant can do, in menu order. Journeys add themselves here as they land.
 MENU: list[MenuOption] = [
     MenuOption("tell you our office hours", "Office hours", "/ask_office_hours"),
-    MenuOption("check for a known power outage in your town or ZIP code",
-               "Outage in my area", "/outage_status"),
+    MenuOption(
+        "check for a known power outage in your town or ZIP code",
+        "Outage in my area",
+        "/outage_status",
+    ),
 ]
 
 
@@ -72,7 +75,9 @@ class ActionGreet(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
-        dispatcher.utter_message(text=capabilities_text(deps.profile, greeting=True), buttons=buttons())
+        dispatcher.utter_message(
+            text=capabilities_text(deps.profile, greeting=True), buttons=buttons()
+        )
         dispatcher.utter_message(text=contact_text(deps.profile))
         return []
 
@@ -87,7 +92,9 @@ class ActionHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
-        dispatcher.utter_message(text=capabilities_text(deps.profile, greeting=False), buttons=buttons())
+        dispatcher.utter_message(
+            text=capabilities_text(deps.profile, greeting=False), buttons=buttons()
+        )
         dispatcher.utter_message(text=contact_text(deps.profile))
         return []
 

@@ -55,14 +55,34 @@ MAX_OUTAGES_LISTED = 3  # one message each; more would flood an SMS conversation
 YES_NO_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 # Intents whose text may be the answer to "what's the address / which number": anything else
 # (a side question, cancel, start over) is left to the rules, and the form re-asks afterwards.
-ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "report_outage", "nlu_fallback", "out_of_scope",
-                            "outage_status", "request_callback"})
-ADDRESS_SLOTS = ("outage_address", "outage_town", "outage_zip", "outage_for_account", "outage_address_draft",
-                 "outage_hazard", "outage_hazard_note", "outage_tries")
+ANSWER_INTENTS = frozenset(
+    {
+        "inform",
+        "affirm",
+        "deny",
+        "report_outage",
+        "nlu_fallback",
+        "out_of_scope",
+        "outage_status",
+        "request_callback",
+    }
+)
+ADDRESS_SLOTS = (
+    "outage_address",
+    "outage_town",
+    "outage_zip",
+    "outage_for_account",
+    "outage_address_draft",
+    "outage_hazard",
+    "outage_hazard_note",
+    "outage_tries",
+)
 REFERENCE_RE = re.compile(r"\b([A-Za-z])\s*-?\s*(\d{4,8})\b")
 
-CARD_NOT_KEPT = ("For your safety I didn't keep that number. Please never send card or bank numbers in a "
-                 "chat or text.")
+CARD_NOT_KEPT = (
+    "For your safety I didn't keep that number. Please never send card or bank numbers in a "
+    "chat or text."
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,7 +108,9 @@ def safety_already_given(tracker: Tracker) -> bool:
     return False
 
 
-def utter_safety_if_hazard(dispatcher: CollectingDispatcher, tracker: Tracker, profile: CoopProfile) -> bool:
+def utter_safety_if_hazard(
+    dispatcher: CollectingDispatcher, tracker: Tracker, profile: CoopProfile
+) -> bool:
     """Send the safety messages if the latest message mentions a hazard; True when it did."""
     if not detect_hazard(latest_text(tracker), profile.outages.hazard_words):
         return False
@@ -102,7 +124,10 @@ def _hazard_events(tracker: Tracker, profile: CoopProfile) -> list[dict[str, Any
     text = latest_text(tracker)
     if not detect_hazard(text, profile.outages.hazard_words):
         return []
-    return [SlotSet("outage_hazard", True), SlotSet("outage_hazard_note", mask_sensitive(text).text[:200])]
+    return [
+        SlotSet("outage_hazard", True),
+        SlotSet("outage_hazard_note", mask_sensitive(text).text[:200]),
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,7 +141,9 @@ class ActionOutageSafety(Action):
     def name(self) -> str:
         return "action_outage_safety"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         events = _hazard_events(tracker, deps.profile)
         if events:
@@ -140,14 +167,17 @@ class ActionAskOutageAddress(Action):
     def name(self) -> str:
         return "action_ask_outage_address"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         again = bool(tracker.get_slot("outage_tries"))
         if tracker.get_slot("outage_for_account") is not False and not again:
             account = await _account_address(tracker)
             if account is not None:
                 dispatcher.utter_message(
                     text=f"I'll report the outage. Is it for {account[1]}? Reply YES or send the address.",
-                    buttons=[{"title": "Yes", "payload": "/affirm"}])
+                    buttons=[{"title": "Yes", "payload": "/affirm"}],
+                )
                 return []
         draft = tracker.get_slot("outage_address_draft")
         if draft:
@@ -156,8 +186,10 @@ class ActionAskOutageAddress(Action):
         if again:
             text = "What's the address where the power is out? The street and the town or ZIP code, please."
         else:
-            text = ("I'll report the outage. What's the address where the power is out? Please send the street "
-                    "and the town or ZIP code, like 412 Mill St, Wrens.")
+            text = (
+                "I'll report the outage. What's the address where the power is out? Please send the street "
+                "and the town or ZIP code, like 412 Mill St, Wrens."
+            )
         dispatcher.utter_message(text=text)
         return []
 
@@ -181,11 +213,15 @@ class ValidateOutageReportForm(FormValidationAction):
     def name(self) -> str:
         return "validate_outage_report_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         # Safety before anything else, even mid-form ("theres sparks now").
         deps = await get_deps()
         hazard = []
-        if not safety_already_given(tracker) and detect_hazard(latest_text(tracker), deps.profile.outages.hazard_words):
+        if not safety_already_given(tracker) and detect_hazard(
+            latest_text(tracker), deps.profile.outages.hazard_words
+        ):
             for text in safety_message(deps.profile):
                 dispatcher.utter_message(text=text)
             hazard = _hazard_events(tracker, deps.profile)
@@ -213,15 +249,23 @@ class ValidateOutageReportForm(FormValidationAction):
         deps = await get_deps()
         text = str(value or "")
         intent = latest_intent(tracker)
-        asked_account = tracker.get_slot("requested_slot") == "outage_address" and not tracker.get_slot("outage_tries") \
+        asked_account = (
+            tracker.get_slot("requested_slot") == "outage_address"
+            and not tracker.get_slot("outage_tries")
             and tracker.get_slot("outage_for_account") is not False
+        )
         account = await _account_address(tracker) if asked_account else None
 
         if account is not None and intent == "affirm":
             record = await SqlMemberServices(deps.session_factory).account(account[0])
             assert record is not None
-            return {"outage_address": record.service_address, "outage_town": record.service_town,
-                    "outage_zip": record.service_zip, "outage_for_account": True, "outage_tries": None}
+            return {
+                "outage_address": record.service_address,
+                "outage_town": record.service_town,
+                "outage_zip": record.service_zip,
+                "outage_for_account": True,
+                "outage_tries": None,
+            }
         if account is not None and intent == "deny":
             return {"outage_address": None, "outage_for_account": False}
 
@@ -235,14 +279,22 @@ class ValidateOutageReportForm(FormValidationAction):
         if isinstance(parsed, AddressError) and parsed.problem == "need_street" and draft:
             parsed = parse_address(f"{draft}, {text}", towns)  # "412 mill st" then "wrens"
         if isinstance(parsed, Address):
-            return {"outage_address": parsed.text, "outage_town": parsed.town, "outage_zip": parsed.zip,
-                    "outage_for_account": False, "outage_address_draft": None, "outage_tries": None}
+            return {
+                "outage_address": parsed.text,
+                "outage_town": parsed.town,
+                "outage_zip": parsed.zip,
+                "outage_for_account": False,
+                "outage_address_draft": None,
+                "outage_tries": None,
+            }
 
         tries = int(tracker.get_slot("outage_tries") or 0) + 1
         message = ADDRESS_PROBLEMS[parsed.problem]
         if tries >= 2:
-            message += (f" If it's easier, call our 24/7 line, {deps.profile.phones.outage_24_7}, and we'll take "
-                        "the report by phone.")
+            message += (
+                f" If it's easier, call our 24/7 line, {deps.profile.phones.outage_24_7}, and we'll take "
+                "the report by phone."
+            )
         if parsed.problem != "need_town" or tries >= 2:  # else the ask names the street it has
             dispatcher.utter_message(text=message)
         events: dict[str, Any] = {"outage_address": None, "outage_tries": float(tries)}
@@ -261,20 +313,33 @@ class ActionReportOutage(Action):
     def name(self) -> str:
         return "action_report_outage"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         address = tracker.get_slot("outage_address")
         if not address:
             dispatcher.utter_message(text="I need the address before I can report the outage.")
             return []
-        account_id = verified_account_id(tracker, deps) if tracker.get_slot("outage_for_account") else None
+        account_id = (
+            verified_account_id(tracker, deps) if tracker.get_slot("outage_for_account") else None
+        )
         hazard = bool(tracker.get_slot("outage_hazard"))
         now = deps.now()
-        result = await OutageService(deps.session_factory, deps.profile.outages.report_prefix).report(
-            account_id=account_id, address=str(address), town=tracker.get_slot("outage_town"),
-            zip=tracker.get_slot("outage_zip"), hazard=hazard,
-            hazard_description=tracker.get_slot("outage_hazard_note"), channel=channel_of(tracker),
-            conversation_id=tracker.sender_id, idempotency_key=idempotency_key(tracker, "outage_report"), now=now)
+        result = await OutageService(
+            deps.session_factory, deps.profile.outages.report_prefix
+        ).report(
+            account_id=account_id,
+            address=str(address),
+            town=tracker.get_slot("outage_town"),
+            zip=tracker.get_slot("outage_zip"),
+            hazard=hazard,
+            hazard_description=tracker.get_slot("outage_hazard_note"),
+            channel=channel_of(tracker),
+            conversation_id=tracker.sender_id,
+            idempotency_key=idempotency_key(tracker, "outage_report"),
+            now=now,
+        )
 
         if result.outage is not None:
             dispatcher.utter_message(text=describe(result.outage, now, deps.profile.timezone))
@@ -282,13 +347,20 @@ class ActionReportOutage(Action):
             dispatcher.utter_message(text=_no_outage_known(str(address)))
             dispatcher.utter_message(
                 text="Please check your breakers or fuse box too. If the main breaker has tripped, switch it "
-                "fully off and back on. If that brings your power back, there's nothing more to do.")
+                "fully off and back on. If that brings your power back, there's nothing more to do."
+            )
         text = f"Your report is {result.reference}."
         if hazard:
-            text += f" I noted the hazard on it; please also call {deps.profile.phones.outage_24_7}."
-        dispatcher.utter_message(text=f"{text} Want a text when your power is back? Reply YES or NO.",
-                                 buttons=YES_NO_BUTTONS)
-        return [SlotSet("outage_reference", result.reference)] + [SlotSet(s, None) for s in ADDRESS_SLOTS]
+            text += (
+                f" I noted the hazard on it; please also call {deps.profile.phones.outage_24_7}."
+            )
+        dispatcher.utter_message(
+            text=f"{text} Want a text when your power is back? Reply YES or NO.",
+            buttons=YES_NO_BUTTONS,
+        )
+        return [SlotSet("outage_reference", result.reference)] + [
+            SlotSet(s, None) for s in ADDRESS_SLOTS
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +372,9 @@ class ActionAskOutageNotifyPhone(Action):
     def name(self) -> str:
         return "action_ask_outage_notify_phone"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         dispatcher.utter_message(text="What mobile number should I text when your power is back?")
         return []
 
@@ -334,7 +408,8 @@ class ValidateOutageNotifyForm(FormValidationAction):
         if phone is None:
             dispatcher.utter_message(
                 text="That doesn't look like a US phone number. Please send the 10 digits, like 706-555-0101, "
-                "or say no thanks.")
+                "or say no thanks."
+            )
             return {"outage_notify_phone": None}
         return {"outage_notify_phone": phone}
 
@@ -345,18 +420,28 @@ class ActionOutageNotify(Action):
     def name(self) -> str:
         return "action_outage_notify"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        reference, phone = tracker.get_slot("outage_reference"), tracker.get_slot("outage_notify_phone")
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        reference, phone = (
+            tracker.get_slot("outage_reference"),
+            tracker.get_slot("outage_notify_phone"),
+        )
         if not reference or not phone:
-            dispatcher.utter_message(text="I don't have a report to add that to. Say report outage to start one.")
+            dispatcher.utter_message(
+                text="I don't have a report to add that to. Say report outage to start one."
+            )
             return [SlotSet("outage_notify_phone", None)]
         deps = await get_deps()
         if not await set_restore_notice(deps.session_factory, str(reference), str(phone)):
-            dispatcher.utter_message(text="I couldn't find that report. Say report outage to start a new one.")
+            dispatcher.utter_message(
+                text="I couldn't find that report. Say report outage to start a new one."
+            )
             return [SlotSet("outage_notify_phone", None)]
         dispatcher.utter_message(
             text=f"OK. I'll text the number ending {phone_last4(str(phone))} when power is back for report "
-            f"{reference}. Anything else?")
+            f"{reference}. Anything else?"
+        )
         return [SlotSet("outage_notify_phone", None)]
 
 
@@ -385,7 +470,9 @@ class ActionOutageLookup(Action):
     def name(self) -> str:
         return "action_outage_lookup"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         profile, now = deps.profile, deps.now()
         utter_safety_if_hazard(dispatcher, tracker, profile)
@@ -398,17 +485,21 @@ class ActionOutageLookup(Action):
             if found is None:
                 dispatcher.utter_message(
                     text=f"I can't find {reference}. Please check the number; it looks like R-20331. "
-                    f"You can also call our 24/7 line, {outage_line}.")
+                    f"You can also call our 24/7 line, {outage_line}."
+                )
                 return []
             if found.kind == "report" and found.report is not None:
-                dispatcher.utter_message(text=f"Report {found.report.reference} was received "
-                                         f"{_received(found.report.created_at, now, profile)}.")
+                dispatcher.utter_message(
+                    text=f"Report {found.report.reference} was received "
+                    f"{_received(found.report.created_at, now, profile)}."
+                )
             if found.outage is not None:
                 dispatcher.utter_message(text=describe(found.outage, now, profile.timezone))
             else:
                 dispatcher.utter_message(
                     text="I don't see a known outage linked to it yet; crews review every report. For anything "
-                    f"urgent call our 24/7 line, {outage_line}.")
+                    f"urgent call our 24/7 line, {outage_line}."
+                )
             return []
 
         zip5 = normalize_zip5(latest_entity(tracker, "zip_code"))
@@ -417,10 +508,18 @@ class ActionOutageLookup(Action):
             if zip5 is not None:
                 outages, place = await service.find_by_zip(zip5), f"ZIP {zip5}"
             else:
-                outages, place = await service.find_by_town(town or ""), normalize_town(town).title()
-            self._say(dispatcher, outages, now, profile,
-                      none=f"I don't see a known outage in {place} right now. If your power is out, please "
-                      f"call our 24/7 line, {outage_line}, or say report outage.")
+                outages, place = (
+                    await service.find_by_town(town or ""),
+                    normalize_town(town).title(),
+                )
+            self._say(
+                dispatcher,
+                outages,
+                now,
+                profile,
+                none=f"I don't see a known outage in {place} right now. If your power is out, please "
+                f"call our 24/7 line, {outage_line}, or say report outage.",
+            )
             return []
 
         account_id = verified_account_id(tracker, deps)
@@ -428,18 +527,30 @@ class ActionOutageLookup(Action):
             record = await SqlMemberServices(deps.session_factory).account(account_id)
             outages = await service.find_for_account(account_id, now)
             where = record.service_address if record else "your service address"
-            self._say(dispatcher, outages, now, profile,
-                      none=f"I don't see a known outage at {where} right now. If your power is out, say report "
-                      f"outage or call our 24/7 line, {outage_line}.")
+            self._say(
+                dispatcher,
+                outages,
+                now,
+                profile,
+                none=f"I don't see a known outage at {where} right now. If your power is out, say report "
+                f"outage or call our 24/7 line, {outage_line}.",
+            )
             return []
 
         dispatcher.utter_message(
-            text="Which should I check? Send your report number (like R-20331), a town or a 5-digit ZIP code.")
+            text="Which should I check? Send your report number (like R-20331), a town or a 5-digit ZIP code."
+        )
         return []
 
     @staticmethod
-    def _say(dispatcher: CollectingDispatcher, outages: list[OutageInfo], now: datetime, profile: CoopProfile,
-             *, none: str) -> None:
+    def _say(
+        dispatcher: CollectingDispatcher,
+        outages: list[OutageInfo],
+        now: datetime,
+        profile: CoopProfile,
+        *,
+        none: str,
+    ) -> None:
         if not outages:
             dispatcher.utter_message(text=none)
             return

@@ -35,7 +35,9 @@ class ActionOutageStatus(Action):
         zip5 = normalize_zip5(_latest(tracker, "zip_code"))
         town = _latest(tracker, "town")
         if zip5 is None and not (town and normalize_town(town)):
-            dispatcher.utter_message(text="Which town or 5-digit ZIP code should I check for outages?")
+            dispatcher.utter_message(
+                text="Which town or 5-digit ZIP code should I check for outages?"
+            )
             return []
 
         deps = await get_deps()

@@ -62,8 +62,16 @@ ALL_FORM_SLOTS = (*FORM_SLOTS, *HELPER_SLOTS)
 # Intents that answer a question of the form. Anything else (cancel, the balance, the hours, a
 # person...) is left to the rules: the form rejects it and resumes afterwards.
 ANSWER_INTENTS = frozenset(
-    {"inform", "affirm", "deny", "choose_amount_full", "choose_amount_past_due", "pay_bill",
-     "nlu_fallback", "out_of_scope"}
+    {
+        "inform",
+        "affirm",
+        "deny",
+        "choose_amount_full",
+        "choose_amount_past_due",
+        "pay_bill",
+        "nlu_fallback",
+        "out_of_scope",
+    }
 )
 DIGRESSION_INTENTS = frozenset({"check_balance", "ask_office_hours"})
 
@@ -188,11 +196,18 @@ def resuming(tracker: Tracker) -> bool:
 def amount_buttons(summary: BalanceSummary | None) -> list[dict[str, Any]]:
     options: list[dict[str, Any]] = []
     if summary is not None and summary.amount_due_cents > 0:
-        options.append(common.intent_button(
-            f"Full {format_cents(summary.amount_due_cents)}", "choose_amount_full"))
+        options.append(
+            common.intent_button(
+                f"Full {format_cents(summary.amount_due_cents)}", "choose_amount_full"
+            )
+        )
         if 0 < summary.past_due_with_fee_cents < summary.amount_due_cents:
-            options.append(common.intent_button(
-                f"Past due only {format_cents(summary.past_due_with_fee_cents)}", "choose_amount_past_due"))
+            options.append(
+                common.intent_button(
+                    f"Past due only {format_cents(summary.past_due_with_fee_cents)}",
+                    "choose_amount_past_due",
+                )
+            )
     options.append(common.intent_button("Other amount", "inform", {"amount": "other"}))
     return options
 
@@ -208,7 +223,9 @@ class ActionAskPaymentAmountChoice(Action):
     def name(self) -> str:
         return "action_ask_payment_amount_choice"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         identity = _identity(tracker, deps)
         summary = None
@@ -221,14 +238,17 @@ class ActionAskPaymentAmountChoice(Action):
             due = f" due {summary.due_date:%b} {summary.due_date.day}" if summary.due_date else ""
             past = (
                 f", including {format_cents(summary.past_due_with_fee_cents)} past due with the late fee"
-                if summary.past_due_with_fee_cents > 0 else ""
+                if summary.past_due_with_fee_cents > 0
+                else ""
             )
             text = f"{format_cents(summary.amount_due_cents)} is{due}{past}. How much would you like to pay?"
         elif summary is not None:
             text = "You don't owe anything right now. If you'd still like to pay, how much?"
         else:
             text = "How much would you like to pay?"
-        dispatcher.utter_message(text=text, buttons=common.buttons_or_choices(amount_buttons(summary)))
+        dispatcher.utter_message(
+            text=text, buttons=common.buttons_or_choices(amount_buttons(summary))
+        )
         return []
 
 
@@ -236,9 +256,13 @@ class ActionAskPaymentAmountCents(Action):
     def name(self) -> str:
         return "action_ask_payment_amount_cents"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         prefix = "Back to your payment: h" if resuming(tracker) else "H"
-        dispatcher.utter_message(text=f"{prefix}ow much would you like to pay? For example $45 or 45.20.")
+        dispatcher.utter_message(
+            text=f"{prefix}ow much would you like to pay? For example $45 or 45.20."
+        )
         return []
 
 
@@ -248,16 +272,25 @@ class ActionAskPaymentMethod(Action):
     def name(self) -> str:
         return "action_ask_payment_method"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         identity = _identity(tracker, deps)
         methods: list[MethodRecord] = []
         if identity is not None:
-            methods = usable_methods(await member_services(deps).saved_methods(int(identity.member_id)), deps)
+            methods = usable_methods(
+                await member_services(deps).saved_methods(int(identity.member_id)), deps
+            )
         options = [
-            common.intent_button(m.label, "inform", {"payment_method": f"method-{m.id}"}) for m in methods
+            common.intent_button(m.label, "inform", {"payment_method": f"method-{m.id}"})
+            for m in methods
         ]
-        options.append(common.intent_button("Add a new card or bank account", "inform", {"payment_method": NEW_METHOD}))
+        options.append(
+            common.intent_button(
+                "Add a new card or bank account", "inform", {"payment_method": NEW_METHOD}
+            )
+        )
         back = "Back to your payment: " if resuming(tracker) else ""
         if methods:
             text = f"{back}Which payment method would you like to use?"
@@ -273,7 +306,9 @@ class ActionAskPaymentConfirm(Action):
     def name(self) -> str:
         return "action_ask_payment_confirm"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         identity = _identity(tracker, deps)
         amount = int(tracker.get_slot("payment_amount_cents") or 0)
@@ -284,17 +319,21 @@ class ActionAskPaymentConfirm(Action):
                 if summary.amount_due_cents > 0:
                     dispatcher.utter_message(
                         text=f"That's more than your balance of {format_cents(summary.amount_due_cents)}; "
-                        f"the extra {format_cents(amount - summary.amount_due_cents)} will be a credit.")
+                        f"the extra {format_cents(amount - summary.amount_due_cents)} will be a credit."
+                    )
                 else:
                     dispatcher.utter_message(
-                        text="You don't owe anything right now, so this payment will be a credit on your account.")
+                        text="You don't owe anything right now, so this payment will be a credit on your account."
+                    )
         back = "Back to your payment: " if resuming(tracker) else ""
         dispatcher.utter_message(
             text=f"{back}Pay {format_cents(amount)} today with {label}? Reply YES to confirm or NO to stop.",
-            buttons=common.buttons_or_choices([
-                common.intent_button("Yes, pay", "affirm"),
-                common.intent_button("No, stop", "deny"),
-            ]),
+            buttons=common.buttons_or_choices(
+                [
+                    common.intent_button("Yes, pay", "affirm"),
+                    common.intent_button("No, stop", "deny"),
+                ]
+            ),
         )
         return []
 
@@ -310,7 +349,9 @@ class ValidatePaymentForm(FormValidationAction):
     def name(self) -> str:
         return "validate_payment_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         # rasa-sdk returns only the form's own slots; the helper slots set while extracting
         # (the method's label, the failure count) are added here.
         before = {slot: tracker.slots.get(slot) for slot in HELPER_SLOTS}
@@ -321,7 +362,11 @@ class ValidatePaymentForm(FormValidationAction):
         return events
 
     async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> list[str]:
         if tracker.slots.get("payment_method") == NEW_METHOD:
             return [s for s in domain_slots if s != "payment_confirm"]
@@ -346,22 +391,38 @@ class ValidatePaymentForm(FormValidationAction):
             identity = _identity(tracker, deps)
             if identity is not None:
                 url = await secure_link(deps, tracker, identity)
-                dispatcher.utter_message(text=(CARD_NOT_KEPT if raw else MASKED_LINK).format(url=url))
+                dispatcher.utter_message(
+                    text=(CARD_NOT_KEPT if raw else MASKED_LINK).format(url=url)
+                )
             elif raw:
                 dispatcher.utter_message(
-                    text="For your safety I didn't keep that card number. Please never send card numbers in a chat or text.")
+                    text="For your safety I didn't keep that card number. Please never send card numbers in a chat or text."
+                )
             return {slot: None}
         if _intent(tracker) not in ANSWER_INTENTS and not text.startswith("/inform"):
             return {}
         return None
 
-    def _failed(self, slot: str, message: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                deps: ActionDeps) -> dict[str, Any]:
-        return common.reask(dispatcher, tracker, slot=slot, counter="payment_failures",
-                            message=message,
-                            member_services_phone=deps.profile.phones.member_services)
+    def _failed(
+        self,
+        slot: str,
+        message: str,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        deps: ActionDeps,
+    ) -> dict[str, Any]:
+        return common.reask(
+            dispatcher,
+            tracker,
+            slot=slot,
+            counter="payment_failures",
+            message=message,
+            member_services_phone=deps.profile.phones.member_services,
+        )
 
-    async def _amount(self, text: str, tracker: Tracker, deps: ActionDeps) -> tuple[int | None, str | None]:
+    async def _amount(
+        self, text: str, tracker: Tracker, deps: ActionDeps
+    ) -> tuple[int | None, str | None]:
         """(cents, None) for a payable amount; (None, why) otherwise."""
         parsed = common.parse_amount(text)
         if parsed.error is not None or parsed.cents is None:
@@ -388,25 +449,46 @@ class ValidatePaymentForm(FormValidationAction):
         summary = await member_services(deps).balance(int(identity.account_id), today_of(deps))
         if intent == "choose_amount_full":
             if summary.amount_due_cents <= 0:
-                return self._failed("payment_amount_choice",
-                                    "You don't owe anything right now. You can still pay another amount.",
-                                    dispatcher, tracker, deps)
-            return {"payment_amount_choice": "full", "payment_amount_cents": summary.amount_due_cents}
+                return self._failed(
+                    "payment_amount_choice",
+                    "You don't owe anything right now. You can still pay another amount.",
+                    dispatcher,
+                    tracker,
+                    deps,
+                )
+            return {
+                "payment_amount_choice": "full",
+                "payment_amount_cents": summary.amount_due_cents,
+            }
         if intent == "choose_amount_past_due":
             if summary.past_due_with_fee_cents <= 0:
-                return self._failed("payment_amount_choice",
-                                    f"Nothing on this account is past due. The full balance is "
-                                    f"{format_cents(max(summary.amount_due_cents, 0))}.",
-                                    dispatcher, tracker, deps)
-            return {"payment_amount_choice": "past_due", "payment_amount_cents": summary.past_due_with_fee_cents}
-        if (amount_entity or "").lower() == "other" or (OTHER_WORDS.search(text) and not re.search(r"\d", text)):
+                return self._failed(
+                    "payment_amount_choice",
+                    f"Nothing on this account is past due. The full balance is "
+                    f"{format_cents(max(summary.amount_due_cents, 0))}.",
+                    dispatcher,
+                    tracker,
+                    deps,
+                )
+            return {
+                "payment_amount_choice": "past_due",
+                "payment_amount_cents": summary.past_due_with_fee_cents,
+            }
+        if (amount_entity or "").lower() == "other" or (
+            OTHER_WORDS.search(text) and not re.search(r"\d", text)
+        ):
             return {"payment_amount_choice": "other"}
         cents, why = await self._amount(amount_entity or text, tracker, deps)
         if cents is None and amount_entity:
             cents, why = await self._amount(text, tracker, deps)
         if cents is None:
-            return self._failed("payment_amount_choice", why or "I couldn't read that as an amount.",
-                                dispatcher, tracker, deps)
+            return self._failed(
+                "payment_amount_choice",
+                why or "I couldn't read that as an amount.",
+                dispatcher,
+                tracker,
+                deps,
+            )
         return {"payment_amount_choice": "other", "payment_amount_cents": cents}
 
     async def validate_payment_amount_choice(
@@ -430,14 +512,24 @@ class ValidatePaymentForm(FormValidationAction):
         if cents is None and amount_entity:
             cents, why = await self._amount(text, tracker, deps)
         if cents is None:
-            return self._failed("payment_amount_cents", why or "I couldn't read that as an amount.",
-                                dispatcher, tracker, deps)
+            return self._failed(
+                "payment_amount_cents",
+                why or "I couldn't read that as an amount.",
+                dispatcher,
+                tracker,
+                deps,
+            )
         return {"payment_amount_cents": cents}
 
     async def validate_payment_amount_cents(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and int(value) == value and value > 0:
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and int(value) == value
+            and value > 0
+        ):
             return {"payment_amount_cents": int(value)}
         return {"payment_amount_cents": None}
 
@@ -453,17 +545,27 @@ class ValidatePaymentForm(FormValidationAction):
         identity = _identity(tracker, deps)
         if identity is None:
             return {}
-        methods = usable_methods(await member_services(deps).saved_methods(int(identity.member_id)), deps)
+        methods = usable_methods(
+            await member_services(deps).saved_methods(int(identity.member_id)), deps
+        )
         chosen = pick_method(_entity(tracker, "payment_method"), _text(tracker), methods)
         if chosen == NEW_METHOD:
             return {"payment_method": NEW_METHOD, "payment_method_label": None}
         if isinstance(chosen, MethodRecord):
             return {"payment_method": str(chosen.id), "payment_method_label": chosen.label}
         names = ", ".join(m.label for m in methods)
-        hint = f"Please pick {names}, or add a new card or bank account." if methods else (
-            "Please choose Add a new card or bank account, or say never mind.")
-        return self._failed("payment_method", f"I couldn't tell which method you meant. {hint}",
-                            dispatcher, tracker, deps)
+        hint = (
+            f"Please pick {names}, or add a new card or bank account."
+            if methods
+            else ("Please choose Add a new card or bank account, or say never mind.")
+        )
+        return self._failed(
+            "payment_method",
+            f"I couldn't tell which method you meant. {hint}",
+            dispatcher,
+            tracker,
+            deps,
+        )
 
     async def validate_payment_method(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -487,8 +589,13 @@ class ValidatePaymentForm(FormValidationAction):
             return {"payment_confirm": "no"}
         deps = await get_deps()
         amount = format_cents(int(tracker.get_slot("payment_amount_cents") or 0))
-        return self._failed("payment_confirm", f"Please reply YES to pay {amount}, or NO to stop.",
-                            dispatcher, tracker, deps)
+        return self._failed(
+            "payment_confirm",
+            f"Please reply YES to pay {amount}, or NO to stop.",
+            dispatcher,
+            tracker,
+            deps,
+        )
 
     async def validate_payment_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -496,7 +603,9 @@ class ValidatePaymentForm(FormValidationAction):
         return {"payment_confirm": value if value in {"yes", "no"} else None}
 
 
-def pick_method(entity: str | None, text: str, methods: list[MethodRecord]) -> MethodRecord | str | None:
+def pick_method(
+    entity: str | None, text: str, methods: list[MethodRecord]
+) -> MethodRecord | str | None:
     """Which saved method the member meant: a button (`method-12`), a type/brand ('visa',
     'checking'), the last four digits, or a new one ('add a new card')."""
     if entity == NEW_METHOD:
@@ -508,10 +617,14 @@ def pick_method(entity: str | None, text: str, methods: list[MethodRecord]) -> M
     by_last4 = [m for m in methods if re.search(rf"\b{re.escape(m.last4)}\b", lowered)]
     if len(by_last4) == 1:
         return by_last4[0]
-    words = {w for w in [entity.lower() if entity else None] if w} | set(re.findall(r"[a-z]+", lowered))
+    words = {w for w in [entity.lower() if entity else None] if w} | set(
+        re.findall(r"[a-z]+", lowered)
+    )
     by_kind = [
-        m for m in methods
-        if (m.brand and m.brand.lower() in words) or m.kind in words
+        m
+        for m in methods
+        if (m.brand and m.brand.lower() in words)
+        or m.kind in words
         or ({"card", "credit", "debit"} & words and m.kind == "card")
         or ({"bank", "account"} & words and m.kind in {"checking", "savings"})
     ]
@@ -519,7 +632,14 @@ def pick_method(entity: str | None, text: str, methods: list[MethodRecord]) -> M
         return NEW_METHOD
     if len(by_kind) == 1:
         return by_kind[0]
-    if len(methods) == 1 and text.lower().strip(" .!") in {"yes", "that one", "that", "ok", "sure", "1"}:
+    if len(methods) == 1 and text.lower().strip(" .!") in {
+        "yes",
+        "that one",
+        "that",
+        "ok",
+        "sure",
+        "1",
+    }:
         return methods[0]
     return None
 
@@ -535,7 +655,9 @@ class ActionCancelPayment(Action):
     def name(self) -> str:
         return "action_cancel_payment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         dispatcher.utter_message(text=STOPPED)
         return reset_form_events()
 
@@ -546,7 +668,9 @@ class ActionSubmitPayment(Action):
     def name(self) -> str:
         return "action_submit_payment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         confirm = tracker.get_slot("payment_confirm")
         method = tracker.get_slot("payment_method")
@@ -554,9 +678,12 @@ class ActionSubmitPayment(Action):
         if confirm is None and method != NEW_METHOD:
             if last:
                 dispatcher.utter_message(
-                    text=f"That payment is already done (confirmation {last}). Nothing more was charged.")
+                    text=f"That payment is already done (confirmation {last}). Nothing more was charged."
+                )
             else:
-                dispatcher.utter_message(text="There's no payment waiting to be confirmed. Say pay bill to start one.")
+                dispatcher.utter_message(
+                    text="There's no payment waiting to be confirmed. Say pay bill to start one."
+                )
             return reset_form_events()
         identity = common.require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
@@ -568,7 +695,9 @@ class ActionSubmitPayment(Action):
         if confirm != "yes":
             dispatcher.utter_message(text=STOPPED)
             return reset_form_events()
-        outcome = await PaymentService(deps.session_factory, get_processor(), payment_rules(deps)).pay(
+        outcome = await PaymentService(
+            deps.session_factory, get_processor(), payment_rules(deps)
+        ).pay(
             account_id=int(identity.account_id),
             member_id=int(identity.member_id),
             payment_method_id=int(method),
@@ -587,6 +716,8 @@ class ActionSubmitPayment(Action):
         else:
             buttons = []
             if outcome.status in {"declined", "refused"}:
-                buttons = common.buttons_or_choices([common.intent_button("Try another method", "pay_bill")])
+                buttons = common.buttons_or_choices(
+                    [common.intent_button("Try another method", "pay_bill")]
+                )
             dispatcher.utter_message(text=with_phone(outcome.message, deps), buttons=buttons)
         return events

@@ -36,10 +36,21 @@ STOPPED: dict[str, str] = {
 NOTHING_TO_STOP = "OK. There's nothing in progress to stop. What can I help with?"
 LEFT_QUEUE = "OK, I've taken you out of the line for a person. Anything else I can help with?"
 # Slots that belong to the member's identity: leaving a form never forgets who they are.
-_KEEP = frozenset({
-    "tier", "member_id", "account_id", "account_last4", "member_first_name", "verified_how",
-    "verified_at", "journey", "channel", "phone", "gate_stopped",
-})
+_KEEP = frozenset(
+    {
+        "tier",
+        "member_id",
+        "account_id",
+        "account_last4",
+        "member_first_name",
+        "verified_how",
+        "verified_at",
+        "journey",
+        "channel",
+        "phone",
+        "gate_stopped",
+    }
+)
 
 # Button titles for the intents worth offering as a guess after a second miss.
 GUESS_TITLES: dict[str, str] = {
@@ -95,7 +106,9 @@ def message_kind(text: str | None) -> str:
     non_latin = [ch for ch in letters if "LATIN" not in unicodedata.name(ch, "")]
     if letters and len(non_latin) * 2 > len(letters):
         return "other_language"
-    if len(_SPANISH.findall(stripped)) >= 1 and not re.search(r"\b(the|my|is|i|you|and|to)\b", stripped, re.I):
+    if len(_SPANISH.findall(stripped)) >= 1 and not re.search(
+        r"\b(the|my|is|i|you|and|to)\b", stripped, re.I
+    ):
         return "other_language"
     return "words"
 
@@ -152,7 +165,11 @@ class ActionStop(Action):
         form = (tracker.active_loop or {}).get("name")
         if form:
             dispatcher.utter_message(text=STOPPED.get(form, GENERIC_STOPPED))
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *_clear_form_slots(form, domain)]
+            return [
+                ActiveLoop(None),
+                SlotSet("requested_slot", None),
+                *_clear_form_slots(form, domain),
+            ]
         if tracker.get_slot("handoff_result") == "queued":
             deps = await get_deps()
             async with session_scope(deps.session_factory) as session:

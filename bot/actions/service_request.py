@@ -46,13 +46,26 @@ QUESTIONS = {
     "stop": ["sr_date", "sr_confirmed"],
     "transfer": ["sr_address", "sr_date", "sr_confirmed"],
 }
-YES_WORDS = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "confirm", "send it"}
+YES_WORDS = {
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "correct",
+    "right",
+    "confirm",
+    "send it",
+}
 NO_WORDS = {"no", "n", "nope", "nah", "wrong", "not right"}
 _ACTION_WORDS = {"start": "start service", "stop": "stop service", "transfer": "move your service"}
 
 
 async def _account_place(deps: ActionDeps, account_id: int | None) -> str:
-    """"412 Mill St, Wrens (account ending 4821)"."""
+    """ "412 Mill St, Wrens (account ending 4821)"."""
     if account_id is None:
         return "your account"
     async with deps.session_factory() as session:
@@ -64,8 +77,10 @@ async def _account_place(deps: ActionDeps, account_id: int | None) -> str:
 
 def summary_text(kind: str, place: str, address: str | None, day: date, phone: str | None) -> str:
     if kind == "start":
-        return (f"Start service at {address} on {fmt_date(day)}, and we'll call {mask_phone(phone or '')} "
-                "with any questions. Is that right?")
+        return (
+            f"Start service at {address} on {fmt_date(day)}, and we'll call {mask_phone(phone or '')} "
+            "with any questions. Is that right?"
+        )
     if kind == "stop":
         return f"Stop service at {place} on {fmt_date(day)}, with a final bill. Is that right?"
     return f"Move service from {place} to {address} on {fmt_date(day)}. Is that right?"
@@ -75,49 +90,75 @@ class ValidateServiceRequestForm(FormValidationAction):
     def name(self) -> str:
         return "validate_service_request_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> list[str]:
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         return list(QUESTIONS.get(tracker.get_slot("sr_kind") or "", QUESTIONS["stop"]))
 
-    async def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str,
-                    ) -> dict[str, Any]:
+    async def _fail(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        text: str,
+    ) -> dict[str, Any]:
         deps = await get_deps()
-        return reask(dispatcher, tracker, slot=slot, counter="sr_failures", message=text,
-                     member_services_phone=deps.profile.phones.member_services)
+        return reask(
+            dispatcher,
+            tracker,
+            slot=slot,
+            counter="sr_failures",
+            message=text,
+            member_services_phone=deps.profile.phones.member_services,
+        )
 
-    async def validate_sr_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:
+    async def validate_sr_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if scrub_card_numbers(value).found:
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"sr_address": None}
         address, error = clean_address(str(value or ""))
         if address is None:
-            return await self._fail(dispatcher, tracker, "sr_address", error or "Please send the street address.")
+            return await self._fail(
+                dispatcher, tracker, "sr_address", error or "Please send the street address."
+            )
         return {"sr_address": address}
 
-    async def validate_sr_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
+    async def validate_sr_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if scrub_card_numbers(value).found:
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"sr_date": None}
         deps = await get_deps()
         result = read_requested_date(str(value or ""), deps.now(), holidays_of(deps.profile))
         if result.day is None:
-            return await self._fail(dispatcher, tracker, "sr_date", result.error or "Please send a date.")
+            return await self._fail(
+                dispatcher, tracker, "sr_date", result.error or "Please send a date."
+            )
         return {"sr_date": result.day.isoformat()}
 
-    async def validate_sr_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> dict[str, Any]:
+    async def validate_sr_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if scrub_card_numbers(value).found:
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"sr_phone": None}
         phone = normalize_phone(str(value or ""))
         if phone.value is None:
-            return await self._fail(dispatcher, tracker, "sr_phone", phone.error or "Please send a phone number.")
+            return await self._fail(
+                dispatcher, tracker, "sr_phone", phone.error or "Please send a phone number."
+            )
         return {"sr_phone": phone.value}
 
-    async def validate_sr_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
+    async def validate_sr_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if isinstance(value, bool):
             return {"sr_confirmed": value}
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
@@ -126,16 +167,22 @@ class ValidateServiceRequestForm(FormValidationAction):
             return {"sr_confirmed": True}
         if intent == "deny" or words in NO_WORDS:
             return {"sr_confirmed": False}
-        return await self._fail(dispatcher, tracker, "sr_confirmed", "Please reply yes to send the request, or no.")
+        return await self._fail(
+            dispatcher, tracker, "sr_confirmed", "Please reply yes to send the request, or no."
+        )
 
 
 class ActionAskSrAddress(Action):
     def name(self) -> str:
         return "action_ask_sr_address"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         if tracker.get_slot("sr_kind") == "transfer":
-            text = "What's the new address you're moving to? Street and town, like 27 Broad St, Wrens."
+            text = (
+                "What's the new address you're moving to? Street and town, like 27 Broad St, Wrens."
+            )
         else:
             text = "What's the address where you need service? Street and town, like 27 Broad St, Wrens."
         dispatcher.utter_message(text=text)
@@ -146,7 +193,9 @@ class ActionAskSrDate(Action):
     def name(self) -> str:
         return "action_ask_sr_date"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         kind = tracker.get_slot("sr_kind")
         rule = "A weekday, up to 60 days out, like Dec 8 or next Monday."
@@ -165,14 +214,19 @@ class ActionAskSrConfirmed(Action):
     def name(self) -> str:
         return "action_ask_sr_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         kind = tracker.get_slot("sr_kind") or "stop"
         place = await _account_place(deps, tracker.get_slot("account_id"))
         day = date.fromisoformat(tracker.get_slot("sr_date"))
         dispatcher.utter_message(
-            text=summary_text(kind, place, tracker.get_slot("sr_address"), day, tracker.get_slot("sr_phone")),
-            buttons=buttons_or_choices([("Yes, send it", "/affirm"), ("No", "/deny")]))
+            text=summary_text(
+                kind, place, tracker.get_slot("sr_address"), day, tracker.get_slot("sr_phone")
+            ),
+            buttons=buttons_or_choices([("Yes, send it", "/affirm"), ("No", "/deny")]),
+        )
         return []
 
 
@@ -180,7 +234,9 @@ class ActionServiceRequestSubmit(Action):
     def name(self) -> str:
         return "action_service_request_submit"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         deps = await get_deps()
         clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
@@ -188,7 +244,9 @@ class ActionServiceRequestSubmit(Action):
             return clear
         kind = tracker.get_slot("sr_kind")
         if tracker.get_slot("sr_confirmed") is not True or kind not in QUESTIONS:
-            dispatcher.utter_message(text="OK, I didn't send the request. Nothing was changed. Anything else?")
+            dispatcher.utter_message(
+                text="OK, I didn't send the request. Nothing was changed. Anything else?"
+            )
             return clear
         details: dict[str, Any] = {}
         if kind in ("start", "transfer"):
@@ -197,16 +255,29 @@ class ActionServiceRequestSubmit(Action):
             details["contact_phone"] = tracker.get_slot("sr_phone")
         try:
             created = await create_request(
-                deps.session_factory, kind=kind, member_id=identity.member_id,
-                account_id=identity.account_id, requested_date=date.fromisoformat(tracker.get_slot("sr_date")),
-                details=details, channel=channel_of(tracker), conversation_id=tracker.sender_id,
-                now=deps.now(), holidays=holidays_of(deps.profile), verified_how=identity.verified_how)
+                deps.session_factory,
+                kind=kind,
+                member_id=identity.member_id,
+                account_id=identity.account_id,
+                requested_date=date.fromisoformat(tracker.get_slot("sr_date")),
+                details=details,
+                channel=channel_of(tracker),
+                conversation_id=tracker.sender_id,
+                now=deps.now(),
+                holidays=holidays_of(deps.profile),
+                verified_how=identity.verified_how,
+            )
         except ValueError as problem:
-            dispatcher.utter_message(text=f"I couldn't send that: {problem} Nothing was changed. Please ask again.")
+            dispatcher.utter_message(
+                text=f"I couldn't send that: {problem} Nothing was changed. Please ask again."
+            )
             return clear
         dispatcher.utter_message(
             text=f"Done. Your request to {_ACTION_WORDS[kind]} on {fmt_date(created.requested_date)} is in. "
-                 f"Your reference is {created.reference}.")
-        dispatcher.utter_message(text=f"What happens next: {next_steps(kind, deps.profile)} "
-                                      "Our staff will contact you if anything else is needed.")
+            f"Your reference is {created.reference}."
+        )
+        dispatcher.utter_message(
+            text=f"What happens next: {next_steps(kind, deps.profile)} "
+            "Our staff will contact you if anything else is needed."
+        )
         return clear

@@ -64,38 +64,51 @@ def _month_name(month: MonthUsage, with_year: bool = False) -> str:
 def month_messages(days: list[UsageDay], today: date, last4: str) -> list[str]:
     """This month (the month of the newest reading) against last month and the same month last year."""
     if not days:
-        return [f"I don't have meter readings for account ending {last4} yet, so I can't show usage."]
+        return [
+            f"I don't have meter readings for account ending {last4} yet, so I can't show usage."
+        ]
     newest = days[-1].day
     comparison = compare_month(days, newest)
     month = comparison.month
     assert month is not None  # the newest reading is in it
     in_month = [d for d in days if d.day.replace(day=1) == month.month]
     partial = (newest.year, newest.month) == (today.year, today.month)
-    label = (f"{_month_name(month)} so far ({short_date(month.month)}-{newest.day})" if partial
-             else _month_name(month, with_year=True))
-    first = (f"Account ending {last4}: {label}, {whole_kwh(month.kwh)} kWh for {format_cents(month.cost_cents)}, "
-             f"an average of {format_cents(average_daily_cost_cents(in_month))} a day.")
+    label = (
+        f"{_month_name(month)} so far ({short_date(month.month)}-{newest.day})"
+        if partial
+        else _month_name(month, with_year=True)
+    )
+    first = (
+        f"Account ending {last4}: {label}, {whole_kwh(month.kwh)} kWh for {format_cents(month.cost_cents)}, "
+        f"an average of {format_cents(average_daily_cost_cents(in_month))} a day."
+    )
     before = comparison.last_month
     if well_measured(before):
         assert before is not None
-        first += (f" {_month_name(before, with_year=True)}: {whole_kwh(before.kwh)} kWh for "
-                  f"{format_cents(before.cost_cents)} over {before.days} days.")
+        first += (
+            f" {_month_name(before, with_year=True)}: {whole_kwh(before.kwh)} kWh for "
+            f"{format_cents(before.cost_cents)} over {before.days} days."
+        )
 
     parts: list[str] = []
     if well_measured(before):
         assert before is not None
         change = compare_per_day(month, before)
-        parts.append(f"Per day you used {change.now_per_day} kWh this month against {change.before_per_day} "
-                     f"in {_month_name(before)}" + (f": {_more_less(change.percent)}." if change.percent is not None
-                                                    else "."))
+        parts.append(
+            f"Per day you used {change.now_per_day} kWh this month against {change.before_per_day} "
+            f"in {_month_name(before)}"
+            + (f": {_more_less(change.percent)}." if change.percent is not None else ".")
+        )
     last_year = comparison.last_year
     year_label = month.month.replace(year=month.month.year - 1).strftime("%B %Y")
     if well_measured(last_year):
         assert last_year is not None
         change = compare_per_day(month, last_year)
         if change.percent is not None:
-            parts.append(f"That's {_more_less(change.percent)} per day than {year_label} "
-                         f"({change.before_per_day} kWh a day).")
+            parts.append(
+                f"That's {_more_less(change.percent)} per day than {year_label} "
+                f"({change.before_per_day} kWh a day)."
+            )
     else:
         parts.append(f"I don't have enough readings from {year_label} to compare with last year.")
     return [first, " ".join(parts)]
@@ -106,37 +119,56 @@ def bill_message(bills: list[BillRecord]) -> str | None:
     if not bills:
         return None
     latest = bills[0]
-    head = (f"Your latest bill ({short_date(latest.billing_date)}), {format_cents(latest.amount_cents)}, covers "
-            f"{bill_days(latest)} days and {latest.kwh} kWh.")
+    head = (
+        f"Your latest bill ({short_date(latest.billing_date)}), {format_cents(latest.amount_cents)}, covers "
+        f"{bill_days(latest)} days and {latest.kwh} kWh."
+    )
     change = bill_change(bills)
     if change is None:
         return head
     prev = change.previous
     text = f"{head} The one before covered {bill_days(prev)} days and {prev.kwh} kWh."
     extra = change.extra_days
-    days_part = (f"{extra} more day{'s' if extra != 1 else ''}" if extra > 0
-                 else f"{-extra} fewer day{'s' if extra != -1 else ''}" if extra < 0
-                 else "the same number of days")
-    kwh_part = (f"{_more_less(change.kwh_percent)} kWh" if change.kwh_percent is not None and change.kwh_percent
-                else "the same kWh")
-    text += (f" So this bill has {days_part} and {kwh_part}: {change.latest_per_day} kWh a day, against "
-             f"{change.previous_per_day}.")
+    days_part = (
+        f"{extra} more day{'s' if extra != 1 else ''}"
+        if extra > 0
+        else f"{-extra} fewer day{'s' if extra != -1 else ''}"
+        if extra < 0
+        else "the same number of days"
+    )
+    kwh_part = (
+        f"{_more_less(change.kwh_percent)} kWh"
+        if change.kwh_percent is not None and change.kwh_percent
+        else "the same kWh"
+    )
+    text += (
+        f" So this bill has {days_part} and {kwh_part}: {change.latest_per_day} kWh a day, against "
+        f"{change.previous_per_day}."
+    )
     year_ago = same_bill_last_year(bills)
     if year_ago is not None:
-        text += (f" A year ago the bill was {format_cents(year_ago.amount_cents)} for {year_ago.kwh} kWh over "
-                 f"{bill_days(year_ago)} days.")
+        text += (
+            f" A year ago the bill was {format_cents(year_ago.amount_cents)} for {year_ago.kwh} kWh over "
+            f"{bill_days(year_ago)} days."
+        )
     return text
 
 
-def chart_link(secret_key: str, public_base_url: str, account_id: int, latest: date, now: datetime) -> str:
+def chart_link(
+    secret_key: str, public_base_url: str, account_id: int, latest: date, now: datetime
+) -> str:
     start, end = chart_range(latest)
     return chart_url(public_base_url, chart_token(secret_key, account_id, start, end, now=now))
 
 
 def usage_buttons() -> list[dict[str, str]]:
-    return buttons_or_choices([intent_button("Bill history", "bill_history"),
-                               intent_button("Pay now", "pay_bill"),
-                               intent_button("Something else", "help")])
+    return buttons_or_choices(
+        [
+            intent_button("Bill history", "bill_history"),
+            intent_button("Pay now", "pay_bill"),
+            intent_button("Something else", "help"),
+        ]
+    )
 
 
 CHART_TEXT = "Your daily use for the last 30 days. The chart link works for 15 minutes."
@@ -148,7 +180,9 @@ class ActionUsage(Action):
     def name(self) -> str:
         return "action_usage"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
         deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
         if identity is None or identity.account_id is None:
@@ -156,9 +190,12 @@ class ActionUsage(Action):
         services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
         account: AccountRecord | None = await services.account(identity.account_id)
         if account is None or account.member_id != identity.member_id:
-            dispatcher.utter_message(text=(
-                "I can't find that account right now. Please call member services at "
-                f"{deps.profile.phones.member_services}."))
+            dispatcher.utter_message(
+                text=(
+                    "I can't find that account right now. Please call member services at "
+                    f"{deps.profile.phones.member_services}."
+                )
+            )
             return []
         now = deps.now()
         today = local_date(now, str(deps.profile.timezone))
@@ -166,12 +203,20 @@ class ActionUsage(Action):
         days = await services.usage(account.id, year_before, today)
         bills = await services.bills(account.id, limit=13)
 
-        messages: list[dict[str, Any]] = [{"text": t} for t in month_messages(days, today, account.last4)]
+        messages: list[dict[str, Any]] = [
+            {"text": t} for t in month_messages(days, today, account.last4)
+        ]
         explained = bill_message(bills)
         if explained:
             messages.append({"text": explained})
         if days:
-            url = chart_link(deps.settings.secret_key, deps.settings.public_base_url, account.id, days[-1].day, now)
+            url = chart_link(
+                deps.settings.secret_key,
+                deps.settings.public_base_url,
+                account.id,
+                days[-1].day,
+                now,
+            )
             messages.append({"text": CHART_TEXT, "image": url})
         messages[-1]["buttons"] = usage_buttons()
         for message in messages:

@@ -12,11 +12,16 @@ from bot.gateway.app import create_app
 
 def main() -> None:
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # aiohttp's access log prints paths only (never message text or form bodies).
-    web.run_app(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
-                print=lambda msg: logging.getLogger("bot.gateway").info(msg))
+    web.run_app(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        print=lambda msg: logging.getLogger("bot.gateway").info(msg),
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,11 @@ _TITLES = {"expired": "This link has expired", "invalid": "This link isn't valid
 def problem_page(reason: str, what: str) -> web.Response:
     """A clear page for a link that cannot be used, with no account data in it."""
     title = _TITLES.get(reason, _TITLES["invalid"])
-    detail = ("Links to your usage chart and bills work for 15 minutes." if reason == "expired"
-              else "This link was changed or isn't one of ours.")
+    detail = (
+        "Links to your usage chart and bills work for 15 minutes."
+        if reason == "expired"
+        else "This link was changed or isn't one of ours."
+    )
     html = f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -49,8 +52,12 @@ def problem_page(reason: str, what: str) -> web.Response:
 </main>
 </body>
 </html>"""
-    return web.Response(text=html, status=410 if reason == "expired" else 404, content_type="text/html",
-                        headers={**_HEADERS, "Content-Security-Policy": "default-src 'none'"})
+    return web.Response(
+        text=html,
+        status=410 if reason == "expired" else 404,
+        content_type="text/html",
+        headers={**_HEADERS, "Content-Security-Policy": "default-src 'none'"},
+    )
 
 
 async def usage_chart(request: web.Request) -> web.Response:
@@ -64,8 +71,14 @@ async def usage_chart(request: web.Request) -> web.Response:
         return problem_page("invalid", "usage chart")
     days = await services.usage(link.account_id, link.start, link.end)
     svg = render_usage_svg(days, link.start, link.end)
-    return web.Response(text=svg, content_type="image/svg+xml",
-                        headers={**_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return web.Response(
+        text=svg,
+        content_type="image/svg+xml",
+        headers={
+            **_HEADERS,
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
 
 
 async def bill_pdf(request: web.Request) -> web.Response:
@@ -77,16 +90,26 @@ async def bill_pdf(request: web.Request) -> web.Response:
     factory = async_session_factory(gw.engine)
     account = await SqlMemberServices(factory).account(link.account_id)
     async with factory() as session:
-        row = await session.scalar(select(Bill).where(Bill.id == link.bill_id, Bill.account_id == link.account_id))
+        row = await session.scalar(
+            select(Bill).where(Bill.id == link.bill_id, Bill.account_id == link.account_id)
+        )
         bill = bill_record(row) if row is not None else None
     if account is None or bill is None:
         return problem_page("invalid", "bill")
-    lines = bill_copy_lines(bill, account, coop_name=gw.texts.coop_name, phone=gw.texts.member_services_phone,
-                            made_on=local_date(gw.clock()))
+    lines = bill_copy_lines(
+        bill,
+        account,
+        coop_name=gw.texts.coop_name,
+        phone=gw.texts.member_services_phone,
+        made_on=local_date(gw.clock()),
+    )
     body = simple_pdf(lines, title=lines[1])
     filename = f"bill-{bill.billing_date:%Y-%m}-{account.last4}.pdf"
-    return web.Response(body=body, content_type="application/pdf",
-                        headers={**_HEADERS, "Content-Disposition": f'inline; filename="{filename}"'})
+    return web.Response(
+        body=body,
+        content_type="application/pdf",
+        headers={**_HEADERS, "Content-Disposition": f'inline; filename="{filename}"'},
+    )
 
 
 def setup_account_pages(app: web.Application) -> None:

@@ -30,11 +30,20 @@ def _prompt_password() -> str:
     return first
 
 
-def create_agent(settings: Settings, username: str, display_name: str, password: str | None = None,
-                 admin: bool = False) -> int:
+def create_agent(
+    settings: Settings,
+    username: str,
+    display_name: str,
+    password: str | None = None,
+    admin: bool = False,
+) -> int:
     """Create an agent and return its id; prompts for the password when it is None."""
     username = username.strip().lower()
-    if not username or len(username) > 80 or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+    if (
+        not username
+        or len(username) > 80
+        or not username.replace(".", "").replace("-", "").replace("_", "").isalnum()
+    ):
         raise AgentError("A username is letters, digits, dots, dashes or underscores (at most 80).")
     if not display_name.strip():
         raise AgentError("A display name is needed (members see the first name).")
@@ -47,9 +56,14 @@ def create_agent(settings: Settings, username: str, display_name: str, password:
         with sync_session_scope(sync_session_factory(engine)) as session:
             if session.execute(select(Agent.id).where(Agent.username == username)).first():
                 raise AgentError(f"An agent called {username!r} already exists.")
-            agent = Agent(username=username, display_name=display_name.strip()[:120],
-                          password_hash=hash_password(password), is_admin=admin, presence="offline",
-                          created_at=utcnow())
+            agent = Agent(
+                username=username,
+                display_name=display_name.strip()[:120],
+                password_hash=hash_password(password),
+                is_admin=admin,
+                presence="offline",
+                created_at=utcnow(),
+            )
             session.add(agent)
             session.flush()
             return agent.id

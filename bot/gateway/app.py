@@ -29,9 +29,14 @@ from bot.store.db import async_session_factory, make_async_engine
 from bot.store.types import utcnow
 
 
-def create_app(settings: Settings, *, rasa_client: BotBackend | None = None,
-               notifier: SmsSender | None = None, clock: Callable[[], datetime] | None = None,
-               options: GatewayOptions | None = None) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    rasa_client: BotBackend | None = None,
+    notifier: SmsSender | None = None,
+    clock: Callable[[], datetime] | None = None,
+    options: GatewayOptions | None = None,
+) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
     texts = GatewayTexts.from_settings(settings)  # a wrong profile stops start-up here
@@ -41,21 +46,35 @@ def create_app(settings: Settings, *, rasa_client: BotBackend | None = None,
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = make_async_engine(settings.database_url)
         http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=settings.http_timeout_seconds, connect=5))
+            timeout=aiohttp.ClientTimeout(total=settings.http_timeout_seconds, connect=5)
+        )
         factory = async_session_factory(engine)
         store = ConversationStore(factory, now)
         sms_store = SmsStore(factory, now)
         rasa = rasa_client or RasaClient(
-            settings.rasa_url, lambda: http,
-            timeout_seconds=opts.rasa_timeout_seconds or settings.http_timeout_seconds)
+            settings.rasa_url,
+            lambda: http,
+            timeout_seconds=opts.rasa_timeout_seconds or settings.http_timeout_seconds,
+        )
         sms_sender = notifier or _build_notifier(settings, factory, sms_store)
         hub = Hub()
         tasks = TaskTracker()
         app[GATEWAY] = Gateway(
-            settings=settings, options=opts, texts=texts, engine=engine, http=http, store=store,
-            sms_store=sms_store, rasa=rasa, hub=hub, tasks=tasks,
-            tokens=ConversationTokens(settings.secret_key), clock=now,
-            service=ConversationService(store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender),
+            settings=settings,
+            options=opts,
+            texts=texts,
+            engine=engine,
+            http=http,
+            store=store,
+            sms_store=sms_store,
+            rasa=rasa,
+            hub=hub,
+            tasks=tasks,
+            tokens=ConversationTokens(settings.secret_key),
+            clock=now,
+            service=ConversationService(
+                store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender
+            ),
         )
         try:
             yield

@@ -75,8 +75,17 @@ def _info(row: Conversation) -> ConversationInfo:
 
 
 def _stored(row: ConversationMessage) -> StoredMessage:
-    return StoredMessage(row.conversation_id, row.seq, row.direction, row.sender, row.text,
-                         dict(row.payload or {}), row.client_id, row.created_at, row.delivered_at)
+    return StoredMessage(
+        row.conversation_id,
+        row.seq,
+        row.direction,
+        row.sender,
+        row.text,
+        dict(row.payload or {}),
+        row.client_id,
+        row.created_at,
+        row.delivered_at,
+    )
 
 
 class ConversationStore:
@@ -91,9 +100,15 @@ class ConversationStore:
 
     async def get_or_create(self, channel: str, external_id: str) -> ConversationInfo:
         """The conversation of a phone number (SMS) or web conversation id; made on first use."""
+
         async def find(session: AsyncSession) -> Conversation | None:
-            return (await session.execute(select(Conversation).where(
-                Conversation.channel == channel, Conversation.external_id == external_id))).scalar_one_or_none()
+            return (
+                await session.execute(
+                    select(Conversation).where(
+                        Conversation.channel == channel, Conversation.external_id == external_id
+                    )
+                )
+            ).scalar_one_or_none()
 
         async with session_scope(self._factory) as session:
             row = await find(session)
@@ -103,8 +118,15 @@ class ConversationStore:
         new_id = external_id if channel == "web" else f"sms-{uuid.uuid4().hex}"
         try:
             async with session_scope(self._factory) as session:
-                row = Conversation(id=new_id, channel=channel, external_id=external_id, mode="bot",
-                                   next_seq=0, created_at=now, last_activity_at=now)
+                row = Conversation(
+                    id=new_id,
+                    channel=channel,
+                    external_id=external_id,
+                    mode="bot",
+                    next_seq=0,
+                    created_at=now,
+                    last_activity_at=now,
+                )
                 session.add(row)
                 return _info(row)
         except IntegrityError:  # created at the same moment by another request
@@ -116,9 +138,17 @@ class ConversationStore:
     async def new_web_conversation(self) -> ConversationInfo:
         return await self.get_or_create("web", f"web-{uuid.uuid4().hex}")
 
-    async def append(self, conversation_id: str, *, direction: str, sender: str, text: str,
-                     payload: dict[str, Any] | None = None, client_id: str | None = None,
-                     delivered: bool = False) -> tuple[StoredMessage, bool]:
+    async def append(
+        self,
+        conversation_id: str,
+        *,
+        direction: str,
+        sender: str,
+        text: str,
+        payload: dict[str, Any] | None = None,
+        client_id: str | None = None,
+        delivered: bool = False,
+    ) -> tuple[StoredMessage, bool]:
         """Store one message with the next sequence number.
 
         Returns (message, created). A `client_id` already stored in this conversation returns the
@@ -131,15 +161,23 @@ class ConversationStore:
         now = self._clock()
         try:
             async with session_scope(self._factory) as session:
-                seq = (await session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == conversation_id)
-                    .values(next_seq=Conversation.next_seq + 1, last_activity_at=now)
-                    .returning(Conversation.next_seq)
-                )).scalar_one()
+                seq = (
+                    await session.execute(
+                        update(Conversation)
+                        .where(Conversation.id == conversation_id)
+                        .values(next_seq=Conversation.next_seq + 1, last_activity_at=now)
+                        .returning(Conversation.next_seq)
+                    )
+                ).scalar_one()
                 row = ConversationMessage(
-                    conversation_id=conversation_id, seq=seq, direction=direction, sender=sender,
-                    text=text, payload=payload or {}, client_id=client_id, created_at=now,
+                    conversation_id=conversation_id,
+                    seq=seq,
+                    direction=direction,
+                    sender=sender,
+                    text=text,
+                    payload=payload or {},
+                    client_id=client_id,
+                    created_at=now,
                     delivered_at=now if delivered else None,
                 )
                 session.add(row)
@@ -154,30 +192,56 @@ class ConversationStore:
 
     async def find_by_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
         async with session_scope(self._factory) as session:
-            row = (await session.execute(select(ConversationMessage).where(
-                ConversationMessage.conversation_id == conversation_id,
-                ConversationMessage.client_id == client_id))).scalar_one_or_none()
+            row = (
+                await session.execute(
+                    select(ConversationMessage).where(
+                        ConversationMessage.conversation_id == conversation_id,
+                        ConversationMessage.client_id == client_id,
+                    )
+                )
+            ).scalar_one_or_none()
             return _stored(row) if row else None
 
-    async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 500) -> list[StoredMessage]:
+    async def messages_after(
+        self, conversation_id: str, after_seq: int, limit: int = 500
+    ) -> list[StoredMessage]:
         """Messages with seq > after_seq, oldest first (replay on reconnect)."""
         async with session_scope(self._factory) as session:
-            rows = (await session.execute(
-                select(ConversationMessage)
-                .where(ConversationMessage.conversation_id == conversation_id,
-                       ConversationMessage.seq > after_seq)
-                .order_by(ConversationMessage.seq).limit(limit))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(ConversationMessage)
+                        .where(
+                            ConversationMessage.conversation_id == conversation_id,
+                            ConversationMessage.seq > after_seq,
+                        )
+                        .order_by(ConversationMessage.seq)
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             return [_stored(r) for r in rows]
 
     async def undelivered(self, conversation_id: str) -> list[StoredMessage]:
         """Outbound messages not yet delivered, oldest first."""
         async with session_scope(self._factory) as session:
-            rows = (await session.execute(
-                select(ConversationMessage)
-                .where(ConversationMessage.conversation_id == conversation_id,
-                       ConversationMessage.direction == "out",
-                       ConversationMessage.delivered_at.is_(None))
-                .order_by(ConversationMessage.seq))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(ConversationMessage)
+                        .where(
+                            ConversationMessage.conversation_id == conversation_id,
+                            ConversationMessage.direction == "out",
+                            ConversationMessage.delivered_at.is_(None),
+                        )
+                        .order_by(ConversationMessage.seq)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             return [_stored(r) for r in rows]
 
     async def mark_delivered(self, conversation_id: str, seqs: Sequence[int]) -> None:
@@ -186,23 +250,34 @@ class ConversationStore:
         async with session_scope(self._factory) as session:
             await session.execute(
                 update(ConversationMessage)
-                .where(ConversationMessage.conversation_id == conversation_id,
-                       ConversationMessage.seq.in_(list(seqs)),
-                       ConversationMessage.delivered_at.is_(None))
-                .values(delivered_at=self._clock()))
+                .where(
+                    ConversationMessage.conversation_id == conversation_id,
+                    ConversationMessage.seq.in_(list(seqs)),
+                    ConversationMessage.delivered_at.is_(None),
+                )
+                .values(delivered_at=self._clock())
+            )
 
     async def set_mode(self, conversation_id: str, mode: str) -> None:
         """bot|queued|agent: the handoff queue and the console switch a conversation with this."""
         if mode not in ("bot", "queued", "agent"):
             raise ValueError(f"unknown conversation mode {mode!r}")
         async with session_scope(self._factory) as session:
-            await session.execute(update(Conversation).where(Conversation.id == conversation_id)
-                                  .values(mode=mode, last_activity_at=self._clock()))
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(mode=mode, last_activity_at=self._clock())
+            )
 
-    async def set_last_buttons(self, conversation_id: str, buttons: list[dict[str, Any]] | None) -> None:
+    async def set_last_buttons(
+        self, conversation_id: str, buttons: list[dict[str, Any]] | None
+    ) -> None:
         async with session_scope(self._factory) as session:
-            await session.execute(update(Conversation).where(Conversation.id == conversation_id)
-                                  .values(last_buttons=buttons))
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(last_buttons=buttons)
+            )
 
 
 class SmsStore:
@@ -216,21 +291,32 @@ class SmsStore:
         """True the first time a MessageSid is seen; False for Twilio's retries of it."""
         try:
             async with session_scope(self._factory) as session:
-                session.add(SmsInbound(message_sid=message_sid, from_number=from_number,
-                                       received_at=self._clock(), status="received"))
+                session.add(
+                    SmsInbound(
+                        message_sid=message_sid,
+                        from_number=from_number,
+                        received_at=self._clock(),
+                        status="received",
+                    )
+                )
             return True
         except IntegrityError:
             return False
 
     async def set_inbound_status(self, message_sid: str, status: str) -> None:
         async with session_scope(self._factory) as session:
-            await session.execute(update(SmsInbound).where(SmsInbound.message_sid == message_sid)
-                                  .values(status=status))
+            await session.execute(
+                update(SmsInbound)
+                .where(SmsInbound.message_sid == message_sid)
+                .values(status=status)
+            )
 
     async def is_opted_out(self, phone: str) -> bool:
         """The hook every outbound SMS path calls (`build_notifier(is_opted_out=...)`)."""
         async with session_scope(self._factory) as session:
-            row = (await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))).scalar_one_or_none()
+            row = (
+                await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))
+            ).scalar_one_or_none()
             return bool(row and row.opted_out)
 
     async def set_opted_out(self, phone: str, opted_out: bool, source: str) -> bool:
@@ -239,9 +325,15 @@ class SmsStore:
         for _attempt in range(2):
             try:
                 async with session_scope(self._factory) as session:
-                    row = (await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))).scalar_one_or_none()
+                    row = (
+                        await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))
+                    ).scalar_one_or_none()
                     if row is None:
-                        session.add(SmsOptOut(phone=phone, opted_out=opted_out, updated_at=now, source=source))
+                        session.add(
+                            SmsOptOut(
+                                phone=phone, opted_out=opted_out, updated_at=now, source=source
+                            )
+                        )
                         return opted_out  # a new number is opted in by default
                     if row.opted_out == opted_out:
                         return False
@@ -253,8 +345,16 @@ class SmsStore:
                 continue
         return False
 
-    async def record_status(self, message_sid: str, to_number: str | None, status: str,
-                            error_code: str | None) -> None:
+    async def record_status(
+        self, message_sid: str, to_number: str | None, status: str, error_code: str | None
+    ) -> None:
         async with session_scope(self._factory) as session:
-            session.add(SmsStatusCallback(message_sid=message_sid, to_number=to_number, status=status,
-                                          error_code=error_code, received_at=self._clock()))
+            session.add(
+                SmsStatusCallback(
+                    message_sid=message_sid,
+                    to_number=to_number,
+                    status=status,
+                    error_code=error_code,
+                    received_at=self._clock(),
+                )
+            )

@@ -61,7 +61,8 @@ SWEEP_INTERVAL_SECONDS = 60.0
 _LEAVE_QUEUE = re.compile(
     r"^\s*(never ?mind|nvm|forget it|no thanks|no thank you|stop waiting|leave the queue|"
     r"cancel (that|the request|waiting)|i'?ll wait later|don'?t bother)\s*[.!]*\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def wants_to_leave_queue(text: str) -> bool:
@@ -85,8 +86,13 @@ class RasaControl:
     """Rasa's HTTP API for what the REST channel cannot do: resume a paused conversation and
     trigger an intent. Needs Rasa started with `--enable-api --auth-token $RASA_TOKEN`."""
 
-    def __init__(self, base_url: str, token: str, http: Callable[[], aiohttp.ClientSession],
-                 timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        http: Callable[[], aiohttp.ClientSession],
+        timeout_seconds: float,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._token = token
         self._http = http
@@ -97,8 +103,9 @@ class RasaControl:
 
     async def _post(self, url: str, body: dict[str, Any] | list[dict[str, Any]]) -> Any:
         try:
-            async with self._http().post(url, json=body, params={"token": self._token},
-                                         timeout=self._timeout) as resp:
+            async with self._http().post(
+                url, json=body, params={"token": self._token}, timeout=self._timeout
+            ) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
                 return await resp.json(content_type=None)
@@ -109,15 +116,22 @@ class RasaControl:
         # `action_listen` after the resume: the pause came from inside an action, so without it
         # Rasa's next prediction would still follow `action_talk_to_human`, and the hand-back
         # rule (which starts after a listen) would not match.
-        await self._post(self._url(conversation_id, "tracker/events"),
-                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+        await self._post(
+            self._url(conversation_id, "tracker/events"),
+            [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+        )
 
-    async def trigger(self, conversation_id: str, intent: str,
-                      entities: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def trigger(
+        self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Trigger `intent`; returns the bot's replies (Rasa's collecting output channel)."""
-        body = await self._post(self._url(conversation_id, "trigger_intent"),
-                                {"name": intent, "entities": entities or {}})
-        return normalise_replies((body or {}).get("messages") or []) if isinstance(body, dict) else []
+        body = await self._post(
+            self._url(conversation_id, "trigger_intent"),
+            {"name": intent, "entities": entities or {}},
+        )
+        return (
+            normalise_replies((body or {}).get("messages") or []) if isinstance(body, dict) else []
+        )
 
 
 @dataclass(frozen=True)
@@ -136,8 +150,13 @@ class AgentInfo:
 class HandoffRouter:
     """Every state change of a handoff, with its effect on the conversation and the member."""
 
-    def __init__(self, gw: Gateway, rasa: RasaControl, factory: async_sessionmaker[AsyncSession],
-                 hours: OfficeHours) -> None:
+    def __init__(
+        self,
+        gw: Gateway,
+        rasa: RasaControl,
+        factory: async_sessionmaker[AsyncSession],
+        hours: OfficeHours,
+    ) -> None:
         self.gw = gw
         self.rasa = rasa
         self.factory = factory
@@ -145,7 +164,9 @@ class HandoffRouter:
 
     # -- events for the console ----------------------------------------------------------------
     def queue_changed(self, reason: str, handoff_id: int | None = None) -> None:
-        self.gw.hub.publish(CONSOLE_CHANNEL, {"type": "queue", "reason": reason, "handoff_id": handoff_id})
+        self.gw.hub.publish(
+            CONSOLE_CHANNEL, {"type": "queue", "reason": reason, "handoff_id": handoff_id}
+        )
 
     # -- the assistant asked for a person --------------------------------------------------------
     async def on_bot_replies(self, conv: ConversationInfo, replies: list[StoredMessage]) -> None:
@@ -170,7 +191,11 @@ class HandoffRouter:
     async def agent(self, agent_id: int) -> AgentInfo | None:
         async with session_scope(self.factory) as session:
             row = await session.get(Agent, agent_id)
-            return AgentInfo(row.id, row.username, row.display_name, row.is_admin, row.presence) if row else None
+            return (
+                AgentInfo(row.id, row.username, row.display_name, row.is_admin, row.presence)
+                if row
+                else None
+            )
 
     async def handoff(self, handoff_id: int) -> HandoffRequest | None:
         async with session_scope(self.factory) as session:
@@ -183,7 +208,8 @@ class HandoffRouter:
             result = await session.execute(
                 update(HandoffRequest)
                 .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
-                .values(status="assigned", agent_id=agent.id, assigned_at=now))
+                .values(status="assigned", agent_id=agent.id, assigned_at=now)
+            )
             won = result.rowcount == 1
             row = await session.get(HandoffRequest, handoff_id) if won else None
         if not won or row is None:
@@ -192,7 +218,8 @@ class HandoffRouter:
         conv = await self.gw.store.get(row.conversation_id)
         if conv is not None:
             await self.gw.service.post_outbound(
-                conv, "system", f"{agent.first_name} from member services has joined the chat.")
+                conv, "system", f"{agent.first_name} from member services has joined the chat."
+            )
         self.queue_changed("taken", handoff_id)
         return True
 
@@ -214,9 +241,13 @@ class HandoffRouter:
         if conv is None:
             return None
         masked = mask_inbound(text[:1600]).text
-        return await self.gw.service.post_outbound(conv, "agent", masked, {"agent_name": agent.first_name})
+        return await self.gw.service.post_outbound(
+            conv, "agent", masked, {"agent_name": agent.first_name}
+        )
 
-    async def transfer(self, handoff_id: int, agent: AgentInfo, to_agent_id: int) -> AgentInfo | None:
+    async def transfer(
+        self, handoff_id: int, agent: AgentInfo, to_agent_id: int
+    ) -> AgentInfo | None:
         target = await self.agent(to_agent_id)
         if target is None or target.id == agent.id:
             return None
@@ -224,8 +255,11 @@ class HandoffRouter:
             conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
             if not agent.is_admin:
                 conditions.append(HandoffRequest.agent_id == agent.id)
-            result = await session.execute(update(HandoffRequest).where(*conditions)
-                                           .values(agent_id=target.id, assigned_at=self.gw.clock()))
+            result = await session.execute(
+                update(HandoffRequest)
+                .where(*conditions)
+                .values(agent_id=target.id, assigned_at=self.gw.clock())
+            )
             moved = result.rowcount == 1
             row = await session.get(HandoffRequest, handoff_id) if moved else None
         if row is None:
@@ -233,8 +267,11 @@ class HandoffRouter:
         conv = await self.gw.store.get(row.conversation_id)
         if conv is not None:
             await self.gw.service.post_outbound(
-                conv, "system", f"{agent.first_name} has passed your chat to {target.first_name}, "
-                "who can see everything so far.")
+                conv,
+                "system",
+                f"{agent.first_name} has passed your chat to {target.first_name}, "
+                "who can see everything so far.",
+            )
         self.queue_changed("transferred", handoff_id)
         return target
 
@@ -244,8 +281,11 @@ class HandoffRouter:
             conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
             if not agent.is_admin:
                 conditions.append(HandoffRequest.agent_id == agent.id)
-            result = await session.execute(update(HandoffRequest).where(*conditions)
-                                           .values(status="ended", ended_at=self.gw.clock()))
+            result = await session.execute(
+                update(HandoffRequest)
+                .where(*conditions)
+                .values(status="ended", ended_at=self.gw.clock())
+            )
             ended = result.rowcount == 1
             row = await session.get(HandoffRequest, handoff_id) if ended else None
         if row is None:
@@ -254,13 +294,20 @@ class HandoffRouter:
         conv = await self.gw.store.get(row.conversation_id)
         if conv is not None:
             await self.gw.service.post_outbound(
-                conv, "system", f"{agent.first_name} has left the chat.")
+                conv, "system", f"{agent.first_name} has left the chat."
+            )
             await self.continue_bot(conv, HANDBACK_INTENT, {"agent_name": agent.first_name})
         self.queue_changed("ended", handoff_id)
         return True
 
-    async def continue_bot(self, conv: ConversationInfo, intent: str, entities: dict[str, Any] | None = None,
-                           *, resume: bool = True) -> list[StoredMessage]:
+    async def continue_bot(
+        self,
+        conv: ConversationInfo,
+        intent: str,
+        entities: dict[str, Any] | None = None,
+        *,
+        resume: bool = True,
+    ) -> list[StoredMessage]:
         """(Resume Rasa and) trigger `intent`; the bot's replies go out on the member's channel."""
         try:
             if resume:
@@ -272,7 +319,9 @@ class HandoffRouter:
         stored = []
         for reply in replies:
             payload = {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)}
-            stored.append(await self.gw.service.post_outbound(conv, "bot", reply.get("text", ""), payload))
+            stored.append(
+                await self.gw.service.post_outbound(conv, "bot", reply.get("text", ""), payload)
+            )
         if conv.channel == "sms":
             from bot.gateway.sms_format import last_buttons
 
@@ -292,8 +341,15 @@ class HandoffRouter:
         if self.hours.is_open(now, schedule="agents"):
             return 0
         async with session_scope(self.factory) as session:
-            waiting = (await session.execute(select(HandoffRequest.id).where(
-                HandoffRequest.status == "waiting"))).scalars().all()
+            waiting = (
+                (
+                    await session.execute(
+                        select(HandoffRequest.id).where(HandoffRequest.status == "waiting")
+                    )
+                )
+                .scalars()
+                .all()
+            )
         handled = 0
         for handoff_id in waiting:
             if await self._close_one(handoff_id, now):
@@ -307,7 +363,8 @@ class HandoffRouter:
             result = await session.execute(
                 update(HandoffRequest)
                 .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
-                .values(status="abandoned", ended_at=now))
+                .values(status="abandoned", ended_at=now)
+            )
             if result.rowcount != 1:
                 return False  # taken, cancelled or closed by someone else meanwhile
             row = await session.get(HandoffRequest, handoff_id)
@@ -316,9 +373,17 @@ class HandoffRouter:
             phone = await self._callback_phone(session, row, conv)
             if phone:
                 await create_callback(
-                    session, conversation_id=row.conversation_id, channel=row.channel, name=None,
-                    phone=phone, best_time=callback_when(now, self.hours), topic=row.topic,
-                    account_id=row.account_id, verified_tier=row.verified_tier, now=now)
+                    session,
+                    conversation_id=row.conversation_id,
+                    channel=row.channel,
+                    name=None,
+                    phone=phone,
+                    best_time=callback_when(now, self.hours),
+                    topic=row.topic,
+                    account_id=row.account_id,
+                    verified_tier=row.verified_tier,
+                    now=now,
+                )
         if conv is None:
             return True
         await self.gw.store.set_mode(conv.id, "bot")
@@ -326,8 +391,9 @@ class HandoffRouter:
         await self.gw.service.post_outbound(conv, "system", self._closed_message(now, phone))
         return True
 
-    async def _callback_phone(self, session: AsyncSession, row: HandoffRequest,
-                              conv: ConversationInfo | None) -> str | None:
+    async def _callback_phone(
+        self, session: AsyncSession, row: HandoffRequest, conv: ConversationInfo | None
+    ) -> str | None:
         if conv is not None and conv.channel == "sms":
             return conv.external_id
         member_id = row.member_id
@@ -336,19 +402,33 @@ class HandoffRouter:
             member_id = account.member_id if account else None
         if member_id is None:
             return None
-        phones = (await session.execute(
-            select(Contact.value).where(Contact.member_id == member_id, Contact.kind == "phone")
-            .order_by(Contact.is_primary.desc(), Contact.id))).scalars().all()
+        phones = (
+            (
+                await session.execute(
+                    select(Contact.value)
+                    .where(Contact.member_id == member_id, Contact.kind == "phone")
+                    .order_by(Contact.is_primary.desc(), Contact.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         return phones[0] if phones else None
 
     def _closed_message(self, now: datetime, phone: str | None) -> str:
-        sorry = ("I'm sorry, our member-service team has finished for today and no one could join "
-                 "this chat.")
+        sorry = (
+            "I'm sorry, our member-service team has finished for today and no one could join "
+            "this chat."
+        )
         if phone:
-            return (f"{sorry} I've asked them to call you at {display_phone(phone)} "
-                    f"{callback_when(now, self.hours)}. I'm still here if I can help with anything else.")
-        return (f"{sorry} {closed_sentence(now, self.hours)} I can arrange a callback once you've "
-                "verified your account, or I'm still here if I can help with anything else.")
+            return (
+                f"{sorry} I've asked them to call you at {display_phone(phone)} "
+                f"{callback_when(now, self.hours)}. I'm still here if I can help with anything else."
+            )
+        return (
+            f"{sorry} {closed_sentence(now, self.hours)} I can arrange a callback once you've "
+            "verified your account, or I'm still here if I can help with anything else."
+        )
 
 
 class HandoffAwareService(ConversationService):
@@ -356,8 +436,9 @@ class HandoffAwareService(ConversationService):
 
     router: HandoffRouter | None = None
 
-    async def bot_turn(self, conv: ConversationInfo, rasa_text: str,
-                       metadata: dict[str, Any]) -> list[StoredMessage]:
+    async def bot_turn(
+        self, conv: ConversationInfo, rasa_text: str, metadata: dict[str, Any]
+    ) -> list[StoredMessage]:
         stored = await super().bot_turn(conv, rasa_text, metadata)
         if self.router is not None and stored:
             await self.router.on_bot_replies(conv, stored)
@@ -373,10 +454,14 @@ class HandoffAwareService(ConversationService):
         if current.mode == "queued" and wants_to_leave_queue(accepted.message.text):
             await self.router.leave_queue(current)
             if conv.channel == "sms":  # the SMS webhook routed by the old mode: run the turn here
-                self.router.gw.tasks.spawn(self._sms_turn(current, accepted.message.text),
-                                           name=f"sms-leave-queue-{conv.id}")
+                self.router.gw.tasks.spawn(
+                    self._sms_turn(current, accepted.message.text),
+                    name=f"sms-leave-queue-{conv.id}",
+                )
         else:
-            self.hub.publish(CONSOLE_CHANNEL, {"type": "member_message", "conversation_id": conv.id})
+            self.hub.publish(
+                CONSOLE_CHANNEL, {"type": "member_message", "conversation_id": conv.id}
+            )
         return accepted
 
     async def _sms_turn(self, conv: ConversationInfo, text: str) -> None:
@@ -398,16 +483,28 @@ def install(app: web.Application) -> None:
 async def _context(app: web.Application) -> AsyncIterator[None]:
     gw = app[GATEWAY]
     old = gw.service
-    service = HandoffAwareService(store=old.store, rasa=old.rasa, hub=old.hub, texts=old.texts, sms=old.sms)
+    service = HandoffAwareService(
+        store=old.store, rasa=old.rasa, hub=old.hub, texts=old.texts, sms=old.sms
+    )
     gw.service = service
-    rasa = RasaControl(gw.settings.rasa_url, gw.settings.rasa_token, lambda: gw.http,
-                       gw.options.rasa_timeout_seconds or gw.settings.http_timeout_seconds)
-    router = HandoffRouter(gw, rasa, async_session_factory(gw.engine),
-                           OfficeHours(load_profile(gw.settings.coop_profile)))
+    rasa = RasaControl(
+        gw.settings.rasa_url,
+        gw.settings.rasa_token,
+        lambda: gw.http,
+        gw.options.rasa_timeout_seconds or gw.settings.http_timeout_seconds,
+    )
+    router = HandoffRouter(
+        gw,
+        rasa,
+        async_session_factory(gw.engine),
+        OfficeHours(load_profile(gw.settings.coop_profile)),
+    )
     service.router = router
     app[HANDOFF] = router
     sweep_interval = app.get(SWEEP_INTERVAL, SWEEP_INTERVAL_SECONDS)
-    sweeper = asyncio.create_task(_sweep_forever(router, sweep_interval)) if sweep_interval else None
+    sweeper = (
+        asyncio.create_task(_sweep_forever(router, sweep_interval)) if sweep_interval else None
+    )
     try:
         yield
     finally:

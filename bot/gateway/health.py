@@ -25,6 +25,9 @@ async def health(request: web.Request) -> web.Response:
         database = f"error: {type(exc).__name__}"
     rasa = "ok" if await gw.rasa.ping() else "unreachable"
     healthy = database == "ok"
-    body = {"status": ("ok" if rasa == "ok" else "degraded") if healthy else "down",
-            "database": database, "rasa": rasa}
+    body = {
+        "status": ("ok" if rasa == "ok" else "degraded") if healthy else "down",
+        "database": database,
+        "rasa": rasa,
+    }
     return web.json_response(body, status=200 if healthy else 503)

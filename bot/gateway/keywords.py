@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 CONDITIONAL_OPT_IN_WORDS = frozenset({"YES"})  # "yes" is also a normal answer mid-conversation
 HELP_WORDS = frozenset({"HELP", "INFO"})

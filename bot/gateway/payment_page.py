@@ -80,15 +80,26 @@ def check_form(form: Any, today: date) -> FormCheck:
         if not (number.isdigit() and 13 <= len(number) <= 19 and luhn_valid(number)):
             result.errors["card_number"] = "That card number doesn't look right. Please check it."
         elif card_brand(number) not in ACCEPTED_BRANDS:
-            result.errors["card_number"] = "We accept Visa, Mastercard, American Express and Discover."
+            result.errors["card_number"] = (
+                "We accept Visa, Mastercard, American Express and Discover."
+            )
         try:
-            month, year = int(str(form.get("exp_month") or "")), int(str(form.get("exp_year") or ""))
+            month, year = (
+                int(str(form.get("exp_month") or "")),
+                int(str(form.get("exp_year") or "")),
+            )
         except ValueError:
             month, year = 0, 0
         if year < 100:
             year += 2000
-        if not 1 <= month <= 12 or (year, month) < (today.year, today.month) or year > today.year + 20:
-            result.errors["expiry"] = "Please enter the expiry date on the card (it must not have passed)."
+        if (
+            not 1 <= month <= 12
+            or (year, month) < (today.year, today.month)
+            or year > today.year + 20
+        ):
+            result.errors["expiry"] = (
+                "Please enter the expiry date on the card (it must not have passed)."
+            )
         cvv = str(form.get("cvv") or "").strip()
         cvv_len = 4 if card_brand(number) == "American Express" else 3
         if not (cvv.isdigit() and len(cvv) == cvv_len):
@@ -97,7 +108,9 @@ def check_form(form: Any, today: date) -> FormCheck:
             result.errors["card_name"] = "Please enter the name on the card."
     else:
         if not aba_routing_valid(_digits(str(form.get("routing") or ""))):
-            result.errors["routing"] = "That routing number doesn't look right. It's the 9 digits at the bottom left of a check."
+            result.errors["routing"] = (
+                "That routing number doesn't look right. It's the 9 digits at the bottom left of a check."
+            )
         account = _digits(str(form.get("account") or ""))
         if not (account.isdigit() and 4 <= len(account) <= 17):
             result.errors["account"] = "That account number doesn't look right. Please check it."
@@ -133,8 +146,11 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 
 
 def problem_page(problem: LinkProblem) -> web.Response:
-    titles = {"expired": "This link has expired", "used": "This link was already used",
-              "invalid": "This link isn't valid"}
+    titles = {
+        "expired": "This link has expired",
+        "used": "This link was already used",
+        "invalid": "This link isn't valid",
+    }
     body = f"""
     <h1>{e(titles[problem.reason])}</h1>
     <p class="problem" role="alert">{e(problem.message)}</p>
@@ -144,28 +160,53 @@ def problem_page(problem: LinkProblem) -> web.Response:
 
 def _error(errors: dict[str, str], name: str) -> str:
     msg = errors.get(name)
-    return f'<p class="field-error" id="{name}-error">{e(msg)}</p>' if msg else f'<p class="field-error" id="{name}-error" hidden></p>'
+    return (
+        f'<p class="field-error" id="{name}-error">{e(msg)}</p>'
+        if msg
+        else f'<p class="field-error" id="{name}-error" hidden></p>'
+    )
 
 
 def _invalid(errors: dict[str, str], name: str) -> str:
-    return f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else f' aria-describedby="{name}-error"'
+    return (
+        f' aria-invalid="true" aria-describedby="{name}-error"'
+        if name in errors
+        else f' aria-describedby="{name}-error"'
+    )
 
 
-def form_page(token: str, csrf: str, account_label: str, today: date, *, check: FormCheck | None = None,
-              form: Any = None, problem: str | None = None) -> web.Response:
+def form_page(
+    token: str,
+    csrf: str,
+    account_label: str,
+    today: date,
+    *,
+    check: FormCheck | None = None,
+    form: Any = None,
+    problem: str | None = None,
+) -> web.Response:
     errors = check.errors if check else {}
     kind = check.kind if check else "card"
     form = form or {}
     summary = ""
     if errors:
-        items = "".join(f'<li><a href="#{k if k != "expiry" else "exp_month"}">{e(v)}</a></li>' for k, v in errors.items())
+        items = "".join(
+            f'<li><a href="#{k if k != "expiry" else "exp_month"}">{e(v)}</a></li>'
+            for k, v in errors.items()
+        )
         summary = f'<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>Please check</h2><ul>{items}</ul></div>'
     if problem:
-        summary = f'<div class="error-summary" role="alert" id="error-summary"><p>{e(problem)}</p></div>'
-    months = "".join(f'<option value="{m}"{" selected" if str(form.get("exp_month", "")) == str(m) else ""}>{m:02d}</option>'
-                     for m in range(1, 13))
-    years = "".join(f'<option value="{y}"{" selected" if str(form.get("exp_year", "")) == str(y) else ""}>{y}</option>'
-                    for y in range(today.year, today.year + 12))
+        summary = (
+            f'<div class="error-summary" role="alert" id="error-summary"><p>{e(problem)}</p></div>'
+        )
+    months = "".join(
+        f'<option value="{m}"{" selected" if str(form.get("exp_month", "")) == str(m) else ""}>{m:02d}</option>'
+        for m in range(1, 13)
+    )
+    years = "".join(
+        f'<option value="{y}"{" selected" if str(form.get("exp_year", "")) == str(y) else ""}>{y}</option>'
+        for y in range(today.year, today.year + 12)
+    )
     checked_card = " checked" if kind == "card" else ""
     checked_bank = " checked" if kind == "bank" else ""
     acct_type = str(form.get("account_type") or "checking")
@@ -220,8 +261,11 @@ def form_page(token: str, csrf: str, account_label: str, today: date, *, check: 
 
 
 def saved_page(label: str, channel: str) -> web.Response:
-    back = ('<p><a href="/#chat">Back to the chat</a></p>' if channel == "web"
-            else "<p>You can close this page; we've texted you to continue.</p>")
+    back = (
+        '<p><a href="/#chat">Back to the chat</a></p>'
+        if channel == "web"
+        else "<p>You can close this page; we've texted you to continue.</p>"
+    )
     body = f"""
     <h1>Saved</h1>
     <p class="success" role="status">Your {e(label)} is saved.</p>
@@ -239,8 +283,15 @@ def _csrf_serializer(request: web.Request) -> URLSafeSerializer:
 
 def _issue_csrf(request: web.Request, response: web.StreamResponse, token: str) -> None:
     value = _csrf_serializer(request).dumps({"v": token})
-    response.set_cookie(CSRF_COOKIE, value, path="/pay", httponly=True, samesite="Strict", max_age=1800,
-                        secure=request.app[SETTINGS].public_base_url.lower().startswith("https://"))
+    response.set_cookie(
+        CSRF_COOKIE,
+        value,
+        path="/pay",
+        httponly=True,
+        samesite="Strict",
+        max_age=1800,
+        secure=request.app[SETTINGS].public_base_url.lower().startswith("https://"),
+    )
 
 
 def _csrf_ok(request: web.Request, submitted: object) -> bool:
@@ -268,7 +319,9 @@ async def show(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     token = request.match_info["token"]
     try:
-        link = await verify_link(request.app[HANDOFF].factory, gw.settings.secret_key, token, now=gw.clock())
+        link = await verify_link(
+            request.app[HANDOFF].factory, gw.settings.secret_key, token, now=gw.clock()
+        )
     except LinkProblem as problem:
         return problem_page(problem)
     csrf = secrets.token_urlsafe(24)
@@ -283,8 +336,10 @@ async def submit(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     form = await request.post()  # never logged: it holds the card or bank number
     if not _csrf_ok(request, form.get("csrf")):
-        body = ("<h1>Please try again</h1><p role=\"alert\">This form expired or came from somewhere else. "
-                f'Nothing was saved. <a href="/pay/{e(token)}">Open the form again</a>.</p>')
+        body = (
+            '<h1>Please try again</h1><p role="alert">This form expired or came from somewhere else. '
+            f'Nothing was saved. <a href="/pay/{e(token)}">Open the form again</a>.</p>'
+        )
         return _page("Please try again", body, status=403)
     now = gw.clock()
     today = local_date(now)
@@ -294,9 +349,18 @@ async def submit(request: web.Request) -> web.Response:
         return problem_page(problem)
     check = check_form(form, today)
     if check.errors:
-        safe_form = {k: form.get(k, "") for k in ("exp_month", "exp_year", "card_name", "routing", "account_type", "bank_name")}
-        response = form_page(token, str(form.get("csrf")), await _account_label(request, link), today,
-                             check=check, form=safe_form)
+        safe_form = {
+            k: form.get(k, "")
+            for k in ("exp_month", "exp_year", "card_name", "routing", "account_type", "bank_name")
+        }
+        response = form_page(
+            token,
+            str(form.get("csrf")),
+            await _account_label(request, link),
+            today,
+            check=check,
+            form=safe_form,
+        )
         _issue_csrf(request, response, str(form.get("csrf")))
         return response
     try:
@@ -305,36 +369,75 @@ async def submit(request: web.Request) -> web.Response:
         return problem_page(problem)
     processor = request.app[PROCESSOR]
     try:
-        method = await _tokenize_and_store(processor, router.factory, link, check.kind, form, today, now)
+        method = await _tokenize_and_store(
+            processor, router.factory, link, check.kind, form, today, now
+        )
     except TokenizeError as exc:
-        body = (f'<h1>We couldn\'t save that</h1><p role="alert">{e(str(exc))}</p>'
-                "<p>For your security this link has now been used. Please ask the assistant for a new one.</p>")
+        body = (
+            f'<h1>We couldn\'t save that</h1><p role="alert">{e(str(exc))}</p>'
+            "<p>For your security this link has now been used. Please ask the assistant for a new one.</p>"
+        )
         return _page("Not saved", body, status=422)
     label = method_label(method.kind, method.brand, method.last4)
     conv = await gw.store.get(link.conversation_id)
     if conv is not None:
-        gw.tasks.spawn(_tell_conversation(router, conv, label, method.id), name=f"pay-added-{conv.id}")
-    log.info("payment method %s added for member %s through the secure page", method.id, link.member_id)
+        gw.tasks.spawn(
+            _tell_conversation(router, conv, label, method.id), name=f"pay-added-{conv.id}"
+        )
+    log.info(
+        "payment method %s added for member %s through the secure page", method.id, link.member_id
+    )
     return saved_page(label, conv.channel if conv else "web")
 
 
-async def _tokenize_and_store(processor: PaymentProcessor, factory: Any, link: LinkInfo, kind: str, form: Any,
-                              today: date, now: Any) -> PaymentMethod:
+async def _tokenize_and_store(
+    processor: PaymentProcessor,
+    factory: Any,
+    link: LinkInfo,
+    kind: str,
+    form: Any,
+    today: date,
+    now: Any,
+) -> PaymentMethod:
     if kind == "card":
         year = int(str(form.get("exp_year")))
         card = await processor.tokenize_card(
-            number=str(form.get("card_number") or ""), exp_month=int(str(form.get("exp_month"))),
-            exp_year=year + 2000 if year < 100 else year, cvv=str(form.get("cvv") or "").strip(),
-            name=str(form.get("card_name") or ""), today=today)
-        row = PaymentMethod(member_id=link.member_id, token=card.token, kind="card", brand=card.brand,
-                            last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year,
-                            holder_name=card.holder_name, is_active=True, created_at=now)
+            number=str(form.get("card_number") or ""),
+            exp_month=int(str(form.get("exp_month"))),
+            exp_year=year + 2000 if year < 100 else year,
+            cvv=str(form.get("cvv") or "").strip(),
+            name=str(form.get("card_name") or ""),
+            today=today,
+        )
+        row = PaymentMethod(
+            member_id=link.member_id,
+            token=card.token,
+            kind="card",
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            holder_name=card.holder_name,
+            is_active=True,
+            created_at=now,
+        )
     else:
         bank = await processor.tokenize_bank(
-            routing=str(form.get("routing") or ""), account=str(form.get("account") or ""),
-            kind=str(form.get("account_type") or ""), name=str(form.get("bank_name") or ""))
-        row = PaymentMethod(member_id=link.member_id, token=bank.token, kind=bank.kind, brand=bank.brand,
-                            last4=bank.last4, holder_name=bank.holder_name, is_active=True, created_at=now)
+            routing=str(form.get("routing") or ""),
+            account=str(form.get("account") or ""),
+            kind=str(form.get("account_type") or ""),
+            name=str(form.get("bank_name") or ""),
+        )
+        row = PaymentMethod(
+            member_id=link.member_id,
+            token=bank.token,
+            kind=bank.kind,
+            brand=bank.brand,
+            last4=bank.last4,
+            holder_name=bank.holder_name,
+            is_active=True,
+            created_at=now,
+        )
     async with session_scope(factory) as session:
         session.add(row)
         await session.flush()
@@ -345,7 +448,9 @@ async def _tell_conversation(router: Any, conv: Any, label: str, method_id: int)
     await router.gw.service.post_outbound(conv, "system", f"Your {label} is saved.")
     current = await router.gw.store.get(conv.id)
     if current is not None and current.mode == "bot":
-        await router.continue_bot(current, METHOD_ADDED_INTENT, {"payment_method_id": method_id}, resume=False)
+        await router.continue_bot(
+            current, METHOD_ADDED_INTENT, {"payment_method_id": method_id}, resume=False
+        )
 
 
 def setup_payment_page(app: web.Application, processor: PaymentProcessor | None = None) -> None:

@@ -21,7 +21,9 @@ class RasaUnavailable(Exception):
 
 
 class BotBackend(Protocol):
-    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]: ...
+    async def send(
+        self, sender: str, text: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]: ...
 
     async def ping(self) -> bool: ...
 
@@ -40,8 +42,12 @@ def _normalise(raw: Any) -> list[dict[str, Any]]:
         buttons = item.get("buttons") or []
         if isinstance(buttons, list) and buttons:
             message["buttons"] = [
-                {"title": str(b.get("title", "")), "payload": str(b.get("payload", b.get("title", "")))}
-                for b in buttons if isinstance(b, dict)
+                {
+                    "title": str(b.get("title", "")),
+                    "payload": str(b.get("payload", b.get("title", ""))),
+                }
+                for b in buttons
+                if isinstance(b, dict)
             ]
         if isinstance(item.get("image"), str) and item["image"]:
             message["image"] = item["image"]
@@ -55,8 +61,14 @@ def _normalise(raw: Any) -> list[dict[str, Any]]:
 class RasaClient:
     """Talks to the Rasa server over the gateway's one shared `aiohttp.ClientSession`."""
 
-    def __init__(self, base_url: str, session: Callable[[], aiohttp.ClientSession],
-                 *, timeout_seconds: float = 10.0, token: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        session: Callable[[], aiohttp.ClientSession],
+        *,
+        timeout_seconds: float = 10.0,
+        token: str | None = None,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -77,7 +89,9 @@ class RasaClient:
     async def ping(self) -> bool:
         """True when the Rasa server answers its root URL (used by /health)."""
         try:
-            async with self._session().get(f"{self._base}/", timeout=aiohttp.ClientTimeout(total=3)) as resp:
+            async with self._session().get(
+                f"{self._base}/", timeout=aiohttp.ClientTimeout(total=3)
+            ) as resp:
                 return resp.status == 200
         except (TimeoutError, aiohttp.ClientError):
             return False

@@ -21,7 +21,10 @@ from bot.config import Settings
 def signing_token(settings: Settings) -> str:
     if settings.twilio_auth_token:
         return settings.twilio_auth_token
-    return "sim-" + hmac.new(settings.secret_key.encode(), b"twilio-simulator", hashlib.sha256).hexdigest()
+    return (
+        "sim-"
+        + hmac.new(settings.secret_key.encode(), b"twilio-simulator", hashlib.sha256).hexdigest()
+    )
 
 
 def public_url(settings: Settings, path_qs: str) -> str:

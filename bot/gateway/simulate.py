@@ -46,13 +46,17 @@ def _form(settings: Settings, from_number: str, body: str) -> dict[str, str]:
     }
 
 
-async def _post(settings: Settings, form: dict[str, str], gateway_url: str | None) -> tuple[int, str]:
+async def _post(
+    settings: Settings, form: dict[str, str], gateway_url: str | None
+) -> tuple[int, str]:
     url = public_url(settings, SMS_PATH)
     target = (gateway_url.rstrip("/") + SMS_PATH) if gateway_url else url
     headers = {"X-Twilio-Signature": sign(settings, url, form)}
     timeout = aiohttp.ClientTimeout(total=20)
-    async with (aiohttp.ClientSession(timeout=timeout) as session,
-                session.post(target, data=form, headers=headers) as resp):
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(target, data=form, headers=headers) as resp,
+    ):
         return resp.status, await resp.text()
 
 
@@ -60,16 +64,33 @@ def _outbox_since(settings: Settings, to: str, since: datetime) -> list[str]:
     engine = make_sync_engine(settings.database_url)
     try:
         with sync_session_factory(engine)() as session:
-            rows = session.execute(select(OutboxMessage).where(
-                OutboxMessage.channel == "sms", OutboxMessage.to == to,
-                OutboxMessage.created_at >= since).order_by(OutboxMessage.id)).scalars().all()
+            rows = (
+                session.execute(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.channel == "sms",
+                        OutboxMessage.to == to,
+                        OutboxMessage.created_at >= since,
+                    )
+                    .order_by(OutboxMessage.id)
+                )
+                .scalars()
+                .all()
+            )
             return [f"[{r.status}] {r.body}" for r in rows]
     finally:
         engine.dispose()
 
 
-def simulate_sms(settings: Settings, from_number: str, body: str, *, gateway_url: str | None = None,
-                 wait_seconds: float = 15.0, out: TextIO | None = None) -> int:
+def simulate_sms(
+    settings: Settings,
+    from_number: str,
+    body: str,
+    *,
+    gateway_url: str | None = None,
+    wait_seconds: float = 15.0,
+    out: TextIO | None = None,
+) -> int:
     """Send one simulated inbound text; 0 when the gateway accepted it."""
     out = out or sys.stdout
     from bot.gateway.sms import normalise_phone
@@ -100,6 +121,9 @@ def simulate_sms(settings: Settings, from_number: str, body: str, *, gateway_url
         for line in found:
             print(f"< (outbox) {line}", file=out)
         if not found:
-            print("(no reply: opted out, with an agent, or the assistant is still working; "
-                  "see `jecbot outbox`)", file=out)
+            print(
+                "(no reply: opted out, with an agent, or the assistant is still working; "
+                "see `jecbot outbox`)",
+                file=out,
+            )
     return 0

@@ -83,18 +83,24 @@ async def inbound(request: web.Request) -> web.Response:
 
     choice = pick_choice(body, conv.last_buttons)
     accepted = await gw.service.accept_member_message(
-        conv, body, payload={"choice": choice} if choice else None)
+        conv, body, payload={"choice": choice} if choice else None
+    )
     await gw.sms_store.set_inbound_status(sid, "processed")
     metadata: dict[str, Any] = {"channel": "sms", "phone": phone}
     if accepted.masked.found_any:
-        metadata["masked"] = [k for k, v in (("card", accepted.masked.found_card),
-                                             ("bank", accepted.masked.found_bank)) if v]
+        metadata["masked"] = [
+            k
+            for k, v in (("card", accepted.masked.found_card), ("bank", accepted.masked.found_bank))
+            if v
+        ]
     now_texts = [t for n in accepted.notices for t in render_sms([as_bot_message(n)])]
     if conv.mode != "bot":
         await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
         return twiml(now_texts)
     rasa_text = choice["payload"] if choice and choice.get("payload") else accepted.message.text
-    turn = gw.tasks.spawn(gw.service.bot_turn(conv, rasa_text, metadata), name=f"sms-turn-{conv.id}")
+    turn = gw.tasks.spawn(
+        gw.service.bot_turn(conv, rasa_text, metadata), name=f"sms-turn-{conv.id}"
+    )
     done, _ = await asyncio.wait({turn}, timeout=gw.options.sms_reply_wait_seconds)
     if turn in done and turn.exception() is None:
         replies: list[StoredMessage] = turn.result()
@@ -107,15 +113,21 @@ async def inbound(request: web.Request) -> web.Response:
     return twiml(now_texts)
 
 
-async def _deliver_later(gw: Gateway, conv: ConversationInfo, turn: asyncio.Task[list[StoredMessage]]) -> None:
+async def _deliver_later(
+    gw: Gateway, conv: ConversationInfo, turn: asyncio.Task[list[StoredMessage]]
+) -> None:
     replies = await turn
     await gw.service.deliver_sms(conv, replies)
 
 
-async def _keyword(gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword) -> web.Response:
+async def _keyword(
+    gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword
+) -> web.Response:
     await gw.service.accept_member_message(conv, body, notify_masking=False)
     if keyword is Keyword.OPT_OUT:
-        changed = await gw.sms_store.set_opted_out(phone, True, f"keyword:{body.strip().upper()[:20]}")
+        changed = await gw.sms_store.set_opted_out(
+            phone, True, f"keyword:{body.strip().upper()[:20]}"
+        )
         reply = gw.texts.sms_opted_out if changed else None  # one confirmation, never more
     elif keyword is Keyword.OPT_IN:
         await gw.sms_store.set_opted_out(phone, False, f"keyword:{body.strip().upper()[:20]}")
@@ -124,8 +136,9 @@ async def _keyword(gw: Gateway, conv: ConversationInfo, phone: str, body: str, k
         reply = gw.texts.sms_help  # HELP is answered even when opted out (CTIA)
     if reply is None:
         return twiml([])
-    message, _ = await gw.store.append(conv.id, direction="out", sender="system", text=reply,
-                                       delivered=True)
+    message, _ = await gw.store.append(
+        conv.id, direction="out", sender="system", text=reply, delivered=True
+    )
     gw.hub.publish(conv.id, message.to_wire())
     return twiml(render_sms([{"text": reply}]))
 

@@ -121,6 +121,8 @@ def last_buttons(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]] | N
     """The buttons a numbered reply refers to: those of the last message that had any."""
     for message in reversed(messages):
         if message.get("buttons"):
-            return [{"title": b.get("title", ""), "payload": b.get("payload", "")}
-                    for b in message["buttons"]]
+            return [
+                {"title": b.get("title", ""), "payload": b.get("payload", "")}
+                for b in message["buttons"]
+            ]
     return None

@@ -29,4 +29,8 @@ class ConversationTokens:
         except BadSignature:
             return None
         conversation_id = data.get("c") if isinstance(data, dict) else None
-        return conversation_id if isinstance(conversation_id, str) and conversation_id.startswith("web-") else None
+        return (
+            conversation_id
+            if isinstance(conversation_id, str) and conversation_id.startswith("web-")
+            else None
+        )

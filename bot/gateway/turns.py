@@ -50,8 +50,15 @@ def as_bot_message(message: StoredMessage) -> dict[str, Any]:
 
 
 class ConversationService:
-    def __init__(self, *, store: ConversationStore, rasa: BotBackend, hub: Hub, texts: GatewayTexts,
-                 sms: SmsSender) -> None:
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        rasa: BotBackend,
+        hub: Hub,
+        texts: GatewayTexts,
+        sms: SmsSender,
+    ) -> None:
         self.store = store
         self.rasa = rasa
         self.hub = hub
@@ -59,24 +66,38 @@ class ConversationService:
         self.sms = sms
         self._locks = KeyedLocks()
 
-    async def accept_member_message(self, conv: ConversationInfo, text: str, *,
-                                    client_id: str | None = None,
-                                    payload: dict[str, Any] | None = None,
-                                    notify_masking: bool = True) -> Accepted:
+    async def accept_member_message(
+        self,
+        conv: ConversationInfo,
+        text: str,
+        *,
+        client_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        notify_masking: bool = True,
+    ) -> Accepted:
         masked = mask_inbound(text)
         message, created = await self.store.append(
-            conv.id, direction="in", sender="member", text=masked.text, payload=payload,
-            client_id=client_id, delivered=True)
+            conv.id,
+            direction="in",
+            sender="member",
+            text=masked.text,
+            payload=payload,
+            client_id=client_id,
+            delivered=True,
+        )
         notices: list[StoredMessage] = []
         if created:
             self.hub.publish(conv.id, message.to_wire())
             notice = masked_notice(masked) if notify_masking else None
             if notice:
-                notices.append(await self._store_and_publish(conv, "system", notice, {"masked_notice": True}))
+                notices.append(
+                    await self._store_and_publish(conv, "system", notice, {"masked_notice": True})
+                )
         return Accepted(message, created, masked, notices)
 
-    async def bot_turn(self, conv: ConversationInfo, rasa_text: str,
-                       metadata: dict[str, Any]) -> list[StoredMessage]:
+    async def bot_turn(
+        self, conv: ConversationInfo, rasa_text: str, metadata: dict[str, Any]
+    ) -> list[StoredMessage]:
         """One Rasa turn; returns the stored replies (empty while an agent has the conversation)."""
         async with self._locks.hold(conv.id):
             current = await self.store.get(conv.id)
@@ -91,8 +112,11 @@ class ConversationService:
                 replies, sender = [{"text": self.texts.assistant_unavailable}], "system"
             stored = [
                 await self._store_and_publish(
-                    conv, sender, reply.get("text", ""),
-                    {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)})
+                    conv,
+                    sender,
+                    reply.get("text", ""),
+                    {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)},
+                )
                 for reply in replies
             ]
             self.hub.publish(conv.id, {"type": "typing", "active": False})
@@ -100,15 +124,18 @@ class ConversationService:
                 await self.store.set_last_buttons(conv.id, last_buttons(replies))
             return stored
 
-    async def post_outbound(self, conv: ConversationInfo, sender: str, text: str,
-                            payload: dict[str, Any] | None = None) -> StoredMessage:
+    async def post_outbound(
+        self, conv: ConversationInfo, sender: str, text: str, payload: dict[str, Any] | None = None
+    ) -> StoredMessage:
         """Store, publish and (SMS) text one outbound message; for agents and notices."""
         message = await self._store_and_publish(conv, sender, text, payload or {})
         if conv.channel == "sms":
             await self.deliver_sms(conv, [message])
         return message
 
-    async def deliver_sms(self, conv: ConversationInfo, messages: Sequence[StoredMessage]) -> list[str]:
+    async def deliver_sms(
+        self, conv: ConversationInfo, messages: Sequence[StoredMessage]
+    ) -> list[str]:
         """Text messages through the notifier (Twilio REST or the outbox); returns the bodies sent."""
         sent: list[str] = []
         delivered: list[int] = []
@@ -123,9 +150,11 @@ class ConversationService:
         await self.store.mark_delivered(conv.id, delivered)
         return sent
 
-    async def _store_and_publish(self, conv: ConversationInfo, sender: str, text: str,
-                                 payload: dict[str, Any]) -> StoredMessage:
-        message, _ = await self.store.append(conv.id, direction="out", sender=sender, text=text,
-                                             payload=payload)
+    async def _store_and_publish(
+        self, conv: ConversationInfo, sender: str, text: str, payload: dict[str, Any]
+    ) -> StoredMessage:
+        message, _ = await self.store.append(
+            conv.id, direction="out", sender=sender, text=text, payload=payload
+        )
         self.hub.publish(conv.id, message.to_wire())
         return message

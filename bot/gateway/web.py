@@ -85,7 +85,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     conv, last_seq = greeting
     sock = _Socket(ws)
     sock.sent_max_seq = last_seq
-    await ws.send_json({"type": "welcome", "token": gw.tokens.issue(conv.id), "conversation_id": conv.id})
+    await ws.send_json(
+        {"type": "welcome", "token": gw.tokens.issue(conv.id), "conversation_id": conv.id}
+    )
     async with gw.hub.subscribe(conv.id) as queue:
         missed = await gw.store.messages_after(conv.id, last_seq)
         for message in missed:
@@ -103,7 +105,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _pump(gw: Gateway, conv: ConversationInfo, sock: _Socket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+async def _pump(
+    gw: Gateway, conv: ConversationInfo, sock: _Socket, queue: asyncio.Queue[dict[str, Any]]
+) -> None:
     """Forward published events (bot and agent replies, typing) to this browser."""
     while True:
         event = await queue.get()
@@ -149,15 +153,25 @@ async def _on_frame(gw: Gateway, conv: ConversationInfo, sock: _Socket, data: st
         client_id = None
     button_payload = frame.get("payload") if isinstance(frame.get("payload"), str) else None
     accepted = await gw.service.accept_member_message(
-        conv, text.strip(), client_id=client_id,
-        payload={"button_payload": button_payload} if button_payload else None)
+        conv,
+        text.strip(),
+        client_id=client_id,
+        payload={"button_payload": button_payload} if button_payload else None,
+    )
     await sock.send({"type": "ack", "client_id": client_id, "seq": accepted.message.seq})
     if not accepted.created:
         return  # a re-send after a reconnect: the first copy already had its turn
     metadata: dict[str, Any] = {"channel": "web"}
     if accepted.masked.found_any:
-        metadata["masked"] = [k for k, v in (("card", accepted.masked.found_card),
-                                             ("bank", accepted.masked.found_bank)) if v]
+        metadata["masked"] = [
+            k
+            for k, v in (("card", accepted.masked.found_card), ("bank", accepted.masked.found_bank))
+            if v
+        ]
     # A button's payload (e.g. "/pay_bill") is an intent for Rasa; typed text is masked first.
-    rasa_text = button_payload if button_payload and not accepted.masked.found_any else accepted.message.text
+    rasa_text = (
+        button_payload
+        if button_payload and not accepted.masked.found_any
+        else accepted.message.text
+    )
     gw.tasks.spawn(gw.service.bot_turn(conv, rasa_text, metadata), name=f"web-turn-{conv.id}")

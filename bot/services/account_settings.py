@@ -70,21 +70,34 @@ def normalize_phone(text: str | None) -> ContactValue:
     """A US phone number as E.164, or an error sentence a member can act on."""
     raw = (text or "").strip()
     if not raw or len(raw) > 40:
-        return ContactValue("phone", error="Please send the new phone number with area code, like 706-555-0147.")
+        return ContactValue(
+            "phone", error="Please send the new phone number with area code, like 706-555-0147."
+        )
     try:
         number = phonenumbers.parse(raw, "US")
     except phonenumbers.NumberParseException:
-        return ContactValue("phone", error="That doesn't look like a phone number. Please send it with area code, like 706-555-0147.")
+        return ContactValue(
+            "phone",
+            error="That doesn't look like a phone number. Please send it with area code, like 706-555-0147.",
+        )
     if number.country_code != 1 or not phonenumbers.is_valid_number(number):
-        return ContactValue("phone", error="That isn't a valid US phone number. Please send it with area code, like 706-555-0147.")
-    return ContactValue("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return ContactValue(
+            "phone",
+            error="That isn't a valid US phone number. Please send it with area code, like 706-555-0147.",
+        )
+    return ContactValue(
+        "phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    )
 
 
 def normalize_email(text: str | None) -> ContactValue:
     """A plausible email address in lower case, or an error sentence."""
     raw = (text or "").strip().strip(".,;")
     if len(raw) > 254 or not _EMAIL.fullmatch(raw):
-        return ContactValue("email", error="That doesn't look like an email address. Please send it like name@example.com.")
+        return ContactValue(
+            "email",
+            error="That doesn't look like an email address. Please send it like name@example.com.",
+        )
     return ContactValue("email", raw.lower())
 
 
@@ -155,7 +168,9 @@ class Actor:
 
 
 class AccountSettings:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], otp: OtpService | None = None) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], otp: OtpService | None = None
+    ) -> None:
         self._factory = session_factory
         self._otp = otp
 
@@ -176,10 +191,17 @@ class AccountSettings:
             if bool(account.paperless) == on:
                 return PaperlessResult(changed=False, paperless=on)
             account.paperless = on
-            await audit.record(session, actor=actor.name, action="settings.paperless",
-                               account_id=actor.account_id, conversation_id=actor.conversation_id,
-                               channel=actor.channel, verified_how=actor.verified_how,
-                               details={"paperless": on}, now=now)
+            await audit.record(
+                session,
+                actor=actor.name,
+                action="settings.paperless",
+                account_id=actor.account_id,
+                conversation_id=actor.conversation_id,
+                channel=actor.channel,
+                verified_how=actor.verified_how,
+                details={"paperless": on},
+                now=now,
+            )
             return PaperlessResult(changed=True, paperless=on)
 
     # ---- notifications
@@ -187,45 +209,68 @@ class AccountSettings:
         """(topic, channel) -> enabled, for every stored preference of the account."""
         async with self._factory() as session:
             rows = await session.scalars(
-                select(NotificationPreference).where(NotificationPreference.account_id == account_id))
+                select(NotificationPreference).where(
+                    NotificationPreference.account_id == account_id
+                )
+            )
             return {(row.topic, row.channel): bool(row.enabled) for row in rows}
 
-    async def set_preference(self, actor: Actor, topic: str, channel: str, enabled: bool, *,
-                             now: datetime) -> PreferenceResult:
+    async def set_preference(
+        self, actor: Actor, topic: str, channel: str, enabled: bool, *, now: datetime
+    ) -> PreferenceResult:
         """Turn one (topic, channel) notification on or off; a missing row counts as off."""
         if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic!r}")
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
         async with session_scope(self._factory) as session:
-            row = await session.scalar(select(NotificationPreference).where(
-                NotificationPreference.account_id == actor.account_id,
-                NotificationPreference.topic == topic, NotificationPreference.channel == channel))
+            row = await session.scalar(
+                select(NotificationPreference).where(
+                    NotificationPreference.account_id == actor.account_id,
+                    NotificationPreference.topic == topic,
+                    NotificationPreference.channel == channel,
+                )
+            )
             before = bool(row.enabled) if row is not None else False
             if before == enabled:
                 return PreferenceResult(topic, channel, enabled, changed=False)
             if row is None:
-                session.add(NotificationPreference(account_id=actor.account_id, topic=topic,
-                                                   channel=channel, enabled=enabled))
+                session.add(
+                    NotificationPreference(
+                        account_id=actor.account_id, topic=topic, channel=channel, enabled=enabled
+                    )
+                )
             else:
                 row.enabled = enabled
-            await audit.record(session, actor=actor.name, action="settings.notification",
-                               account_id=actor.account_id, conversation_id=actor.conversation_id,
-                               channel=actor.channel, verified_how=actor.verified_how,
-                               details={"topic": topic, "channel": channel, "enabled": enabled}, now=now)
+            await audit.record(
+                session,
+                actor=actor.name,
+                action="settings.notification",
+                account_id=actor.account_id,
+                conversation_id=actor.conversation_id,
+                channel=actor.channel,
+                verified_how=actor.verified_how,
+                details={"topic": topic, "channel": channel, "enabled": enabled},
+                now=now,
+            )
             return PreferenceResult(topic, channel, enabled, changed=True)
 
     # ---- contacts
     async def current_contact(self, member_id: int, kind: str) -> str | None:
         """The primary phone/email on file (or the first one), unmasked: for the caller to mask."""
         async with self._factory() as session:
-            rows = (await session.scalars(
-                select(Contact).where(Contact.member_id == member_id, Contact.kind == kind)
-                .order_by(Contact.is_primary.desc(), Contact.id))).all()
+            rows = (
+                await session.scalars(
+                    select(Contact)
+                    .where(Contact.member_id == member_id, Contact.kind == kind)
+                    .order_by(Contact.is_primary.desc(), Contact.id)
+                )
+            ).all()
             return rows[0].value if rows else None
 
-    async def start_contact_change(self, actor: Actor, kind: str, raw_value: str | None, *,
-                                   now: datetime) -> ContactChange:
+    async def start_contact_change(
+        self, actor: Actor, kind: str, raw_value: str | None, *, now: datetime
+    ) -> ContactChange:
         """Validate the new phone/email and send a code to it. Nothing is changed yet."""
         if self._otp is None:
             raise RuntimeError("contact changes need an OtpService")
@@ -235,19 +280,37 @@ class AccountSettings:
         old = await self.current_contact(actor.member_id, kind)
         masked_old = mask(kind, old) if old else None
         if old is not None and old.lower() == candidate.value.lower():
-            return ContactChange(ContactStatus.SAME_AS_CURRENT, kind, candidate.value, candidate.masked, masked_old)
-        sent = await self._otp.send(conversation_id=actor.conversation_id, account_id=actor.account_id,
-                                    purpose=CONTACT_PURPOSE, destination=candidate.value,
-                                    channel="email" if kind == "email" else "sms", now=now)
+            return ContactChange(
+                ContactStatus.SAME_AS_CURRENT, kind, candidate.value, candidate.masked, masked_old
+            )
+        sent = await self._otp.send(
+            conversation_id=actor.conversation_id,
+            account_id=actor.account_id,
+            purpose=CONTACT_PURPOSE,
+            destination=candidate.value,
+            channel="email" if kind == "email" else "sms",
+            now=now,
+        )
         if sent.status.value == "rate_limited":
-            return ContactChange(ContactStatus.RATE_LIMITED, kind, candidate.value, candidate.masked, masked_old)
+            return ContactChange(
+                ContactStatus.RATE_LIMITED, kind, candidate.value, candidate.masked, masked_old
+            )
         if not sent.ok:
-            return ContactChange(ContactStatus.SEND_FAILED, kind, candidate.value, candidate.masked, masked_old,
-                                 error=sent.error)
-        return ContactChange(ContactStatus.CODE_SENT, kind, candidate.value, candidate.masked, masked_old)
+            return ContactChange(
+                ContactStatus.SEND_FAILED,
+                kind,
+                candidate.value,
+                candidate.masked,
+                masked_old,
+                error=sent.error,
+            )
+        return ContactChange(
+            ContactStatus.CODE_SENT, kind, candidate.value, candidate.masked, masked_old
+        )
 
-    async def confirm_contact_change(self, actor: Actor, kind: str, new_value: str, code: str, *,
-                                     now: datetime) -> ContactChange:
+    async def confirm_contact_change(
+        self, actor: Actor, kind: str, new_value: str, code: str, *, now: datetime
+    ) -> ContactChange:
         """Check the code sent to `new_value`; on success make it the primary contact of its kind."""
         if self._otp is None:
             raise RuntimeError("contact changes need an OtpService")
@@ -255,11 +318,14 @@ class AccountSettings:
         if candidate.value is None:
             return ContactChange(ContactStatus.INVALID, kind, error=candidate.error)
         masked_new = candidate.masked
-        if not await self._code_went_to(actor.conversation_id, mask_destination(
-                candidate.value, "email" if kind == "email" else "sms")):
+        if not await self._code_went_to(
+            actor.conversation_id,
+            mask_destination(candidate.value, "email" if kind == "email" else "sms"),
+        ):
             return ContactChange(ContactStatus.NO_CODE, kind, candidate.value, masked_new)
-        result = await self._otp.check(conversation_id=actor.conversation_id, purpose=CONTACT_PURPOSE,
-                                       code=code, now=now)
+        result = await self._otp.check(
+            conversation_id=actor.conversation_id, purpose=CONTACT_PURPOSE, code=code, now=now
+        )
         status_map = {
             OtpStatus.WRONG: ContactStatus.WRONG_CODE,
             OtpStatus.MALFORMED: ContactStatus.MALFORMED_CODE,
@@ -268,12 +334,21 @@ class AccountSettings:
             OtpStatus.NONE_PENDING: ContactStatus.NO_CODE,
         }
         if not result.ok:
-            return ContactChange(status_map[result.status], kind, candidate.value, masked_new,
-                                 attempts_left=result.attempts_left)
+            return ContactChange(
+                status_map[result.status],
+                kind,
+                candidate.value,
+                masked_new,
+                attempts_left=result.attempts_left,
+            )
         async with session_scope(self._factory) as session:
-            rows = (await session.scalars(
-                select(Contact).where(Contact.member_id == actor.member_id, Contact.kind == kind)
-                .order_by(Contact.is_primary.desc(), Contact.id))).all()
+            rows = (
+                await session.scalars(
+                    select(Contact)
+                    .where(Contact.member_id == actor.member_id, Contact.kind == kind)
+                    .order_by(Contact.is_primary.desc(), Contact.id)
+                )
+            ).all()
             old = rows[0] if rows else None
             masked_old = mask(kind, old.value) if old else None
             existing = next((r for r in rows if r.value.lower() == candidate.value.lower()), None)
@@ -284,13 +359,27 @@ class AccountSettings:
             elif old is not None:
                 old.value, old.is_primary, old.is_verified = candidate.value, True, True
             else:
-                session.add(Contact(member_id=actor.member_id, kind=kind, value=candidate.value,
-                                    is_primary=True, is_verified=True, created_at=now))
-            await audit.record(session, actor=actor.name, action=f"settings.contact.{kind}",
-                               account_id=actor.account_id, conversation_id=actor.conversation_id,
-                               channel=actor.channel, verified_how=actor.verified_how,
-                               details={"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
-                               now=now)
+                session.add(
+                    Contact(
+                        member_id=actor.member_id,
+                        kind=kind,
+                        value=candidate.value,
+                        is_primary=True,
+                        is_verified=True,
+                        created_at=now,
+                    )
+                )
+            await audit.record(
+                session,
+                actor=actor.name,
+                action=f"settings.contact.{kind}",
+                account_id=actor.account_id,
+                conversation_id=actor.conversation_id,
+                channel=actor.channel,
+                verified_how=actor.verified_how,
+                details={"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
+                now=now,
+            )
         return ContactChange(ContactStatus.UPDATED, kind, candidate.value, masked_new, masked_old)
 
     async def _code_went_to(self, conversation_id: str, masked_destination: str) -> bool:
@@ -298,7 +387,12 @@ class AccountSettings:
         async with self._factory() as session:
             destination = await session.scalar(
                 select(OneTimeCode.destination)
-                .where(OneTimeCode.conversation_id == conversation_id, OneTimeCode.purpose == CONTACT_PURPOSE,
-                       OneTimeCode.consumed_at.is_(None))
-                .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc()).limit(1))
+                .where(
+                    OneTimeCode.conversation_id == conversation_id,
+                    OneTimeCode.purpose == CONTACT_PURPOSE,
+                    OneTimeCode.consumed_at.is_(None),
+                )
+                .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
+                .limit(1)
+            )
             return destination is None or destination == masked_destination

@@ -93,7 +93,9 @@ def find_card_numbers(text: str) -> list[Span]:
     """Spans of card numbers in `text` (13-19 digits passing Luhn, grouped by spaces/dashes or not)."""
     spans: list[Span] = []
     for run in _GROUPED_DIGITS.finditer(text):
-        groups = [(m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(run.group())]
+        groups = [
+            (m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(run.group())
+        ]
         i = 0
         while i < len(groups):
             found = None
@@ -103,7 +105,8 @@ def find_card_numbers(text: str) -> list[Span]:
                 if not 13 <= len(digits) <= 19:
                     continue
                 if len(parts) > 1 and (
-                    any(not 4 <= b - a <= 6 for a, b in parts[:-1]) or parts[-1][1] - parts[-1][0] > 6
+                    any(not 4 <= b - a <= 6 for a, b in parts[:-1])
+                    or parts[-1][1] - parts[-1][0] > 6
                 ):
                     continue  # cards are written in groups of 4 (Amex 4-6-5); phones and ZIPs are not
                 if luhn_valid(digits):
@@ -196,12 +199,40 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")  # each costs two characters in a text
 
 _REPLACEMENTS = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-    "\u2026": "...", "\u2022": "-", "\u00b7": "-",
-    "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\t": " ",
-    "\u00a9": "(c)", "\u00ae": "(R)", "\u2122": "TM", "\u00b0": " degrees",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u00b4": "'",
+    "`": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\u2026": "...",
+    "\u2022": "-",
+    "\u00b7": "-",
+    "\u00a0": " ",
+    "\u2002": " ",
+    "\u2003": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\t": " ",
+    "\u00a9": "(c)",
+    "\u00ae": "(R)",
+    "\u2122": "TM",
+    "\u00b0": " degrees",
 }
 
 

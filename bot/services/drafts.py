@@ -140,7 +140,9 @@ def validate_draft_day(day: int | str, profile: CoopProfile) -> int:
                 break
         value = int(text) if text.isdigit() else None
     if value is None or value not in allowed_days(profile):
-        raise DraftDayNotAllowed(f"We can draft on {describe_allowed_days(profile)} of the month. Which works for you?")
+        raise DraftDayNotAllowed(
+            f"We can draft on {describe_allowed_days(profile)} of the month. Which works for you?"
+        )
     return value
 
 
@@ -155,12 +157,16 @@ def notice_days(amount_rule: str, profile: CoopProfile) -> int:
 def _draft_date_on_or_after(day: int, earliest: date) -> date:
     candidate = earliest.replace(day=day) if earliest.day <= day else None
     if candidate is None:
-        year, month = (earliest.year + 1, 1) if earliest.month == 12 else (earliest.year, earliest.month + 1)
+        year, month = (
+            (earliest.year + 1, 1) if earliest.month == 12 else (earliest.year, earliest.month + 1)
+        )
         candidate = date(year, month, day)
     return candidate
 
 
-def next_draft_date(day: int, today: date, profile: CoopProfile, amount_rule: str = "full_balance") -> date:
+def next_draft_date(
+    day: int, today: date, profile: CoopProfile, amount_rule: str = "full_balance"
+) -> date:
     """The first draft date on `day` that leaves the notice the rule needs (see module docstring)."""
     day = validate_draft_day(day, profile)
     return _draft_date_on_or_after(day, today + timedelta(days=notice_days(amount_rule, profile)))
@@ -177,14 +183,18 @@ def submission_date(draft_date: date, profile: CoopProfile) -> date:
     return draft_date - timedelta(days=profile.drafts.member_cancel_notice_days)
 
 
-def draft_still_happening(enrollment: DraftEnrollment, now: datetime, profile: CoopProfile) -> date | None:
+def draft_still_happening(
+    enrollment: DraftEnrollment, now: datetime, profile: CoopProfile
+) -> date | None:
     """A draft already submitted to the bank (so a cancel now does not stop it), if any."""
     today = _local_today(now, profile)
     upcoming = _draft_date_on_or_after(enrollment.draft_day, max(today, enrollment.starts_on))
     return upcoming if submission_date(upcoming, profile) <= today else None
 
 
-def cancellation_effective(enrollment: DraftEnrollment, now: datetime, profile: CoopProfile) -> date:
+def cancellation_effective(
+    enrollment: DraftEnrollment, now: datetime, profile: CoopProfile
+) -> date:
     """The first draft date that will NOT happen if the member cancels at `now`."""
     today = _local_today(now, profile)
     upcoming = _draft_date_on_or_after(enrollment.draft_day, max(today, enrollment.starts_on))
@@ -198,7 +208,9 @@ def amount_phrase(amount_rule: str, fixed_amount_cents: int | None) -> str:
         return "the full amount due"
     if amount_rule == "fixed" and fixed_amount_cents is not None:
         return format_cents(fixed_amount_cents)
-    raise ValueError(f"no amount phrase for rule {amount_rule!r} with amount {fixed_amount_cents!r}")
+    raise ValueError(
+        f"no amount phrase for rule {amount_rule!r} with amount {fixed_amount_cents!r}"
+    )
 
 
 def authorization_text(
@@ -224,12 +236,18 @@ def authorization_text(
     )
 
 
-def validate_terms(amount_rule: str, fixed_amount_cents: int | None, profile: CoopProfile) -> int | None:
+def validate_terms(
+    amount_rule: str, fixed_amount_cents: int | None, profile: CoopProfile
+) -> int | None:
     """Check the amount rule and amount; returns the amount to store (None for full balance)."""
     if amount_rule not in profile.drafts.amount_rules:
         if amount_rule == "fixed":
-            raise AmountRuleNotAllowed("Bank draft pays the full amount due each month; a fixed amount isn't offered.")
-        raise AmountRuleNotAllowed("Bank draft can pay the full amount due or a fixed amount each month.")
+            raise AmountRuleNotAllowed(
+                "Bank draft pays the full amount due each month; a fixed amount isn't offered."
+            )
+        raise AmountRuleNotAllowed(
+            "Bank draft can pay the full amount due or a fixed amount each month."
+        )
     if amount_rule == "full_balance":
         return None
     low, high = profile.payments.minimum_cents, profile.payments.maximum_cents
@@ -266,32 +284,52 @@ async def get_active(session: AsyncSession, account_id: int) -> DraftEnrollment 
 async def _account(session: AsyncSession, account_id: int) -> Account:
     # FOR UPDATE (PostgreSQL) serialises two enrollments for the same account; SQLite ignores it
     # and serialises writers itself.
-    result = await session.execute(select(Account).where(Account.id == account_id).with_for_update())
+    result = await session.execute(
+        select(Account).where(Account.id == account_id).with_for_update()
+    )
     account = result.scalar_one_or_none()
     if account is None:
         raise AccountNotFound("I couldn't find that account. Please call member services.")
     return account
 
 
-async def _bank_method(session: AsyncSession, account: Account, payment_method_id: int) -> PaymentMethod:
+async def _bank_method(
+    session: AsyncSession, account: Account, payment_method_id: int
+) -> PaymentMethod:
     method = await session.get(PaymentMethod, payment_method_id)
     # A method of another member is reported exactly like a missing one.
     if method is None or method.member_id != account.member_id or not method.is_active:
-        raise PaymentMethodNotFound("I couldn't find that bank account. You can add one on our secure page.")
+        raise PaymentMethodNotFound(
+            "I couldn't find that bank account. You can add one on our secure page."
+        )
     if method.kind not in BANK_KINDS:
         raise CardNotAllowed("Bank draft works with a checking or savings account, not a card.")
     return method
 
 
 async def _audit(
-    session: AsyncSession, *, action: str, account: Account, enrollment: DraftEnrollment, now: datetime,
-    channel: str, verified_how: str, conversation_id: str | None, details: dict[str, object],
+    session: AsyncSession,
+    *,
+    action: str,
+    account: Account,
+    enrollment: DraftEnrollment,
+    now: datetime,
+    channel: str,
+    verified_how: str,
+    conversation_id: str | None,
+    details: dict[str, object],
 ) -> None:
     """One audit entry in the same transaction (bot.services.audit refuses anything secret-looking)."""
     await audit.record(
-        session, actor=f"member:{account.member_id}", action=action, account_id=account.id,
-        conversation_id=conversation_id, channel=channel, verified_how=verified_how,
-        details={"enrollment_id": enrollment.id, **details}, now=now,
+        session,
+        actor=f"member:{account.member_id}",
+        action=action,
+        account_id=account.id,
+        conversation_id=conversation_id,
+        channel=channel,
+        verified_how=verified_how,
+        details={"enrollment_id": enrollment.id, **details},
+        now=now,
     )
 
 
@@ -326,26 +364,55 @@ async def enroll(
         )
     starts_on = next_draft_date(draft_day, today, profile, amount_rule)
     text = authorization_text(
-        profile, start_date=starts_on, draft_day=draft_day, amount_rule=amount_rule,
-        fixed_amount_cents=amount, account_last4=account.account_number[-4:],
-        method_kind=method.kind, method_last4=method.last4,
+        profile,
+        start_date=starts_on,
+        draft_day=draft_day,
+        amount_rule=amount_rule,
+        fixed_amount_cents=amount,
+        account_last4=account.account_number[-4:],
+        method_kind=method.kind,
+        method_last4=method.last4,
     )
     enrollment = DraftEnrollment(
-        account_id=account.id, payment_method_id=method.id, draft_day=draft_day, amount_rule=amount_rule,
-        fixed_amount_cents=amount, status="active", starts_on=starts_on, created_at=now,
+        account_id=account.id,
+        payment_method_id=method.id,
+        draft_day=draft_day,
+        amount_rule=amount_rule,
+        fixed_amount_cents=amount,
+        status="active",
+        starts_on=starts_on,
+        created_at=now,
     )
     session.add(enrollment)
     await session.flush()
     session.add(
         DraftAuthorization(
-            enrollment_id=enrollment.id, action="enroll", text=text, accepted_at=now, channel=channel,
-            verified_how=verified_how, conversation_id=conversation_id, copy_sent_to=copy_sent_to,
+            enrollment_id=enrollment.id,
+            action="enroll",
+            text=text,
+            accepted_at=now,
+            channel=channel,
+            verified_how=verified_how,
+            conversation_id=conversation_id,
+            copy_sent_to=copy_sent_to,
         )
     )
-    await _audit(session, action="draft.enroll", account=account, enrollment=enrollment, now=now, channel=channel,
-           verified_how=verified_how, conversation_id=conversation_id,
-           details={"draft_day": draft_day, "amount_rule": amount_rule, "starts_on": starts_on.isoformat(),
-                    "method": method_label(method.kind, method.last4)})
+    await _audit(
+        session,
+        action="draft.enroll",
+        account=account,
+        enrollment=enrollment,
+        now=now,
+        channel=channel,
+        verified_how=verified_how,
+        conversation_id=conversation_id,
+        details={
+            "draft_day": draft_day,
+            "amount_rule": amount_rule,
+            "starts_on": starts_on.isoformat(),
+            "method": method_label(method.kind, method.last4),
+        },
+    )
     await session.flush()
     return enrollment
 
@@ -376,7 +443,9 @@ async def change(
     if enrollment is None:
         raise NotEnrolled("This account isn't on bank draft yet. Would you like to set it up?")
     account = await _account(session, account_id)
-    new_day = validate_draft_day(draft_day, profile) if draft_day is not None else enrollment.draft_day
+    new_day = (
+        validate_draft_day(draft_day, profile) if draft_day is not None else enrollment.draft_day
+    )
     new_rule = amount_rule or enrollment.amount_rule
     if new_rule == "fixed" and fixed_amount_cents is None and amount_rule is None:
         fixed_amount_cents = enrollment.fixed_amount_cents
@@ -384,11 +453,20 @@ async def change(
     method = await _bank_method(session, account, payment_method_id or enrollment.payment_method_id)
     starts_on = next_draft_date(new_day, today, profile, new_rule)
     text = authorization_text(
-        profile, start_date=starts_on, draft_day=new_day, amount_rule=new_rule, fixed_amount_cents=new_amount,
-        account_last4=account.account_number[-4:], method_kind=method.kind, method_last4=method.last4,
+        profile,
+        start_date=starts_on,
+        draft_day=new_day,
+        amount_rule=new_rule,
+        fixed_amount_cents=new_amount,
+        account_last4=account.account_number[-4:],
+        method_kind=method.kind,
+        method_last4=method.last4,
     )
-    before = {"draft_day": enrollment.draft_day, "amount_rule": enrollment.amount_rule,
-              "payment_method_id": enrollment.payment_method_id}
+    before = {
+        "draft_day": enrollment.draft_day,
+        "amount_rule": enrollment.amount_rule,
+        "payment_method_id": enrollment.payment_method_id,
+    }
     enrollment.draft_day = new_day
     enrollment.amount_rule = new_rule
     enrollment.fixed_amount_cents = new_amount
@@ -396,19 +474,39 @@ async def change(
     enrollment.starts_on = starts_on
     session.add(
         DraftAuthorization(
-            enrollment_id=enrollment.id, action="change", text=text, accepted_at=now, channel=channel,
-            verified_how=verified_how, conversation_id=conversation_id, copy_sent_to=copy_sent_to,
+            enrollment_id=enrollment.id,
+            action="change",
+            text=text,
+            accepted_at=now,
+            channel=channel,
+            verified_how=verified_how,
+            conversation_id=conversation_id,
+            copy_sent_to=copy_sent_to,
         )
     )
-    await _audit(session, action="draft.change", account=account, enrollment=enrollment, now=now, channel=channel,
-           verified_how=verified_how, conversation_id=conversation_id,
-           details={"before": before, "draft_day": new_day, "amount_rule": new_rule,
-                    "starts_on": starts_on.isoformat()})
+    await _audit(
+        session,
+        action="draft.change",
+        account=account,
+        enrollment=enrollment,
+        now=now,
+        channel=channel,
+        verified_how=verified_how,
+        conversation_id=conversation_id,
+        details={
+            "before": before,
+            "draft_day": new_day,
+            "amount_rule": new_rule,
+            "starts_on": starts_on.isoformat(),
+        },
+    )
     await session.flush()
     return enrollment
 
 
-def cancellation_text(profile: CoopProfile, *, cancelled_on: date, first_skipped: date, still_happening: date | None) -> str:
+def cancellation_text(
+    profile: CoopProfile, *, cancelled_on: date, first_skipped: date, still_happening: date | None
+) -> str:
     """The record (and the member's copy) of a cancellation."""
     text = (
         f"Bank draft cancelled on {spell_date(cancelled_on)}. {profile.coop.name} will make no drafts "
@@ -448,15 +546,31 @@ async def cancel(
     enrollment.ends_on = still or today
     session.add(
         DraftAuthorization(
-            enrollment_id=enrollment.id, action="cancel",
-            text=cancellation_text(profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still),
-            accepted_at=now, channel=channel, verified_how=verified_how, conversation_id=conversation_id,
+            enrollment_id=enrollment.id,
+            action="cancel",
+            text=cancellation_text(
+                profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
+            ),
+            accepted_at=now,
+            channel=channel,
+            verified_how=verified_how,
+            conversation_id=conversation_id,
             copy_sent_to=copy_sent_to,
         )
     )
-    await _audit(session, action="draft.cancel", account=account, enrollment=enrollment, now=now, channel=channel,
-           verified_how=verified_how, conversation_id=conversation_id,
-           details={"first_skipped": first_skipped.isoformat(),
-                    "still_happening": still.isoformat() if still else None})
+    await _audit(
+        session,
+        action="draft.cancel",
+        account=account,
+        enrollment=enrollment,
+        now=now,
+        channel=channel,
+        verified_how=verified_how,
+        conversation_id=conversation_id,
+        details={
+            "first_skipped": first_skipped.isoformat(),
+            "still_happening": still.isoformat() if still else None,
+        },
+    )
     await session.flush()
     return CancelResult(enrollment, first_skipped, still)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import phonenumbers
-from sqlalchemy import func, or_, and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.checks import mask_sensitive
@@ -62,7 +62,9 @@ class HandoffTicket:
 # -- availability ---------------------------------------------------------------------------------
 
 
-async def agents_available(session: AsyncSession, now: datetime, stale_after: timedelta = STALE_AFTER) -> int:
+async def agents_available(
+    session: AsyncSession, now: datetime, stale_after: timedelta = STALE_AFTER
+) -> int:
     """Agents whose presence is `online` and whose console was seen within `stale_after`."""
     since = _aware(now) - stale_after
     count = await session.scalar(
@@ -94,14 +96,18 @@ async def queue_position(session: AsyncSession, handoff_id: int) -> int:
             HandoffRequest.status == "waiting",
             or_(
                 HandoffRequest.created_at < request.created_at,
-                and_(HandoffRequest.created_at == request.created_at, HandoffRequest.id < request.id),
+                and_(
+                    HandoffRequest.created_at == request.created_at, HandoffRequest.id < request.id
+                ),
             ),
         )
     )
     return int(ahead or 0) + 1
 
 
-def estimated_wait(position: int, agents_online: int = 1, minutes_per_member: int = MINUTES_PER_MEMBER) -> timedelta:
+def estimated_wait(
+    position: int, agents_online: int = 1, minutes_per_member: int = MINUTES_PER_MEMBER
+) -> timedelta:
     """About `minutes_per_member` per member in line up to this one, shared among the agents.
 
     Number 1 with one agent: 4 minutes; number 2: 8; number 3 with two agents: 8. Already with an
@@ -116,7 +122,10 @@ def estimated_wait(position: int, agents_online: int = 1, minutes_per_member: in
 async def _open_request(session: AsyncSession, conversation_id: str) -> HandoffRequest | None:
     return await session.scalar(
         select(HandoffRequest)
-        .where(HandoffRequest.conversation_id == conversation_id, HandoffRequest.status.in_(OPEN_STATUSES))
+        .where(
+            HandoffRequest.conversation_id == conversation_id,
+            HandoffRequest.status.in_(OPEN_STATUSES),
+        )
         .order_by(HandoffRequest.id)
         .limit(1)
     )
@@ -305,7 +314,11 @@ def closed_sentence(now: datetime, office_hours: OfficeHours) -> str:
     local = _aware(now).astimezone(office_hours.tz)
     opening = office_hours.next_opening(now, schedule="agents")
     holiday = office_hours.profile.holiday_on(local.date())
-    closed = f"Our office is closed today for {holiday.name}." if holiday else "Our office is closed now."
+    closed = (
+        f"Our office is closed today for {holiday.name}."
+        if holiday
+        else "Our office is closed now."
+    )
     when = _day_phrase(opening, local)
     when = when[3:] if when.startswith("on ") else when
     return f"{closed} We open {when} at {format_clock(opening.time())}."

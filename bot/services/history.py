@@ -21,15 +21,40 @@ from bot.services.signed_links import BILL_PDF_SALT, LinkRefused, sign, unsign
 
 
 _MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
-    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9,
-    "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+    "jan": 1,
+    "january": 1,
+    "feb": 2,
+    "february": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
 }
-_MONTH_RE = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?(?:\s*,?\s*(20\d\d))?",
-                       re.IGNORECASE)
+_MONTH_RE = re.compile(
+    r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?(?:\s*,?\s*(20\d\d))?",
+    re.IGNORECASE,
+)
 # "may" is also a verb ("may I get my bill"): only a month when it reads like one.
-_MAY_AS_MONTH = re.compile(r"\b(?:in|for|from|of|the|last|this)\s+may\b|\bmay\s*,?\s*(?:20\d\d|bill|statement)\b",
-                           re.IGNORECASE)
+_MAY_AS_MONTH = re.compile(
+    r"\b(?:in|for|from|of|the|last|this)\s+may\b|\bmay\s*,?\s*(?:20\d\d|bill|statement)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -57,12 +82,16 @@ def named_month(text: str | None) -> MonthName | None:
     return None
 
 
-def pick_bill(bills_newest_first: Sequence[BillRecord], month: MonthName | None) -> BillRecord | None:
+def pick_bill(
+    bills_newest_first: Sequence[BillRecord], month: MonthName | None
+) -> BillRecord | None:
     """The newest bill issued in the named month (billing date), or the newest bill of all."""
     if month is None:
         return bills_newest_first[0] if bills_newest_first else None
     for bill in bills_newest_first:
-        if bill.billing_date.month == month.month and (month.year is None or bill.billing_date.year == month.year):
+        if bill.billing_date.month == month.month and (
+            month.year is None or bill.billing_date.year == month.year
+        ):
             return bill
     return None
 
@@ -104,8 +133,9 @@ def read_bill_token(secret_key: str, token: object, *, now: datetime) -> BillLin
 # ---------------------------------------------------------------- the copy of a bill
 
 
-def bill_copy_lines(bill: BillRecord, account: AccountRecord, *, coop_name: str, phone: str,
-                    made_on: date) -> list[str]:
+def bill_copy_lines(
+    bill: BillRecord, account: AccountRecord, *, coop_name: str, phone: str, made_on: date
+) -> list[str]:
     """The text of the PDF copy, first line the heading. Shows the account's last four only."""
     days = (bill.period_end - bill.period_start).days + 1
     name = f"{account.member_first_name} {account.member_last_name}".strip()
@@ -138,7 +168,13 @@ def bill_copy_lines(bill: BillRecord, account: AccountRecord, *, coop_name: str,
 def _pdf_text(value: str) -> str:
     """A PDF literal string body: Latin-1 only, with backslash and parentheses escaped."""
     safe = value.encode("latin-1", "replace").decode("latin-1")
-    return safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\r", " ").replace("\n", " ")
+    return (
+        safe.replace("\\", "\\\\")
+        .replace("(", "\\(")
+        .replace(")", "\\)")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
 
 
 def simple_pdf(lines: Sequence[str], *, title: str = "") -> bytes:
@@ -146,8 +182,17 @@ def simple_pdf(lines: Sequence[str], *, title: str = "") -> bytes:
 
     Lines that do not fit the page (more than about 40) are dropped; a bill copy has 16.
     """
-    body = ["BT", "/F1 16 Tf", "72 720 Td", f"({_pdf_text(lines[0] if lines else '')}) Tj", "ET",
-            "BT", "/F1 11 Tf", "16 TL", "72 692 Td"]
+    body = [
+        "BT",
+        "/F1 16 Tf",
+        "72 720 Td",
+        f"({_pdf_text(lines[0] if lines else '')}) Tj",
+        "ET",
+        "BT",
+        "/F1 11 Tf",
+        "16 TL",
+        "72 692 Td",
+    ]
     for index, line in enumerate(lines[1:41]):
         if index:
             body.append("T*")
@@ -158,8 +203,10 @@ def simple_pdf(lines: Sequence[str], *, title: str = "") -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-        b"/Contents 5 0 R >>"),
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+            b"/Contents 5 0 R >>"
+        ),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         f"<< /Title ({_pdf_text(title)}) /Producer (JEC assistant) >>".encode("latin-1"),
@@ -173,6 +220,8 @@ def simple_pdf(lines: Sequence[str], *, title: str = "") -> bytes:
     out += f"xref\n0 {len(objects) + 1}\n".encode() + b"0000000000 65535 f \n"
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R >>\n"
-            f"startxref\n{xref_at}\n%%EOF\n").encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R >>\n"
+        f"startxref\n{xref_at}\n%%EOF\n"
+    ).encode()
     return bytes(out)

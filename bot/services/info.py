@@ -94,7 +94,7 @@ def office_address(office: Office) -> str:
 
 
 def _week_hours(profile: CoopProfile) -> str:
-    """"Mon-Fri 8 AM-5 PM" from the weekly hours (runs of equal days)."""
+    """ "Mon-Fri 8 AM-5 PM" from the weekly hours (runs of equal days)."""
     runs: list[tuple[int, int, tuple]] = []
     for day in range(7):
         hours = profile.office_hours.get(day)
@@ -131,8 +131,10 @@ def office_locations(profile: CoopProfile, town: str | None = None) -> list[str]
         if office.street:
             text = f"Our {office.town} office is at {office_address(office)}."
         else:
-            text = (f"Our {office.town} office is in {office_address(office)}. Call "
-                    f"{profile.phones.member_services} for the street address and directions.")
+            text = (
+                f"Our {office.town} office is in {office_address(office)}. Call "
+                f"{profile.phones.member_services} for the street address and directions."
+            )
         hours = f"It is open {_week_hours(profile)}, closed on co-op holidays."
         lunch = _lunch_sentence(profile, [office])
         if lunch:
@@ -150,8 +152,11 @@ def office_locations(profile: CoopProfile, town: str | None = None) -> list[str]
     if lunch:
         second += f" {lunch}"
     if services:
-        second += f" Each office has a {_join(services)}." if all(
-            set(o.services) == set(services) for o in profile.offices) else ""
+        second += (
+            f" Each office has a {_join(services)}."
+            if all(set(o.services) == set(services) for o in profile.offices)
+            else ""
+        )
     return _messages(first, second)
 
 
@@ -162,7 +167,9 @@ def office_locations(profile: CoopProfile, town: str | None = None) -> list[str]
 
 def phone_numbers(profile: CoopProfile) -> list[str]:
     p = profile.phones
-    services = p.member_services + (f" or {p.member_services_toll_free}" if p.member_services_toll_free else "")
+    services = p.member_services + (
+        f" or {p.member_services_toll_free}" if p.member_services_toll_free else ""
+    )
     text = f"Member services: {services}, {_week_hours(profile)}. Outages and emergencies, 24/7: {p.outage_24_7}."
     if p.fax:
         text += f" Fax: {p.fax}."
@@ -170,7 +177,7 @@ def phone_numbers(profile: CoopProfile) -> list[str]:
 
 
 def _lower_first(text: str) -> str:
-    """"By mail" -> "by mail" inside a list; "JEC app" stays (an acronym or name)."""
+    """ "By mail" -> "by mail" inside a list; "JEC app" stays (an acronym or name)."""
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
@@ -180,15 +187,19 @@ def ways_to_pay(profile: CoopProfile) -> list[str]:
     ways = [_lower_first(w.rstrip(".")) for w in profile.payments.ways_to_pay]
     first = "Ways to pay: " + "; ".join(ways) + "."
     b = profile.billing
-    second = (f"Online payments usually post in {b.online_payment_posting}. A payment must reach an "
-              f"office by {format_clock(b.payment_cutoff_local_time)} on the due date.")
+    second = (
+        f"Online payments usually post in {b.online_payment_posting}. A payment must reach an "
+        f"office by {format_clock(b.payment_cutoff_local_time)} on the due date."
+    )
     return _messages(first, second)
 
 
 def due_date_rule(profile: CoopProfile) -> list[str]:
     b = profile.billing
-    text = (f"A bill is due {b.due_days_after_billing} days after its billing date. Payment must reach "
-            f"us by {format_clock(b.payment_cutoff_local_time)} on the due date.")
+    text = (
+        f"A bill is due {b.due_days_after_billing} days after its billing date. Payment must reach "
+        f"us by {format_clock(b.payment_cutoff_local_time)} on the due date."
+    )
     if b.senior_billing_day is not None and "senior_billing" in profile.faq:
         text += " " + profile.faq["senior_billing"]
     return _messages(text)
@@ -196,8 +207,10 @@ def due_date_rule(profile: CoopProfile) -> list[str]:
 
 def late_fee(profile: CoopProfile) -> list[str]:
     b = profile.billing
-    fee = (f"A past-due balance over {format_cents(b.late_fee_threshold_cents)} gets a "
-           f"{b.late_fee_percent.normalize():f}% late fee, at least {format_cents(b.late_fee_minimum_cents)}.")
+    fee = (
+        f"A past-due balance over {format_cents(b.late_fee_threshold_cents)} gets a "
+        f"{b.late_fee_percent.normalize():f}% late fee, at least {format_cents(b.late_fee_minimum_cents)}."
+    )
     return _messages(fee, b.disconnect_rule)
 
 
@@ -209,23 +222,29 @@ def reconnect_fee(profile: CoopProfile) -> list[str]:
         day_text = f"{_DAY_ABBR[days[0]]}-{_DAY_ABBR[days[-1]]}"
     else:
         day_text = ", ".join(_DAY_ABBR[d] for d in days)
-    text = (f"Reconnecting service after a disconnection for non-payment costs "
-            f"{format_cents(b.reconnect_fee_business_hours_cents)} {day_text} "
-            f"{format_clock_range(hours.start, hours.end)}, and "
-            f"{format_cents(b.reconnect_fee_other_times_cents)} at other times.")
+    text = (
+        f"Reconnecting service after a disconnection for non-payment costs "
+        f"{format_cents(b.reconnect_fee_business_hours_cents)} {day_text} "
+        f"{format_clock_range(hours.start, hours.end)}, and "
+        f"{format_cents(b.reconnect_fee_other_times_cents)} at other times."
+    )
     return _messages(text)
 
 
 def extreme_weather(profile: CoopProfile) -> list[str]:
-    return _messages(profile.extreme_weather.summary,
-                     f"Questions about a past-due bill? Call member services at {profile.phones.member_services}.")
+    return _messages(
+        profile.extreme_weather.summary,
+        f"Questions about a past-due bill? Call member services at {profile.phones.member_services}.",
+    )
 
 
 def _faq(key: str) -> Callable[[CoopProfile], list[str]]:
     def answer(profile: CoopProfile) -> list[str]:
         text = profile.faq.get(key)
         if not text:
-            return _messages(f"Please call member services at {profile.phones.member_services} about that.")
+            return _messages(
+                f"Please call member services at {profile.phones.member_services} about that."
+            )
         return _messages(text)
 
     return answer

@@ -42,10 +42,19 @@ Clock = Callable[[], datetime]
 # The GSM-7 alphabet lives in bot.services.checks; these names stay for existing importers.
 # Note: notifier's `gsm7_safe` is a yes/no test (checks.is_gsm7), unlike checks.gsm7_safe, which rewrites.
 gsm7_safe = is_gsm7
-_STRAIGHTEN = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
-    "\u2026": "...", "\u00a0": " ", "\t": " ",
-})
+_STRAIGHTEN = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\t": " ",
+    }
+)
 
 
 def to_gsm7(text: str) -> str:
@@ -115,14 +124,29 @@ class _OutboxWriter:
         self._clock = clock
 
     async def _record(
-        self, *, channel: str, to: str, body: str, status: str, subject: str | None = None,
-        provider_id: str | None = None, error: str | None = None,
+        self,
+        *,
+        channel: str,
+        to: str,
+        body: str,
+        status: str,
+        subject: str | None = None,
+        provider_id: str | None = None,
+        error: str | None = None,
     ) -> int:
         now = self._clock()
         async with session_scope(self._factory) as session:
-            row = OutboxMessage(channel=channel, to=to, subject=subject, body=body, status=status,
-                                provider_id=provider_id, error=(error or None) and error[:200],
-                                created_at=now, sent_at=now if status == "sent" else None)
+            row = OutboxMessage(
+                channel=channel,
+                to=to,
+                subject=subject,
+                body=body,
+                status=status,
+                provider_id=provider_id,
+                error=(error or None) and error[:200],
+                created_at=now,
+                sent_at=now if status == "sent" else None,
+            )
             session.add(row)
             await session.flush()
             return row.id
@@ -132,12 +156,18 @@ class _OutboxWriter:
         body = to_gsm7(body)
         problem = sms_problem(body)
         if problem:
-            oid = await self._record(channel="sms", to=to_e164, body=body, status="failed",
-                                     error=f"rejected: {problem}")
+            oid = await self._record(
+                channel="sms", to=to_e164, body=body, status="failed", error=f"rejected: {problem}"
+            )
             return body, DeliveryResult("rejected", outbox_id=oid, error=problem)
         if self._is_opted_out is not None and await self._is_opted_out(to_e164):
-            oid = await self._record(channel="sms", to=to_e164, body=body, status="failed",
-                                     error="number opted out (STOP); not sent")
+            oid = await self._record(
+                channel="sms",
+                to=to_e164,
+                body=body,
+                status="failed",
+                error="number opted out (STOP); not sent",
+            )
             return body, DeliveryResult("opted_out", outbox_id=oid, error="opted out")
         return body, None
 
@@ -145,11 +175,15 @@ class _OutboxWriter:
         body, refused = await self._screen_sms(to_e164, body)
         if refused:
             return refused
-        return DeliveryResult("outbox", outbox_id=await self._record(channel="sms", to=to_e164,
-                                                                     body=body, status="outbox"))
+        return DeliveryResult(
+            "outbox",
+            outbox_id=await self._record(channel="sms", to=to_e164, body=body, status="outbox"),
+        )
 
     async def _to_outbox_email(self, to: str, subject: str, body: str) -> DeliveryResult:
-        oid = await self._record(channel="email", to=to, subject=subject, body=body, status="outbox")
+        oid = await self._record(
+            channel="email", to=to, subject=subject, body=body, status="outbox"
+        )
         return DeliveryResult("outbox", outbox_id=oid)
 
 
@@ -191,8 +225,11 @@ class TwilioNotifier(_OutboxWriter):
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        return Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                      http_client=TwilioHttpClient(timeout=settings.http_timeout_seconds))
+        return Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            http_client=TwilioHttpClient(timeout=settings.http_timeout_seconds),
+        )
 
     async def send_sms(self, to_e164: str, body: str) -> DeliveryResult:
         body, refused = await self._screen_sms(to_e164, body)
@@ -200,15 +237,21 @@ class TwilioNotifier(_OutboxWriter):
             return refused
         try:
             message = await asyncio.wait_for(
-                asyncio.to_thread(self._client.messages.create, to=to_e164, from_=self._from, body=body),
+                asyncio.to_thread(
+                    self._client.messages.create, to=to_e164, from_=self._from, body=body
+                ),
                 timeout=self._timeout + 1,
             )
         except Exception as exc:  # noqa: BLE001 - reported in the result, never raised into a chat
             error = _provider_error(exc)
-            oid = await self._record(channel="sms", to=to_e164, body=body, status="failed", error=error)
+            oid = await self._record(
+                channel="sms", to=to_e164, body=body, status="failed", error=error
+            )
             return DeliveryResult("failed", outbox_id=oid, error=error)
         sid = str(getattr(message, "sid", "") or "") or None
-        oid = await self._record(channel="sms", to=to_e164, body=body, status="sent", provider_id=sid)
+        oid = await self._record(
+            channel="sms", to=to_e164, body=body, status="sent", provider_id=sid
+        )
         return DeliveryResult("sent", outbox_id=oid, provider_id=sid)
 
     async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
@@ -232,7 +275,9 @@ class SmtpNotifier(_OutboxWriter):
     ) -> None:
         super().__init__(session_factory, is_opted_out=is_opted_out, clock=clock)
         self._settings = settings
-        self._factory_smtp = smtp_factory or (smtplib.SMTP_SSL if settings.smtp_port == 465 else smtplib.SMTP)
+        self._factory_smtp = smtp_factory or (
+            smtplib.SMTP_SSL if settings.smtp_port == 465 else smtplib.SMTP
+        )
 
     def _send_blocking(self, message: EmailMessage) -> None:
         s = self._settings
@@ -253,12 +298,15 @@ class SmtpNotifier(_OutboxWriter):
         message["Subject"] = subject
         message.set_content(body)
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._send_blocking, message),
-                                   timeout=self._settings.http_timeout_seconds + 1)
+            await asyncio.wait_for(
+                asyncio.to_thread(self._send_blocking, message),
+                timeout=self._settings.http_timeout_seconds + 1,
+            )
         except Exception as exc:  # noqa: BLE001 - reported in the result, never raised into a chat
             error = _provider_error(exc)
-            oid = await self._record(channel="email", to=to, subject=subject, body=body, status="failed",
-                                     error=error)
+            oid = await self._record(
+                channel="email", to=to, subject=subject, body=body, status="failed", error=error
+            )
             return DeliveryResult("failed", outbox_id=oid, error=error)
         oid = await self._record(channel="email", to=to, subject=subject, body=body, status="sent")
         return DeliveryResult("sent", outbox_id=oid)
@@ -288,10 +336,16 @@ def build_notifier(
 ) -> CompositeNotifier:
     """Twilio for texts and SMTP for email where configured; the local outbox otherwise."""
     outbox = OutboxNotifier(session_factory, is_opted_out=is_opted_out)
-    sms: Notifier = (TwilioNotifier(settings, session_factory, is_opted_out=is_opted_out)
-                     if settings.twilio_configured else outbox)
-    email: Notifier = (SmtpNotifier(settings, session_factory, is_opted_out=is_opted_out)
-                       if settings.smtp_configured else outbox)
+    sms: Notifier = (
+        TwilioNotifier(settings, session_factory, is_opted_out=is_opted_out)
+        if settings.twilio_configured
+        else outbox
+    )
+    email: Notifier = (
+        SmtpNotifier(settings, session_factory, is_opted_out=is_opted_out)
+        if settings.smtp_configured
+        else outbox
+    )
     return CompositeNotifier(sms=sms, email=email)
 
 
@@ -306,7 +360,9 @@ def _provider_error(exc: BaseException) -> str:
 # ---------------------------------------------------------------- `jecbot outbox`
 
 
-def print_outbox(database_url: str, limit: int = 20, to: str | None = None, file: TextIO | None = None) -> None:
+def print_outbox(
+    database_url: str, limit: int = 20, to: str | None = None, file: TextIO | None = None
+) -> None:
     """Print the newest outbox messages first: a header line per message, then its text indented."""
     out = file or sys.stdout
     engine = make_sync_engine(database_url)
@@ -316,7 +372,9 @@ def print_outbox(database_url: str, limit: int = 20, to: str | None = None, file
             if to:
                 query = query.where(OutboxMessage.to == to)
             rows = session.scalars(
-                query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
+                query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(
+                    limit
+                )
             ).all()
     finally:
         engine.dispose()

@@ -71,7 +71,9 @@ class OfficeHours:
             return None
         return self._week(schedule).get(day.weekday())
 
-    def _periods(self, day: date, office: Office | None, schedule: Schedule) -> list[tuple[time, time]]:
+    def _periods(
+        self, day: date, office: Office | None, schedule: Schedule
+    ) -> list[tuple[time, time]]:
         """The open periods of a day, lunch closure cut out for a specific office."""
         hours = self.hours_on(day, schedule=schedule)
         if hours is None:
@@ -99,7 +101,9 @@ class OfficeHours:
                     yield self._at(day, start), self._at(day, end)
 
     # -- questions ---------------------------------------------------------------------------------
-    def is_open(self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office") -> bool:
+    def is_open(
+        self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office"
+    ) -> bool:
         """Open at `now`? Opening time counts as open, closing time as closed (8:00 open, 17:00 closed).
 
         Without `office_id` the question is "are the offices open", so a lunch closure at some
@@ -110,14 +114,20 @@ class OfficeHours:
         t = local.time().replace(tzinfo=None)
         return any(start <= t < end for start, end in self._periods(local.date(), office, schedule))
 
-    def next_opening(self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office") -> datetime:
+    def next_opening(
+        self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office"
+    ) -> datetime:
         """The next moment (aware, local zone) the offices are open: `now` itself when open now."""
         local = self._local(now)
         for start, _end in self._open_periods_from(local, self._office(office_id), schedule):
             return max(start, local)
-        raise ValueError(f"no opening within {_SEARCH_DAYS} days; check office_hours and holidays in the profile")
+        raise ValueError(
+            f"no opening within {_SEARCH_DAYS} days; check office_hours and holidays in the profile"
+        )
 
-    def closes_at(self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office") -> datetime | None:
+    def closes_at(
+        self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office"
+    ) -> datetime | None:
         """When the current open period ends (lunch or end of day), or None when closed now."""
         local = self._local(now)
         office = self._office(office_id)
@@ -152,7 +162,9 @@ class OfficeHours:
         notes = []
         for (start, end), towns in groups.items():
             noun = "office closes" if len(towns) == 1 else "offices close"
-            notes.append(f"the {_join_names(towns)} {noun} {format_clock_range(start, end)} for lunch")
+            notes.append(
+                f"the {_join_names(towns)} {noun} {format_clock_range(start, end)} for lunch"
+            )
         return f" ({'; '.join(notes)})" if notes else ""
 
     def describe_today(self, now: datetime, office_id: str | None = None) -> str:
@@ -181,7 +193,9 @@ class OfficeHours:
             extra = ""
             if lunch is not None and t < lunch.start:
                 extra = f", closed {format_clock_range(lunch.start, lunch.end)} for lunch"
-            return f"The {office.town} office is open until {format_clock(hours.close)} today{extra}."
+            return (
+                f"The {office.town} office is open until {format_clock(hours.close)} today{extra}."
+            )
 
         if hours is not None and local.time().replace(tzinfo=None) < hours.open:
             if office is None:
@@ -196,7 +210,11 @@ class OfficeHours:
 
         opening = self.next_opening(now, office_id=office_id)
         holiday = self.profile.holiday_on(today)
-        closed = f"{subject} is closed today for {holiday.name}." if holiday else f"{subject} is closed now."
+        closed = (
+            f"{subject} is closed today for {holiday.name}."
+            if holiday
+            else f"{subject} is closed now."
+        )
         return f"{closed} {reopens} {self._when(opening, local)}."
 
     def describe_week(self, *, schedule: Schedule = "office") -> str:
@@ -213,7 +231,11 @@ class OfficeHours:
                 runs.append((day, day, hours))
         parts = []
         for first, last, hours in runs:
-            days = WEEKDAYS[first].title() if first == last else f"{WEEKDAYS[first].title()}-{WEEKDAYS[last].title()}"
+            days = (
+                WEEKDAYS[first].title()
+                if first == last
+                else f"{WEEKDAYS[first].title()}-{WEEKDAYS[last].title()}"
+            )
             parts.append(f"{days} {format_clock_range(hours.open, hours.close)}")
         who = "Our offices are" if schedule == "office" else "Member-service agents are"
         text = f"{who} open {', '.join(parts)}, closed on co-op holidays."
@@ -225,5 +247,7 @@ class OfficeHours:
                     groups.setdefault(key, []).append(office.town)
             for (start, end), towns in groups.items():
                 noun = "office closes" if len(towns) == 1 else "offices close"
-                text += f" The {_join_names(towns)} {noun} {format_clock_range(start, end)} for lunch."
+                text += (
+                    f" The {_join_names(towns)} {noun} {format_clock_range(start, end)} for lunch."
+                )
         return text

@@ -43,8 +43,12 @@ class OtpRules:
     @classmethod
     def from_profile(cls, profile: Any) -> OtpRules:
         v = profile.verification
-        return cls(length=int(v.otp_length), ttl=timedelta(minutes=int(v.otp_ttl_minutes)),
-                   max_attempts=int(v.otp_max_attempts), short_name=str(profile.coop.short_name))
+        return cls(
+            length=int(v.otp_length),
+            ttl=timedelta(minutes=int(v.otp_ttl_minutes)),
+            max_attempts=int(v.otp_max_attempts),
+            short_name=str(profile.coop.short_name),
+        )
 
 
 class SendStatus(str, Enum):
@@ -127,27 +131,46 @@ class OtpService:
         masked = mask_destination(destination, channel)
         async with session_scope(self._factory) as session:
             window_start = now - self.rules.send_window
-            recent = (await session.scalars(
-                select(OneTimeCode.created_at)
-                .where(OneTimeCode.conversation_id == conversation_id, OneTimeCode.created_at > window_start,
-                       OneTimeCode.created_at <= now)
-                .order_by(OneTimeCode.created_at)
-            )).all()
+            recent = (
+                await session.scalars(
+                    select(OneTimeCode.created_at)
+                    .where(
+                        OneTimeCode.conversation_id == conversation_id,
+                        OneTimeCode.created_at > window_start,
+                        OneTimeCode.created_at <= now,
+                    )
+                    .order_by(OneTimeCode.created_at)
+                )
+            ).all()
             if len(recent) >= self.rules.max_sends:
                 oldest_counted = recent[len(recent) - self.rules.max_sends]
-                return SentCode(SendStatus.RATE_LIMITED, masked,
-                                retry_after=oldest_counted + self.rules.send_window)
+                return SentCode(
+                    SendStatus.RATE_LIMITED,
+                    masked,
+                    retry_after=oldest_counted + self.rules.send_window,
+                )
             await session.execute(
                 update(OneTimeCode)
-                .where(OneTimeCode.conversation_id == conversation_id, OneTimeCode.purpose == purpose,
-                       OneTimeCode.consumed_at.is_(None))
+                .where(
+                    OneTimeCode.conversation_id == conversation_id,
+                    OneTimeCode.purpose == purpose,
+                    OneTimeCode.consumed_at.is_(None),
+                )
                 .values(consumed_at=now)
             )
             code = "".join(secrets.choice("0123456789") for _ in range(self.rules.length))
             salt = secrets.token_hex(16)
-            row = OneTimeCode(conversation_id=conversation_id, account_id=account_id, purpose=purpose,
-                              destination=masked, code_hash=hash_code(code, salt), salt=salt,
-                              expires_at=now + self.rules.ttl, attempts=0, created_at=now)
+            row = OneTimeCode(
+                conversation_id=conversation_id,
+                account_id=account_id,
+                purpose=purpose,
+                destination=masked,
+                code_hash=hash_code(code, salt),
+                salt=salt,
+                expires_at=now + self.rules.ttl,
+                attempts=0,
+                created_at=now,
+            )
             session.add(row)
             await session.flush()
             code_id, expires_at = row.id, row.expires_at
@@ -156,21 +179,30 @@ class OtpService:
         if channel == "sms":
             delivery = await self._notifier.send_sms(destination, body)
         else:
-            delivery = await self._notifier.send_email(destination, f"Your {self.rules.short_name} code", body)
+            delivery = await self._notifier.send_email(
+                destination, f"Your {self.rules.short_name} code", body
+            )
         if not delivery.ok:
             async with session_scope(self._factory) as session:
-                await session.execute(update(OneTimeCode).where(OneTimeCode.id == code_id).values(consumed_at=now))
+                await session.execute(
+                    update(OneTimeCode).where(OneTimeCode.id == code_id).values(consumed_at=now)
+                )
             return SentCode(SendStatus.FAILED, masked, error=delivery.error or delivery.status)
         return SentCode(SendStatus.SENT, masked, expires_at=expires_at)
 
-    async def check(self, *, conversation_id: str, purpose: str, code: str, now: datetime) -> OtpResult:
+    async def check(
+        self, *, conversation_id: str, purpose: str, code: str, now: datetime
+    ) -> OtpResult:
         """Check an answer against the newest unused code for this conversation and purpose."""
         answer = re.sub(r"[\s\-]", "", code or "")
         async with session_scope(self._factory) as session:
             row = await session.scalar(
                 select(OneTimeCode)
-                .where(OneTimeCode.conversation_id == conversation_id, OneTimeCode.purpose == purpose,
-                       OneTimeCode.consumed_at.is_(None))
+                .where(
+                    OneTimeCode.conversation_id == conversation_id,
+                    OneTimeCode.purpose == purpose,
+                    OneTimeCode.consumed_at.is_(None),
+                )
                 .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
                 .limit(1)
                 .with_for_update()
@@ -182,7 +214,9 @@ class OtpService:
             if row.attempts >= self.rules.max_attempts:
                 return OtpResult(OtpStatus.TOO_MANY_ATTEMPTS)
             if not re.fullmatch(rf"\d{{{self.rules.length}}}", answer):
-                return OtpResult(OtpStatus.MALFORMED, attempts_left=self.rules.max_attempts - row.attempts)
+                return OtpResult(
+                    OtpStatus.MALFORMED, attempts_left=self.rules.max_attempts - row.attempts
+                )
             if hmac.compare_digest(hash_code(answer, row.salt), row.code_hash):
                 row.consumed_at = now
                 return OtpResult(OtpStatus.OK, account_id=row.account_id)
@@ -196,8 +230,13 @@ class OtpService:
         """Whether a usable code is waiting (so the dialogue knows to expect one)."""
         async with self._factory() as session:
             count = await session.scalar(
-                select(func.count()).select_from(OneTimeCode).where(
-                    OneTimeCode.conversation_id == conversation_id, OneTimeCode.purpose == purpose,
-                    OneTimeCode.consumed_at.is_(None), OneTimeCode.expires_at > now)
+                select(func.count())
+                .select_from(OneTimeCode)
+                .where(
+                    OneTimeCode.conversation_id == conversation_id,
+                    OneTimeCode.purpose == purpose,
+                    OneTimeCode.consumed_at.is_(None),
+                    OneTimeCode.expires_at > now,
+                )
             )
             return bool(count)

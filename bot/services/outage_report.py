@@ -66,7 +66,7 @@ def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address 
     for zip_match in _ZIP_RE.finditer(text):
         pass  # the last 5-digit group is the ZIP ("3400 hwy 88 blythe 30805")
     zip5 = zip_match.group(1) if zip_match and zip_match.start() > 0 else None
-    rest = text[: zip_match.start()] + text[zip_match.end():] if zip5 and zip_match else text
+    rest = text[: zip_match.start()] + text[zip_match.end() :] if zip5 and zip_match else text
     rest = _STATE_RE.sub(" ", rest)
     rest = " ".join(rest.replace(" ,", ",").split()).strip(" ,.")
 
@@ -76,8 +76,8 @@ def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address 
         name = " ".join(str(candidate or "").split())
         if name and name.casefold() in lowered:
             idx = lowered.rfind(name.casefold())
-            town = rest[idx: idx + len(name)].title()
-            rest = (rest[:idx] + rest[idx + len(name):]).strip(" ,.")
+            town = rest[idx : idx + len(name)].title()
+            rest = (rest[:idx] + rest[idx + len(name) :]).strip(" ,.")
             break
     if town is None and "," in rest:
         head, tail = rest.rsplit(",", 1)
@@ -91,11 +91,13 @@ def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address 
     if town is None and zip5 is None:
         return AddressError("need_town")
     place = " ".join(p for p in (town, zip5) if p)
-    return Address(text=f"{_tidy_street(street)}, {place}", street=_tidy_street(street), town=town, zip=zip5)
+    return Address(
+        text=f"{_tidy_street(street)}, {place}", street=_tidy_street(street), town=town, zip=zip5
+    )
 
 
 def _tidy_street(street: str) -> str:
-    """"412 mill st" -> "412 Mill St" (already capitalised words are left alone)."""
+    """ "412 mill st" -> "412 Mill St" (already capitalised words are left alone)."""
     return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in street.split())
 
 
@@ -130,7 +132,9 @@ async def set_restore_notice(
     Returns False when no report has that reference.
     """
     async with session_scope(session_factory) as session:
-        report = await session.scalar(select(OutageReport).where(OutageReport.reference == reference))
+        report = await session.scalar(
+            select(OutageReport).where(OutageReport.reference == reference)
+        )
         if report is None:
             return False
         report.notify_on_restore = True

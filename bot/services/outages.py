@@ -76,7 +76,7 @@ class ReferenceLookup:
 
 
 def normalize_town(text: str | None) -> str:
-    """"  Wrens, GA " -> "wrens": case, spacing, punctuation and a trailing state don't matter."""
+    """ "  Wrens, GA " -> "wrens": case, spacing, punctuation and a trailing state don't matter."""
     words = re.sub(r"[^\w\s]", " ", (text or "").lower()).split()
     if len(words) > 1 and words[-1] in ("ga", "georgia"):
         words = words[:-1]
@@ -130,7 +130,7 @@ def _clock(dt: datetime) -> str:
 
 
 def format_local_time(dt: datetime, now: datetime, tz: tzinfo) -> str:
-    """"11:30 PM" today, "tomorrow at 6:00 AM", or "Mon, Nov 30 at 6:00 AM"."""
+    """ "11:30 PM" today, "tomorrow at 6:00 AM", or "Mon, Nov 30 at 6:00 AM"."""
     local, today = dt.astimezone(tz), now.astimezone(tz).date()
     if local.date() == today:
         return _clock(local)
@@ -177,43 +177,72 @@ def describe(outage: OutageInfo, now: datetime, tz: tzinfo) -> str:
 def _info(o: Outage) -> OutageInfo:
     towns = tuple(dict.fromkeys(a.town for a in o.areas if a.town))
     zips = tuple(dict.fromkeys(a.zip for a in o.areas if a.zip))
-    return OutageInfo(id=o.id, reference=o.reference, status=o.status, cause=o.cause,
-                      customers_affected=o.customers_affected or 0, crew_status=o.crew_status,
-                      started_at=o.started_at, estimated_restoration_at=o.estimated_restoration_at,
-                      restored_at=o.restored_at, towns=towns, zips=zips, source=o.source)
+    return OutageInfo(
+        id=o.id,
+        reference=o.reference,
+        status=o.status,
+        cause=o.cause,
+        customers_affected=o.customers_affected or 0,
+        crew_status=o.crew_status,
+        started_at=o.started_at,
+        estimated_restoration_at=o.estimated_restoration_at,
+        restored_at=o.restored_at,
+        towns=towns,
+        zips=zips,
+        source=o.source,
+    )
 
 
 def _report_info(r: OutageReport) -> ReportInfo:
-    return ReportInfo(reference=r.reference, address=r.address, town=r.town, zip=r.zip, hazard=r.hazard,
-                      notify_on_restore=r.notify_on_restore, created_at=r.created_at)
+    return ReportInfo(
+        reference=r.reference,
+        address=r.address,
+        town=r.town,
+        zip=r.zip,
+        hazard=r.hazard,
+        notify_on_restore=r.notify_on_restore,
+        created_at=r.created_at,
+    )
 
 
 # ---------------------------------------------------------------- the service
 
 
 class OutageService:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], report_prefix: str = "R-") -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], report_prefix: str = "R-"
+    ) -> None:
         self._factory = session_factory
         self._prefix = report_prefix
 
     async def _active(self, session: AsyncSession, now: datetime | None = None) -> list[Outage]:
-        query = (select(Outage).options(selectinload(Outage.areas))
-                 .where(Outage.status == "active", Outage.restored_at.is_(None)))
+        query = (
+            select(Outage)
+            .options(selectinload(Outage.areas))
+            .where(Outage.status == "active", Outage.restored_at.is_(None))
+        )
         if now is not None:
             query = query.where(Outage.started_at <= now)
         outages = (await session.scalars(query)).all()
         return sorted(outages, key=lambda o: (-(o.customers_affected or 0), o.id))
 
     @staticmethod
-    def _matching(outages: Sequence[Outage], *, town: str | None = None, zip5: str | None = None,
-                  feeder: str | None = None) -> list[Outage]:
+    def _matching(
+        outages: Sequence[Outage],
+        *,
+        town: str | None = None,
+        zip5: str | None = None,
+        feeder: str | None = None,
+    ) -> list[Outage]:
         town_key = normalize_town(town) if town else ""
         found = []
         for o in outages:
             for a in o.areas:
-                if ((zip5 and normalize_zip5(a.zip) == zip5)
-                        or (town_key and normalize_town(a.town) == town_key)
-                        or (feeder and a.feeder and a.feeder == feeder)):
+                if (
+                    (zip5 and normalize_zip5(a.zip) == zip5)
+                    or (town_key and normalize_town(a.town) == town_key)
+                    or (feeder and a.feeder and a.feeder == feeder)
+                ):
                     found.append(o)
                     break
         return found
@@ -225,9 +254,15 @@ class OutageService:
             if account is None:
                 return []
             outages = await self._active(session, now)
-            return [_info(o) for o in self._matching(outages, town=account.service_town,
-                                                     zip5=normalize_zip5(account.service_zip),
-                                                     feeder=account.feeder)]
+            return [
+                _info(o)
+                for o in self._matching(
+                    outages,
+                    town=account.service_town,
+                    zip5=normalize_zip5(account.service_zip),
+                    feeder=account.feeder,
+                )
+            ]
 
     async def find_by_town(self, town: str) -> list[OutageInfo]:
         if not normalize_town(town):
@@ -253,20 +288,31 @@ class OutageService:
         if digits:
             candidates.append(prefix + digits)
         async with self._factory() as session:
-            report = await session.scalar(select(OutageReport).where(OutageReport.reference.in_(candidates)))
+            report = await session.scalar(
+                select(OutageReport).where(OutageReport.reference.in_(candidates))
+            )
             if report is not None:
                 outage = None
                 if report.outage_id is not None:
-                    linked = await session.scalar(select(Outage).options(selectinload(Outage.areas))
-                                                  .where(Outage.id == report.outage_id))
+                    linked = await session.scalar(
+                        select(Outage)
+                        .options(selectinload(Outage.areas))
+                        .where(Outage.id == report.outage_id)
+                    )
                     outage = _info(linked) if linked else None
                 if outage is None:
-                    matches = self._matching(await self._active(session), town=report.town,
-                                             zip5=normalize_zip5(report.zip))
+                    matches = self._matching(
+                        await self._active(session),
+                        town=report.town,
+                        zip5=normalize_zip5(report.zip),
+                    )
                     outage = _info(matches[0]) if matches else None
                 return ReferenceLookup("report", outage, _report_info(report))
-            outage_row = await session.scalar(select(Outage).options(selectinload(Outage.areas))
-                                              .where(Outage.reference.in_([text])))
+            outage_row = await session.scalar(
+                select(Outage)
+                .options(selectinload(Outage.areas))
+                .where(Outage.reference.in_([text]))
+            )
             if outage_row is not None:
                 return ReferenceLookup("outage", _info(outage_row))
         return None
@@ -303,17 +349,30 @@ class OutageService:
                             town = town or account.service_town
                             zip5 = zip5 or normalize_zip5(account.service_zip)
                             feeder = account.feeder
-                    matches = self._matching(await self._active(session, now), town=town, zip5=zip5,
-                                             feeder=feeder)
+                    matches = self._matching(
+                        await self._active(session, now), town=town, zip5=zip5, feeder=feeder
+                    )
                     outage = matches[0] if matches else None
                     reference = await self._free_reference(session)
-                    session.add(OutageReport(
-                        reference=reference, account_id=account_id, outage_id=outage.id if outage else None,
-                        address=address[:200], town=town, zip=zip5 or zip, hazard=hazard,
-                        hazard_description=(hazard_description or None) and hazard_description[:200],
-                        notify_on_restore=notify_on_restore, notify_phone=notify_phone, channel=channel,
-                        conversation_id=conversation_id, idempotency_key=idempotency_key or None,
-                        created_at=now))
+                    session.add(
+                        OutageReport(
+                            reference=reference,
+                            account_id=account_id,
+                            outage_id=outage.id if outage else None,
+                            address=address[:200],
+                            town=town,
+                            zip=zip5 or zip,
+                            hazard=hazard,
+                            hazard_description=(hazard_description or None)
+                            and hazard_description[:200],
+                            notify_on_restore=notify_on_restore,
+                            notify_phone=notify_phone,
+                            channel=channel,
+                            conversation_id=conversation_id,
+                            idempotency_key=idempotency_key or None,
+                            created_at=now,
+                        )
+                    )
                     await session.flush()
                     info = _info(outage) if outage else None
                 return ReportResult(reference=reference, outage=info, created=True)
@@ -327,19 +386,29 @@ class OutageService:
 
     async def _by_key(self, key: str) -> ReportResult | None:
         async with self._factory() as session:
-            row = await session.scalar(select(OutageReport).where(OutageReport.idempotency_key == key))
+            row = await session.scalar(
+                select(OutageReport).where(OutageReport.idempotency_key == key)
+            )
             if row is None:
                 return None
             outage = None
             if row.outage_id is not None:
-                linked = await session.scalar(select(Outage).options(selectinload(Outage.areas))
-                                              .where(Outage.id == row.outage_id))
+                linked = await session.scalar(
+                    select(Outage)
+                    .options(selectinload(Outage.areas))
+                    .where(Outage.id == row.outage_id)
+                )
                 outage = _info(linked) if linked else None
             return ReportResult(reference=row.reference, outage=outage, created=False)
 
     async def _free_reference(self, session: AsyncSession) -> str:
         for _ in range(50):
             reference = f"{self._prefix}{10000 + secrets.randbelow(90000)}"
-            if await session.scalar(select(OutageReport.id).where(OutageReport.reference == reference)) is None:
+            if (
+                await session.scalar(
+                    select(OutageReport.id).where(OutageReport.reference == reference)
+                )
+                is None
+            ):
                 return reference
         raise RuntimeError("outage report references are nearly exhausted; widen the format")

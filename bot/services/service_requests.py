@@ -36,12 +36,34 @@ EASTERN = ZoneInfo("America/New_York")
 KINDS = ("start", "stop", "transfer")
 MAX_DAYS_AHEAD = 60
 
-_WEEKDAYS = {name: i for i, names in enumerate([
-    ("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
-    ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun")]) for name in names}
+_WEEKDAYS = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed"),
+            ("thursday", "thu", "thur", "thurs"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        ]
+    )
+    for name in names
+}
 _ORDINAL = re.compile(r"^(?:the\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th))$")
-_ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-                  "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+}
 
 
 @dataclass(frozen=True)
@@ -74,12 +96,21 @@ def parse_date(text: str | None, today: date) -> DateResult:
     if words == "tomorrow":
         return DateResult(today + timedelta(days=1))
     parts = words.split()
-    if parts and parts[-1] in _WEEKDAYS and len(parts) <= 2 and (len(parts) == 1 or parts[0] in ("next", "this")):
+    if (
+        parts
+        and parts[-1] in _WEEKDAYS
+        and len(parts) <= 2
+        and (len(parts) == 1 or parts[0] in ("next", "this"))
+    ):
         target = _WEEKDAYS[parts[-1]]
         ahead = (target - today.weekday()) % 7 or 7
         return DateResult(today + timedelta(days=ahead))
     match = _ORDINAL.match(words)
-    day_number = int(match.group(1) or match.group(2)) if match else _ORDINAL_WORDS.get(words.removeprefix("the ").strip())
+    day_number = (
+        int(match.group(1) or match.group(2))
+        if match
+        else _ORDINAL_WORDS.get(words.removeprefix("the ").strip())
+    )
     if day_number is not None:
         return _day_of_month(day_number, today)
     if re.fullmatch(r"\d+", words):
@@ -87,7 +118,9 @@ def parse_date(text: str | None, today: date) -> DateResult:
     try:
         parsed = date_parser.parse(words, default=datetime(today.year, today.month, 1), fuzzy=False)
     except (ValueError, OverflowError):
-        return DateResult(error="I couldn't read that date. Please send it like Dec 8 or next Monday.")
+        return DateResult(
+            error="I couldn't read that date. Please send it like Dec 8 or next Monday."
+        )
     day = parsed.date()
     # No year and already behind us: a date in the last ~6 months is a past date (refused by the
     # rules with "has already passed"); an earlier one means next year's ("jan 4" in November).
@@ -100,7 +133,7 @@ def parse_date(text: str | None, today: date) -> DateResult:
 
 
 def _day_of_month(number: int, today: date) -> DateResult:
-    """"the 1st": this month's if today or later, else next month's; refuse a day the month lacks."""
+    """ "the 1st": this month's if today or later, else next month's; refuse a day the month lacks."""
     if not 1 <= number <= 31:
         return DateResult(error="Please send a date with the month, like Dec 8.")
     month_start = today.replace(day=1)
@@ -110,7 +143,9 @@ def _day_of_month(number: int, today: date) -> DateResult:
         return DateResult(month_start.replace(day=number))
     except ValueError:
         last = (month_start + relativedelta(months=1) - timedelta(days=1)).day
-        return DateResult(error=f"{month_start:%B} has no {_ordinal(number)}. Please send a date with the month, like {month_start:%b} {last}.")
+        return DateResult(
+            error=f"{month_start:%B} has no {_ordinal(number)}. Please send a date with the month, like {month_start:%b} {last}."
+        )
 
 
 def _ordinal(n: int) -> str:
@@ -122,24 +157,34 @@ def check_date(day: date, today: date, holidays: dict[date, str] | None = None) 
     """The business rules for a requested date (module docstring)."""
     holidays = holidays or {}
     if day < today:
-        return DateResult(error=f"{fmt_date(day)} has already passed. Please pick a weekday from today on.")
+        return DateResult(
+            error=f"{fmt_date(day)} has already passed. Please pick a weekday from today on."
+        )
     if day > today + timedelta(days=MAX_DAYS_AHEAD):
-        return DateResult(error=f"I can only schedule up to {MAX_DAYS_AHEAD} days ahead (until {fmt_date(today + timedelta(days=MAX_DAYS_AHEAD))}). Please pick an earlier weekday.")
+        return DateResult(
+            error=f"I can only schedule up to {MAX_DAYS_AHEAD} days ahead (until {fmt_date(today + timedelta(days=MAX_DAYS_AHEAD))}). Please pick an earlier weekday."
+        )
     if day.weekday() >= 5:
-        return DateResult(error=f"{fmt_date(day)} is a {day:%A}, and crews work weekdays. Please pick a weekday.")
+        return DateResult(
+            error=f"{fmt_date(day)} is a {day:%A}, and crews work weekdays. Please pick a weekday."
+        )
     if day in holidays:
-        return DateResult(error=f"{fmt_date(day)} is {holidays[day]}, when we're closed. Please pick another weekday.")
+        return DateResult(
+            error=f"{fmt_date(day)} is {holidays[day]}, when we're closed. Please pick another weekday."
+        )
     return DateResult(day)
 
 
-def read_requested_date(text: str | None, now: datetime, holidays: dict[date, str] | None = None) -> DateResult:
+def read_requested_date(
+    text: str | None, now: datetime, holidays: dict[date, str] | None = None
+) -> DateResult:
     today = local_today(now)
     parsed = parse_date(text, today)
     return check_date(parsed.day, today, holidays) if parsed.day else parsed
 
 
 def fmt_date(day: date) -> str:
-    """"Tue, Dec 8"."""
+    """ "Tue, Dec 8"."""
     return f"{day:%a}, {day:%b} {day.day}"
 
 
@@ -151,9 +196,20 @@ def clean_address(text: str | None) -> tuple[str | None, str | None]:
     """(address, error): a street address with a number and a name, 5-120 characters."""
     raw = re.sub(r"\s+", " ", (text or "").strip())
     if len(raw) > 120:
-        return None, "That's too long for an address. Please send the street and town, like 412 Mill St, Wrens."
-    if len(raw) < 5 or not re.search(r"\d", raw) or not re.search(r"[A-Za-z]{2,}", raw) or re.search(r"[<>;{}`]|--", raw):
-        return None, "Please send the street address with the house number and town, like 412 Mill St, Wrens."
+        return (
+            None,
+            "That's too long for an address. Please send the street and town, like 412 Mill St, Wrens.",
+        )
+    if (
+        len(raw) < 5
+        or not re.search(r"\d", raw)
+        or not re.search(r"[A-Za-z]{2,}", raw)
+        or re.search(r"[<>;{}`]|--", raw)
+    ):
+        return (
+            None,
+            "Please send the street address with the house number and town, like 412 Mill St, Wrens.",
+        )
     return raw, None
 
 
@@ -180,7 +236,12 @@ class CreatedRequest:
 async def _new_reference(session: AsyncSession) -> str:
     for _ in range(20):
         reference = f"S-{secrets.randbelow(90000) + 10000}"
-        if await session.scalar(select(ServiceRequest.id).where(ServiceRequest.reference == reference)) is None:
+        if (
+            await session.scalar(
+                select(ServiceRequest.id).where(ServiceRequest.reference == reference)
+            )
+            is None
+        ):
             return reference
     raise RuntimeError("could not find a free service request reference")
 
@@ -211,15 +272,32 @@ async def create_request(
         raise ValueError(f"a {kind} request needs the account")
     async with session_scope(session_factory) as session:
         reference = await _new_reference(session)
-        row = ServiceRequest(reference=reference, kind=kind, account_id=account_id, member_id=member_id,
-                             requested_date=requested_date, details=dict(details), status="open",
-                             channel=channel, conversation_id=conversation_id, created_at=now)
+        row = ServiceRequest(
+            reference=reference,
+            kind=kind,
+            account_id=account_id,
+            member_id=member_id,
+            requested_date=requested_date,
+            details=dict(details),
+            status="open",
+            channel=channel,
+            conversation_id=conversation_id,
+            created_at=now,
+        )
         session.add(row)
         await session.flush()
-        masked = {k: (f"***-***-{str(v)[-4:]}" if k == "contact_phone" else v) for k, v in details.items()}
-        await audit.record(session, actor=f"member:{member_id}", action=f"service_request.{kind}",
-                           account_id=account_id, conversation_id=conversation_id, channel=channel,
-                           verified_how=verified_how,
-                           details={"reference": reference, "date": requested_date.isoformat(), **masked},
-                           now=now)
+        masked = {
+            k: (f"***-***-{str(v)[-4:]}" if k == "contact_phone" else v) for k, v in details.items()
+        }
+        await audit.record(
+            session,
+            actor=f"member:{member_id}",
+            action=f"service_request.{kind}",
+            account_id=account_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            verified_how=verified_how,
+            details={"reference": reference, "date": requested_date.isoformat(), **masked},
+            now=now,
+        )
         return CreatedRequest(reference, kind, requested_date, row.id)

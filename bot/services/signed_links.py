@@ -50,8 +50,14 @@ def sign(secret_key: str, salt: str, payload: dict[str, Any], *, now: datetime) 
     return _serializer(secret_key, salt, now).dumps(payload)
 
 
-def unsign(secret_key: str, salt: str, token: object, *, now: datetime,
-           max_age_seconds: int = LINK_MAX_AGE_SECONDS) -> dict[str, Any]:
+def unsign(
+    secret_key: str,
+    salt: str,
+    token: object,
+    *,
+    now: datetime,
+    max_age_seconds: int = LINK_MAX_AGE_SECONDS,
+) -> dict[str, Any]:
     """The payload of a token made by `sign` with the same salt, at most `max_age_seconds` old.
 
     Raises `LinkRefused("expired")` for an old link (or one dated in the future) and

@@ -65,8 +65,11 @@ def compare_per_day(now: MonthUsage, before: MonthUsage) -> DailyComparison:
     """Compare the exact per-day averages (the rounded ones are only for display)."""
     exact_now = Decimal(now.kwh) / now.days
     exact_before = Decimal(before.kwh) / before.days
-    return DailyComparison(kwh_per_day(now.kwh, now.days), kwh_per_day(before.kwh, before.days),
-                           change_percent(exact_now, exact_before))
+    return DailyComparison(
+        kwh_per_day(now.kwh, now.days),
+        kwh_per_day(before.kwh, before.days),
+        change_percent(exact_now, exact_before),
+    )
 
 
 # ---------------------------------------------------------------- bills compared
@@ -134,8 +137,12 @@ def chart_range(latest_day: date, days: int = CHART_DAYS) -> tuple[date, date]:
 
 
 def chart_token(secret_key: str, account_id: int, start: date, end: date, *, now: datetime) -> str:
-    return sign(secret_key, USAGE_CHART_SALT,
-                {"a": int(account_id), "s": start.isoformat(), "e": end.isoformat()}, now=now)
+    return sign(
+        secret_key,
+        USAGE_CHART_SALT,
+        {"a": int(account_id), "s": start.isoformat(), "e": end.isoformat()},
+        now=now,
+    )
 
 
 def chart_url(public_base_url: str, token: str) -> str:
@@ -168,7 +175,9 @@ def _nice_top(peak: Decimal) -> int:
     return max(10, top)
 
 
-def render_usage_svg(days: Sequence[UsageDay], start: date, end: date, *, title: str = "Daily use") -> str:
+def render_usage_svg(
+    days: Sequence[UsageDay], start: date, end: date, *, title: str = "Daily use"
+) -> str:
     """A bar chart of daily kWh from `start` to `end`, as SVG text (no scripts, no external files).
 
     Missing days leave a gap. Each bar carries a `<title>` ("Nov 3: 28.41 kWh") so screen readers
@@ -185,27 +194,40 @@ def render_usage_svg(days: Sequence[UsageDay], start: date, end: date, *, title:
     bar_w = max(1.0, slot * 0.75)
     heading = f"{title}, kWh: {_short(start)} - {_short(end)}, {end.year}"
     total = sum((Decimal(d.kwh) for d in by_day.values()), Decimal(0))
-    summary = (f"{len(by_day)} days with readings, {whole_kwh(total)} kWh in all"
-               if by_day else "No readings for these days.")
+    summary = (
+        f"{len(by_day)} days with readings, {whole_kwh(total)} kWh in all"
+        if by_day
+        else "No readings for these days."
+    )
 
     parts = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(heading)}. {escape(summary)}">'),
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(heading)}. {escape(summary)}">'
+        ),
         f"<title>{escape(heading)}</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-        (f'<text x="{left}" y="22" font-family="Arial, sans-serif" font-size="16" fill="#1a1a1a">'
-        f"{escape(heading)}</text>"),
-        (f'<text x="{left}" y="38" font-family="Arial, sans-serif" font-size="12" fill="#555555">'
-        f"{escape(summary)}</text>"),
+        (
+            f'<text x="{left}" y="22" font-family="Arial, sans-serif" font-size="16" fill="#1a1a1a">'
+            f"{escape(heading)}</text>"
+        ),
+        (
+            f'<text x="{left}" y="38" font-family="Arial, sans-serif" font-size="12" fill="#555555">'
+            f"{escape(summary)}</text>"
+        ),
     ]
     for fraction in (0, 0.5, 1):  # grid lines and y labels
         y = top + plot_h - plot_h * fraction
         value = y_top * fraction
         label = f"{value:g}"
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
-                     f'stroke="#dddddd" stroke-width="1"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-family="Arial, sans-serif" '
-                     f'font-size="11" fill="#555555">{label}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+            f'stroke="#dddddd" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-family="Arial, sans-serif" '
+            f'font-size="11" fill="#555555">{label}</text>'
+        )
     for index in range(span):
         day = start + timedelta(days=index)
         x = left + slot * index + (slot - bar_w) / 2
@@ -213,10 +235,14 @@ def render_usage_svg(days: Sequence[UsageDay], start: date, end: date, *, title:
         if reading is not None:
             kwh = Decimal(reading.kwh)
             h = float(kwh) / y_top * plot_h if y_top else 0.0
-            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                         f'fill="#2f6f4f"><title>{escape(_short(day))}: {kwh} kWh</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                f'fill="#2f6f4f"><title>{escape(_short(day))}: {kwh} kWh</title></rect>'
+            )
         if index % 7 == 0 or index == span - 1:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                         f'font-family="Arial, sans-serif" font-size="11" fill="#555555">{escape(_short(day))}</text>')
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                f'font-family="Arial, sans-serif" font-size="11" fill="#555555">{escape(_short(day))}</text>'
+            )
     parts.append("</svg>")
     return "\n".join(parts)

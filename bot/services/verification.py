@@ -40,9 +40,7 @@ from bot.store.db import session_scope
 from bot.store.models import Account, AuditEntry, Contact, Member, Payment, VerificationAttempt
 
 MISMATCH_MESSAGE = "That doesn't match what we have. Let's try once more."
-ACCOUNT_FORMAT_MESSAGE = (
-    "Your account number is 10 digits, printed at the top of your bill. Please send just those digits."
-)
+ACCOUNT_FORMAT_MESSAGE = "Your account number is 10 digits, printed at the top of your bill. Please send just those digits."
 ZIP_FORMAT_MESSAGE = "Please send the 5-digit ZIP code of the service address."
 SECOND_FACTOR_MESSAGE = (
     "Please send the ZIP code of the service address, or the amount of your last payment."
@@ -165,8 +163,11 @@ class VerificationResult:
     def verified_how(self) -> str | None:
         if not self.ok:
             return None
-        return {"zip": "account+zip", "last_payment": "account+last_payment",
-                "phone_on_file": "phone_on_file+zip"}.get(self.method or "", self.method)
+        return {
+            "zip": "account+zip",
+            "last_payment": "account+last_payment",
+            "phone_on_file": "phone_on_file+zip",
+        }.get(self.method or "", self.method)
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -187,11 +188,15 @@ def normalize_zip(raw: str) -> str | None:
 
 def account_key(secret_key: str, account_number: str) -> str:
     """HMAC-SHA256 of a normalized account number: lockouts without storing what was typed."""
-    return hmac.new(secret_key.encode(), b"account:" + account_number.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret_key.encode(), b"account:" + account_number.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def phone_key(secret_key: str, phone_e164: str) -> str:
-    return hmac.new(secret_key.encode(), b"phone:" + phone_e164.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret_key.encode(), b"phone:" + phone_e164.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def tier_still_valid(
@@ -251,7 +256,9 @@ class VerificationService:
         async with session_scope(self._factory) as session:
             lock = await self._lock_until(session, conversation_id, [], now)
             if lock is None and number is not None:
-                lock = await self._lock_until(session, None, [account_key(self._secret, number)], now)
+                lock = await self._lock_until(
+                    session, None, [account_key(self._secret, number)], now
+                )
             if lock is not None:
                 key = account_key(self._secret, number or "")
                 return await self._locked(session, conversation_id, key, lock, now, channel)
@@ -270,20 +277,42 @@ class VerificationService:
                 if zip5 is not None:
                     matched = normalize_zip(account.service_zip) == zip5
                 else:
-                    matched = await self._last_payment_cents(session, account.id) == last_payment_amount_cents
+                    matched = (
+                        await self._last_payment_cents(session, account.id)
+                        == last_payment_amount_cents
+                    )
             if not matched:
                 return await self._failure(session, conversation_id, key, method, now, channel)
 
             assert account is not None
             member = await self._member(session, account.member_id, account.id)
-            session.add(VerificationAttempt(conversation_id=conversation_id, account_key=key,
-                                            method=method, success=True, created_at=now))
-            result = VerificationResult(VerificationStatus.VERIFIED,
-                                        f"You're verified, {member.first_name}.",
-                                        method=method, member=member, counted=True)
-            await _audit(session, actor=f"member:{member.member_id}", action="verification.success",
-                         account_id=account.id, conversation_id=conversation_id, channel=channel,
-                         verified_how=result.verified_how, details={"method": method}, now=now)
+            session.add(
+                VerificationAttempt(
+                    conversation_id=conversation_id,
+                    account_key=key,
+                    method=method,
+                    success=True,
+                    created_at=now,
+                )
+            )
+            result = VerificationResult(
+                VerificationStatus.VERIFIED,
+                f"You're verified, {member.first_name}.",
+                method=method,
+                member=member,
+                counted=True,
+            )
+            await _audit(
+                session,
+                actor=f"member:{member.member_id}",
+                action="verification.success",
+                account_id=account.id,
+                conversation_id=conversation_id,
+                channel=channel,
+                verified_how=result.verified_how,
+                details={"method": method},
+                now=now,
+            )
             return result
 
     # ---- SMS: the phone on file is the first factor
@@ -307,36 +336,63 @@ class VerificationService:
         async with session_scope(self._factory) as session:
             pairs = await self._phone_accounts(session, phone_e164)
             account_numbers = await session.execute(
-                select(Account.account_number).where(Account.id.in_([c.account_id for _, c in pairs]))
+                select(Account.account_number).where(
+                    Account.id.in_([c.account_id for _, c in pairs])
+                )
             )
             keys = [pkey] + [account_key(self._secret, n) for (n,) in account_numbers]
             lock = await self._lock_until(session, conversation_id, keys, now)
             if lock is not None:
                 return await self._locked(session, conversation_id, pkey, lock, now, channel)
             if not pairs:
-                return VerificationResult(VerificationStatus.NOT_ON_FILE,
-                                          "I don't see this number on an account. "
-                                          "What's your 10-digit account number?")
+                return VerificationResult(
+                    VerificationStatus.NOT_ON_FILE,
+                    "I don't see this number on an account. What's your 10-digit account number?",
+                )
             if zip5 is None:
                 return VerificationResult(VerificationStatus.FORMAT, ZIP_FORMAT_MESSAGE)
             matches = [(mid, c) for mid, c in pairs if normalize_zip(c.zip) == zip5]
             if not matches:
-                return await self._failure(session, conversation_id, pkey, "phone_on_file", now, channel)
+                return await self._failure(
+                    session, conversation_id, pkey, "phone_on_file", now, channel
+                )
             member_ids = {mid for mid, _ in matches}
             if len(member_ids) > 1:
-                return VerificationResult(VerificationStatus.AMBIGUOUS,
-                                          "This number is on more than one member's account. "
-                                          "What's your 10-digit account number?")
+                return VerificationResult(
+                    VerificationStatus.AMBIGUOUS,
+                    "This number is on more than one member's account. "
+                    "What's your 10-digit account number?",
+                )
             (member_id,) = member_ids
             chosen = matches[0][1].account_id if len(matches) == 1 else None
             member = await self._member(session, member_id, chosen)
-            session.add(VerificationAttempt(conversation_id=conversation_id, account_key=pkey,
-                                            method="phone_on_file", success=True, created_at=now))
-            result = VerificationResult(VerificationStatus.VERIFIED, f"Thanks, {member.first_name}.",
-                                        method="phone_on_file", member=member, counted=True)
-            await _audit(session, actor=f"member:{member_id}", action="verification.success",
-                         account_id=chosen, conversation_id=conversation_id, channel=channel,
-                         verified_how=result.verified_how, details={"method": "phone_on_file"}, now=now)
+            session.add(
+                VerificationAttempt(
+                    conversation_id=conversation_id,
+                    account_key=pkey,
+                    method="phone_on_file",
+                    success=True,
+                    created_at=now,
+                )
+            )
+            result = VerificationResult(
+                VerificationStatus.VERIFIED,
+                f"Thanks, {member.first_name}.",
+                method="phone_on_file",
+                member=member,
+                counted=True,
+            )
+            await _audit(
+                session,
+                actor=f"member:{member_id}",
+                action="verification.success",
+                account_id=chosen,
+                conversation_id=conversation_id,
+                channel=channel,
+                verified_how=result.verified_how,
+                details={"method": "phone_on_file"},
+                now=now,
+            )
             return result
 
     async def locked_until(self, *, conversation_id: str, now: datetime) -> datetime | None:
@@ -346,7 +402,9 @@ class VerificationService:
 
     # ---- internals
 
-    async def _phone_accounts(self, session: AsyncSession, phone_e164: str) -> list[tuple[int, AccountChoice]]:
+    async def _phone_accounts(
+        self, session: AsyncSession, phone_e164: str
+    ) -> list[tuple[int, AccountChoice]]:
         rows = await session.execute(
             select(Account)
             .join(Contact, and_(Contact.member_id == Account.member_id, Contact.kind == "phone"))
@@ -358,14 +416,20 @@ class VerificationService:
             seen.setdefault(account.id, (account.member_id, _choice(account)))
         return list(seen.values())
 
-    async def _member(self, session: AsyncSession, member_id: int, account_id: int | None) -> VerifiedMember:
+    async def _member(
+        self, session: AsyncSession, member_id: int, account_id: int | None
+    ) -> VerifiedMember:
         member = await session.get(Member, member_id)
         assert member is not None
         accounts = await session.scalars(
             select(Account).where(Account.member_id == member_id).order_by(Account.id)
         )
-        return VerifiedMember(member_id=member.id, first_name=member.first_name, account_id=account_id,
-                              accounts=tuple(_choice(a) for a in accounts))
+        return VerifiedMember(
+            member_id=member.id,
+            first_name=member.first_name,
+            account_id=account_id,
+            accounts=tuple(_choice(a) for a in accounts),
+        )
 
     async def _last_payment_cents(self, session: AsyncSession, account_id: int) -> int | None:
         when = func.coalesce(Payment.received_at, Payment.created_at)
@@ -399,16 +463,23 @@ class VerificationService:
             return None
         return started + self.rules.lockout
 
-    async def _failures_since_last_lock(self, session: AsyncSession, where: Any, now: datetime) -> int:
+    async def _failures_since_last_lock(
+        self, session: AsyncSession, where: Any, now: datetime
+    ) -> int:
         last_lock = await session.scalar(
             select(func.max(VerificationAttempt.created_at)).where(
-                where, VerificationAttempt.method == LOCKOUT_MARKER, VerificationAttempt.created_at <= now)
+                where,
+                VerificationAttempt.method == LOCKOUT_MARKER,
+                VerificationAttempt.created_at <= now,
+            )
         )
         since = now - self.rules.failure_window
         if last_lock is not None:
             since = max(since, last_lock)
         count = await session.scalar(
-            select(func.count()).select_from(VerificationAttempt).where(
+            select(func.count())
+            .select_from(VerificationAttempt)
+            .where(
                 where,
                 VerificationAttempt.success.is_(False),
                 VerificationAttempt.method.not_in(_BOOKKEEPING),
@@ -419,60 +490,142 @@ class VerificationService:
         return int(count or 0)
 
     async def _failure(
-        self, session: AsyncSession, conversation_id: str, key: str, method: str, now: datetime,
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        key: str,
+        method: str,
+        now: datetime,
         channel: str | None,
     ) -> VerificationResult:
-        session.add(VerificationAttempt(conversation_id=conversation_id, account_key=key,
-                                        method=method, success=False, created_at=now))
+        session.add(
+            VerificationAttempt(
+                conversation_id=conversation_id,
+                account_key=key,
+                method=method,
+                success=False,
+                created_at=now,
+            )
+        )
         await session.flush()
         by_conversation = await self._failures_since_last_lock(
-            session, VerificationAttempt.conversation_id == conversation_id, now)
-        by_account = await self._failures_since_last_lock(session, VerificationAttempt.account_key == key, now)
+            session, VerificationAttempt.conversation_id == conversation_id, now
+        )
+        by_account = await self._failures_since_last_lock(
+            session, VerificationAttempt.account_key == key, now
+        )
         if max(by_conversation, by_account) < self.rules.max_failures:
-            return VerificationResult(VerificationStatus.MISMATCH, MISMATCH_MESSAGE, method=method, counted=True)
-        session.add(VerificationAttempt(conversation_id=conversation_id, account_key=key,
-                                        method=LOCKOUT_MARKER, success=False, created_at=now))
+            return VerificationResult(
+                VerificationStatus.MISMATCH, MISMATCH_MESSAGE, method=method, counted=True
+            )
+        session.add(
+            VerificationAttempt(
+                conversation_id=conversation_id,
+                account_key=key,
+                method=LOCKOUT_MARKER,
+                success=False,
+                created_at=now,
+            )
+        )
         retry_after = now + self.rules.lockout
-        await _audit(session, actor="system", action="verification.lockout", conversation_id=conversation_id,
-                     channel=channel, details={"method": method, "failures_conversation": by_conversation,
-                                               "failures_account": by_account,
-                                               "retry_after": retry_after.isoformat()}, now=now)
-        return VerificationResult(VerificationStatus.LOCKED, locked_message(retry_after, now, self.rules),
-                                  method=method, retry_after=retry_after, counted=True)
+        await _audit(
+            session,
+            actor="system",
+            action="verification.lockout",
+            conversation_id=conversation_id,
+            channel=channel,
+            details={
+                "method": method,
+                "failures_conversation": by_conversation,
+                "failures_account": by_account,
+                "retry_after": retry_after.isoformat(),
+            },
+            now=now,
+        )
+        return VerificationResult(
+            VerificationStatus.LOCKED,
+            locked_message(retry_after, now, self.rules),
+            method=method,
+            retry_after=retry_after,
+            counted=True,
+        )
 
     async def _locked(
-        self, session: AsyncSession, conversation_id: str, key: str, until: datetime, now: datetime,
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        key: str,
+        until: datetime,
+        now: datetime,
         channel: str | None,
     ) -> VerificationResult:
-        session.add(VerificationAttempt(conversation_id=conversation_id, account_key=key,
-                                        method=LOCKED_TRY, success=False, created_at=now))
-        return VerificationResult(VerificationStatus.LOCKED, locked_message(until, now, self.rules),
-                                  retry_after=until)
+        session.add(
+            VerificationAttempt(
+                conversation_id=conversation_id,
+                account_key=key,
+                method=LOCKED_TRY,
+                success=False,
+                created_at=now,
+            )
+        )
+        return VerificationResult(
+            VerificationStatus.LOCKED, locked_message(until, now, self.rules), retry_after=until
+        )
 
 
 def _choice(account: Account) -> AccountChoice:
-    return AccountChoice(account_id=account.id, last4=account.account_number[-4:],
-                         street=account.service_street, town=account.service_town,
-                         zip=account.service_zip, status=account.status)
+    return AccountChoice(
+        account_id=account.id,
+        last4=account.account_number[-4:],
+        street=account.service_street,
+        town=account.service_town,
+        zip=account.service_zip,
+        status=account.status,
+    )
 
 
-async def _audit(session: AsyncSession, *, actor: str, action: str, now: datetime,
-                 account_id: int | None = None, conversation_id: str | None = None,
-                 channel: str | None = None, verified_how: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+async def _audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    account_id: int | None = None,
+    conversation_id: str | None = None,
+    channel: str | None = None,
+    verified_how: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     """Record in the audit log via `bot.services.audit` when present, else write the row here."""
     try:
         from bot.services.audit import record
     except ImportError:
         record = None
     if record is not None:
-        await record(session, actor=actor, action=action, account_id=account_id,
-                     conversation_id=conversation_id, channel=channel, verified_how=verified_how,
-                     details=details, now=now)
+        await record(
+            session,
+            actor=actor,
+            action=action,
+            account_id=account_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            verified_how=verified_how,
+            details=details,
+            now=now,
+        )
         return
-    session.add(AuditEntry(at=now, actor=actor, action=action, account_id=account_id,
-                           conversation_id=conversation_id, channel=channel, verified_how=verified_how,
-                           details=details or {}))
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=actor,
+            action=action,
+            account_id=account_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            verified_how=verified_how,
+            details=details or {},
+        )
+    )
 
 
 __all__ = [

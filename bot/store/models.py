@@ -323,7 +323,9 @@ class HandoffRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(120), index=True)
     channel: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(12), default="waiting")  # waiting|assigned|ended|abandoned
+    status: Mapped[str] = mapped_column(
+        String(12), default="waiting"
+    )  # waiting|assigned|ended|abandoned
     topic: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str | None] = mapped_column(Text)
     verified_tier: Mapped[str] = mapped_column(String(12), default="public")
@@ -472,7 +474,9 @@ class ConversationMessage(Base):
     sender: Mapped[str] = mapped_column(String(8))  # member|bot|agent|system
     text: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # buttons, image, agent name...
-    client_id: Mapped[str | None] = mapped_column(String(64))  # web widget's id, for idempotent re-sends
+    client_id: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # web widget's id, for idempotent re-sends
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
 
@@ -486,7 +490,9 @@ class SmsInbound(Base):
     message_sid: Mapped[str] = mapped_column(String(64), unique=True)
     from_number: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(12), default="received")  # received|keyword|opted_out|processed
+    status: Mapped[str] = mapped_column(
+        String(12), default="received"
+    )  # received|keyword|opted_out|processed
 
 
 class SmsOptOut(Base):

@@ -67,7 +67,9 @@ def tracker_for(text: str, intent: str, entities: list[dict[str, Any]] | None = 
     )
 
 
-async def run_action(action: Action, tracker: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def run_action(
+    action: Action, tracker: Tracker
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run an action; return (messages sent, events returned)."""
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, {})

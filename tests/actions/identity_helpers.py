@@ -43,25 +43,43 @@ def make_tracker(
     """A tracker whose latest member message is `text`; `new_slots` were just extracted from it
     (what a form's validation action sees), `slots` were set before."""
     meta = metadata or {}
-    parse = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": [],
-             "message_id": message_id, "metadata": meta}
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99},
+        "entities": [],
+        "message_id": message_id,
+        "metadata": meta,
+    }
     events: list[dict[str, Any]] = []
     if timestamps is not None:
         events.append({"event": "bot", "text": "earlier", "timestamp": timestamps[0]})
-    user = {"event": "user", "text": text, "parse_data": parse, "metadata": meta, "message_id": message_id}
+    user = {
+        "event": "user",
+        "text": text,
+        "parse_data": parse,
+        "metadata": meta,
+        "message_id": message_id,
+    }
     if timestamps is not None:
         user["timestamp"] = timestamps[1]
     events.append(user)
     events += [{"event": "slot", "name": k, "value": v} for k, v in (new_slots or {}).items()]
     all_slots = {"tier": "public", **(slots or {}), **(new_slots or {})}
     return Tracker(
-        sender_id=sender_id, slots=all_slots, latest_message=parse, events=events, paused=False,
-        followup_action=None, active_loop={"name": active_loop} if active_loop else {},
+        sender_id=sender_id,
+        slots=all_slots,
+        latest_message=parse,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
 
 
-async def run(action: Action, tracker: Tracker, dom: dict[str, Any] | None = None) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+async def run(
+    action: Action, tracker: Tracker, dom: dict[str, Any] | None = None
+) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
     """(texts sent, messages with buttons, slot values the action set)."""
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, dom if dom is not None else domain())
@@ -69,7 +87,20 @@ async def run(action: Action, tracker: Tracker, dom: dict[str, Any] | None = Non
     return [m.get("text") for m in dispatcher.messages], dispatcher.messages, slots
 
 
-def verified_slots(member_id: int, account_id: int | None, first_name: str, last4: str | None,
-                   at: datetime = NOW, tier: str = "verified") -> dict[str, Any]:
-    return {"tier": tier, "member_id": member_id, "account_id": account_id, "member_first_name": first_name,
-            "account_last4": last4, "verified_how": "account+zip", "verified_at": at.isoformat()}
+def verified_slots(
+    member_id: int,
+    account_id: int | None,
+    first_name: str,
+    last4: str | None,
+    at: datetime = NOW,
+    tier: str = "verified",
+) -> dict[str, Any]:
+    return {
+        "tier": tier,
+        "member_id": member_id,
+        "account_id": account_id,
+        "member_first_name": first_name,
+        "account_last4": last4,
+        "verified_how": "account+zip",
+        "verified_at": at.isoformat(),
+    }

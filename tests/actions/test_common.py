@@ -21,21 +21,43 @@ from bot.services.verification import Tier
 from tests.actions.identity_helpers import NOW, make_tracker, verified_slots
 
 
-@pytest.mark.parametrize("text,cents", [
-    ("$45", 4500), ("45.20", 4520), ("$1,234.56", 123456), ("20 bucks", 2000), ("fifty", 5000),
-    ("fifty dollars", 5000), ("a hundred and twenty", 12000), ("forty five dollars and 20 cents", 4520),
-    ("twelve hundred", 120000), ("50 cents", 50), ("$142.87", 14287),
-])
+@pytest.mark.parametrize(
+    "text,cents",
+    [
+        ("$45", 4500),
+        ("45.20", 4520),
+        ("$1,234.56", 123456),
+        ("20 bucks", 2000),
+        ("fifty", 5000),
+        ("fifty dollars", 5000),
+        ("a hundred and twenty", 12000),
+        ("forty five dollars and 20 cents", 4520),
+        ("twelve hundred", 120000),
+        ("50 cents", 50),
+        ("$142.87", 14287),
+    ],
+)
 def test_amounts_members_type(text, cents):
     assert parse_amount(text).cents == cents
 
 
-@pytest.mark.parametrize("text,words", [
-    ("$-5", "negative"), ("-5", "negative"), ("0", "more than $0"), ("$0.00", "more than $0"),
-    ("$0.001", "fractions of a cent"), ("1e9", "like $45"), ("1000000000", "more than I can take"),
-    ("the 31st", "like $45"), ("", "like $45"), ("lol", "like $45"), ("'; drop table payments;--", "like $45"),
-    ("x" * 500, "like $45"),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("$-5", "negative"),
+        ("-5", "negative"),
+        ("0", "more than $0"),
+        ("$0.00", "more than $0"),
+        ("$0.001", "fractions of a cent"),
+        ("1e9", "like $45"),
+        ("1000000000", "more than I can take"),
+        ("the 31st", "like $45"),
+        ("", "like $45"),
+        ("lol", "like $45"),
+        ("'; drop table payments;--", "like $45"),
+        ("x" * 500, "like $45"),
+    ],
+)
 def test_bad_amounts_get_a_sentence_not_a_crash(text, words):
     result = parse_amount(text)
     assert result.cents is None and words in (result.error or "")
@@ -58,7 +80,10 @@ def test_channel_and_phone_from_metadata():
     assert channel_of(sms) == "sms" and phone_of(sms) == "+17065550101"
     web = make_tracker(text="hi")
     assert channel_of(web) == "web" and phone_of(web) is None
-    assert phone_of(make_tracker(text="hi", metadata={"channel": "sms", "phone": "706-555-0101"})) is None
+    assert (
+        phone_of(make_tracker(text="hi", metadata={"channel": "sms", "phone": "706-555-0101"}))
+        is None
+    )
 
 
 def test_idempotency_key_is_stable_per_message_and_differs_across_messages():
@@ -87,11 +112,18 @@ def test_identity_valid_while_active_and_gone_after_fifteen_idle_minutes():
 def test_public_or_partial_slots_are_not_an_identity():
     assert current_identity(make_tracker(text="hi"), now=NOW) is None
     assert current_identity(make_tracker(text="hi", slots={"tier": "verified"}), now=NOW) is None
-    assert current_identity(make_tracker(text="hi", slots={"tier": "admin", "member_id": 1}), now=NOW) is None
+    assert (
+        current_identity(make_tracker(text="hi", slots={"tier": "admin", "member_id": 1}), now=NOW)
+        is None
+    )
 
 
 def test_buttons():
     assert intent_button("Pay now", "pay_bill") == {"title": "Pay now", "payload": "/pay_bill"}
-    assert intent_button("A", "inform", {"account_number": "1000005560"})["payload"] == \
-        '/inform{"account_number":"1000005560"}'
-    assert buttons_or_choices([("Pay now", "/pay_bill")]) == [{"title": "Pay now", "payload": "/pay_bill"}]
+    assert (
+        intent_button("A", "inform", {"account_number": "1000005560"})["payload"]
+        == '/inform{"account_number":"1000005560"}'
+    )
+    assert buttons_or_choices([("Pay now", "/pay_bill")]) == [
+        {"title": "Pay now", "payload": "/pay_bill"}
+    ]

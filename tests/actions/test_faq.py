@@ -40,8 +40,11 @@ async def test_every_information_answer_fits_an_sms(make_deps) -> None:
 async def test_phone_numbers(make_deps) -> None:
     make_deps()
     assert await answer("PHONE NUMBER", "ask_phone_numbers") == [
-        ("Member services: (706) 547-2167 or 877-JEFFERSON (877-533-3377), Mon-Fri 8 AM-5 PM. Outages and "
-        "emergencies, 24/7: 1-800-262-5131. Fax: (706) 592-4531.")]
+        (
+            "Member services: (706) 547-2167 or 877-JEFFERSON (877-533-3377), Mon-Fri 8 AM-5 PM. Outages and "
+            "emergencies, 24/7: 1-800-262-5131. Fax: (706) 592-4531."
+        )
+    ]
 
 
 async def test_louisville_office_location_mentions_its_lunch_closure(make_deps) -> None:
@@ -49,8 +52,10 @@ async def test_louisville_office_location_mentions_its_lunch_closure(make_deps) 
     town = [{"entity": "town", "value": "louisville", "start": 10, "end": 20}]
     assert await answer("where is louisville office", "ask_office_locations", town) == [
         "Our Louisville office is at 851 Peachtree St, Louisville, GA 30434.",
-        ("It is open Mon-Fri 8 AM-5 PM, closed on co-op holidays. The Louisville office closes 1-2 PM for "
-        "lunch. It has a drive-through, payment kiosk and night drop box."),
+        (
+            "It is open Mon-Fri 8 AM-5 PM, closed on co-op holidays. The Louisville office closes 1-2 PM for "
+            "lunch. It has a drive-through, payment kiosk and night drop box."
+        ),
     ]
 
 
@@ -60,18 +65,23 @@ async def test_all_offices_with_the_unpublished_thomson_street_said_honestly(mak
     assert first == (
         "We have 4 offices. Wrens: 3077 Hwy 17 N, Wrens, GA 30833; Louisville: 851 Peachtree St, Louisville, "
         "GA 30434; Blythe: 3106 GA-88, Blythe, GA 30805; Thomson: Thomson, GA 30824. For directions call "
-        "(706) 547-2167.")
+        "(706) 547-2167."
+    )
     assert "The Louisville and Thomson offices close 1-2 PM for lunch." in second
 
 
 async def test_fees_are_exact_amounts_from_the_profile(make_deps) -> None:
     make_deps()
     assert await answer("how much to reconnect", "ask_reconnect_fee") == [
-        ("Reconnecting service after a disconnection for non-payment costs $50.00 Mon-Fri 8 AM-4 PM, and "
-        "$100.00 at other times.")]
+        (
+            "Reconnecting service after a disconnection for non-payment costs $50.00 Mon-Fri 8 AM-4 PM, and "
+            "$100.00 at other times."
+        )
+    ]
     assert await answer("late fee?", "ask_late_fee") == [
         "A past-due balance over $25.00 gets a 5% late fee, at least $3.00.",
-        "An unpaid bill can lead to disconnection if it is still unpaid at the next meter reading."]
+        "An unpaid bill can lead to disconnection if it is still unpaid at the next meter reading.",
+    ]
 
 
 async def test_a_changed_fee_in_the_profile_changes_the_answer(make_deps, profile) -> None:
@@ -84,20 +94,33 @@ async def test_a_changed_fee_in_the_profile_changes_the_answer(make_deps, profil
 async def test_ways_to_pay_extreme_weather_levelized_and_register(make_deps) -> None:
     make_deps()
     pay = await answer("payment options", "ask_ways_to_pay")
-    assert pay[0].startswith("Ways to pay: online account at jec.coop; this assistant, by chat or text;")
-    assert pay[1] == ("Online payments usually post in 1-2 business days. A payment must reach an office by 5 PM "
-                      "on the due date.")
+    assert pay[0].startswith(
+        "Ways to pay: online account at jec.coop; this assistant, by chat or text;"
+    )
+    assert pay[1] == (
+        "Online payments usually post in 1-2 business days. A payment must reach an office by 5 PM "
+        "on the due date."
+    )
     weather = await answer("can yall cut me off in the cold", "ask_extreme_weather")
-    assert weather[0].startswith("We don't disconnect for non-payment when the National Weather Service")
-    assert (await answer("levelized billing", "ask_levelized_billing"))[0].startswith("Levelized (budget) billing")
-    assert (await answer("register online", "ask_register_online"))[0].startswith("To register online, go to jec.coop")
+    assert weather[0].startswith(
+        "We don't disconnect for non-payment when the National Weather Service"
+    )
+    assert (await answer("levelized billing", "ask_levelized_billing"))[0].startswith(
+        "Levelized (budget) billing"
+    )
+    assert (await answer("register online", "ask_register_online"))[0].startswith(
+        "To register online, go to jec.coop"
+    )
 
 
 async def test_due_date_rule_for_a_visitor(make_deps) -> None:
     make_deps(TUESDAY_10AM)
     assert await answer("DUE DATE", "ask_due_date") == [
-        ("A bill is due 15 days after its billing date. Payment must reach us by 5 PM on the due date. Members "
-        "65 and older can ask for a billing date on the 1st of the month.")]
+        (
+            "A bill is due 15 days after its billing date. Payment must reach us by 5 PM on the due date. Members "
+            "65 and older can ask for a billing date on the 1st of the month."
+        )
+    ]
 
 
 @pytest.fixture
@@ -106,25 +129,44 @@ def demo(sqlite_url: str) -> str:
     return sqlite_url
 
 
-async def test_due_date_for_a_verified_member_adds_their_exact_date(make_deps, demo, session_factory) -> None:
+async def test_due_date_for_a_verified_member_adds_their_exact_date(
+    make_deps, demo, session_factory
+) -> None:
     make_deps(NOW)
     services = SqlMemberServices(session_factory)
     account = await services.find_account("1000007315")  # Earl: past due plus a current bill
     balance = await services.balance(account.id, NOW.date())
-    slots = {"tier": "verified", "member_id": account.member_id, "account_id": account.id,
-             "verified_at": (NOW - timedelta(minutes=1)).isoformat()}
+    slots = {
+        "tier": "verified",
+        "member_id": account.member_id,
+        "account_id": account.id,
+        "verified_at": (NOW - timedelta(minutes=1)).isoformat(),
+    }
     message = {"text": "when is my bill due", "intent": {"name": "ask_due_date"}, "entities": []}
-    tracker = Tracker("earl", slots, message, [{"event": "user", "parse_data": message}], False, None, {},
-                      "action_listen")
+    tracker = Tracker(
+        "earl",
+        slots,
+        message,
+        [{"event": "user", "parse_data": message}],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
     messages, _ = await run_action(ActionAnswerInfo(), tracker)
 
     due = balance.due_date
-    assert texts(messages)[-1] == (f"Your current bill on account ending 7315 is due {due:%b} {due.day}, {due.year}. "
-                                   "$38.10 is past due now.")
+    assert texts(messages)[-1] == (
+        f"Your current bill on account ending 7315 is due {due:%b} {due.day}, {due.year}. "
+        "$38.10 is past due now."
+    )
 
 
 async def test_an_intent_it_does_not_answer_gets_a_menu_not_a_guess(make_deps) -> None:
     make_deps()
     assert await answer("hmm", "greet") == [
-        ("I can tell you about our offices, phone numbers, ways to pay, due dates, fees, levelized billing and "
-        "registering online. What would you like to know?")]
+        (
+            "I can tell you about our offices, phone numbers, ways to pay, due dates, fees, levelized billing and "
+            "registering online. What would you like to know?"
+        )
+    ]

@@ -13,7 +13,9 @@ CONTACT = (
 )
 
 
-async def test_greeting_says_what_it_can_do_offers_buttons_and_how_to_reach_a_person(make_deps) -> None:
+async def test_greeting_says_what_it_can_do_offers_buttons_and_how_to_reach_a_person(
+    make_deps,
+) -> None:
     make_deps()
     messages, events = await run_action(ActionGreet(), tracker_for("hi", "greet"))
 
@@ -41,8 +43,12 @@ async def test_help_repeats_the_menu_and_the_phone_numbers(make_deps) -> None:
 async def test_phone_numbers_come_from_the_profile(make_deps, profile) -> None:
     from dataclasses import replace
 
-    other = replace(profile, phones=replace(profile.phones, member_services="(555) 010-0000",
-                                            outage_24_7="1-800-555-0199"))
+    other = replace(
+        profile,
+        phones=replace(
+            profile.phones, member_services="(555) 010-0000", outage_24_7="1-800-555-0199"
+        ),
+    )
     deps = make_deps()
     from bot.actions.deps import use_deps
 
@@ -56,7 +62,9 @@ async def test_phone_numbers_come_from_the_profile(make_deps, profile) -> None:
 
 async def test_office_hours_on_a_weekday_morning(make_deps) -> None:
     make_deps(TUESDAY_10AM)
-    messages, _ = await run_action(ActionOfficeHours(), tracker_for("what time do yall close", "ask_office_hours"))
+    messages, _ = await run_action(
+        ActionOfficeHours(), tracker_for("what time do yall close", "ask_office_hours")
+    )
 
     assert [m["text"] for m in messages] == [
         "Our offices are open until 5 PM today (the Louisville and Thomson offices close 1-2 PM for lunch)."
@@ -65,15 +73,20 @@ async def test_office_hours_on_a_weekday_morning(make_deps) -> None:
 
 async def test_office_hours_on_saturday_say_when_we_open(make_deps) -> None:
     make_deps(datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN))  # Saturday
-    messages, _ = await run_action(ActionOfficeHours(), tracker_for("are you open", "ask_office_hours"))
+    messages, _ = await run_action(
+        ActionOfficeHours(), tracker_for("are you open", "ask_office_hours")
+    )
 
     assert messages[0]["text"] == "Our office is closed now. We open Monday at 8 AM."
 
 
 async def test_office_hours_for_a_named_office_during_its_lunch(make_deps) -> None:
     make_deps(datetime(2026, 12, 1, 13, 15, tzinfo=EASTERN))
-    tracker = tracker_for("is the louisville office open", "ask_office_hours",
-                          [{"entity": "town", "value": "Louisville", "start": 7, "end": 17}])
+    tracker = tracker_for(
+        "is the louisville office open",
+        "ask_office_hours",
+        [{"entity": "town", "value": "Louisville", "start": 7, "end": 17}],
+    )
     messages, _ = await run_action(ActionOfficeHours(), tracker)
 
     assert messages[0]["text"] == (

@@ -33,18 +33,30 @@ DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain" / "outage.yml").read_text())  #
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=EASTERN)  # the demo data's "now": Saturday noon
 
 SAFETY = [
-    ("Stay away from that line. Keep at least 35 feet from it and anything touching it, and never touch "
-    "it. If anyone is in danger, call 911. If a line is on your car, stay inside until help arrives."),
-    ("Please also call our 24/7 line, 1-800-262-5131, to report it. Hazards must be reported by phone "
-    "too, not only here."),
+    (
+        "Stay away from that line. Keep at least 35 feet from it and anything touching it, and never touch "
+        "it. If anyone is in danger, call 911. If a line is on your car, stay inside until help arrives."
+    ),
+    (
+        "Please also call our 24/7 line, 1-800-262-5131, to report it. Hazards must be reported by phone "
+        "too, not only here."
+    ),
 ]
-WRENS_OUTAGE = ("Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
-                "Crews: on site. Estimated restoration: 3:00 PM, an estimate that may change.")
-LOUISVILLE_OUTAGE = ("Crews already know about an outage near Louisville (about 85 homes, cause not known "
-                     "yet). Crews are assessing it; there's no restoration estimate yet.")
-BREAKERS = ("Please check your breakers or fuse box too. If the main breaker has tripped, switch it fully "
-            "off and back on. If that brings your power back, there's nothing more to do.")
-REFERENCE = re.compile(r"^Your report is (R-\d{5})\. Want a text when your power is back\? Reply YES or NO\.$")
+WRENS_OUTAGE = (
+    "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
+    "Crews: on site. Estimated restoration: 3:00 PM, an estimate that may change."
+)
+LOUISVILLE_OUTAGE = (
+    "Crews already know about an outage near Louisville (about 85 homes, cause not known "
+    "yet). Crews are assessing it; there's no restoration estimate yet."
+)
+BREAKERS = (
+    "Please check your breakers or fuse box too. If the main breaker has tripped, switch it fully "
+    "off and back on. If that brings your power back, there's nothing more to do."
+)
+REFERENCE = re.compile(
+    r"^Your report is (R-\d{5})\. Want a text when your power is back\? Reply YES or NO\.$"
+)
 
 
 @pytest.fixture
@@ -61,26 +73,60 @@ async def dana_account_id(demo, session_factory) -> int:
 
 
 def verified(account_id: int) -> dict[str, Any]:
-    return {"tier": "verified", "member_id": 1, "account_id": account_id, "account_last4": "4821",
-            "verified_at": (NOW - timedelta(minutes=2)).isoformat()}
+    return {
+        "tier": "verified",
+        "member_id": 1,
+        "account_id": account_id,
+        "account_last4": "4821",
+        "verified_at": (NOW - timedelta(minutes=2)).isoformat(),
+    }
 
 
-def tracker(text: str, intent: str = "inform", *, entities: list[dict[str, Any]] | None = None,
-            slots: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
-            message_id: str = "m1", events_after: list[dict[str, Any]] | None = None) -> Tracker:
-    message = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or [],
-               "metadata": metadata or {}, "message_id": message_id}
-    return Tracker(sender_id="member-1", slots=dict(slots or {}), latest_message=message,
-                   events=[{"event": "user", "text": text, "parse_data": message, "message_id": message_id,
-                            "metadata": metadata or {}}] + (events_after or []),
-                   paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen")
+def tracker(
+    text: str,
+    intent: str = "inform",
+    *,
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    message_id: str = "m1",
+    events_after: list[dict[str, Any]] | None = None,
+) -> Tracker:
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99},
+        "entities": entities or [],
+        "metadata": metadata or {},
+        "message_id": message_id,
+    }
+    return Tracker(
+        sender_id="member-1",
+        slots=dict(slots or {}),
+        latest_message=message,
+        events=[
+            {
+                "event": "user",
+                "text": text,
+                "parse_data": message,
+                "message_id": message_id,
+                "metadata": metadata or {},
+            }
+        ]
+        + (events_after or []),
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
 
 
 def entity(name: str, value: str) -> list[dict[str, Any]]:
     return [{"entity": name, "value": value, "start": 0, "end": len(value)}]
 
 
-async def run_action(action: Action, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def run_action(
+    action: Action, t: Tracker
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, DOMAIN)
     return dispatcher.messages, events
@@ -106,24 +152,38 @@ async def test_a_downed_line_by_sms_gets_the_safety_message_first(make_deps, dem
     make_deps(NOW)
     messages, events = await run_action(
         ActionOutageSafety(),
-        tracker("pwr out n theres a line down across my drivewy", "report_outage", metadata={"channel": "sms"}))
+        tracker(
+            "pwr out n theres a line down across my drivewy",
+            "report_outage",
+            metadata={"channel": "sms"},
+        ),
+    )
 
     assert texts(messages) == SAFETY
-    assert slots_of(events) == {"outage_hazard": True,
-                                "outage_hazard_note": "pwr out n theres a line down across my drivewy"}
+    assert slots_of(events) == {
+        "outage_hazard": True,
+        "outage_hazard_note": "pwr out n theres a line down across my drivewy",
+    }
     assert all(len(t) <= 320 for t in texts(messages))
 
 
 async def test_a_plain_outage_gets_no_safety_message(make_deps, demo) -> None:
     make_deps(NOW)
-    messages, events = await run_action(ActionOutageSafety(), tracker("my power is out", "report_outage"))
+    messages, events = await run_action(
+        ActionOutageSafety(), tracker("my power is out", "report_outage")
+    )
     assert messages == [] and events == []
 
 
-async def test_sparks_mentioned_in_the_middle_of_the_form_gets_safety_before_the_re_ask(make_deps, demo) -> None:
+async def test_sparks_mentioned_in_the_middle_of_the_form_gets_safety_before_the_re_ask(
+    make_deps, demo
+) -> None:
     make_deps(NOW)
-    t = tracker("theres sparks coming off the pole now", "report_outage",
-                slots={"requested_slot": "outage_address"})
+    t = tracker(
+        "theres sparks coming off the pole now",
+        "report_outage",
+        slots={"requested_slot": "outage_address"},
+    )
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
     assert texts(messages) == SAFETY + ["I need the street too, like 412 Mill St."]
@@ -131,11 +191,16 @@ async def test_sparks_mentioned_in_the_middle_of_the_form_gets_safety_before_the
     assert slots_of(events)["outage_address"] is None
 
 
-async def test_no_second_safety_message_when_action_outage_safety_already_gave_it(make_deps, demo) -> None:
+async def test_no_second_safety_message_when_action_outage_safety_already_gave_it(
+    make_deps, demo
+) -> None:
     make_deps(NOW)
-    t = tracker("line down at 412 mill st wrens", "report_outage",
-                entities=entity("service_address", "412 mill st") + entity("town", "wrens"),
-                events_after=[{"event": "action", "name": "action_outage_safety"}])
+    t = tracker(
+        "line down at 412 mill st wrens",
+        "report_outage",
+        entities=entity("service_address", "412 mill st") + entity("town", "wrens"),
+        events_after=[{"event": "action", "name": "action_outage_safety"}],
+    )
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
     assert texts(messages) == []
@@ -145,42 +210,63 @@ async def test_no_second_safety_message_when_action_outage_safety_already_gave_i
 # ---------------------------------------------------------------- the address
 
 
-async def test_a_verified_member_is_asked_about_their_service_address(make_deps, dana_account_id) -> None:
+async def test_a_verified_member_is_asked_about_their_service_address(
+    make_deps, dana_account_id
+) -> None:
     make_deps(NOW)
-    messages, _ = await run_action(ActionAskOutageAddress(),
-                                   tracker("no power", "report_outage", slots=verified(dana_account_id)))
-    assert texts(messages) == ["I'll report the outage. Is it for 412 Mill St, Wrens? Reply YES or send the address."]
+    messages, _ = await run_action(
+        ActionAskOutageAddress(),
+        tracker("no power", "report_outage", slots=verified(dana_account_id)),
+    )
+    assert texts(messages) == [
+        "I'll report the outage. Is it for 412 Mill St, Wrens? Reply YES or send the address."
+    ]
 
 
 async def test_a_visitor_is_asked_for_the_address(make_deps, demo) -> None:
     make_deps(NOW)
     messages, _ = await run_action(ActionAskOutageAddress(), tracker("no power", "report_outage"))
     assert texts(messages) == [
-        ("I'll report the outage. What's the address where the power is out? Please send the street and the "
-        "town or ZIP code, like 412 Mill St, Wrens.")]
+        (
+            "I'll report the outage. What's the address where the power is out? Please send the street and the "
+            "town or ZIP code, like 412 Mill St, Wrens."
+        )
+    ]
 
 
 async def test_yes_takes_the_accounts_service_address(make_deps, dana_account_id) -> None:
     make_deps(NOW)
-    t = tracker("yes", "affirm", slots={**verified(dana_account_id), "requested_slot": "outage_address"})
+    t = tracker(
+        "yes", "affirm", slots={**verified(dana_account_id), "requested_slot": "outage_address"}
+    )
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
     assert messages == []
     slots = slots_of(events)
-    assert (slots["outage_address"], slots["outage_town"], slots["outage_zip"], slots["outage_for_account"]) == (
-        "412 Mill St, Wrens", "Wrens", "30833", True)
+    assert (
+        slots["outage_address"],
+        slots["outage_town"],
+        slots["outage_zip"],
+        slots["outage_for_account"],
+    ) == ("412 Mill St, Wrens", "Wrens", "30833", True)
 
 
 async def test_a_visitors_address_with_town_and_zip_is_accepted(make_deps, demo) -> None:
     make_deps(NOW)
-    t = tracker("88 church st, louisville ga 30434", entities=entity("town", "louisville"),
-                slots={"requested_slot": "outage_address"})
+    t = tracker(
+        "88 church st, louisville ga 30434",
+        entities=entity("town", "louisville"),
+        slots={"requested_slot": "outage_address"},
+    )
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
     assert messages == []
     slots = slots_of(events)
     assert (slots["outage_address"], slots["outage_town"], slots["outage_zip"]) == (
-        "88 Church St, Louisville 30434", "Louisville", "30434")
+        "88 Church St, Louisville 30434",
+        "Louisville",
+        "30434",
+    )
 
 
 async def test_a_card_number_typed_as_the_address_is_not_kept(make_deps, demo) -> None:
@@ -188,43 +274,69 @@ async def test_a_card_number_typed_as_the_address_is_not_kept(make_deps, demo) -
     t = tracker("4111 1111 1111 1111", slots={"requested_slot": "outage_address"})
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
-    assert texts(messages) == [("For your safety I didn't keep that number. Please never send card or bank "
-                               "numbers in a chat or text.")]
+    assert texts(messages) == [
+        (
+            "For your safety I didn't keep that number. Please never send card or bank "
+            "numbers in a chat or text."
+        )
+    ]
     assert slots_of(events)["outage_address"] is None
     assert "4111" not in repr([e for e in events if e.get("name") != "outage_tries"])
 
 
-async def test_a_street_without_a_town_asks_for_the_town_and_then_combines_them(make_deps, demo) -> None:
+async def test_a_street_without_a_town_asks_for_the_town_and_then_combines_them(
+    make_deps, demo
+) -> None:
     make_deps(NOW)
-    first, events = await run_action(ValidateOutageReportForm(),
-                                     tracker("1520 old quaker rd", slots={"requested_slot": "outage_address"}))
+    first, events = await run_action(
+        ValidateOutageReportForm(),
+        tracker("1520 old quaker rd", slots={"requested_slot": "outage_address"}),
+    )
     assert first == []
     draft = slots_of(events)["outage_address_draft"]
-    asked, _ = await run_action(ActionAskOutageAddress(), tracker(
-        "1520 old quaker rd", slots={"outage_address_draft": draft, "outage_tries": 1.0}))
+    asked, _ = await run_action(
+        ActionAskOutageAddress(),
+        tracker("1520 old quaker rd", slots={"outage_address_draft": draft, "outage_tries": 1.0}),
+    )
     assert texts(asked) == ["Which town or ZIP code is 1520 Old Quaker Rd in?"]
 
-    second, events = await run_action(ValidateOutageReportForm(), tracker(
-        "blythe", entities=entity("town", "blythe"),
-        slots={"requested_slot": "outage_address", "outage_address_draft": draft, "outage_tries": 1.0}))
+    second, events = await run_action(
+        ValidateOutageReportForm(),
+        tracker(
+            "blythe",
+            entities=entity("town", "blythe"),
+            slots={
+                "requested_slot": "outage_address",
+                "outage_address_draft": draft,
+                "outage_tries": 1.0,
+            },
+        ),
+    )
     assert second == []
     assert slots_of(events)["outage_address"] == "1520 Old Quaker Rd, Blythe"
 
 
 async def test_the_second_unclear_address_offers_the_24_7_line(make_deps, demo) -> None:
     make_deps(NOW)
-    t = tracker("<script>alert(1)</script>", slots={"requested_slot": "outage_address", "outage_tries": 1.0})
+    t = tracker(
+        "<script>alert(1)</script>", slots={"requested_slot": "outage_address", "outage_tries": 1.0}
+    )
     messages, events = await run_action(ValidateOutageReportForm(), t)
 
     assert texts(messages) == [
-        ("I couldn't read that as an address. Letters, numbers and commas work best. If it's easier, call our "
-        "24/7 line, 1-800-262-5131, and we'll take the report by phone.")]
+        (
+            "I couldn't read that as an address. Letters, numbers and commas work best. If it's easier, call our "
+            "24/7 line, 1-800-262-5131, and we'll take the report by phone."
+        )
+    ]
     assert slots_of(events)["outage_tries"] == 2.0
 
 
 async def test_a_side_question_is_not_taken_as_the_address(make_deps, demo) -> None:
     make_deps(NOW)
-    t = tracker("what time do yall close", "ask_office_hours", slots={"requested_slot": "outage_address"})
+    t = tracker(
+        "what time do yall close", "ask_office_hours", slots={"requested_slot": "outage_address"}
+    )
     messages, events = await run_action(ValidateOutageReportForm(), t)
     assert messages == [] and "outage_address" not in slots_of(events)
 
@@ -233,29 +345,51 @@ async def test_a_side_question_is_not_taken_as_the_address(make_deps, demo) -> N
 
 
 async def test_report_in_wrens_names_the_known_outage_with_a_labelled_estimate(
-        make_deps, dana_account_id, session_factory) -> None:
+    make_deps, dana_account_id, session_factory
+) -> None:
     make_deps(NOW)
-    slots = {**verified(dana_account_id), "outage_address": "412 Mill St, Wrens", "outage_town": "Wrens",
-             "outage_zip": "30833", "outage_for_account": True, "outage_hazard": True,
-             "outage_hazard_note": "line down across my driveway"}
+    slots = {
+        **verified(dana_account_id),
+        "outage_address": "412 Mill St, Wrens",
+        "outage_town": "Wrens",
+        "outage_zip": "30833",
+        "outage_for_account": True,
+        "outage_hazard": True,
+        "outage_hazard_note": "line down across my driveway",
+    }
     messages, events = await run_action(ActionReportOutage(), tracker("yes", "affirm", slots=slots))
 
     assert texts(messages)[0] == WRENS_OUTAGE
-    match = re.match(r"^Your report is (R-\d{5})\. I noted the hazard on it; please also call 1-800-262-5131\. "
-                     r"Want a text when your power is back\? Reply YES or NO\.$", texts(messages)[1])
+    match = re.match(
+        r"^Your report is (R-\d{5})\. I noted the hazard on it; please also call 1-800-262-5131\. "
+        r"Want a text when your power is back\? Reply YES or NO\.$",
+        texts(messages)[1],
+    )
     assert match, texts(messages)
     assert len(messages) == 2  # no breaker advice: crews know about this outage
-    assert messages[1]["buttons"] == [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+    assert messages[1]["buttons"] == [
+        {"title": "Yes", "payload": "/affirm"},
+        {"title": "No", "payload": "/deny"},
+    ]
     assert slots_of(events)["outage_reference"] == match.group(1)
     assert slots_of(events)["outage_address"] is None  # a later report starts fresh
 
     async with session_factory() as session:
-        row = await session.scalar(select(OutageReport).where(OutageReport.reference == match.group(1)))
+        row = await session.scalar(
+            select(OutageReport).where(OutageReport.reference == match.group(1))
+        )
     assert (row.account_id, row.zip, row.hazard, row.outage_id is not None, row.channel) == (
-        dana_account_id, "30833", True, True, "web")
+        dana_account_id,
+        "30833",
+        True,
+        True,
+        "web",
+    )
 
 
-async def test_the_report_is_created_once_even_if_the_action_runs_twice(make_deps, demo, session_factory) -> None:
+async def test_the_report_is_created_once_even_if_the_action_runs_twice(
+    make_deps, demo, session_factory
+) -> None:
     make_deps(NOW)
     slots = {"outage_address": "1520 Old Quaker Rd, Blythe", "outage_town": "Blythe"}
     t = tracker("1520 old quaker rd blythe", slots=slots, message_id="turn-7")
@@ -266,15 +400,20 @@ async def test_the_report_is_created_once_even_if_the_action_runs_twice(make_dep
     assert await report_count(session_factory) == 1
 
 
-async def test_no_known_outage_asks_to_check_breakers_and_gives_a_reference(make_deps, demo) -> None:
+async def test_no_known_outage_asks_to_check_breakers_and_gives_a_reference(
+    make_deps, demo
+) -> None:
     make_deps(NOW)
-    t = tracker("1520 old quaker rd blythe", slots={"outage_address": "1520 Old Quaker Rd, Blythe",
-                                                    "outage_town": "Blythe"})
+    t = tracker(
+        "1520 old quaker rd blythe",
+        slots={"outage_address": "1520 Old Quaker Rd, Blythe", "outage_town": "Blythe"},
+    )
     messages, _ = await run_action(ActionReportOutage(), t)
 
     assert texts(messages)[:2] == [
         "I don't see a known outage at 1520 Old Quaker Rd, Blythe yet, so your report helps crews find it.",
-        BREAKERS]
+        BREAKERS,
+    ]
     assert REFERENCE.match(texts(messages)[2])
 
 
@@ -290,28 +429,54 @@ async def test_by_sms_the_senders_number_is_used_without_asking(make_deps, demo)
 
 async def test_on_the_web_a_typed_number_is_checked(make_deps, demo) -> None:
     make_deps(NOW)
-    bad, events = await run_action(ValidateOutageNotifyForm(),
-                                   tracker("555", slots={"requested_slot": "outage_notify_phone"}))
-    assert texts(bad) == [("That doesn't look like a US phone number. Please send the 10 digits, like "
-                          "706-555-0101, or say no thanks.")]
+    bad, events = await run_action(
+        ValidateOutageNotifyForm(), tracker("555", slots={"requested_slot": "outage_notify_phone"})
+    )
+    assert texts(bad) == [
+        (
+            "That doesn't look like a US phone number. Please send the 10 digits, like "
+            "706-555-0101, or say no thanks."
+        )
+    ]
     assert slots_of(events)["outage_notify_phone"] is None
 
-    good, events = await run_action(ValidateOutageNotifyForm(), tracker(
-        "(706) 555-0199", entities=entity("phone", "(706) 555-0199"), slots={"requested_slot": "outage_notify_phone"}))
+    good, events = await run_action(
+        ValidateOutageNotifyForm(),
+        tracker(
+            "(706) 555-0199",
+            entities=entity("phone", "(706) 555-0199"),
+            slots={"requested_slot": "outage_notify_phone"},
+        ),
+    )
     assert good == [] and slots_of(events)["outage_notify_phone"] == "+17065550199"
 
 
 async def test_yes_stores_the_restore_text_on_the_report(make_deps, demo, session_factory) -> None:
     make_deps(NOW)
-    _, events = await run_action(ActionReportOutage(), tracker(
-        "5 pine hollow rd 30823", slots={"outage_address": "5 Pine Hollow Rd, 30823", "outage_zip": "30823"}))
+    _, events = await run_action(
+        ActionReportOutage(),
+        tracker(
+            "5 pine hollow rd 30823",
+            slots={"outage_address": "5 Pine Hollow Rd, 30823", "outage_zip": "30823"},
+        ),
+    )
     reference = slots_of(events)["outage_reference"]
 
-    messages, _ = await run_action(ActionOutageNotify(), tracker(
-        "yes", "affirm", slots={"outage_reference": reference, "outage_notify_phone": "+17065550199"}))
+    messages, _ = await run_action(
+        ActionOutageNotify(),
+        tracker(
+            "yes",
+            "affirm",
+            slots={"outage_reference": reference, "outage_notify_phone": "+17065550199"},
+        ),
+    )
 
-    assert texts(messages) == [(f"OK. I'll text the number ending 0199 when power is back for report {reference}. "
-                               "Anything else?")]
+    assert texts(messages) == [
+        (
+            f"OK. I'll text the number ending 0199 when power is back for report {reference}. "
+            "Anything else?"
+        )
+    ]
     async with session_factory() as session:
         row = await session.scalar(select(OutageReport).where(OutageReport.reference == reference))
     assert (row.notify_on_restore, row.notify_phone) == (True, "+17065550199")
@@ -320,58 +485,107 @@ async def test_yes_stores_the_restore_text_on_the_report(make_deps, demo, sessio
 # ---------------------------------------------------------------- status
 
 
-async def test_status_by_reference_gives_the_report_and_its_outage(make_deps, dana_account_id) -> None:
+async def test_status_by_reference_gives_the_report_and_its_outage(
+    make_deps, dana_account_id
+) -> None:
     make_deps(NOW)
-    _, events = await run_action(ActionReportOutage(), tracker("yes", "affirm", slots={
-        **verified(dana_account_id), "outage_address": "412 Mill St, Wrens", "outage_town": "Wrens",
-        "outage_zip": "30833", "outage_for_account": True}))
+    _, events = await run_action(
+        ActionReportOutage(),
+        tracker(
+            "yes",
+            "affirm",
+            slots={
+                **verified(dana_account_id),
+                "outage_address": "412 Mill St, Wrens",
+                "outage_town": "Wrens",
+                "outage_zip": "30833",
+                "outage_for_account": True,
+            },
+        ),
+    )
     reference = slots_of(events)["outage_reference"]
 
-    messages, _ = await run_action(ActionOutageLookup(), tracker(
-        f"any news on {reference.lower()}", "outage_status", entities=entity("reference", reference)))
+    messages, _ = await run_action(
+        ActionOutageLookup(),
+        tracker(
+            f"any news on {reference.lower()}",
+            "outage_status",
+            entities=entity("reference", reference),
+        ),
+    )
 
     assert texts(messages) == [f"Report {reference} was received today at 12:00 PM.", WRENS_OUTAGE]
 
 
 async def test_an_unknown_reference_says_so_without_guessing(make_deps, demo) -> None:
     make_deps(NOW)
-    messages, _ = await run_action(ActionOutageLookup(), tracker("R-99999", "outage_status",
-                                                                 entities=entity("reference", "R-99999")))
-    assert texts(messages) == [("I can't find R-99999. Please check the number; it looks like R-20331. You can also "
-                               "call our 24/7 line, 1-800-262-5131.")]
+    messages, _ = await run_action(
+        ActionOutageLookup(),
+        tracker("R-99999", "outage_status", entities=entity("reference", "R-99999")),
+    )
+    assert texts(messages) == [
+        (
+            "I can't find R-99999. Please check the number; it looks like R-20331. You can also "
+            "call our 24/7 line, 1-800-262-5131."
+        )
+    ]
 
 
 async def test_status_by_zip_without_an_estimate_says_crews_are_assessing(make_deps, demo) -> None:
     make_deps(NOW)
-    messages, _ = await run_action(ActionOutageLookup(), tracker("30434", entities=entity("zip_code", "30434")))
+    messages, _ = await run_action(
+        ActionOutageLookup(), tracker("30434", entities=entity("zip_code", "30434"))
+    )
     assert texts(messages) == [LOUISVILLE_OUTAGE]
 
 
 async def test_no_known_outage_in_a_town_says_so_and_gives_the_24_7_line(make_deps, demo) -> None:
     make_deps(NOW)
-    messages, _ = await run_action(ActionOutageLookup(), tracker("thomson", "outage_status",
-                                                                 entities=entity("town", "thomson")))
-    assert texts(messages) == [("I don't see a known outage in Thomson right now. If your power is out, please call "
-                               "our 24/7 line, 1-800-262-5131, or say report outage.")]
+    messages, _ = await run_action(
+        ActionOutageLookup(),
+        tracker("thomson", "outage_status", entities=entity("town", "thomson")),
+    )
+    assert texts(messages) == [
+        (
+            "I don't see a known outage in Thomson right now. If your power is out, please call "
+            "our 24/7 line, 1-800-262-5131, or say report outage."
+        )
+    ]
 
 
 async def test_status_by_account_for_a_verified_member(make_deps, dana_account_id) -> None:
     make_deps(NOW)
-    messages, _ = await run_action(ActionOutageLookup(), tracker("is my power out", "outage_status",
-                                                                 slots=verified(dana_account_id)))
+    messages, _ = await run_action(
+        ActionOutageLookup(),
+        tracker("is my power out", "outage_status", slots=verified(dana_account_id)),
+    )
     assert texts(messages) == [WRENS_OUTAGE]
 
 
-async def test_status_with_no_place_asks_for_one_and_reveals_no_account(make_deps, dana_account_id) -> None:
+async def test_status_with_no_place_asks_for_one_and_reveals_no_account(
+    make_deps, dana_account_id
+) -> None:
     make_deps(NOW)
     stale = {**verified(dana_account_id), "verified_at": (NOW - timedelta(hours=2)).isoformat()}
-    messages, _ = await run_action(ActionOutageLookup(), tracker("is my power out", "outage_status", slots=stale))
-    assert texts(messages) == [("Which should I check? Send your report number (like R-20331), a town or a 5-digit "
-                               "ZIP code.")]
+    messages, _ = await run_action(
+        ActionOutageLookup(), tracker("is my power out", "outage_status", slots=stale)
+    )
+    assert texts(messages) == [
+        (
+            "Which should I check? Send your report number (like R-20331), a town or a 5-digit "
+            "ZIP code."
+        )
+    ]
 
 
 async def test_a_hazard_in_a_status_question_gets_safety_first(make_deps, demo) -> None:
     make_deps(NOW)
-    messages, _ = await run_action(ActionOutageLookup(), tracker(
-        "transformer blew in wrens when will power be back", "outage_status", entities=entity("town", "wrens")))
+    messages, _ = await run_action(
+        ActionOutageLookup(),
+        tracker(
+            "transformer blew in wrens when will power be back",
+            "outage_status",
+            entities=entity("town", "wrens"),
+        ),
+    )
     assert texts(messages) == SAFETY + [WRENS_OUTAGE]

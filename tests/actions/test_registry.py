@@ -26,7 +26,12 @@ def _domain_custom_actions() -> set[str]:
 
 
 def test_action_server_registers_the_skeleton_actions() -> None:
-    assert {"action_greet", "action_help", "action_office_hours", "action_outage_status"} <= _registered()
+    assert {
+        "action_greet",
+        "action_help",
+        "action_office_hours",
+        "action_outage_status",
+    } <= _registered()
 
 
 def test_every_custom_action_in_the_domain_is_served() -> None:

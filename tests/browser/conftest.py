@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from gateway.agent_helpers import Clock, ControlledRasa, rasa_app
 
 from bot.config import Settings
 from bot.gateway.app import create_app
@@ -19,7 +20,6 @@ from bot.gateway.handoff import HANDOFF, SWEEP_INTERVAL
 from bot.gateway.state import GatewayOptions
 from bot.store.db import session_scope
 from bot.store.models import HandoffRequest
-from gateway.agent_helpers import Clock, ControlledRasa, rasa_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -39,20 +39,39 @@ class BrowserRasa(ControlledRasa):
         text = body["message"]
         if text == "talk to a person":
             async with session_scope(self.factory) as session:
-                row = HandoffRequest(conversation_id=body["sender"], channel="web", status="waiting",
-                                     topic="high bill", verified_tier="verified", verified_how="account number + ZIP")
+                row = HandoffRequest(
+                    conversation_id=body["sender"],
+                    channel="web",
+                    status="waiting",
+                    topic="high bill",
+                    verified_tier="verified",
+                    verified_how="account number + ZIP",
+                )
                 session.add(row)
                 await session.flush()
                 handoff_id = row.id
-            return web.json_response([
-                {"text": "I'm connecting you with member services. You're number 1 in line, usually about 4 minutes."},
-                {"custom": {"handoff": {"status": "queued", "handoff_id": handoff_id}}}])
+            return web.json_response(
+                [
+                    {
+                        "text": "I'm connecting you with member services. You're number 1 in line, usually about 4 minutes."
+                    },
+                    {"custom": {"handoff": {"status": "queued", "handoff_id": handoff_id}}},
+                ]
+            )
         if text in ("/check_balance", "check balance"):
             return web.json_response([{"text": "Your balance is $142.87, due December 15."}])
         if text.lower().startswith("hello"):
-            return web.json_response([{"text": "Hi! How can I help?",
-                                       "buttons": [{"title": "Check balance", "payload": "/check_balance"},
-                                                   {"title": "Report an outage", "payload": "/report_outage"}]}])
+            return web.json_response(
+                [
+                    {
+                        "text": "Hi! How can I help?",
+                        "buttons": [
+                            {"title": "Check balance", "payload": "/check_balance"},
+                            {"title": "Report an outage", "payload": "/report_outage"},
+                        ],
+                    }
+                ]
+            )
         return web.json_response([{"text": f"You said: {text}"}])
 
 
@@ -61,10 +80,15 @@ async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]
     fake = BrowserRasa()
     rasa_server = TestServer(rasa_app(fake))
     await rasa_server.start_server()
-    settings = Settings(var_dir=tmp_path, database_url=sqlite_url,
-                        rasa_url=str(rasa_server.make_url("")).rstrip("/"), rasa_token="rasa-secret",
-                        public_base_url="http://127.0.0.1", secret_key="browser-test-secret",
-                        http_timeout_seconds=5.0)
+    settings = Settings(
+        var_dir=tmp_path,
+        database_url=sqlite_url,
+        rasa_url=str(rasa_server.make_url("")).rstrip("/"),
+        rasa_token="rasa-secret",
+        public_base_url="http://127.0.0.1",
+        secret_key="browser-test-secret",
+        http_timeout_seconds=5.0,
+    )
     clock = Clock()
     app = create_app(settings, clock=clock, options=GatewayOptions(hello_timeout_seconds=10.0))
     app[SWEEP_INTERVAL] = 0.0
@@ -72,8 +96,13 @@ async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]
     await gateway.start_server()
     fake.factory = app[HANDOFF].factory
     try:
-        yield {"base": str(gateway.make_url("")).rstrip("/"), "app": app, "settings": settings, "rasa": fake,
-               "clock": clock}
+        yield {
+            "base": str(gateway.make_url("")).rstrip("/"),
+            "app": app,
+            "settings": settings,
+            "rasa": fake,
+            "clock": clock,
+        }
     finally:
         await gateway.close()
         await rasa_server.close()
@@ -86,8 +115,10 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM,
-                                          args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             yield browser
         finally:

@@ -4,12 +4,12 @@ and the agent console answering a member who is played by a second browser conte
 from __future__ import annotations
 
 import pytest
+from gateway.agent_helpers import MONDAY_10AM, PASSWORD, add_member
 from playwright.async_api import expect
 
 from bot.gateway.agents_cli import create_agent
 from bot.gateway.handoff import HANDOFF
 from bot.services.payment_links import create_link
-from gateway.agent_helpers import MONDAY_10AM, PASSWORD, add_member
 
 from .conftest import screenshot
 
@@ -40,7 +40,11 @@ async def test_widget_conversation_survives_a_reload(stack, browser):
     await expect(log).to_contain_text("You said: thanks")
     await expect(page.locator(".jecw-msg", has_text="hello there")).to_have_count(1)
     await expect(page.locator(".jecw-msg", has_text="Your balance is $142.87")).to_have_count(1)
-    assert [c["message"] for c in stack["rasa"].calls] == ["hello there", "/check_balance", "thanks"]
+    assert [c["message"] for c in stack["rasa"].calls] == [
+        "hello there",
+        "/check_balance",
+        "thanks",
+    ]
 
 
 async def test_widget_works_with_the_keyboard_only_on_a_phone_screen(stack, browser):
@@ -73,9 +77,15 @@ async def test_widget_works_with_the_keyboard_only_on_a_phone_screen(stack, brow
 async def test_payment_page_checks_in_the_page_then_saves(stack, browser):
     router = stack["app"][HANDOFF]
     member_id, account_id = await add_member(router.factory)
-    link = await create_link(router.factory, secret_key=stack["settings"].secret_key,
-                             public_base_url=stack["base"], member_id=member_id, account_id=account_id,
-                             conversation_id="web-none", now=MONDAY_10AM)
+    link = await create_link(
+        router.factory,
+        secret_key=stack["settings"].secret_key,
+        public_base_url=stack["base"],
+        member_id=member_id,
+        account_id=account_id,
+        conversation_id="web-none",
+        now=MONDAY_10AM,
+    )
     page = await browser.new_page(viewport={"width": 390, "height": 900})
     await page.goto(link.url)
     await expect(page.get_by_role("heading", name="Add a card or bank account")).to_be_visible()
@@ -85,7 +95,9 @@ async def test_payment_page_checks_in_the_page_then_saves(stack, browser):
     await page.get_by_label("Security code (CVV)").fill("123")
     await page.get_by_label("Name on the card").fill("Dana Whitfield")
     await page.get_by_role("button", name="Save securely").click()
-    await expect(page.locator("#card_number-error")).to_have_text("That card number doesn't look right. Please check it.")
+    await expect(page.locator("#card_number-error")).to_have_text(
+        "That card number doesn't look right. Please check it."
+    )
     await expect(page.get_by_label("Card number")).to_be_focused()
     await screenshot(page, "payment-page-error")
     await page.get_by_label("Card number").fill("4242 4242 4242 4242")
@@ -120,12 +132,16 @@ async def test_agent_takes_and_answers_a_web_member_then_hands_back(stack, brows
     await expect(agent.get_by_role("heading", name="WEB conversation: high bill")).to_be_visible()
     await expect(member_log).to_contain_text("Maria from member services has joined the chat.")
 
-    await agent.get_by_label("Reply as Maria").fill("Hi, this is Maria. I'm looking at your bill now.")
+    await agent.get_by_label("Reply as Maria").fill(
+        "Hi, this is Maria. I'm looking at your bill now."
+    )
     await agent.get_by_role("button", name="Send").click()
     await expect(member_log).to_contain_text("Maria (member services)")
     await expect(member_log).to_contain_text("I'm looking at your bill now.")
     await send(member, "thank you, it doubled this month")
-    await expect(agent.locator("#transcript")).to_contain_text("it doubled this month")  # live, no reload
+    await expect(agent.locator("#transcript")).to_contain_text(
+        "it doubled this month"
+    )  # live, no reload
     await screenshot(agent, "console-conversation", publish=True)
     await screenshot(member, "widget-with-agent", publish=True)
 

@@ -67,9 +67,22 @@ def _model_source(tmp: Path) -> Path:
         return models
     out = tmp / "models"
     subprocess.run(
-        [str(RASA_BIN), "train", "--domain", "domain", "--data", "data", "--config", "config.yml",
-         "--out", str(out), "--quiet"],
-        cwd=PROJECT_ROOT, check=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        [
+            str(RASA_BIN),
+            "train",
+            "--domain",
+            "domain",
+            "--data",
+            "data",
+            "--config",
+            "config.yml",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
     )
     return out
 
@@ -147,8 +160,11 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "ACTION_SERVER_PORT": str(settings.action_server_port),
         "SECRET_KEY": secret_key,
         "REDIS_URL": "",
-        "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_FROM_NUMBER": "",
-        "SMTP_HOST": "", "SMTP_FROM": "",
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_AUTH_TOKEN": "",
+        "TWILIO_FROM_NUMBER": "",
+        "SMTP_HOST": "",
+        "SMTP_FROM": "",
         "JEC_FAKE_NOW": FAKE_NOW.isoformat(),
         "JEC_FAKE_NOW_FILE": str(clock_file),
         "RASA_TELEMETRY_ENABLED": "false",
@@ -162,9 +178,16 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             child.start()
             started.append(child)
             wait_healthy(child, STARTUP_TIMEOUT_SECONDS[child.name])
-        yield Stack(rasa_url=settings.rasa_url, rasa_token=settings.rasa_token, log_dir=tmp / "log",
-                    tmp=tmp, database_url=database_url, tracker_db=tracker_db, clock_file=clock_file,
-                    secret_key=secret_key)
+        yield Stack(
+            rasa_url=settings.rasa_url,
+            rasa_token=settings.rasa_token,
+            log_dir=tmp / "log",
+            tmp=tmp,
+            database_url=database_url,
+            tracker_db=tracker_db,
+            clock_file=clock_file,
+            secret_key=secret_key,
+        )
     except Exception:
         print(f"\nRasa stack failed; logs are in {tmp / 'log'}")
         raise
@@ -201,8 +224,9 @@ def fake_clock(rasa_stack: Stack) -> Iterator[FakeClock]:
 class Member:
     """One member's conversation over Rasa's REST channel, with the metadata the gateway sends."""
 
-    def __init__(self, session: aiohttp.ClientSession, stack: Stack, sender: str,
-                 metadata: dict[str, Any]) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, stack: Stack, sender: str, metadata: dict[str, Any]
+    ) -> None:
         self.session = session
         self.stack = stack
         self.sender = sender
@@ -212,8 +236,9 @@ class Member:
         """One turn; the bot's replies (text, buttons, custom) as Rasa sends them."""
         body = {"sender": self.sender, "message": text, "metadata": self.metadata}
         try:
-            async with self.session.post(f"{self.stack.rasa_url}/webhooks/rest/webhook",
-                                         json=body) as response:
+            async with self.session.post(
+                f"{self.stack.rasa_url}/webhooks/rest/webhook", json=body
+            ) as response:
                 response.raise_for_status()
                 replies = await response.json()
         except Exception:
@@ -280,9 +305,14 @@ def gateway(rasa_stack: Stack) -> Iterator[Gateway]:
     url = f"http://127.0.0.1:{port}"
     twilio_token = uuid.uuid4().hex
     settings = Settings(
-        var_dir=rasa_stack.tmp, database_url=rasa_stack.database_url, rasa_url=rasa_stack.rasa_url,
-        rasa_token=rasa_stack.rasa_token, gateway_port=port, public_base_url=url,
-        secret_key=rasa_stack.secret_key, twilio_auth_token=twilio_token,
+        var_dir=rasa_stack.tmp,
+        database_url=rasa_stack.database_url,
+        rasa_url=rasa_stack.rasa_url,
+        rasa_token=rasa_stack.rasa_token,
+        gateway_port=port,
+        public_base_url=url,
+        secret_key=rasa_stack.secret_key,
+        twilio_auth_token=twilio_token,
     )
     env = {
         "JEC_VAR_DIR": str(rasa_stack.tmp),
@@ -297,8 +327,11 @@ def gateway(rasa_stack: Stack) -> Iterator[Gateway]:
         "REDIS_URL": "",
         # Signatures are checked against this token; no account SID/from number: texts go to the
         # outbox table, where the test reads them.
-        "TWILIO_AUTH_TOKEN": twilio_token, "TWILIO_ACCOUNT_SID": "", "TWILIO_FROM_NUMBER": "",
-        "SMTP_HOST": "", "SMTP_FROM": "",
+        "TWILIO_AUTH_TOKEN": twilio_token,
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_FROM_NUMBER": "",
+        "SMTP_HOST": "",
+        "SMTP_FROM": "",
         # A busy CI machine: wait for the bot's reply inside Twilio's request rather than texting
         # it later, and give Rasa time to answer.
         "SMS_REPLY_WAIT_SECONDS": "60",
@@ -308,8 +341,13 @@ def gateway(rasa_stack: Stack) -> Iterator[Gateway]:
         "JEC_FAKE_NOW_FILE": str(rasa_stack.clock_file),
     }
     # `python -m bot.gateway` with the action server's test clock (see tests/e2e/gateway_main.py).
-    child = Child(name="gateway", argv=[str(APP_PYTHON), "-m", "tests.e2e.gateway_main"],
-                  health_url=f"{url}/health", log_path=rasa_stack.log_dir / "gateway.log", env=env)
+    child = Child(
+        name="gateway",
+        argv=[str(APP_PYTHON), "-m", "tests.e2e.gateway_main"],
+        health_url=f"{url}/health",
+        log_path=rasa_stack.log_dir / "gateway.log",
+        env=env,
+    )
     child.start()
     try:
         wait_healthy(child, STARTUP_TIMEOUT_SECONDS["gateway"])

@@ -20,10 +20,15 @@ from bot.gateway.app import create_app
 
 def main() -> None:
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    web.run_app(create_app(settings, clock=clock_from_env()), host=settings.gateway_host,
-                port=settings.gateway_port, print=lambda msg: logging.getLogger("bot.gateway").info(msg))
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    web.run_app(
+        create_app(settings, clock=clock_from_env()),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        print=lambda msg: logging.getLogger("bot.gateway").info(msg),
+    )
 
 
 if __name__ == "__main__":

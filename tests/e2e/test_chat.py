@@ -13,12 +13,19 @@ from bot.config import Settings
 
 def test_buttons_are_numbered_and_a_number_picks_the_payload() -> None:
     state = ChatState()
-    shown = render([
-        {"text": "Hi! What can I help with?",
-         "buttons": [{"title": "Office hours", "payload": "/ask_office_hours"},
-                     {"title": "Outage in my area", "payload": "/outage_status"}]},
-        {"text": "Call 1-800-262-5131 for outages."},
-    ], state)
+    shown = render(
+        [
+            {
+                "text": "Hi! What can I help with?",
+                "buttons": [
+                    {"title": "Office hours", "payload": "/ask_office_hours"},
+                    {"title": "Outage in my area", "payload": "/outage_status"},
+                ],
+            },
+            {"text": "Call 1-800-262-5131 for outages."},
+        ],
+        state,
+    )
 
     assert shown == (
         "bot> Hi! What can I help with?\n"
@@ -44,7 +51,9 @@ def test_chat_says_how_to_start_the_assistant_when_it_is_not_running(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], unused_tcp_port: int
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("hi\n"))
-    code = run_chat(Settings(rasa_url=f"http://127.0.0.1:{unused_tcp_port}", http_timeout_seconds=2))
+    code = run_chat(
+        Settings(rasa_url=f"http://127.0.0.1:{unused_tcp_port}", http_timeout_seconds=2)
+    )
 
     err = capsys.readouterr().err
     assert code == 1

@@ -46,8 +46,11 @@ def max_id(stack: Stack, table: str) -> int:
 
 
 def code_sent_to(stack: Stack, destination: str, after_id: int) -> str:
-    rows = stack.sql("select body from outbox where \"to\" = :to and id > :after order by id desc",
-                     to=destination, after=after_id)
+    rows = stack.sql(
+        'select body from outbox where "to" = :to and id > :after order by id desc',
+        to=destination,
+        after=after_id,
+    )
     for (body,) in rows:
         match = re.search(r"code: (\d{6})\b", body)
         if match:
@@ -69,12 +72,19 @@ class Texter:
         self.session, self.gateway, self.phone = session, gateway, phone
 
     def _form(self, body: str) -> dict[str, str]:
-        return {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32,
-                "From": self.phone, "To": "+17065550100", "Body": body, "NumMedia": "0"}
+        return {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": "AC" + "0" * 32,
+            "From": self.phone,
+            "To": "+17065550100",
+            "Body": body,
+            "NumMedia": "0",
+        }
 
     async def post(self, form: dict[str, str], signature: str) -> tuple[int, str]:
-        async with self.session.post(f"{self.gateway.url}/sms/twilio", data=form,
-                                     headers={"X-Twilio-Signature": signature}) as resp:
+        async with self.session.post(
+            f"{self.gateway.url}/sms/twilio", data=form, headers={"X-Twilio-Signature": signature}
+        ) as resp:
             return resp.status, await resp.text()
 
     async def text(self, body: str) -> list[str]:
@@ -127,7 +137,11 @@ class WebMember:
     async def wait_for(self, sender: str, text_part: str) -> dict[str, Any]:
         while True:
             event = await self.next_event()
-            if event.get("type") == "message" and event.get("sender") == sender and text_part in event.get("text", ""):
+            if (
+                event.get("type") == "message"
+                and event.get("sender") == sender
+                and text_part in event.get("text", "")
+            ):
                 return event
 
 
@@ -157,7 +171,8 @@ def undo_new_payments(rasa_stack: Stack) -> Iterator[None]:
 
 
 async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_saved_card(
-        rasa_stack, gateway, http, undo_new_payments) -> None:
+    rasa_stack, gateway, http, undo_new_payments
+) -> None:
     dana = Texter(http, gateway, DANA_PHONE)
     outbox_before, payments_before = max_id(rasa_stack, "outbox"), max_id(rasa_stack, "payments")
 
@@ -165,42 +180,63 @@ async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_s
     assert (await dana.post(forged, "not-a-signature"))[0] == 403
 
     assert await dana.text("whats my balance") == [
-        ("I see this number on account ending 4821. To confirm it's you, reply with the ZIP code of "
-        "that service address.")]
+        (
+            "I see this number on account ending 4821. To confirm it's you, reply with the ZIP code of "
+            "that service address."
+        )
+    ]
     balance = await dana.text("30833")
     assert balance[0] == "You're verified, Dana."
-    assert balance[1].startswith("Account ending 4821 (412 Mill St, Wrens): $142.87 is due "), balance
+    assert balance[1].startswith("Account ending 4821 (412 Mill St, Wrens): $142.87 is due "), (
+        balance
+    )
 
     assert await dana.text("pay my bill") == [
-        ("To continue, I'll text a 6-digit code to the phone on file ending 0101. Reply with it here. "
-        "It expires in 10 min.")]
+        (
+            "To continue, I'll text a 6-digit code to the phone on file ending 0101. Reply with it here. "
+            "It expires in 10 min."
+        )
+    ]
     amount_question = " ".join(await dana.text(code_sent_to(rasa_stack, DANA_PHONE, outbox_before)))
     assert "$142.87 is due " in amount_question, amount_question
     method_question = " ".join(await dana.text(choice_number(amount_question, "Full $142.87")))
-    assert method_question.startswith("Which payment method would you like to use?"), method_question
+    assert method_question.startswith("Which payment method would you like to use?"), (
+        method_question
+    )
     confirm = await dana.text(choice_number(method_question, "Visa ending 4242"))
-    assert confirm[-1].startswith("Pay $142.87 today with Visa ending 4242? Reply YES to confirm or NO to stop."), confirm
+    assert confirm[-1].startswith(
+        "Pay $142.87 today with Visa ending 4242? Reply YES to confirm or NO to stop."
+    ), confirm
 
     done = await dana.text("YES")
     assert done[0].startswith("Done. Payment of $142.87 received, confirmation P-"), done
 
-    rows = rasa_stack.sql("select amount_cents, status, channel, method_label from payments where id > :b",
-                          b=payments_before)
+    rows = rasa_stack.sql(
+        "select amount_cents, status, channel, method_label from payments where id > :b",
+        b=payments_before,
+    )
     assert rows == [(14287, "succeeded", "sms", "Visa ending 4242")]
     transcript = rasa_stack.sql(
         "select m.direction, m.sender from messages m join conversations c on c.id = m.conversation_id "
-        "where c.channel = 'sms' and c.external_id = :phone order by m.seq", phone=DANA_PHONE)
+        "where c.channel = 'sms' and c.external_id = :phone order by m.seq",
+        phone=DANA_PHONE,
+    )
     assert transcript[0] == ("in", "member") and ("out", "bot") in transcript
 
 
 # ------------------------------------------------------------------ web: a person, then the bot
 
 
-async def _console_sign_in(http_console: aiohttp.ClientSession, gateway: Gateway, username: str) -> str:
+async def _console_sign_in(
+    http_console: aiohttp.ClientSession, gateway: Gateway, username: str
+) -> str:
     page = await http_console.get(f"{gateway.url}/console/login")
     token = _csrf(await page.text())
-    resp = await http_console.post(f"{gateway.url}/console/login", allow_redirects=False,
-                                   data={"csrf": token, "username": username, "password": PASSWORD})
+    resp = await http_console.post(
+        f"{gateway.url}/console/login",
+        allow_redirects=False,
+        data={"csrf": token, "username": username, "password": PASSWORD},
+    )
     assert resp.status == 303, await resp.text()
     home = await http_console.get(f"{gateway.url}/console")
     assert home.status == 200
@@ -214,28 +250,43 @@ def _csrf(html: str) -> str:
 
 
 async def test_a_web_member_talks_to_an_agent_who_hands_back_to_the_bot(
-        rasa_stack, gateway, web_member) -> None:
+    rasa_stack, gateway, web_member
+) -> None:
     username = f"e2e.{uuid.uuid4().hex[:6]}"
     await asyncio.to_thread(create_agent, gateway.settings, username, "Maria Lopez", PASSWORD)
     jar = aiohttp.CookieJar(unsafe=True)  # the console's cookie on a bare IP address
-    async with aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=TURN_SECONDS)) as console:
+    async with aiohttp.ClientSession(
+        cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=TURN_SECONDS)
+    ) as console:
         csrf = await _console_sign_in(console, gateway, username)
         try:
             # The member verifies, then asks for a person: office hours (the clock) and Maria online.
-            assert (await web_member.texts("what's my balance"))[0].endswith("What's your 10-digit account number? It's at the top of your bill.")
-            assert (await web_member.texts("1000004821"))[0].startswith("Thanks. What's the ZIP code")
+            assert (await web_member.texts("what's my balance"))[0].endswith(
+                "What's your 10-digit account number? It's at the top of your bill."
+            )
+            assert (await web_member.texts("1000004821"))[0].startswith(
+                "Thanks. What's the ZIP code"
+            )
             assert (await web_member.texts("30833"))[0] == "You're verified, Dana."
             queued = await web_member.say("can I talk to a real person")
             assert [m["text"] for m in queued if m["text"]] == [
-                ("Sure. I'm connecting you with our member-services team. You're number 1 in line, "
-                "usually about 4 minutes. I'll stay quiet while you chat with them.")]
+                (
+                    "Sure. I'm connecting you with our member-services team. You're number 1 in line, "
+                    "usually about 4 minutes. I'll stay quiet while you chat with them."
+                )
+            ]
             [handoff_id] = [m["custom"]["handoff"]["handoff_id"] for m in queued if m.get("custom")]
-            assert rasa_stack.sql("select verified_tier, channel, status from handoff_requests where id = :h",
-                                  h=handoff_id) == [("verified", "web", "waiting")]
+            assert rasa_stack.sql(
+                "select verified_tier, channel, status from handoff_requests where id = :h",
+                h=handoff_id,
+            ) == [("verified", "web", "waiting")]
 
             # Maria takes it; the member is told.
-            taken = await console.post(f"{gateway.url}/console/handoffs/{handoff_id}/take",
-                                       data={"csrf": csrf}, allow_redirects=False)
+            taken = await console.post(
+                f"{gateway.url}/console/handoffs/{handoff_id}/take",
+                data={"csrf": csrf},
+                allow_redirects=False,
+            )
             assert taken.headers["Location"] == f"/console/handoffs/{handoff_id}?m=taken"
             await web_member.wait_for("system", "Maria from member services has joined the chat.")
 
@@ -244,23 +295,35 @@ async def test_a_web_member_talks_to_an_agent_who_hands_back_to_the_bot(
             page = await (await console.get(f"{gateway.url}/console/handoffs/{handoff_id}")).text()
             assert "my bill looks way too high this month" in page
             # Agent -> member, labelled with her first name.
-            reply = await console.post(f"{gateway.url}/console/handoffs/{handoff_id}/reply",
-                                       data={"csrf": csrf, "text": "Hi Dana, I can see your bill. One moment."})
+            reply = await console.post(
+                f"{gateway.url}/console/handoffs/{handoff_id}/reply",
+                data={"csrf": csrf, "text": "Hi Dana, I can see your bill. One moment."},
+            )
             assert reply.status == 200
             from_agent = await web_member.wait_for("agent", "I can see your bill")
             assert from_agent["agent_name"] == "Maria"
-            assert not [m for m in web_member.seen if m["sender"] == "bot" and m["seq"] > queued[-1]["seq"]]
+            assert not [
+                m for m in web_member.seen if m["sender"] == "bot" and m["seq"] > queued[-1]["seq"]
+            ]
 
             # Maria hands back: the bot says it's back and answers the next question.
-            ended = await console.post(f"{gateway.url}/console/handoffs/{handoff_id}/end",
-                                       data={"csrf": csrf}, allow_redirects=False)
+            ended = await console.post(
+                f"{gateway.url}/console/handoffs/{handoff_id}/end",
+                data={"csrf": csrf},
+                allow_redirects=False,
+            )
             assert ended.status in (302, 303)
             await web_member.wait_for("system", "Maria has left the chat.")
             await web_member.wait_for("bot", HANDBACK)
             assert await web_member.texts("what time do yall close") == [
-                ("Our offices are open until 5 PM today "
-                "(the Louisville and Thomson offices close 1-2 PM for lunch).")]
-            assert rasa_stack.sql("select status from handoff_requests where id = :h", h=handoff_id) == [("ended",)]
+                (
+                    "Our offices are open until 5 PM today "
+                    "(the Louisville and Thomson offices close 1-2 PM for lunch)."
+                )
+            ]
+            assert rasa_stack.sql(
+                "select status from handoff_requests where id = :h", h=handoff_id
+            ) == [("ended",)]
         finally:
             await console.post(f"{gateway.url}/console/logout", data={"csrf": csrf})
 
@@ -274,27 +337,43 @@ WEB_CARD, SMS_CARD = "5555 5555 5555 4444", "4012888888881881"
 
 def _forms(number: str) -> list[bytes]:
     digits = number.replace(" ", "")
-    spaced = " ".join(digits[i:i + 4] for i in range(0, 16, 4))
+    spaced = " ".join(digits[i : i + 4] for i in range(0, 16, 4))
     return [digits.encode(), spaced.encode(), spaced.replace(" ", "-").encode()]
 
 
 async def test_a_card_number_sent_on_either_channel_is_in_no_database_and_no_log(
-        rasa_stack, gateway, http, web_member) -> None:
+    rasa_stack, gateway, http, web_member
+) -> None:
     web_replies = await web_member.texts(f"my card number is {WEB_CARD}")
     sms_replies = await Texter(http, gateway, "+17065550188").text(f"pay with {SMS_CARD} please")
 
     assert not any("5555" in t for t in web_replies) and not any("4012" in t for t in sms_replies)
     files = sorted(rasa_stack.tmp.glob("jec.db*")) + sorted(rasa_stack.tmp.glob("rasa-tracker.db*"))
     files += sorted(p for p in rasa_stack.log_dir.rglob("*") if p.is_file())
-    assert any(p.name == "rasa-tracker.db" for p in files) and any(p.name == "gateway.log" for p in files)
+    assert any(p.name == "rasa-tracker.db" for p in files) and any(
+        p.name == "gateway.log" for p in files
+    )
     # The messages did reach Rasa's tracker store and the gateway's transcript, masked.
-    user_texts = [json.loads(data).get("text", "") for (data,) in rasa_stack.tracker_sql(
-        "select data from events where sender_id = :s and type_name = 'user'", s=web_member.conversation_id)]
+    user_texts = [
+        json.loads(data).get("text", "")
+        for (data,) in rasa_stack.tracker_sql(
+            "select data from events where sender_id = :s and type_name = 'user'",
+            s=web_member.conversation_id,
+        )
+    ]
     assert "my card number is 5555 **** **** 4444" in [t.lower() for t in user_texts], user_texts
-    stored = [t for (t,) in rasa_stack.sql(
-        "select m.text from messages m join conversations c on c.id = m.conversation_id "
-        "where c.external_id = '+17065550188' and m.direction = 'in'")]
+    stored = [
+        t
+        for (t,) in rasa_stack.sql(
+            "select m.text from messages m join conversations c on c.id = m.conversation_id "
+            "where c.external_id = '+17065550188' and m.direction = 'in'"
+        )
+    ]
     assert stored == ["pay with 4012 **** **** 1881 please"]
-    leaks = [(p.name, form.decode()) for p in files for form in _forms(WEB_CARD) + _forms(SMS_CARD)
-             if form in p.read_bytes()]
+    leaks = [
+        (p.name, form.decode())
+        for p in files
+        for form in _forms(WEB_CARD) + _forms(SMS_CARD)
+        if form in p.read_bytes()
+    ]
     assert leaks == []

@@ -24,10 +24,14 @@ async def test_greeting_lists_what_it_can_do_and_the_24_7_line(talk) -> None:
     replies = await talk("hi")
 
     texts = _texts(replies)
-    assert texts[0].startswith("Hi, I'm the Jefferson Energy Cooperative assistant. I can tell you "
-                               "our office hours and check for a known power outage")
-    assert texts[1] == ("To talk with a person, call member services at (706) 547-2167. "
-                        "For outages and emergencies, call 1-800-262-5131 any time, 24/7.")
+    assert texts[0].startswith(
+        "Hi, I'm the Jefferson Energy Cooperative assistant. I can tell you "
+        "our office hours and check for a known power outage"
+    )
+    assert texts[1] == (
+        "To talk with a person, call member services at (706) 547-2167. "
+        "For outages and emergencies, call 1-800-262-5131 any time, 24/7."
+    )
     assert [b["title"] for b in replies[0]["buttons"]] == ["Office hours", "Outage in my area"]
 
 

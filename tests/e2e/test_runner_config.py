@@ -36,16 +36,24 @@ def test_production_profile_uses_postgres_tracker_and_redis_locks(tmp_path: Path
 
     assert written["action_endpoint"] == {"url": "http://10.0.0.5:5056/webhook"}
     assert written["tracker_store"] == {
-        "type": "SQL", "url": "postgresql://jec:secret@db.internal:5432/jec_rasa"}
+        "type": "SQL",
+        "url": "postgresql://jec:secret@db.internal:5432/jec_rasa",
+    }
     assert written["lock_store"] == {
-        "type": "redis", "url": "cache.internal", "port": 6380, "db": 2, "key_prefix": "jec",
-        "password": "pw"}
+        "type": "redis",
+        "url": "cache.internal",
+        "port": 6380,
+        "db": 2,
+        "key_prefix": "jec",
+        "password": "pw",
+    }
 
 
 def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path) -> None:
     settings = Settings(var_dir=tmp_path, rasa_url="http://127.0.0.1:5099", rasa_token="t0k")
-    rasa = next(c for c in build_children(settings, tmp_path / "e.yml", gateway=False)
-                if c.name == "rasa")
+    rasa = next(
+        c for c in build_children(settings, tmp_path / "e.yml", gateway=False) if c.name == "rasa"
+    )
 
     argv = rasa.argv
     assert argv[argv.index("-i") + 1] == "127.0.0.1"
@@ -62,8 +70,12 @@ def test_a_process_that_dies_while_starting_is_named_with_its_log(tmp_path: Path
 
     from bot.runner import Child, StartupError, wait_healthy
 
-    child = Child(name="actions", argv=[sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
-                  health_url="http://127.0.0.1:9/health", log_path=tmp_path / "log" / "actions.log")
+    child = Child(
+        name="actions",
+        argv=[sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+        health_url="http://127.0.0.1:9/health",
+        log_path=tmp_path / "log" / "actions.log",
+    )
     child.start()
     try:
         with pytest.raises(StartupError) as failure:
@@ -72,5 +84,6 @@ def test_a_process_that_dies_while_starting_is_named_with_its_log(tmp_path: Path
         child.stop()
 
     assert str(failure.value) == (
-        f"actions exited with code 3 while starting; see {tmp_path / 'log' / 'actions.log'}")
+        f"actions exited with code 3 while starting; see {tmp_path / 'log' / 'actions.log'}"
+    )
     assert "boom" in (tmp_path / "log" / "actions.log").read_text()

@@ -40,23 +40,45 @@ class ControlledRasa(FakeRasa):
     """Rasa's REST channel plus `tracker/events` (resume) and `trigger_intent`, recorded."""
 
     control: list[dict[str, Any]] = field(default_factory=list)
-    trigger_replies: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {
-        "EXTERNAL_agent_handback": [{"text": "You're back with the automated assistant. Anything else I can help with?"}],
-        "EXTERNAL_method_added": [{"text": "Pay $142.87 with it now?",
-                                   "buttons": [{"title": "Yes", "payload": "/affirm"}]}],
-    })
+    trigger_replies: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {
+            "EXTERNAL_agent_handback": [
+                {"text": "You're back with the automated assistant. Anything else I can help with?"}
+            ],
+            "EXTERNAL_method_added": [
+                {
+                    "text": "Pay $142.87 with it now?",
+                    "buttons": [{"title": "Yes", "payload": "/affirm"}],
+                }
+            ],
+        }
+    )
 
     async def events(self, request: web.Request) -> web.Response:
-        self.control.append({"call": "events", "conversation": request.match_info["cid"],
-                             "token": request.query.get("token"), "body": await request.json()})
+        self.control.append(
+            {
+                "call": "events",
+                "conversation": request.match_info["cid"],
+                "token": request.query.get("token"),
+                "body": await request.json(),
+            }
+        )
         return web.json_response({"events": []})
 
     async def trigger(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.control.append({"call": "trigger", "conversation": request.match_info["cid"],
-                             "token": request.query.get("token"), "body": body})
-        messages = [{"recipient_id": request.match_info["cid"], **m}
-                    for m in self.trigger_replies.get(body.get("name"), [])]
+        self.control.append(
+            {
+                "call": "trigger",
+                "conversation": request.match_info["cid"],
+                "token": request.query.get("token"),
+                "body": body,
+            }
+        )
+        messages = [
+            {"recipient_id": request.match_info["cid"], **m}
+            for m in self.trigger_replies.get(body.get("name"), [])
+        ]
         return web.json_response({"tracker": {}, "messages": messages})
 
     def calls_of(self, kind: str) -> list[dict[str, Any]]:
@@ -72,14 +94,30 @@ def rasa_app(fake: ControlledRasa) -> web.Application:
     return app
 
 
-async def add_handoff(factory: Any, conversation_id: str, channel: str, *, topic: str = "high bill",
-                      tier: str = "verified", how: str | None = "account number + ZIP",
-                      account_id: int | None = None, member_id: int | None = None,
-                      created_at: datetime = MONDAY_10AM) -> int:
+async def add_handoff(
+    factory: Any,
+    conversation_id: str,
+    channel: str,
+    *,
+    topic: str = "high bill",
+    tier: str = "verified",
+    how: str | None = "account number + ZIP",
+    account_id: int | None = None,
+    member_id: int | None = None,
+    created_at: datetime = MONDAY_10AM,
+) -> int:
     async with session_scope(factory) as session:
-        row = HandoffRequest(conversation_id=conversation_id, channel=channel, status="waiting", topic=topic,
-                             verified_tier=tier, verified_how=how, account_id=account_id, member_id=member_id,
-                             created_at=created_at)
+        row = HandoffRequest(
+            conversation_id=conversation_id,
+            channel=channel,
+            status="waiting",
+            topic=topic,
+            verified_tier=tier,
+            verified_how=how,
+            account_id=account_id,
+            member_id=member_id,
+            created_at=created_at,
+        )
         session.add(row)
         await session.flush()
         return row.id
@@ -95,20 +133,36 @@ async def sign_in(client: TestClient, username: str, password: str = PASSWORD) -
     """Sign in through the real form; returns the session's CSRF token from the console page."""
     form_page = await client.get("/console/login")
     token = hidden_csrf(await form_page.text())
-    resp = await client.post("/console/login", data={"csrf": token, "username": username, "password": password},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/console/login",
+        data={"csrf": token, "username": username, "password": password},
+        allow_redirects=False,
+    )
     assert resp.status == 303, await resp.text()
     home = await client.get("/console")
     assert home.status == 200
     return hidden_csrf(await home.text())
 
 
-async def text_in(client: TestClient, settings: Settings, body: str, from_number: str = "+17065550101",
-                  sid: str = "SM1") -> web.Response:
-    form = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": from_number, "To": "+17065550100",
-            "Body": body, "NumMedia": "0"}
+async def text_in(
+    client: TestClient,
+    settings: Settings,
+    body: str,
+    from_number: str = "+17065550101",
+    sid: str = "SM1",
+) -> web.Response:
+    form = {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "1" * 32,
+        "From": from_number,
+        "To": "+17065550100",
+        "Body": body,
+        "NumMedia": "0",
+    }
     url = settings.public_base_url + "/sms/twilio"
-    return await client.post("/sms/twilio", data=form, headers={"X-Twilio-Signature": sign(settings, url, form)})
+    return await client.post(
+        "/sms/twilio", data=form, headers={"X-Twilio-Signature": sign(settings, url, form)}
+    )
 
 
 async def add_member(factory: Any, *, phone: str = "+17065550101") -> tuple[int, int]:
@@ -119,8 +173,15 @@ async def add_member(factory: Any, *, phone: str = "+17065550101") -> tuple[int,
         member = Member(member_number="M-4821", first_name="Dana", last_name="Whitfield")
         session.add(member)
         await session.flush()
-        account = Account(account_number="1000004821", member_id=member.id, service_street="412 Mill St",
-                          service_town="Wrens", service_zip="30833")
-        session.add_all([account, Contact(member_id=member.id, kind="phone", value=phone, is_primary=True)])
+        account = Account(
+            account_number="1000004821",
+            member_id=member.id,
+            service_street="412 Mill St",
+            service_town="Wrens",
+            service_zip="30833",
+        )
+        session.add_all(
+            [account, Contact(member_id=member.id, kind="phone", value=phone, is_primary=True)]
+        )
         await session.flush()
         return member.id, account.id

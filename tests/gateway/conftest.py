@@ -31,8 +31,12 @@ async def fake_rasa(aiohttp_server: Any) -> FakeRasa:
 def settings(sqlite_url: str, fake_rasa: FakeRasa, tmp_path: Any) -> Settings:
     assert fake_rasa.server is not None
     return Settings(
-        var_dir=tmp_path, database_url=sqlite_url, rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
-        public_base_url=PUBLIC_BASE, secret_key="test-secret-key", twilio_auth_token=AUTH_TOKEN,
+        var_dir=tmp_path,
+        database_url=sqlite_url,
+        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
+        public_base_url=PUBLIC_BASE,
+        secret_key="test-secret-key",
+        twilio_auth_token=AUTH_TOKEN,
         http_timeout_seconds=5.0,
     )
 

@@ -37,10 +37,16 @@ async def fake_rasa(aiohttp_server: Any) -> ControlledRasa:
 def settings(sqlite_url: str, fake_rasa: ControlledRasa, tmp_path: Any) -> Settings:
     assert fake_rasa.server is not None
     # http public URL: the test client talks plain http, and Secure cookies would not come back.
-    return Settings(var_dir=tmp_path, database_url=sqlite_url,
-                    rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"), rasa_token="rasa-secret",
-                    public_base_url="http://chat.jec.example", secret_key="test-secret-key",
-                    twilio_auth_token=AUTH_TOKEN, http_timeout_seconds=5.0)
+    return Settings(
+        var_dir=tmp_path,
+        database_url=sqlite_url,
+        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
+        rasa_token="rasa-secret",
+        public_base_url="http://chat.jec.example",
+        secret_key="test-secret-key",
+        twilio_auth_token=AUTH_TOKEN,
+        http_timeout_seconds=5.0,
+    )
 
 
 @pytest.fixture
@@ -54,9 +60,15 @@ def sms() -> RecordingSms:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings, clock: Clock, sms: RecordingSms) -> TestClient:
-    app = create_app(settings, clock=clock, notifier=sms,
-                     options=GatewayOptions(sms_reply_wait_seconds=4.0, hello_timeout_seconds=5.0))
+async def client(
+    aiohttp_client: Any, settings: Settings, clock: Clock, sms: RecordingSms
+) -> TestClient:
+    app = create_app(
+        settings,
+        clock=clock,
+        notifier=sms,
+        options=GatewayOptions(sms_reply_wait_seconds=4.0, hello_timeout_seconds=5.0),
+    )
     app[SWEEP_INTERVAL] = 0.0  # tests run the after-hours sweep themselves, at a chosen time
     return await aiohttp_client(app)
 
@@ -75,5 +87,7 @@ def router(client: TestClient) -> HandoffRouter:
 def agents(settings: Settings) -> dict[str, int]:
     from bot.gateway.agents_cli import create_agent
 
-    return {"maria": create_agent(settings, "maria", "Maria Lopez", PASSWORD),
-            "tom": create_agent(settings, "tom", "Tom Beasley", PASSWORD)}
+    return {
+        "maria": create_agent(settings, "maria", "Maria Lopez", PASSWORD),
+        "tom": create_agent(settings, "tom", "Tom Beasley", PASSWORD),
+    }

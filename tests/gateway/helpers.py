@@ -25,7 +25,8 @@ class FakeRasa:
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     reply: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda body: [
-        {"recipient_id": body["sender"], "text": f"You said: {body['message']}"}]
+        {"recipient_id": body["sender"], "text": f"You said: {body['message']}"}
+    ]
     fail: bool = False
     delay: float = 0.0
     server: TestServer | None = None
@@ -49,10 +50,14 @@ class FakeRasa:
 
 async def count(db: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:
     async with db() as session:
-        return (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+        return (
+            await session.execute(select(func.count()).select_from(model).where(*where))
+        ).scalar_one()
 
 
-async def rows(db: async_sessionmaker[AsyncSession], model: Any, *where: Any, order_by: Any = None) -> list[Any]:
+async def rows(
+    db: async_sessionmaker[AsyncSession], model: Any, *where: Any, order_by: Any = None
+) -> list[Any]:
     async with db() as session:
         stmt = select(model).where(*where)
         if order_by is not None:
@@ -68,13 +73,27 @@ class Texter:
         self.settings = settings
         self._n = 0
 
-    def form(self, body: str, from_number: str = "+17065550101", sid: str | None = None) -> dict[str, str]:
+    def form(
+        self, body: str, from_number: str = "+17065550101", sid: str | None = None
+    ) -> dict[str, str]:
         self._n += 1
-        return {"MessageSid": sid or f"SM{self._n:032d}", "AccountSid": "AC" + "1" * 32,
-                "From": from_number, "To": "+17065550100", "Body": body, "NumMedia": "0"}
+        return {
+            "MessageSid": sid or f"SM{self._n:032d}",
+            "AccountSid": "AC" + "1" * 32,
+            "From": from_number,
+            "To": "+17065550100",
+            "Body": body,
+            "NumMedia": "0",
+        }
 
-    async def post(self, path: str, form: dict[str, str], *, signed_url: str | None = None,
-                   signature: str | None = "auto") -> Any:
+    async def post(
+        self,
+        path: str,
+        form: dict[str, str],
+        *,
+        signed_url: str | None = None,
+        signature: str | None = "auto",
+    ) -> Any:
         url = signed_url or PUBLIC_BASE + path
         headers = {}
         if signature == "auto":
@@ -83,7 +102,9 @@ class Texter:
             headers["X-Twilio-Signature"] = signature
         return await self.client.post(path, data=form, headers=headers)
 
-    async def text(self, body: str, from_number: str = "+17065550101", sid: str | None = None) -> tuple[int, list[str]]:
+    async def text(
+        self, body: str, from_number: str = "+17065550101", sid: str | None = None
+    ) -> tuple[int, list[str]]:
         from bot.gateway.simulate import twiml_bodies
 
         resp = await self.post("/sms/twilio", self.form(body, from_number, sid))

@@ -39,7 +39,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def pages(aiohttp_client: Any, settings: Settings, sqlite_url: str, clock: Clock) -> TestClient:
+async def pages(
+    aiohttp_client: Any, settings: Settings, sqlite_url: str, clock: Clock
+) -> TestClient:
     generate_demo_data(sqlite_url, members=5, today=date(2026, 11, 28))
     app = create_app(settings, clock=clock, options=GatewayOptions(hello_timeout_seconds=5.0))
     return await aiohttp_client(app)
@@ -54,8 +56,13 @@ def scalar(sqlite_url: str, sql: str, **params: Any) -> Any:
         engine.dispose()
 
 
-def chart_path(settings: Settings, account_id: int = DANA, start: date = date(2026, 10, 29),
-               end: date = date(2026, 11, 27), now: datetime = NOW) -> str:
+def chart_path(
+    settings: Settings,
+    account_id: int = DANA,
+    start: date = date(2026, 10, 29),
+    end: date = date(2026, 11, 27),
+    now: datetime = NOW,
+) -> str:
     return f"/usage/{chart_token(settings.secret_key, account_id, start, end, now=now)}.svg"
 
 
@@ -68,16 +75,30 @@ async def test_chart_draws_one_bar_per_day_with_the_exact_readings(pages, settin
     assert resp.content_type == "image/svg+xml"
     assert resp.headers["Cache-Control"] == "no-store"
     svg = await resp.text()
-    assert svg.startswith("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
     assert "<script" not in svg
     assert "Daily use, kWh: Oct 29 - Nov 27, 2026" in svg
     bars = re.findall(r"<title>([A-Z][a-z]{2} \d{1,2}): ([\d.]+) kWh</title>", svg)
     assert len(bars) == 30
-    nov27 = Decimal(str(scalar(sqlite_url, "select kwh from usage_readings where account_id=:a and day='2026-11-27'",
-                               a=DANA)))
-    assert ("Nov 27", str(nov27.quantize(Decimal("0.01")))) == (bars[-1][0], str(Decimal(bars[-1][1])))
-    total = scalar(sqlite_url, "select round(sum(kwh)) from usage_readings where account_id=:a "
-                               "and day between '2026-10-29' and '2026-11-27'", a=DANA)
+    nov27 = Decimal(
+        str(
+            scalar(
+                sqlite_url,
+                "select kwh from usage_readings where account_id=:a and day='2026-11-27'",
+                a=DANA,
+            )
+        )
+    )
+    assert ("Nov 27", str(nov27.quantize(Decimal("0.01")))) == (
+        bars[-1][0],
+        str(Decimal(bars[-1][1])),
+    )
+    total = scalar(
+        sqlite_url,
+        "select round(sum(kwh)) from usage_readings where account_id=:a "
+        "and day between '2026-10-29' and '2026-11-27'",
+        a=DANA,
+    )
     assert f"30 days with readings, {int(total)} kWh in all" in svg
 
 
@@ -103,8 +124,12 @@ async def test_tampered_chart_link_is_refused(pages, settings):
     good = chart_token(settings.secret_key, DANA, date(2026, 10, 29), date(2026, 11, 27), now=NOW)
     payload, stamp, signature = good.split(".")
     forged = chart_token("someone-elses-key", EARL, date(2026, 10, 29), date(2026, 11, 27), now=NOW)
-    for token in (f"{forged.split('.')[0]}.{stamp}.{signature}", f"{payload}.{stamp}.{signature[:-2]}xx",
-                  forged, "not-a-token"):
+    for token in (
+        f"{forged.split('.')[0]}.{stamp}.{signature}",
+        f"{payload}.{stamp}.{signature[:-2]}xx",
+        forged,
+        "not-a-token",
+    ):
         resp = await pages.get(f"/usage/{token}.svg")
         assert resp.status == 404, token
         page = await resp.text()
@@ -127,20 +152,26 @@ async def test_chart_refuses_a_range_longer_than_two_months(pages, settings):
 def pdf_objects(body: bytes) -> dict[int, bytes]:
     """Parse the cross-reference table and return each object's bytes, checking every offset."""
     startxref = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", body).group(1))
-    assert body[startxref:startxref + 4] == b"xref"
+    assert body[startxref : startxref + 4] == b"xref"
     header = re.match(rb"xref\n0 (\d+)\n", body[startxref:])
     count = int(header.group(1))
-    entries = body[startxref + header.end():].split(b"\n")[:count]
+    entries = body[startxref + header.end() :].split(b"\n")[:count]
     objects: dict[int, bytes] = {}
     for number, entry in enumerate(entries[1:], start=1):
         offset = int(entry[:10])
         assert body[offset:].startswith(f"{number} 0 obj\n".encode()), number
-        objects[number] = body[offset:body.index(b"endobj", offset)]
+        objects[number] = body[offset : body.index(b"endobj", offset)]
     return objects
 
 
-async def test_latest_bill_pdf_is_a_valid_one_page_pdf_with_the_amounts(pages, settings, sqlite_url):
-    bill_id = scalar(sqlite_url, "select id from bills where account_id=:a order by billing_date desc limit 1", a=DANA)
+async def test_latest_bill_pdf_is_a_valid_one_page_pdf_with_the_amounts(
+    pages, settings, sqlite_url
+):
+    bill_id = scalar(
+        sqlite_url,
+        "select id from bills where account_id=:a order by billing_date desc limit 1",
+        a=DANA,
+    )
     resp = await pages.get(f"/bill/{bill_token(settings.secret_key, DANA, bill_id, now=NOW)}.pdf")
     assert resp.status == 200
     assert resp.content_type == "application/pdf"
@@ -177,7 +208,9 @@ async def test_latest_bill_pdf_is_a_valid_one_page_pdf_with_the_amounts(pages, s
 
 
 async def test_earl_past_due_bill_shows_the_late_fee(pages, settings, sqlite_url):
-    bill_id = scalar(sqlite_url, "select id from bills where account_id=:a and late_fee_cents > 0", a=EARL)
+    bill_id = scalar(
+        sqlite_url, "select id from bills where account_id=:a and late_fee_cents > 0", a=EARL
+    )
     resp = await pages.get(f"/bill/{bill_token(settings.secret_key, EARL, bill_id, now=NOW)}.pdf")
     body = await resp.read()
     assert resp.status == 200
@@ -205,8 +238,10 @@ async def test_tampered_bill_link_is_refused(pages, settings):
     good = bill_token(settings.secret_key, DANA, 12, now=NOW)
     _payload, stamp, signature = good.split(".")
     other = bill_token(settings.secret_key, EARL, 24, now=NOW).split(".")[0]
-    for token in (f"{other}.{stamp}.{signature}", chart_token(settings.secret_key, DANA, date(2026, 11, 1),
-                                                              date(2026, 11, 27), now=NOW)):
+    for token in (
+        f"{other}.{stamp}.{signature}",
+        chart_token(settings.secret_key, DANA, date(2026, 11, 1), date(2026, 11, 27), now=NOW),
+    ):
         resp = await pages.get(f"/bill/{token}.pdf")
         assert resp.status == 404
         assert "This link isn't valid" in await resp.text()

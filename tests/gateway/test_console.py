@@ -31,10 +31,14 @@ async def test_agent_password_is_stored_as_an_argon2_hash_only(settings, agents,
 async def test_wrong_password_is_refused_with_the_same_words_as_an_unknown_user(client, agents):
     page = await client.get("/console/login")
     token = hidden_csrf(await page.text())
-    wrong = await client.post("/console/login", data={"csrf": token, "username": "maria", "password": "nope"})
+    wrong = await client.post(
+        "/console/login", data={"csrf": token, "username": "maria", "password": "nope"}
+    )
     assert wrong.status == 401
-    unknown = await client.post("/console/login", data={"csrf": hidden_csrf(await wrong.text()),
-                                                         "username": "nobody", "password": "nope"})
+    unknown = await client.post(
+        "/console/login",
+        data={"csrf": hidden_csrf(await wrong.text()), "username": "nobody", "password": "nope"},
+    )
     assert unknown.status == 401
     assert "username and password don&#x27;t match" in await wrong.text()
     assert "username and password don&#x27;t match" in await unknown.text()
@@ -57,9 +61,13 @@ def test_session_cookie_is_http_only_same_site_and_secure_on_https(settings):
 
     for base, secure in (("https://chat.jec.example", True), ("http://127.0.0.1:8080", False)):
         response = web.Response()
-        SessionCodec(replace(settings, public_base_url=base)).write(response, new_session(1, MONDAY_10AM))
+        SessionCodec(replace(settings, public_base_url=base)).write(
+            response, new_session(1, MONDAY_10AM)
+        )
         cookie = response.cookies[SESSION_COOKIE]
-        assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/console"
+        assert (
+            cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/console"
+        )
         assert bool(cookie["secure"]) is secure
 
 
@@ -100,10 +108,18 @@ async def test_sign_out_marks_the_agent_offline(client, agents, db):
 # ------------------------------------------------------------------ queue and take
 
 
-async def test_queue_shows_waiting_time_channel_identity_and_topic(client, agents, router, clock, gw):
+async def test_queue_shows_waiting_time_channel_identity_and_topic(
+    client, agents, router, clock, gw
+):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    await add_handoff(router.factory, conv.id, "sms", topic="high bill", tier="verified",
-                      how="phone on file + ZIP")
+    await add_handoff(
+        router.factory,
+        conv.id,
+        "sms",
+        topic="high bill",
+        tier="verified",
+        how="phone on file + ZIP",
+    )
     clock.advance(minutes=7)
     await sign_in(client, "maria")
     html = await (await client.get("/console")).text()
@@ -111,7 +127,9 @@ async def test_queue_shows_waiting_time_channel_identity_and_topic(client, agent
     assert "Verified" in html and "phone on file + ZIP" in html
 
 
-async def test_two_agents_taking_one_conversation_at_once_exactly_one_wins(aiohttp_client, client, agents, router, gw, db):
+async def test_two_agents_taking_one_conversation_at_once_exactly_one_wins(
+    aiohttp_client, client, agents, router, gw, db
+):
     conv = await gw.store.new_web_conversation()
     await gw.store.set_mode(conv.id, "queued")
     handoff_id = await add_handoff(router.factory, conv.id, "web")
@@ -119,10 +137,17 @@ async def test_two_agents_taking_one_conversation_at_once_exactly_one_wins(aioht
     maria_csrf = await sign_in(client, "maria")
     tom_csrf = await sign_in(other, "tom")
     a, b = await asyncio.gather(
-        client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": maria_csrf}, allow_redirects=False),
-        other.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": tom_csrf}, allow_redirects=False))
-    assert {a.headers["Location"], b.headers["Location"]} == {"/console?m=lost",
-                                                              f"/console/handoffs/{handoff_id}?m=taken"}
+        client.post(
+            f"/console/handoffs/{handoff_id}/take", data={"csrf": maria_csrf}, allow_redirects=False
+        ),
+        other.post(
+            f"/console/handoffs/{handoff_id}/take", data={"csrf": tom_csrf}, allow_redirects=False
+        ),
+    )
+    assert {a.headers["Location"], b.headers["Location"]} == {
+        "/console?m=lost",
+        f"/console/handoffs/{handoff_id}?m=taken",
+    }
     [row] = await rows(db, HandoffRequest)
     assert row.status == "assigned" and row.agent_id in (agents["maria"], agents["tom"])
     assert (await gw.store.get(conv.id)).mode == "agent"
@@ -135,20 +160,26 @@ async def test_take_race_many_times_over(router, agents, gw):
         conv = await gw.store.new_web_conversation()
         handoff_id = await add_handoff(router.factory, conv.id, "web")
         maria, tom = await router.agent(agents["maria"]), await router.agent(agents["tom"])
-        results = await asyncio.gather(*[router.take(handoff_id, agent) for agent in (maria, tom, maria, tom)])
+        results = await asyncio.gather(
+            *[router.take(handoff_id, agent) for agent in (maria, tom, maria, tom)]
+        )
         assert results.count(True) == 1
 
 
 # ------------------------------------------------------------------ replies on the member's channel
 
 
-async def test_agent_reply_reaches_an_sms_member_by_text_labelled_with_the_first_name(client, agents, router, gw, sms):
+async def test_agent_reply_reaches_an_sms_member_by_text_labelled_with_the_first_name(
+    client, agents, router, gw, sms
+):
     conv = await gw.store.get_or_create("sms", "+17065550101")
     handoff_id = await add_handoff(router.factory, conv.id, "sms")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
-    resp = await client.post(f"/console/handoffs/{handoff_id}/reply",
-                             data={"csrf": csrf, "text": "Hi Dana, I can see your bill. One moment."})
+    resp = await client.post(
+        f"/console/handoffs/{handoff_id}/reply",
+        data={"csrf": csrf, "text": "Hi Dana, I can see your bill. One moment."},
+    )
     assert resp.status == 200
     assert ("+17065550101", "Maria Lopez from member services has joined the chat.") not in sms.sent
     assert sms.sent[-1] == ("+17065550101", "Hi Dana, I can see your bill. One moment.")
@@ -162,9 +193,15 @@ async def test_agent_reply_reaches_a_web_member_through_the_hub(client, agents, 
     csrf = await sign_in(client, "tom")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     async with gw.hub.subscribe(conv.id) as queue:
-        await client.post(f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "Hello, Tom here."})
+        await client.post(
+            f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "Hello, Tom here."}
+        )
         event = await asyncio.wait_for(queue.get(), 5)
-    assert event["sender"] == "agent" and event["agent_name"] == "Tom" and event["text"] == "Hello, Tom here."
+    assert (
+        event["sender"] == "agent"
+        and event["agent_name"] == "Tom"
+        and event["text"] == "Hello, Tom here."
+    )
 
 
 async def test_an_agent_cannot_answer_a_conversation_another_agent_has(client, agents, router, gw):
@@ -172,7 +209,9 @@ async def test_an_agent_cannot_answer_a_conversation_another_agent_has(client, a
     handoff_id = await add_handoff(router.factory, conv.id, "web")
     await router.take(handoff_id, await router.agent(agents["tom"]))
     csrf = await sign_in(client, "maria")
-    resp = await client.post(f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "me too"})
+    resp = await client.post(
+        f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "me too"}
+    )
     assert resp.status == 409
     assert not [m for m in await gw.store.messages_after(conv.id, 0) if m.text == "me too"]
 
@@ -182,17 +221,23 @@ async def test_card_number_typed_by_an_agent_is_masked_too(client, agents, route
     handoff_id = await add_handoff(router.factory, conv.id, "web")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
-    await client.post(f"/console/handoffs/{handoff_id}/reply",
-                      data={"csrf": csrf, "text": "Is it 4111 1111 1111 1111?"})
+    await client.post(
+        f"/console/handoffs/{handoff_id}/reply",
+        data={"csrf": csrf, "text": "Is it 4111 1111 1111 1111?"},
+    )
     texts = [m.text for m in await gw.store.messages_after(conv.id, 0)]
     assert not any("4111 1111 1111 1111" in t for t in texts)
 
 
-async def test_conversation_page_shows_the_masked_transcript_and_the_account_summary(client, agents, router, gw):
+async def test_conversation_page_shows_the_masked_transcript_and_the_account_summary(
+    client, agents, router, gw
+):
     member_id, account_id = await add_member(router.factory)
     conv = await gw.store.new_web_conversation()
     await gw.service.accept_member_message(conv, "my card is 4111 1111 1111 1111")
-    handoff_id = await add_handoff(router.factory, conv.id, "web", account_id=account_id, member_id=member_id)
+    handoff_id = await add_handoff(
+        router.factory, conv.id, "web", account_id=account_id, member_id=member_id
+    )
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     html = await (await client.get(f"/console/handoffs/{handoff_id}")).text()
@@ -206,15 +251,20 @@ async def test_transfer_passes_the_conversation_to_another_agent(client, agents,
     handoff_id = await add_handoff(router.factory, conv.id, "web")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
-    resp = await client.post(f"/console/handoffs/{handoff_id}/transfer",
-                             data={"csrf": csrf, "agent_id": str(agents["tom"])}, allow_redirects=False)
+    resp = await client.post(
+        f"/console/handoffs/{handoff_id}/transfer",
+        data={"csrf": csrf, "agent_id": str(agents["tom"])},
+        allow_redirects=False,
+    )
     assert resp.headers["Location"] == "/console"
     [row] = await rows(db, HandoffRequest)
     assert row.agent_id == agents["tom"] and row.status == "assigned"
     notice = (await gw.store.messages_after(conv.id, 0))[-1]
     assert "passed your chat to Tom" in notice.text
     # Maria no longer answers it
-    bad = await client.post(f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "hi"})
+    bad = await client.post(
+        f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "hi"}
+    )
     assert bad.status == 409
 
 
@@ -234,17 +284,36 @@ async def test_presence_and_heartbeat_update_the_agent_row(client, agents, clock
     assert (await client.post("/console/heartbeat")).status == 403  # no CSRF header
 
 
-async def test_callbacks_and_service_requests_are_listed_and_marked_done(client, agents, router, clock, db):
+async def test_callbacks_and_service_requests_are_listed_and_marked_done(
+    client, agents, router, clock, db
+):
     from datetime import date
 
     from bot.store.db import session_scope
 
     async with session_scope(router.factory) as session:
-        session.add(CallbackRequest(channel="web", phone="+17065550102", name="Earl", topic="payment arrangement",
-                                    best_time="after 2 PM", verified_tier="verified", status="open",
-                                    created_at=clock.now))
-        session.add(ServiceRequest(reference="S-1001", kind="stop", requested_date=date(2026, 12, 15),
-                                   channel="sms", status="open", created_at=clock.now))
+        session.add(
+            CallbackRequest(
+                channel="web",
+                phone="+17065550102",
+                name="Earl",
+                topic="payment arrangement",
+                best_time="after 2 PM",
+                verified_tier="verified",
+                status="open",
+                created_at=clock.now,
+            )
+        )
+        session.add(
+            ServiceRequest(
+                reference="S-1001",
+                kind="stop",
+                requested_date=date(2026, 12, 15),
+                channel="sms",
+                status="open",
+                created_at=clock.now,
+            )
+        )
     csrf = await sign_in(client, "maria")
     html = await (await client.get("/console")).text()
     assert "payment arrangement" in html and "S-1001" in html
@@ -272,7 +341,9 @@ async def test_live_events_stream_tells_the_console_about_the_queue(client, agen
     resp.close()
 
 
-def test_create_agent_prompts_for_the_password_when_none_is_given(settings: Settings, monkeypatch, sqlite_url):
+def test_create_agent_prompts_for_the_password_when_none_is_given(
+    settings: Settings, monkeypatch, sqlite_url
+):
     answers = iter([PASSWORD, PASSWORD])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     agent_id = create_agent(settings, "Ann.Lee", "Ann Lee", None, admin=True)

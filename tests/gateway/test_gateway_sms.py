@@ -31,7 +31,9 @@ async def test_signed_text_reaches_the_assistant_with_the_phone_in_e164(texter, 
 
 
 @pytest.mark.parametrize("signature", [None, "bm90IHRoZSByaWdodCBzaWduYXR1cmU="])
-async def test_missing_or_bad_signature_is_refused_and_nothing_is_stored(texter, fake_rasa, db, signature):
+async def test_missing_or_bad_signature_is_refused_and_nothing_is_stored(
+    texter, fake_rasa, db, signature
+):
     resp = await texter.post("/sms/twilio", texter.form("hello"), signature=signature)
     assert resp.status == 403
     assert fake_rasa.calls == []
@@ -50,10 +52,14 @@ async def test_tampered_body_fails_the_signature(texter, fake_rasa, db):
     assert fake_rasa.calls == []
 
 
-async def test_signature_is_checked_against_the_public_url_behind_a_proxy(texter, client, fake_rasa):
+async def test_signature_is_checked_against_the_public_url_behind_a_proxy(
+    texter, client, fake_rasa
+):
     # The request reaches the test server on http://127.0.0.1:<port>, but Twilio signed the
     # configured public https URL: valid.
-    resp = await texter.post("/sms/twilio", texter.form("hi"), signed_url=PUBLIC_BASE + "/sms/twilio")
+    resp = await texter.post(
+        "/sms/twilio", texter.form("hi"), signed_url=PUBLIC_BASE + "/sms/twilio"
+    )
     assert resp.status == 200
     # Signed for the address the request arrived on (not the public one): refused.
     local_url = str(client.make_url("/sms/twilio"))
@@ -99,13 +105,17 @@ async def test_stop_opts_out_with_one_confirmation_and_then_silence(texter, fake
     assert (await texter.text("what is my balance"))[1] == []
     assert fake_rasa.calls == []  # keywords and opted-out texts never reach the assistant
     # ...but the member's text is kept for the record
-    texts = [m.text for m in await rows(db, ConversationMessage, ConversationMessage.direction == "in")]
+    texts = [
+        m.text for m in await rows(db, ConversationMessage, ConversationMessage.direction == "in")
+    ]
     assert texts == ["  stop ", "STOP", "what is my balance"]
     [optout] = await rows(db, SmsOptOut)
     assert optout.phone == "+17065550101" and optout.opted_out
 
 
-@pytest.mark.parametrize("word", ["STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE", "optout"])
+@pytest.mark.parametrize(
+    "word", ["STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE", "optout"]
+)
 async def test_every_opt_out_word_sent_alone_opts_out(texter, fake_rasa, word):
     _, replies = await texter.text(word)
     assert "unsubscribed" in replies[0]
@@ -144,12 +154,20 @@ async def test_help_names_the_coop_service_phones_stop_and_rates(texter, fake_ra
 
 
 async def test_twilio_error_21610_marks_the_number_opted_out(texter, fake_rasa, db):
-    form = {"MessageSid": "SMabc", "MessageStatus": "undelivered", "ErrorCode": "21610",
-            "To": "+17065550103"}
+    form = {
+        "MessageSid": "SMabc",
+        "MessageStatus": "undelivered",
+        "ErrorCode": "21610",
+        "To": "+17065550103",
+    }
     resp = await texter.post("/sms/twilio/status", form)
     assert resp.status == 204
     [callback] = await rows(db, SmsStatusCallback)
-    assert (callback.message_sid, callback.status, callback.error_code) == ("SMabc", "undelivered", "21610")
+    assert (callback.message_sid, callback.status, callback.error_code) == (
+        "SMabc",
+        "undelivered",
+        "21610",
+    )
     assert (await texter.text("balance", from_number="+17065550103"))[1] == []
     assert fake_rasa.calls == []
 
@@ -167,25 +185,39 @@ async def test_delivered_callback_is_recorded_without_opting_out(texter, db):
 async def test_buttons_become_numbered_choices_and_a_number_picks_the_payload(texter, fake_rasa):
     def reply(body):
         if body["message"] == "pay bill":
-            return [{"text": "How much would you like to pay?",
-                     "buttons": [{"title": "Full $142.87", "payload": "/choose_amount{\"kind\":\"full\"}"},
-                                 {"title": "Another amount", "payload": "/choose_amount{\"kind\":\"other\"}"}]}]
+            return [
+                {
+                    "text": "How much would you like to pay?",
+                    "buttons": [
+                        {"title": "Full $142.87", "payload": '/choose_amount{"kind":"full"}'},
+                        {"title": "Another amount", "payload": '/choose_amount{"kind":"other"}'},
+                    ],
+                }
+            ]
         return [{"text": "OK"}]
 
     fake_rasa.reply = reply
     _, [question] = await texter.text("pay bill")
-    assert question == "How much would you like to pay? Reply 1 for Full $142.87, 2 for Another amount."
+    assert (
+        question
+        == "How much would you like to pay? Reply 1 for Full $142.87, 2 for Another amount."
+    )
     _, replies = await texter.text(" 2 ")
     assert replies == ["OK"]
-    assert fake_rasa.messages[-1] == "/choose_amount{\"kind\":\"other\"}"
+    assert fake_rasa.messages[-1] == '/choose_amount{"kind":"other"}'
     # the choices were used up: a later "1" is just text
     await texter.text("1")
     assert fake_rasa.messages[-1] == "1"
 
 
 async def test_long_replies_are_gsm7_and_split_on_sentences(texter, fake_rasa):
-    sentence = "Your bill of $142.87 is due on December 15, and we\u2019ll remind you a few days before. "
-    fake_rasa.reply = lambda body: [{"text": sentence * 6}, {"image": "https://jec.example/usage/chart.png"}]
+    sentence = (
+        "Your bill of $142.87 is due on December 15, and we\u2019ll remind you a few days before. "
+    )
+    fake_rasa.reply = lambda body: [
+        {"text": sentence * 6},
+        {"image": "https://jec.example/usage/chart.png"},
+    ]
     _, replies = await texter.text("usage")
     assert len(replies) >= 3
     for text in replies[:-1]:
@@ -196,22 +228,35 @@ async def test_long_replies_are_gsm7_and_split_on_sentences(texter, fake_rasa):
 
 
 async def test_slow_bot_gets_empty_twiml_then_the_reply_through_the_outbox(
-        aiohttp_client, settings, fake_rasa, db):
+    aiohttp_client, settings, fake_rasa, db
+):
     from bot.gateway.app import create_app
     from gateway.helpers import Texter
 
-    client = await aiohttp_client(create_app(settings, options=GatewayOptions(sms_reply_wait_seconds=0.05)))
+    client = await aiohttp_client(
+        create_app(settings, options=GatewayOptions(sms_reply_wait_seconds=0.05))
+    )
     fake_rasa.delay = 0.5
     status, replies = await Texter(client, settings).text("balance please")
     assert (status, replies) == (200, [])
-    delivered = await eventually(lambda: rows(db, ConversationMessage, ConversationMessage.direction == "out",
-                                              ConversationMessage.delivered_at.is_not(None)))
+    delivered = await eventually(
+        lambda: rows(
+            db,
+            ConversationMessage,
+            ConversationMessage.direction == "out",
+            ConversationMessage.delivered_at.is_not(None),
+        )
+    )
     assert [m.text for m in delivered] == ["You said: balance please"]
     outbox = await rows(db, OutboxMessage)
-    assert [(o.to, o.body, o.status) for o in outbox] == [("+17065550101", "You said: balance please", "outbox")]
+    assert [(o.to, o.body, o.status) for o in outbox] == [
+        ("+17065550101", "You said: balance please", "outbox")
+    ]
 
 
-async def test_assistant_down_gets_an_apology_with_the_outage_line_and_the_text_is_kept(texter, fake_rasa, db):
+async def test_assistant_down_gets_an_apology_with_the_outage_line_and_the_text_is_kept(
+    texter, fake_rasa, db
+):
     fake_rasa.fail = True
     _, [reply] = await texter.text("my lights are out")
     assert reply.startswith("Sorry, I'm having trouble right now.")

@@ -19,7 +19,9 @@ LONG = (
 
 
 def test_short_text_is_one_message_unchanged():
-    assert split_sms("Your balance is $142.87, due Dec 15.") == ["Your balance is $142.87, due Dec 15."]
+    assert split_sms("Your balance is $142.87, due Dec 15.") == [
+        "Your balance is $142.87, due Dec 15."
+    ]
 
 
 def test_long_text_splits_on_sentence_boundaries_within_320():
@@ -45,33 +47,60 @@ def test_extension_characters_count_twice():
 
 
 def test_text_becomes_gsm7():
-    [part] = split_sms("We\u2019re \u201cclosed\u201d today \u2014 sorry \U0001F62C")
+    [part] = split_sms("We\u2019re \u201cclosed\u201d today \u2014 sorry \U0001f62c")
     assert is_gsm7(part)
-    assert part.startswith("We're \"closed\" today - sorry")
+    assert part.startswith('We\'re "closed" today - sorry')
 
 
 def test_buttons_render_as_numbered_choices_and_images_as_links():
-    texts = render_sms([{"text": "Pick one.", "buttons": [{"title": "Pay now", "payload": "/pay"},
-                                                         {"title": "Something else", "payload": "/else"}]},
-                        {"image": "https://x.example/c.png"}])
-    assert texts == ["Pick one. Reply 1 for Pay now, 2 for Something else.", "Picture: https://x.example/c.png"]
+    texts = render_sms(
+        [
+            {
+                "text": "Pick one.",
+                "buttons": [
+                    {"title": "Pay now", "payload": "/pay"},
+                    {"title": "Something else", "payload": "/else"},
+                ],
+            },
+            {"image": "https://x.example/c.png"},
+        ]
+    )
+    assert texts == [
+        "Pick one. Reply 1 for Pay now, 2 for Something else.",
+        "Picture: https://x.example/c.png",
+    ]
     assert numbered_choices([{"title": "A"}]) == "Reply 1 for A."
 
 
-@pytest.mark.parametrize("reply, expected", [("1", "/pay"), (" 2. ", "/else"), ("3", None), ("0", None),
-                                             ("one", None), ("12", None)])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [("1", "/pay"), (" 2. ", "/else"), ("3", None), ("0", None), ("one", None), ("12", None)],
+)
 def test_numbered_reply_picks_a_choice(reply, expected):
-    buttons = [{"title": "Pay now", "payload": "/pay"}, {"title": "Something else", "payload": "/else"}]
+    buttons = [
+        {"title": "Pay now", "payload": "/pay"},
+        {"title": "Something else", "payload": "/else"},
+    ]
     choice = pick_choice(reply, buttons)
     assert (choice["payload"] if choice else None) == expected
     assert pick_choice("1", None) is None
 
 
-@pytest.mark.parametrize("body, opted_out, expected", [
-    ("STOP", False, Keyword.OPT_OUT), (" stop\n", False, Keyword.OPT_OUT), ("Stop.", False, Keyword.OPT_OUT),
-    ("stop sending me bills", False, None), ("START", True, Keyword.OPT_IN), ("unstop", False, Keyword.OPT_IN),
-    ("YES", False, None), ("yes", True, Keyword.OPT_IN), ("HELP", False, Keyword.HELP),
-    ("info", True, Keyword.HELP), ("help me pay", False, None),
-])
+@pytest.mark.parametrize(
+    "body, opted_out, expected",
+    [
+        ("STOP", False, Keyword.OPT_OUT),
+        (" stop\n", False, Keyword.OPT_OUT),
+        ("Stop.", False, Keyword.OPT_OUT),
+        ("stop sending me bills", False, None),
+        ("START", True, Keyword.OPT_IN),
+        ("unstop", False, Keyword.OPT_IN),
+        ("YES", False, None),
+        ("yes", True, Keyword.OPT_IN),
+        ("HELP", False, Keyword.HELP),
+        ("info", True, Keyword.HELP),
+        ("help me pay", False, None),
+    ],
+)
 def test_keywords_only_when_sent_alone(body, opted_out, expected):
     assert classify(body, opted_out=opted_out) is expected

@@ -53,8 +53,12 @@ async def test_a_forged_token_gets_a_fresh_conversation(client):
 
 
 async def test_member_message_is_acknowledged_and_the_bot_reply_is_pushed(client, fake_rasa, db):
-    fake_rasa.reply = lambda body: [{"text": "Hi! How can I help?",
-                                     "buttons": [{"title": "Check balance", "payload": "/check_balance"}]}]
+    fake_rasa.reply = lambda body: [
+        {
+            "text": "Hi! How can I help?",
+            "buttons": [{"title": "Check balance", "payload": "/check_balance"}],
+        }
+    ]
     ws, welcome = await hello(client)
     await ws.send_json({"type": "message", "text": "hello", "client_id": "c-1"})
     frames = await receive_until(ws, is_bot_message)
@@ -65,14 +69,19 @@ async def test_member_message_is_acknowledged_and_the_bot_reply_is_pushed(client
     assert reply["seq"] == 2 and reply["sender"] == "bot" and reply["text"] == "Hi! How can I help?"
     assert reply["buttons"] == [{"title": "Check balance", "payload": "/check_balance"}]
     assert reply["at"].endswith("+00:00")
-    assert fake_rasa.calls == [{"sender": welcome["conversation_id"], "message": "hello",
-                                "metadata": {"channel": "web"}}]
+    assert fake_rasa.calls == [
+        {"sender": welcome["conversation_id"], "message": "hello", "metadata": {"channel": "web"}}
+    ]
     await ws.close()
 
 
-async def test_quick_reply_button_sends_its_payload_to_rasa_and_its_title_to_the_transcript(client, fake_rasa, db):
+async def test_quick_reply_button_sends_its_payload_to_rasa_and_its_title_to_the_transcript(
+    client, fake_rasa, db
+):
     ws, _ = await hello(client)
-    await ws.send_json({"type": "message", "text": "Check balance", "payload": "/check_balance", "client_id": "b1"})
+    await ws.send_json(
+        {"type": "message", "text": "Check balance", "payload": "/check_balance", "client_id": "b1"}
+    )
     await receive_until(ws, is_bot_message)
     assert fake_rasa.messages == ["/check_balance"]
     [inbound] = await rows(db, ConversationMessage, ConversationMessage.direction == "in")
@@ -115,11 +124,15 @@ async def test_reload_with_last_seq_zero_replays_the_whole_transcript(client, fa
     ws, _ = await hello(client, welcome["token"], last_seq=0)
     frames = await receive_until(ws, is_bot_message)
     assert [(f["sender"], f["text"], f.get("client_id")) for f in frames] == [
-        ("member", "hi", "a"), ("bot", "You said: hi", None)]
+        ("member", "hi", "a"),
+        ("bot", "You said: hi", None),
+    ]
     await ws.close()
 
 
-async def test_resend_with_the_same_client_id_after_reconnect_is_not_duplicated(client, fake_rasa, db):
+async def test_resend_with_the_same_client_id_after_reconnect_is_not_duplicated(
+    client, fake_rasa, db
+):
     ws, welcome = await hello(client)
     await ws.send_json({"type": "message", "text": "pay my bill", "client_id": "same-id"})
     first = await receive_until(ws, lambda f: f["type"] == "ack")
@@ -134,33 +147,50 @@ async def test_resend_with_the_same_client_id_after_reconnect_is_not_duplicated(
     await ws.close()
 
 
-async def test_assistant_down_gets_a_friendly_reply_and_the_message_is_stored(client, fake_rasa, db):
+async def test_assistant_down_gets_a_friendly_reply_and_the_message_is_stored(
+    client, fake_rasa, db
+):
     fake_rasa.fail = True
     ws, _ = await hello(client)
     await ws.send_json({"type": "message", "text": "is there an outage in Wrens", "client_id": "x"})
     reply = (await receive_until(ws, is_bot_message))[-1]
     assert reply["sender"] == "system"
-    assert reply["text"].startswith("Sorry, I'm having trouble right now.") and "1-800-262-5131" in reply["text"]
+    assert (
+        reply["text"].startswith("Sorry, I'm having trouble right now.")
+        and "1-800-262-5131" in reply["text"]
+    )
     [inbound] = await rows(db, ConversationMessage, ConversationMessage.direction == "in")
     assert inbound.text == "is there an outage in Wrens"
     await ws.close()
 
 
-async def test_card_number_in_web_chat_is_masked_before_rasa_and_the_database(client, fake_rasa, db):
+async def test_card_number_in_web_chat_is_masked_before_rasa_and_the_database(
+    client, fake_rasa, db
+):
     ws, _ = await hello(client)
-    await ws.send_json({"type": "message", "text": "card 5555-5555-5555-4444 please", "client_id": "m"})
+    await ws.send_json(
+        {"type": "message", "text": "card 5555-5555-5555-4444 please", "client_id": "m"}
+    )
     frames = await receive_until(ws, lambda f: f.get("sender") == "bot")
     echoed = [f for f in frames if f["type"] == "message" and f["sender"] == "member"]
     notice = [f for f in frames if f["type"] == "message" and f["sender"] == "system"]
-    assert "5555-5555-5555-4444" not in echoed[0]["text"] and echoed[0]["text"].endswith("4444 please")
-    assert "didn't keep that card number" in notice[0]["text"] and "secure page" in notice[0]["text"]
-    assert "5555-5555-5555" not in str(fake_rasa.calls) and "5555555555554444" not in str(fake_rasa.calls)
+    assert "5555-5555-5555-4444" not in echoed[0]["text"] and echoed[0]["text"].endswith(
+        "4444 please"
+    )
+    assert (
+        "didn't keep that card number" in notice[0]["text"] and "secure page" in notice[0]["text"]
+    )
+    assert "5555-5555-5555" not in str(fake_rasa.calls) and "5555555555554444" not in str(
+        fake_rasa.calls
+    )
     for message in await rows(db, ConversationMessage):
         assert "5555-5555-5555" not in message.text
     await ws.close()
 
 
-async def test_agent_mode_keeps_the_assistant_silent_and_agent_replies_reach_the_widget(client, fake_rasa, db):
+async def test_agent_mode_keeps_the_assistant_silent_and_agent_replies_reach_the_widget(
+    client, fake_rasa, db
+):
     ws, welcome = await hello(client)
     gw = client.app[GATEWAY]
     conv_id = welcome["conversation_id"]

@@ -20,14 +20,18 @@ from gateway.helpers import eventually, rows
 def queue_reply(handoff_id: int):
     def reply(body):
         if body["message"] == "talk to a person":
-            return [{"text": "You're number 1 in line, usually about 4 minutes."},
-                    {"custom": {"handoff": {"status": "queued", "handoff_id": handoff_id}}}]
+            return [
+                {"text": "You're number 1 in line, usually about 4 minutes."},
+                {"custom": {"handoff": {"status": "queued", "handoff_id": handoff_id}}},
+            ]
         return [{"text": f"You said: {body['message']}"}]
+
     return reply
 
 
 async def test_the_assistants_handoff_signal_queues_the_conversation_and_silences_the_bot(
-        client, gw, router, fake_rasa, sms):
+    client, gw, router, fake_rasa, sms
+):
     conv = await gw.store.get_or_create("sms", "+17065550101")
     handoff_id = await add_handoff(router.factory, conv.id, "sms")
     fake_rasa.reply = queue_reply(handoff_id)
@@ -43,7 +47,9 @@ async def test_the_assistants_handoff_signal_queues_the_conversation_and_silence
     assert fake_rasa.messages == ["talk to a person"]
 
 
-async def test_never_mind_on_the_web_leaves_the_queue_and_the_assistant_answers_again(client, gw, router, fake_rasa, db):
+async def test_never_mind_on_the_web_leaves_the_queue_and_the_assistant_answers_again(
+    client, gw, router, fake_rasa, db
+):
     conv = await gw.store.new_web_conversation()
     handoff_id = await add_handoff(router.factory, conv.id, "web")
     await gw.store.set_mode(conv.id, "queued")
@@ -60,12 +66,18 @@ async def test_never_mind_on_the_web_leaves_the_queue_and_the_assistant_answers_
     assert row.id == handoff_id and row.status == "abandoned"
     assert (await gw.store.get(conv.id)).mode == "bot"
     [resume] = fake_rasa.calls_of("events")
-    assert resume == {"call": "events", "conversation": conv.id, "token": "rasa-secret",
-                      "body": [{"event": "resume"}, {"event": "action", "name": "action_listen"}]}
+    assert resume == {
+        "call": "events",
+        "conversation": conv.id,
+        "token": "rasa-secret",
+        "body": [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+    }
     await ws.close()
 
 
-async def test_never_mind_by_text_leaves_the_queue_and_the_reply_is_texted(client, gw, router, fake_rasa, sms, db):
+async def test_never_mind_by_text_leaves_the_queue_and_the_reply_is_texted(
+    client, gw, router, fake_rasa, sms, db
+):
     conv = await gw.store.get_or_create("sms", "+17065550101")
     await add_handoff(router.factory, conv.id, "sms")
     await gw.store.set_mode(conv.id, "queued")
@@ -80,7 +92,9 @@ async def _sent(sms, body):
     return any(b == body for _to, b in sms.sent)
 
 
-async def test_agent_hand_back_resumes_rasa_and_the_bot_speaks_on_sms(client, gw, router, agents, fake_rasa, sms, db):
+async def test_agent_hand_back_resumes_rasa_and_the_bot_speaks_on_sms(
+    client, gw, router, agents, fake_rasa, sms, db
+):
     conv = await gw.store.get_or_create("sms", "+17065550101")
     handoff_id = await add_handoff(router.factory, conv.id, "sms")
     csrf = await sign_in(client, "maria")
@@ -88,13 +102,22 @@ async def test_agent_hand_back_resumes_rasa_and_the_bot_speaks_on_sms(client, gw
     # while the agent has it, the member's texts reach the agent, not the assistant
     await text_in(client, gw.settings, "my bill doubled", sid="SM3")
     assert fake_rasa.calls == []
-    resp = await client.post(f"/console/handoffs/{handoff_id}/end", data={"csrf": csrf}, allow_redirects=False)
+    resp = await client.post(
+        f"/console/handoffs/{handoff_id}/end", data={"csrf": csrf}, allow_redirects=False
+    )
     assert resp.headers["Location"] == "/console?m=ended"
     assert [c["body"] for c in fake_rasa.control] == [
-        [{"event": "resume"}, {"event": "action", "name": "action_listen"}], {"name": "EXTERNAL_agent_handback", "entities": {"agent_name": "Maria"}}]
+        [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+        {"name": "EXTERNAL_agent_handback", "entities": {"agent_name": "Maria"}},
+    ]
     assert {c["token"] for c in fake_rasa.control} == {"rasa-secret"}
-    assert sms.sent[-2:] == [("+17065550101", "Maria has left the chat."),
-                             ("+17065550101", "You're back with the automated assistant. Anything else I can help with?")]
+    assert sms.sent[-2:] == [
+        ("+17065550101", "Maria has left the chat."),
+        (
+            "+17065550101",
+            "You're back with the automated assistant. Anything else I can help with?",
+        ),
+    ]
     [row] = await rows(db, HandoffRequest)
     assert row.status == "ended" and row.ended_at is not None
     # and the assistant answers the next text again
@@ -110,13 +133,17 @@ async def test_hand_back_on_the_web_reaches_the_widget(client, gw, router, agent
     async with gw.hub.subscribe(conv.id) as queue:
         assert await router.hand_back(handoff_id, maria)
         texts = [(await asyncio.wait_for(queue.get(), 5))["text"] for _ in range(2)]
-    assert texts == ["Maria has left the chat.",
-                     "You're back with the automated assistant. Anything else I can help with?"]
+    assert texts == [
+        "Maria has left the chat.",
+        "You're back with the automated assistant. Anything else I can help with?",
+    ]
     assert (await gw.store.get(conv.id)).mode == "bot"
     assert not await router.hand_back(handoff_id, maria)  # ending twice does nothing
 
 
-async def test_hand_back_with_rasa_down_still_returns_the_conversation_to_the_bot(client, gw, router, agents, fake_rasa):
+async def test_hand_back_with_rasa_down_still_returns_the_conversation_to_the_bot(
+    client, gw, router, agents, fake_rasa
+):
     conv = await gw.store.new_web_conversation()
     handoff_id = await add_handoff(router.factory, conv.id, "web")
     maria = await router.agent(agents["maria"])
@@ -126,7 +153,9 @@ async def test_hand_back_with_rasa_down_still_returns_the_conversation_to_the_bo
     assert (await gw.store.get(conv.id)).mode == "bot"
 
 
-async def test_waiting_at_closing_time_gets_an_honest_message_and_a_callback_once(client, gw, router, sms, db, clock):
+async def test_waiting_at_closing_time_gets_an_honest_message_and_a_callback_once(
+    client, gw, router, sms, db, clock
+):
     sms_conv = await gw.store.get_or_create("sms", "+17065550104")
     await gw.store.set_mode(sms_conv.id, "queued")
     await add_handoff(router.factory, sms_conv.id, "sms", topic="payment arrangement")
@@ -148,7 +177,9 @@ async def test_waiting_at_closing_time_gets_an_honest_message_and_a_callback_onc
     assert all(c.best_time == "tomorrow after 8 AM" for c in callbacks)
     [(to, text)] = sms.sent
     assert to == "+17065550104"
-    assert "finished for today" in text and "(706) 555-0104" in text and "tomorrow after 8 AM" in text
+    assert (
+        "finished for today" in text and "(706) 555-0104" in text and "tomorrow after 8 AM" in text
+    )
     anon_text = (await gw.store.messages_after(anonymous.id, 0))[-1].text
     assert "We open tomorrow at 8 AM" in anon_text and "callback once you've verified" in anon_text
     for conv in (sms_conv, web_conv, anonymous):

@@ -15,9 +15,15 @@ CARD = "4242 4242 4242 4242"
 
 async def new_link(gw, router, conv_id: str, now=MONDAY_10AM) -> str:
     member_id, account_id = await add_member(router.factory)
-    link = await create_link(router.factory, secret_key=gw.settings.secret_key,
-                             public_base_url=gw.settings.public_base_url, member_id=member_id,
-                             account_id=account_id, conversation_id=conv_id, now=now)
+    link = await create_link(
+        router.factory,
+        secret_key=gw.settings.secret_key,
+        public_base_url=gw.settings.public_base_url,
+        member_id=member_id,
+        account_id=account_id,
+        conversation_id=conv_id,
+        now=now,
+    )
     return link.token
 
 
@@ -28,11 +34,21 @@ async def open_form(client, token: str) -> tuple[int, str, str]:
 
 
 def card_form(csrf: str, number: str = CARD, **extra: str) -> dict[str, str]:
-    return {"csrf": csrf, "kind": "card", "card_number": number, "exp_month": "8", "exp_year": "2028",
-            "cvv": "123", "card_name": "Dana Whitfield", **extra}
+    return {
+        "csrf": csrf,
+        "kind": "card",
+        "card_number": number,
+        "exp_month": "8",
+        "exp_year": "2028",
+        "cvv": "123",
+        "card_name": "Dana Whitfield",
+        **extra,
+    }
 
 
-async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_continues(client, gw, router, fake_rasa, db):
+async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_continues(
+    client, gw, router, fake_rasa, db
+):
     conv = await gw.store.new_web_conversation()
     token = await new_link(gw, router, conv.id)
     status, html, csrf = await open_form(client, token)
@@ -41,14 +57,22 @@ async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_conti
     csrf = hidden_csrf(await resp.text())
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
-    assert "http" not in html.split("<main")[0].replace("http-equiv", "")  # no third-party assets in the head
+    assert "http" not in html.split("<main")[0].replace(
+        "http-equiv", ""
+    )  # no third-party assets in the head
 
     resp = await client.post(f"/pay/{token}", data=card_form(csrf))
     assert resp.status == 200
     assert "Your Visa ending 4242 is saved." in await resp.text()
     [method] = await rows(db, PaymentMethod)
-    assert (method.kind, method.brand, method.last4, method.exp_month, method.exp_year, method.holder_name) == (
-        "card", "Visa", "4242", 8, 2028, "Dana Whitfield")
+    assert (
+        method.kind,
+        method.brand,
+        method.last4,
+        method.exp_month,
+        method.exp_year,
+        method.holder_name,
+    ) == ("card", "Visa", "4242", 8, 2028, "Dana Whitfield")
     assert method.token.startswith("tok_sandbox_")
     [link] = await rows(db, PaymentLink)
     assert link.used_at == MONDAY_10AM
@@ -58,7 +82,10 @@ async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_conti
     all_texts = [m.text for m in await gw.store.messages_after(conv.id, 0)]
     assert all_texts[-2:] == ["Your Visa ending 4242 is saved.", "Pay $142.87 with it now?"]
     [trigger] = fake_rasa.calls_of("trigger")
-    assert trigger["body"] == {"name": "EXTERNAL_method_added", "entities": {"payment_method_id": method.id}}
+    assert trigger["body"] == {
+        "name": "EXTERNAL_method_added",
+        "entities": {"payment_method_id": method.id},
+    }
     assert fake_rasa.calls_of("events") == []  # the conversation was never paused
 
     # the full number and the CVV are nowhere in the database
@@ -76,14 +103,24 @@ async def test_bank_account_is_saved_with_last4_only(client, gw, router, db):
     conv = await gw.store.new_web_conversation()
     token = await new_link(gw, router, conv.id)
     _, _, csrf = await open_form(client, token)
-    resp = await client.post(f"/pay/{token}", data={"csrf": csrf, "kind": "bank", "routing": "061000104",
-                                                     "account": "000123456789", "account_type": "checking",
-                                                     "bank_name": "Dana Whitfield"})
+    resp = await client.post(
+        f"/pay/{token}",
+        data={
+            "csrf": csrf,
+            "kind": "bank",
+            "routing": "061000104",
+            "account": "000123456789",
+            "account_type": "checking",
+            "bank_name": "Dana Whitfield",
+        },
+    )
     assert "Your Checking ending 6789 is saved." in await resp.text()
     [method] = await rows(db, PaymentMethod)
     assert (method.kind, method.last4) == ("checking", "6789")
     async with db() as session:
-        assert "000123456789" not in str((await session.execute(text("select * from payment_methods"))).all())
+        assert "000123456789" not in str(
+            (await session.execute(text("select * from payment_methods"))).all()
+        )
 
 
 async def test_bad_luhn_gets_a_friendly_error_and_keeps_the_link(client, gw, router, db):
@@ -107,9 +144,17 @@ async def test_bad_routing_number_and_past_expiry_are_explained(client, gw, rout
     conv = await gw.store.new_web_conversation()
     token = await new_link(gw, router, conv.id)
     _, _, csrf = await open_form(client, token)
-    resp = await client.post(f"/pay/{token}", data={"csrf": csrf, "kind": "bank", "routing": "123456789",
-                                                     "account": "12345678", "account_type": "checking",
-                                                     "bank_name": "Dana"})
+    resp = await client.post(
+        f"/pay/{token}",
+        data={
+            "csrf": csrf,
+            "kind": "bank",
+            "routing": "123456789",
+            "account": "12345678",
+            "account_type": "checking",
+            "bank_name": "Dana",
+        },
+    )
     assert "routing number doesn&#x27;t look right" in await resp.text()
     resp = await client.post(f"/pay/{token}", data=card_form(csrf, exp_month="10", exp_year="2026"))
     assert "must not have passed" in await resp.text()
@@ -165,4 +210,3 @@ async def test_an_sms_member_gets_the_saved_message_by_text(client, gw, router, 
 
 async def _texted(sms, body):
     return any(b == body for _to, b in sms.sent)
-

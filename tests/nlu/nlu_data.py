@@ -36,7 +36,9 @@ def _items(path: Path) -> list[dict]:
 
 
 def _examples(block: str) -> list[str]:
-    return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
+    return [
+        line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")
+    ]
 
 
 def examples_by_intent(paths: list[Path]) -> dict[str, list[str]]:
@@ -73,8 +75,12 @@ def pattern_names(paths: list[Path]) -> set[str]:
 
 
 def domain_entities() -> list[str]:
-    return list((yaml.safe_load(INTENTS_DOMAIN.read_text(encoding="utf-8")) or {}).get("entities", []))
+    return list(
+        (yaml.safe_load(INTENTS_DOMAIN.read_text(encoding="utf-8")) or {}).get("entities", [])
+    )
 
 
 def domain_intents() -> list[str]:
-    return list((yaml.safe_load(INTENTS_DOMAIN.read_text(encoding="utf-8")) or {}).get("intents", []))
+    return list(
+        (yaml.safe_load(INTENTS_DOMAIN.read_text(encoding="utf-8")) or {}).get("intents", [])
+    )

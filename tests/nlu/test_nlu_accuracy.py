@@ -70,9 +70,23 @@ def test_heldout_intent_accuracy(tmp_path: Path) -> None:
     model = _latest_model()
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     run = subprocess.run(
-        [str(RASA), "test", "nlu", "--nlu", str(HELDOUT_FILE), "--model", str(model),
-         "--out", str(tmp_path)],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [
+            str(RASA),
+            "test",
+            "nlu",
+            "--nlu",
+            str(HELDOUT_FILE),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path),
+        ],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert run.returncode == 0, f"rasa test nlu failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
 
@@ -80,8 +94,13 @@ def test_heldout_intent_accuracy(tmp_path: Path) -> None:
     accuracy = report["accuracy"]
     weighted_f1 = report["weighted avg"]["f1-score"]
     worst = sorted(
-        ((name, v["f1-score"]) for name, v in report.items() if isinstance(v, dict) and "support" in v
-         and name not in {"macro avg", "weighted avg", "micro avg"}),
+        (
+            (name, v["f1-score"])
+            for name, v in report.items()
+            if isinstance(v, dict)
+            and "support" in v
+            and name not in {"macro avg", "weighted avg", "micro avg"}
+        ),
         key=lambda item: item[1],
     )[:5]
     print(f"\nNLU held-out ({model.name}, {HELDOUT_FILE.name}):")

@@ -77,5 +77,7 @@ def test_migrated_timestamp_columns_are_timezone_aware(empty_db_url: str) -> Non
     engine.dispose()
     if engine.dialect.name == "postgresql":
         assert columns["received_at"]["type"].timezone is True
-    assert "DATETIME" in str(columns["received_at"]["type"]).upper() or \
-        "TIMESTAMP" in str(columns["received_at"]["type"]).upper()
+    assert (
+        "DATETIME" in str(columns["received_at"]["type"]).upper()
+        or "TIMESTAMP" in str(columns["received_at"]["type"]).upper()
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,8 +15,13 @@ from bot.store.models import Account, Bill, Member, Payment
 
 def _member_with_account(session) -> Account:
     member = Member(member_number="T1", first_name="Test", last_name="Member")
-    account = Account(account_number="1234567890", member=member, service_street="1 Main St",
-                      service_town="Wrens", service_zip="30833")
+    account = Account(
+        account_number="1234567890",
+        member=member,
+        service_street="1 Main St",
+        service_town="Wrens",
+        service_zip="30833",
+    )
     session.add_all([member, account])
     session.flush()
     return account
@@ -28,12 +33,30 @@ def test_times_come_back_aware_utc_and_cents_exact(db_url: str) -> None:
     local = datetime(2026, 11, 28, 9, 30, tzinfo=ZoneInfo("America/New_York"))
     with factory() as session:
         account = _member_with_account(session)
-        session.add(Bill(account_id=account.id, period_start=date(2026, 10, 10),
-                         period_end=date(2026, 11, 9), billing_date=date(2026, 11, 10),
-                         due_date=date(2026, 11, 25), amount_cents=14287, kwh=930))
-        session.add(Payment(account_id=account.id, amount_cents=11820, method_label="Office",
-                            status="succeeded", idempotency_key="k-1", channel="office",
-                            confirmation_number="C1", created_at=local, received_at=local))
+        session.add(
+            Bill(
+                account_id=account.id,
+                period_start=date(2026, 10, 10),
+                period_end=date(2026, 11, 9),
+                billing_date=date(2026, 11, 10),
+                due_date=date(2026, 11, 25),
+                amount_cents=14287,
+                kwh=930,
+            )
+        )
+        session.add(
+            Payment(
+                account_id=account.id,
+                amount_cents=11820,
+                method_label="Office",
+                status="succeeded",
+                idempotency_key="k-1",
+                channel="office",
+                confirmation_number="C1",
+                created_at=local,
+                received_at=local,
+            )
+        )
         session.commit()
     with factory() as session:
         payment = session.scalars(select(Payment)).one()
@@ -51,8 +74,14 @@ def test_times_come_back_aware_utc_and_cents_exact(db_url: str) -> None:
 def test_naive_datetime_is_refused(db_url: str) -> None:
     engine = make_sync_engine(db_url)
     with sync_session_factory(engine)() as session:
-        session.add(Member(member_number="T2", first_name="A", last_name="B",
-                           created_at=datetime(2026, 11, 28, 12, 0)))
+        session.add(
+            Member(
+                member_number="T2",
+                first_name="A",
+                last_name="B",
+                created_at=datetime(2026, 11, 28, 12, 0),
+            )
+        )
         with pytest.raises(Exception, match="naive datetime"):
             session.flush()
     engine.dispose()
@@ -62,11 +91,19 @@ def test_the_same_idempotency_key_cannot_be_stored_twice(db_url: str) -> None:
     engine = make_sync_engine(db_url)
     with sync_session_factory(engine)() as session:
         account = _member_with_account(session)
-        now = datetime(2026, 11, 28, 15, tzinfo=timezone.utc)
+        now = datetime(2026, 11, 28, 15, tzinfo=UTC)
         for n in range(2):
-            session.add(Payment(account_id=account.id, amount_cents=500, method_label="Visa",
-                                status="succeeded", idempotency_key="same-key", channel="web",
-                                created_at=now + timedelta(seconds=n)))
+            session.add(
+                Payment(
+                    account_id=account.id,
+                    amount_cents=500,
+                    method_label="Visa",
+                    status="succeeded",
+                    idempotency_key="same-key",
+                    channel="web",
+                    created_at=now + timedelta(seconds=n),
+                )
+            )
         with pytest.raises(IntegrityError):
             session.flush()
     engine.dispose()

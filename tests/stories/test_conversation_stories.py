@@ -28,8 +28,18 @@ def _latest_model() -> Path:
 
 def test_every_journey_has_test_stories() -> None:
     files = sorted(p.name for p in STORIES.glob("test_*.yml"))
-    for journey in ["identity", "balance", "payment", "draft", "outage", "info", "handoff",
-                    "recovery", "usage", "history"]:
+    for journey in [
+        "identity",
+        "balance",
+        "payment",
+        "draft",
+        "outage",
+        "info",
+        "handoff",
+        "recovery",
+        "usage",
+        "history",
+    ]:
         assert f"test_{journey}.yml" in files, f"no test stories for the {journey} journey"
 
 
@@ -37,17 +47,41 @@ def test_every_journey_has_test_stories() -> None:
 @pytest.mark.slow
 def test_stories_are_predicted_exactly(tmp_path: Path) -> None:
     model = _latest_model()
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false",
-           "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
     run = subprocess.run(
-        [str(RASA), "test", "core", "--model", str(model), "--stories", str(STORIES),
-         "--fail-on-prediction-errors", "--out", str(tmp_path)],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+        [
+            str(RASA),
+            "test",
+            "core",
+            "--model",
+            str(model),
+            "--stories",
+            str(STORIES),
+            "--fail-on-prediction-errors",
+            "--out",
+            str(tmp_path),
+        ],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     failed = tmp_path / "failed_test_stories.yml"
     details = failed.read_text() if failed.exists() else ""
-    summary = "\n".join(line for line in run.stdout.splitlines() if "Correct:" in line
-                        or "F1-Score" in line or "Accuracy" in line or "stories" in line.lower())
+    summary = "\n".join(
+        line
+        for line in run.stdout.splitlines()
+        if "Correct:" in line
+        or "F1-Score" in line
+        or "Accuracy" in line
+        or "stories" in line.lower()
+    )
     print(summary)
     assert run.returncode == 0, (
         f"rasa test core found prediction errors (exit {run.returncode}).\n{summary}\n"

@@ -39,8 +39,14 @@ NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 10 AM in Wrens
 
 
 def enrollment(day: int, starts_on: date) -> DraftEnrollment:
-    return DraftEnrollment(account_id=1, payment_method_id=1, draft_day=day, amount_rule="full_balance",
-                           status="active", starts_on=starts_on)
+    return DraftEnrollment(
+        account_id=1,
+        payment_method_id=1,
+        draft_day=day,
+        amount_rule="full_balance",
+        status="active",
+        starts_on=starts_on,
+    )
 
 
 # -- days ---------------------------------------------------------------------------------------------
@@ -51,7 +57,10 @@ def test_allowed_days_come_from_the_profile() -> None:
     assert drafts.describe_allowed_days(PROFILE) == "the 3rd or the 18th"
 
 
-@pytest.mark.parametrize(("typed", "day"), [(18, 18), ("18", 18), ("18th", 18), ("the 18th", 18), ("3rd", 3), (" The 3RD ", 3)])
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [(18, 18), ("18", 18), ("18th", 18), ("the 18th", 18), ("3rd", 3), (" The 3RD ", 3)],
+)
 def test_draft_day_accepts_the_ways_members_say_it(typed: object, day: int) -> None:
     assert drafts.validate_draft_day(typed, PROFILE) == day  # type: ignore[arg-type]
 
@@ -60,7 +69,9 @@ def test_draft_day_accepts_the_ways_members_say_it(typed: object, day: int) -> N
 def test_other_draft_days_are_refused_with_the_allowed_ones(typed: object) -> None:
     with pytest.raises(DraftDayNotAllowed) as info:
         drafts.validate_draft_day(typed, PROFILE)  # type: ignore[arg-type]
-    assert str(info.value) == "We can draft on the 3rd or the 18th of the month. Which works for you?"
+    assert (
+        str(info.value) == "We can draft on the 3rd or the 18th of the month. Which works for you?"
+    )
     assert isinstance(info.value, ValueError)
 
 
@@ -115,8 +126,12 @@ def test_cancel_three_days_before_is_still_in_time() -> None:
 
 def test_cancel_on_the_draft_day_and_after_it() -> None:
     e = enrollment(18, date(2026, 12, 18))
-    assert drafts.cancellation_effective(e, datetime(2026, 12, 18, 9, tzinfo=NY), PROFILE) == date(2027, 1, 18)
-    assert drafts.cancellation_effective(e, datetime(2026, 12, 19, 9, tzinfo=NY), PROFILE) == date(2027, 1, 18)
+    assert drafts.cancellation_effective(e, datetime(2026, 12, 18, 9, tzinfo=NY), PROFILE) == date(
+        2027, 1, 18
+    )
+    assert drafts.cancellation_effective(e, datetime(2026, 12, 19, 9, tzinfo=NY), PROFILE) == date(
+        2027, 1, 18
+    )
     assert drafts.draft_still_happening(e, datetime(2026, 12, 19, 9, tzinfo=NY), PROFILE) is None
 
 
@@ -135,22 +150,45 @@ def test_cancellation_uses_the_local_date_not_utc() -> None:
 
 def test_cancellation_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="naive"):
-        drafts.cancellation_effective(enrollment(18, date(2026, 12, 18)), datetime(2026, 12, 14, 9), PROFILE)
+        drafts.cancellation_effective(
+            enrollment(18, date(2026, 12, 18)), datetime(2026, 12, 14, 9), PROFILE
+        )
 
 
 # -- wording ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "word"), [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"),
-                                         (13, "13th"), (18, "18th"), (21, "21st"), (22, "22nd"), (23, "23rd"), (28, "28th")])
+@pytest.mark.parametrize(
+    ("n", "word"),
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (18, "18th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (23, "23rd"),
+        (28, "28th"),
+    ],
+)
 def test_ordinals(n: int, word: str) -> None:
     assert drafts.ordinal(n) == word
 
 
 def test_authorization_for_the_full_amount_reads_like_the_dialogue() -> None:
     text = drafts.authorization_text(
-        PROFILE, start_date=date(2027, 1, 18), draft_day=18, amount_rule="full_balance", fixed_amount_cents=None,
-        account_last4="4821", method_kind="checking", method_last4="6120",
+        PROFILE,
+        start_date=date(2027, 1, 18),
+        draft_day=18,
+        amount_rule="full_balance",
+        fixed_amount_cents=None,
+        account_last4="4821",
+        method_kind="checking",
+        method_last4="6120",
     )
     assert text == (
         "Starting Jan 18, 2027, Jefferson Energy Cooperative will draft the full amount due on account ending 4821 "
@@ -161,10 +199,18 @@ def test_authorization_for_the_full_amount_reads_like_the_dialogue() -> None:
 
 def test_authorization_for_a_fixed_amount_names_the_amount() -> None:
     text = drafts.authorization_text(
-        PROFILE, start_date=date(2026, 12, 3), draft_day=3, amount_rule="fixed", fixed_amount_cents=5000,
-        account_last4="7315", method_kind="savings", method_last4="0042",
+        PROFILE,
+        start_date=date(2026, 12, 3),
+        draft_day=3,
+        amount_rule="fixed",
+        fixed_amount_cents=5000,
+        account_last4="7315",
+        method_kind="savings",
+        method_last4="0042",
     )
-    assert text.startswith("Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $50.00 on account ending 7315")
+    assert text.startswith(
+        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $50.00 on account ending 7315"
+    )
     assert "from savings ending 0042 on the 3rd of each month" in text
 
 
@@ -189,24 +235,55 @@ async def seeded(session_factory: async_sessionmaker[AsyncSession]) -> dict[str,
         other = Member(member_number="M2", first_name="Someone", last_name="Else")
         s.add_all([earl, other])
         await s.flush()
-        account = Account(account_number="1000007315", member_id=earl.id, service_street="88 Church St",
-                          service_town="Louisville", service_zip="30434")
-        checking = PaymentMethod(member_id=earl.id, token="tok_chk", kind="checking", brand="Bank", last4="6120")
-        card = PaymentMethod(member_id=earl.id, token="tok_visa", kind="card", brand="Visa", last4="4242",
-                             exp_month=9, exp_year=2028)
-        savings = PaymentMethod(member_id=earl.id, token="tok_sav", kind="savings", brand="Bank", last4="0042")
-        foreign = PaymentMethod(member_id=other.id, token="tok_other", kind="checking", brand="Bank", last4="9999")
+        account = Account(
+            account_number="1000007315",
+            member_id=earl.id,
+            service_street="88 Church St",
+            service_town="Louisville",
+            service_zip="30434",
+        )
+        checking = PaymentMethod(
+            member_id=earl.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
+        )
+        card = PaymentMethod(
+            member_id=earl.id,
+            token="tok_visa",
+            kind="card",
+            brand="Visa",
+            last4="4242",
+            exp_month=9,
+            exp_year=2028,
+        )
+        savings = PaymentMethod(
+            member_id=earl.id, token="tok_sav", kind="savings", brand="Bank", last4="0042"
+        )
+        foreign = PaymentMethod(
+            member_id=other.id, token="tok_other", kind="checking", brand="Bank", last4="9999"
+        )
         s.add_all([account, checking, card, savings, foreign])
         await s.flush()
-        return {"account": account.id, "checking": checking.id, "card": card.id, "savings": savings.id,
-                "foreign": foreign.id}
+        return {
+            "account": account.id,
+            "checking": checking.id,
+            "card": card.id,
+            "savings": savings.id,
+            "foreign": foreign.id,
+        }
 
 
 def enroll_kwargs(ids: dict[str, int], **over: object) -> dict[str, object]:
     kwargs: dict[str, object] = {
-        "account_id": ids["account"], "payment_method_id": ids["checking"], "draft_day": 18,
-        "amount_rule": "full_balance", "fixed_amount_cents": None, "today": TODAY, "now": NOW,
-        "channel": "web", "verified_how": "zip+otp", "conversation_id": "conv-1", "profile": PROFILE,
+        "account_id": ids["account"],
+        "payment_method_id": ids["checking"],
+        "draft_day": 18,
+        "amount_rule": "full_balance",
+        "fixed_amount_cents": None,
+        "today": TODAY,
+        "now": NOW,
+        "channel": "web",
+        "verified_how": "zip+otp",
+        "conversation_id": "conv-1",
+        "profile": PROFILE,
     }
     kwargs.update(over)
     return kwargs
@@ -221,7 +298,11 @@ async def test_enroll_stores_the_enrollment_and_the_exact_authorization(
     async with session_scope(session_factory) as s:
         active = await drafts.get_active(s, seeded["account"])
         assert active is not None and active.id == enrollment_id
-        assert (active.draft_day, active.amount_rule, active.starts_on) == (18, "full_balance", date(2026, 12, 18))
+        assert (active.draft_day, active.amount_rule, active.starts_on) == (
+            18,
+            "full_balance",
+            date(2026, 12, 18),
+        )
         assert active.fixed_amount_cents is None and active.status == "active"
         auths = (await s.execute(select(DraftAuthorization))).scalars().all()
         assert len(auths) == 1
@@ -229,9 +310,13 @@ async def test_enroll_stores_the_enrollment_and_the_exact_authorization(
         assert auth.action == "enroll" and auth.channel == "web" and auth.verified_how == "zip+otp"
         assert auth.conversation_id == "conv-1" and auth.copy_sent_to == "e***@example.com"
         assert auth.accepted_at == NOW
-        assert auth.text.startswith("Starting Dec 18, 2026, Jefferson Energy Cooperative will draft the full amount due "
-                                    "on account ending 7315 from checking ending 6120 on the 18th of each month")
-        audit = (await s.execute(select(AuditEntry).where(AuditEntry.action == "draft.enroll"))).scalar_one()
+        assert auth.text.startswith(
+            "Starting Dec 18, 2026, Jefferson Energy Cooperative will draft the full amount due "
+            "on account ending 7315 from checking ending 6120 on the 18th of each month"
+        )
+        audit = (
+            await s.execute(select(AuditEntry).where(AuditEntry.action == "draft.enroll"))
+        ).scalar_one()
         assert audit.account_id == seeded["account"] and audit.verified_how == "zip+otp"
         assert "6120" in str(audit.details) and "tok_chk" not in str(audit.details)
 
@@ -240,12 +325,22 @@ async def test_enroll_with_a_fixed_amount_from_savings(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["savings"], draft_day="3rd",
-                                                   amount_rule="fixed", fixed_amount_cents=7500))  # type: ignore[arg-type]
+        e = await drafts.enroll(
+            s,
+            **enroll_kwargs(
+                seeded,
+                payment_method_id=seeded["savings"],
+                draft_day="3rd",
+                amount_rule="fixed",
+                fixed_amount_cents=7500,
+            ),
+        )  # type: ignore[arg-type]
         assert (e.draft_day, e.fixed_amount_cents, e.starts_on) == (3, 7500, date(2026, 12, 3))
 
 
-async def test_enroll_refuses_a_card(session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]) -> None:
+async def test_enroll_refuses_a_card(
+    session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
+) -> None:
     with pytest.raises(CardNotAllowed, match="checking or savings account, not a card"):
         async with session_scope(session_factory) as s:
             await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["card"]))  # type: ignore[arg-type]
@@ -284,7 +379,9 @@ async def test_enroll_refuses_a_day_or_amount_outside_the_rules(
             await drafts.enroll(s, **enroll_kwargs(seeded, draft_day=10))  # type: ignore[arg-type]
     with pytest.raises(DraftAmountInvalid):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, amount_rule="fixed", fixed_amount_cents=600000))  # type: ignore[arg-type]
+            await drafts.enroll(
+                s, **enroll_kwargs(seeded, amount_rule="fixed", fixed_amount_cents=600000)
+            )  # type: ignore[arg-type]
 
 
 async def test_change_day_records_a_new_authorization_from_the_next_allowed_date(
@@ -295,13 +392,24 @@ async def test_change_day_records_a_new_authorization_from_the_next_allowed_date
     later = datetime(2026, 12, 1, 15, tzinfo=UTC)
     async with session_scope(session_factory) as s:
         changed = await drafts.change(
-            s, account_id=seeded["account"], draft_day=3, today=date(2026, 12, 1), now=later, channel="sms",
-            verified_how="phone+zip+otp", conversation_id="conv-2", profile=PROFILE,
+            s,
+            account_id=seeded["account"],
+            draft_day=3,
+            today=date(2026, 12, 1),
+            now=later,
+            channel="sms",
+            verified_how="phone+zip+otp",
+            conversation_id="conv-2",
+            profile=PROFILE,
         )
         assert changed.id == e.id
         assert (changed.draft_day, changed.starts_on) == (3, date(2027, 1, 3))
     async with session_scope(session_factory) as s:
-        auths = (await s.execute(select(DraftAuthorization).order_by(DraftAuthorization.id))).scalars().all()
+        auths = (
+            (await s.execute(select(DraftAuthorization).order_by(DraftAuthorization.id)))
+            .scalars()
+            .all()
+        )
         assert [a.action for a in auths] == ["enroll", "change"]
         assert auths[1].text.startswith("Starting Jan 3, 2027,")
         assert "on the 3rd of each month" in auths[1].text
@@ -313,8 +421,15 @@ async def test_change_to_a_fixed_amount_and_refuse_a_card(
 ) -> None:
     async with session_scope(session_factory) as s:
         await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
-    common = {"account_id": seeded["account"], "today": TODAY, "now": NOW, "channel": "web",
-              "verified_how": "zip+otp", "conversation_id": None, "profile": PROFILE}
+    common = {
+        "account_id": seeded["account"],
+        "today": TODAY,
+        "now": NOW,
+        "channel": "web",
+        "verified_how": "zip+otp",
+        "conversation_id": None,
+        "profile": PROFILE,
+    }
     async with session_scope(session_factory) as s:
         e = await drafts.change(s, amount_rule="fixed", fixed_amount_cents=12000, **common)  # type: ignore[arg-type]
         assert (e.amount_rule, e.fixed_amount_cents, e.draft_day) == ("fixed", 12000, 18)
@@ -328,8 +443,17 @@ async def test_change_without_an_enrollment(
 ) -> None:
     with pytest.raises(NotEnrolled):
         async with session_scope(session_factory) as s:
-            await drafts.change(s, account_id=seeded["account"], draft_day=3, today=TODAY, now=NOW, channel="web",
-                                verified_how="zip+otp", conversation_id=None, profile=PROFILE)
+            await drafts.change(
+                s,
+                account_id=seeded["account"],
+                draft_day=3,
+                today=TODAY,
+                now=NOW,
+                channel="web",
+                verified_how="zip+otp",
+                conversation_id=None,
+                profile=PROFILE,
+            )
 
 
 async def test_cancel_records_when_it_takes_effect(
@@ -339,8 +463,15 @@ async def test_cancel_records_when_it_takes_effect(
         await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     cancel_at = datetime(2026, 12, 16, 14, tzinfo=NY)  # after the Dec 18 draft went to the bank
     async with session_scope(session_factory) as s:
-        result = await drafts.cancel(s, account_id=seeded["account"], now=cancel_at, channel="web",
-                                     verified_how="zip+otp", conversation_id="conv-3", profile=PROFILE)
+        result = await drafts.cancel(
+            s,
+            account_id=seeded["account"],
+            now=cancel_at,
+            channel="web",
+            verified_how="zip+otp",
+            conversation_id="conv-3",
+            profile=PROFILE,
+        )
         assert result.first_skipped == date(2027, 1, 18)
         assert result.still_happening == date(2026, 12, 18)
         assert result.enrollment.status == "cancelled"
@@ -348,15 +479,24 @@ async def test_cancel_records_when_it_takes_effect(
         assert await drafts.get_active(s, seeded["account"]) is None
         e = (await s.execute(select(DraftEnrollment))).scalar_one()
         assert e.ends_on == date(2026, 12, 18) and e.cancelled_at == cancel_at
-        auth = (await s.execute(select(DraftAuthorization).where(DraftAuthorization.action == "cancel"))).scalar_one()
+        auth = (
+            await s.execute(select(DraftAuthorization).where(DraftAuthorization.action == "cancel"))
+        ).scalar_one()
         assert auth.text == (
             "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no drafts from "
             "Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank and will still happen."
         )
     with pytest.raises(NotEnrolled):
         async with session_scope(session_factory) as s:
-            await drafts.cancel(s, account_id=seeded["account"], now=cancel_at, channel="web",
-                                verified_how="zip+otp", conversation_id=None, profile=PROFILE)
+            await drafts.cancel(
+                s,
+                account_id=seeded["account"],
+                now=cancel_at,
+                channel="web",
+                verified_how="zip+otp",
+                conversation_id=None,
+                profile=PROFILE,
+            )
     # and the member can enroll again afterwards; the old authorizations are kept
     async with session_scope(session_factory) as s:
         await drafts.enroll(s, **enroll_kwargs(seeded, today=date(2026, 12, 16), now=cancel_at))  # type: ignore[arg-type]
@@ -369,13 +509,27 @@ async def test_cancel_in_time_stops_the_next_draft(
     async with session_scope(session_factory) as s:
         await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     async with session_scope(session_factory) as s:
-        result = await drafts.cancel(s, account_id=seeded["account"], now=NOW, channel="web",
-                                     verified_how="zip+otp", conversation_id=None, profile=PROFILE)
+        result = await drafts.cancel(
+            s,
+            account_id=seeded["account"],
+            now=NOW,
+            channel="web",
+            verified_how="zip+otp",
+            conversation_id=None,
+            profile=PROFILE,
+        )
         assert (result.first_skipped, result.still_happening) == (date(2026, 12, 18), None)
         assert result.enrollment.ends_on == TODAY
 
 
 def test_all_draft_errors_are_value_errors_with_member_sentences() -> None:
-    for cls in (DraftDayNotAllowed, CardNotAllowed, AlreadyEnrolled, NotEnrolled, PaymentMethodNotFound,
-                DraftAmountInvalid, AmountRuleNotAllowed):
+    for cls in (
+        DraftDayNotAllowed,
+        CardNotAllowed,
+        AlreadyEnrolled,
+        NotEnrolled,
+        PaymentMethodNotFound,
+        DraftAmountInvalid,
+        AmountRuleNotAllowed,
+    ):
         assert issubclass(cls, DraftError) and issubclass(cls, ValueError)

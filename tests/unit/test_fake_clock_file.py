@@ -18,7 +18,9 @@ CHRISTMAS_10AM = datetime(2026, 12, 25, 10, 0, tzinfo=EASTERN)
 
 def test_the_file_is_read_on_every_call_so_a_test_can_move_the_clock(tmp_path) -> None:
     path = tmp_path / "now"
-    clock = clock_from_env({"JEC_FAKE_NOW_FILE": str(path), "JEC_FAKE_NOW": TUESDAY_10AM.isoformat()})
+    clock = clock_from_env(
+        {"JEC_FAKE_NOW_FILE": str(path), "JEC_FAKE_NOW": TUESDAY_10AM.isoformat()}
+    )
 
     assert clock() == TUESDAY_10AM  # no file yet: JEC_FAKE_NOW
     path.write_text(CHRISTMAS_10AM.isoformat())

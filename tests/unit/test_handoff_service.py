@@ -43,13 +43,26 @@ def hours() -> OfficeHours:
 
 
 def _agent(name: str, presence: str, seen: datetime | None) -> Agent:
-    return Agent(username=name, display_name=name.title(), password_hash="x", presence=presence, last_seen_at=seen)
+    return Agent(
+        username=name,
+        display_name=name.title(),
+        password_hash="x",
+        presence=presence,
+        last_seen_at=seen,
+    )
 
 
 async def _ask(session, conversation_id: str, now: datetime = TUESDAY_10AM, **kw) -> HandoffTicket:
     args = dict(
-        conversation_id=conversation_id, channel="web", topic="draft date", summary="when is my draft",
-        verified_tier="verified", verified_how="account+zip", account_id=None, member_id=None, now=now,
+        conversation_id=conversation_id,
+        channel="web",
+        topic="draft date",
+        summary="when is my draft",
+        verified_tier="verified",
+        verified_how="account+zip",
+        account_id=None,
+        member_id=None,
+        now=now,
     )
     args.update(kw)
     return await request_handoff(session, **args)
@@ -57,13 +70,15 @@ async def _ask(session, conversation_id: str, now: datetime = TUESDAY_10AM, **kw
 
 async def test_only_online_agents_seen_in_the_last_two_minutes_count(session_factory) -> None:
     async with session_scope(session_factory) as session:
-        session.add_all([
-            _agent("maria", "online", TUESDAY_10AM - timedelta(seconds=30)),
-            _agent("james", "online", TUESDAY_10AM - timedelta(minutes=5)),  # browser closed
-            _agent("ana", "away", TUESDAY_10AM),
-            _agent("lee", "offline", None),
-            _agent("kim", "online", None),
-        ])
+        session.add_all(
+            [
+                _agent("maria", "online", TUESDAY_10AM - timedelta(seconds=30)),
+                _agent("james", "online", TUESDAY_10AM - timedelta(minutes=5)),  # browser closed
+                _agent("ana", "away", TUESDAY_10AM),
+                _agent("lee", "offline", None),
+                _agent("kim", "online", None),
+            ]
+        )
     async with session_scope(session_factory) as session:
         assert await agents_available(session, TUESDAY_10AM) == 1
         assert await agents_available(session, TUESDAY_10AM, stale_after=timedelta(minutes=10)) == 2
@@ -81,7 +96,9 @@ def test_decision_follows_agent_hours_holidays_and_who_is_online(hours) -> None:
         handoff_decision(datetime(2026, 12, 1, 10, 0), hours, 1)
 
 
-async def test_queue_is_first_come_first_served_and_assigned_requests_leave_it(session_factory) -> None:
+async def test_queue_is_first_come_first_served_and_assigned_requests_leave_it(
+    session_factory,
+) -> None:
     async with session_scope(session_factory) as session:
         first = await _ask(session, "c1", TUESDAY_10AM)
         second = await _ask(session, "c2", TUESDAY_10AM + timedelta(minutes=1))
@@ -107,10 +124,17 @@ async def test_asking_twice_returns_the_same_request(session_factory) -> None:
     assert count == 1
 
 
-async def test_request_keeps_verified_identity_and_masks_card_numbers_in_the_summary(session_factory) -> None:
+async def test_request_keeps_verified_identity_and_masks_card_numbers_in_the_summary(
+    session_factory,
+) -> None:
     async with session_scope(session_factory) as session:
-        ticket = await _ask(session, "c9", summary="use my card 4111 1111 1111 1111 please", verified_tier="confirmed",
-                            verified_how="account+zip+otp")
+        ticket = await _ask(
+            session,
+            "c9",
+            summary="use my card 4111 1111 1111 1111 please",
+            verified_tier="confirmed",
+            verified_how="account+zip+otp",
+        )
         row = await session.get(HandoffRequest, ticket.handoff_id)
     assert row.verified_tier == "confirmed" and row.verified_how == "account+zip+otp"
     assert "4111 1111 1111 1111" not in row.summary
@@ -145,7 +169,13 @@ def test_wait_estimate_rule() -> None:
 
 
 def test_phone_numbers_are_normalised_to_e164_and_shown_nationally() -> None:
-    for typed in ("706-555-0101", "(706) 555-0101", "7065550101", "+1 706 555 0101", "call me at 706.555.0101"):
+    for typed in (
+        "706-555-0101",
+        "(706) 555-0101",
+        "7065550101",
+        "+1 706 555 0101",
+        "call me at 706.555.0101",
+    ):
         assert normalize_phone(typed) == "+17065550101", typed
     for bad in ("555-0101", "12345", "", "tomorrow", "123-456-7890"):
         assert normalize_phone(bad) is None, bad
@@ -154,24 +184,44 @@ def test_phone_numbers_are_normalised_to_e164_and_shown_nationally() -> None:
 
 async def test_callback_is_stored_once_per_conversation_and_number(session_factory) -> None:
     async with session_scope(session_factory) as session:
-        args = dict(conversation_id="c1", channel="sms", name="Dana", phone="+17065550101", best_time="mornings",
-                    topic="my draft date", account_id=None, verified_tier="verified", now=SATURDAY_11AM)
+        args = dict(
+            conversation_id="c1",
+            channel="sms",
+            name="Dana",
+            phone="+17065550101",
+            best_time="mornings",
+            topic="my draft date",
+            account_id=None,
+            verified_tier="verified",
+            now=SATURDAY_11AM,
+        )
         first = await create_callback(session, **args)
         again = await create_callback(session, **args)
         with pytest.raises(ValueError):
             await create_callback(session, **{**args, "phone": "555-0101"})
         rows = (await session.scalars(select(CallbackRequest))).all()
     assert first.id == again.id and len(rows) == 1
-    assert rows[0].status == "open" and rows[0].best_time == "mornings" and rows[0].verified_tier == "verified"
+    assert (
+        rows[0].status == "open"
+        and rows[0].best_time == "mornings"
+        and rows[0].verified_tier == "verified"
+    )
 
 
 def test_when_staff_call_back_and_the_closed_sentence(hours) -> None:
     assert callback_when(SATURDAY_11AM, hours) == "on Monday after 8 AM"
     assert callback_when(TUESDAY_10AM, hours) == "today before 5 PM"
     assert callback_when(TUESDAY_7AM, hours) == "today after 8 AM"
-    assert callback_when(datetime(2026, 12, 1, 18, 0, tzinfo=EASTERN), hours) == "tomorrow after 8 AM"
-    assert callback_when(datetime(2026, 12, 23, 18, 0, tzinfo=EASTERN), hours) == "on Monday after 8 AM"  # Christmas Eve and Day closed
-    assert closed_sentence(SATURDAY_11AM, hours) == "Our office is closed now. We open Monday at 8 AM."
+    assert (
+        callback_when(datetime(2026, 12, 1, 18, 0, tzinfo=EASTERN), hours) == "tomorrow after 8 AM"
+    )
+    assert (
+        callback_when(datetime(2026, 12, 23, 18, 0, tzinfo=EASTERN), hours)
+        == "on Monday after 8 AM"
+    )  # Christmas Eve and Day closed
+    assert (
+        closed_sentence(SATURDAY_11AM, hours) == "Our office is closed now. We open Monday at 8 AM."
+    )
     assert closed_sentence(THANKSGIVING_10AM, hours) == (
         "Our office is closed today for Thanksgiving Day. We open Monday at 8 AM."
     )

@@ -22,7 +22,9 @@ def test_every_information_intent_of_the_nlu_has_an_answer_except_office_hours(p
 
     intents = yaml.safe_load((PROJECT_ROOT / "domain" / "intents.yml").read_text())["intents"]
     asked = {i for i in intents if isinstance(i, str) and i.startswith("ask_")}
-    assert asked - INFO_INTENTS == {"ask_office_hours"}  # answered by action_office_hours (needs the clock)
+    assert asked - INFO_INTENTS == {
+        "ask_office_hours"
+    }  # answered by action_office_hours (needs the clock)
     for intent in INFO_INTENTS:
         assert answer(intent, profile), intent
 
@@ -36,13 +38,20 @@ def test_a_long_profile_text_is_split_between_sentences() -> None:
 
 
 def test_curly_quotes_from_a_hand_edited_profile_are_made_gsm7(profile) -> None:
-    faq = dict(profile.faq, levelized_billing="It\u2019s \u201ceasy\u201d \U0001F600.")
-    assert answer("ask_levelized_billing", replace(profile, faq=faq)) == ["It's \"easy\"."]
+    faq = dict(profile.faq, levelized_billing="It\u2019s \u201ceasy\u201d \U0001f600.")
+    assert answer("ask_levelized_billing", replace(profile, faq=faq)) == ['It\'s "easy".']
 
 
-@pytest.mark.parametrize("town, office_id", [
-    ("Louisville", "louisville"), ("louisville ga", "louisville"), ("WRENS", "wrens"), ("Augusta", None),
-    (None, None)])
+@pytest.mark.parametrize(
+    "town, office_id",
+    [
+        ("Louisville", "louisville"),
+        ("louisville ga", "louisville"),
+        ("WRENS", "wrens"),
+        ("Augusta", None),
+        (None, None),
+    ],
+)
 def test_office_for_town(profile, town, office_id) -> None:
     office = office_for_town(profile, [town])
     assert (office.id if office else None) == office_id
@@ -56,7 +65,9 @@ def test_an_office_without_a_lunch_closure_says_none(profile) -> None:
 
 def test_a_missing_faq_text_points_to_member_services(profile) -> None:
     no_faq = replace(profile, faq={})
-    assert answer("ask_register_online", no_faq) == ["Please call member services at (706) 547-2167 about that."]
+    assert answer("ask_register_online", no_faq) == [
+        "Please call member services at (706) 547-2167 about that."
+    ]
 
 
 def test_an_unknown_intent_is_refused(profile) -> None:

@@ -27,10 +27,20 @@ from bot.store.db import session_scope
 from bot.store.models import OutboxMessage
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
-TWILIO = Settings(twilio_account_sid="ACtest", twilio_auth_token="tok", twilio_from_number="+17065550000",
-                  http_timeout_seconds=2)
-SMTP = Settings(smtp_host="mail.example.com", smtp_port=587, smtp_from="noreply@jec.coop",
-                smtp_username="bot", smtp_password="pw", http_timeout_seconds=2)
+TWILIO = Settings(
+    twilio_account_sid="ACtest",
+    twilio_auth_token="tok",
+    twilio_from_number="+17065550000",
+    http_timeout_seconds=2,
+)
+SMTP = Settings(
+    smtp_host="mail.example.com",
+    smtp_port=587,
+    smtp_from="noreply@jec.coop",
+    smtp_username="bot",
+    smtp_password="pw",
+    http_timeout_seconds=2,
+)
 
 
 def clock() -> datetime:
@@ -61,7 +71,7 @@ class FakeTwilio:
 
 def test_sms_body_rules() -> None:
     assert gsm7_safe("JEC code: 482913. Never share it.")
-    assert not gsm7_safe("Power's back \U0001F600")
+    assert not gsm7_safe("Power's back \U0001f600")
     assert sms_problem("x" * 320) is None
     assert "more than 320" in sms_problem("x" * 321)
     assert "more than 320" in sms_problem("{" * 161)  # extension characters count twice
@@ -72,12 +82,16 @@ def test_sms_body_rules() -> None:
 
 async def test_outbox_notifier_writes_rows(session_factory) -> None:
     n = OutboxNotifier(session_factory, clock=clock)
-    r1 = await n.send_sms("+17065550101", "JEC: Power is back on at 412 Mill St. Reply STOP to opt out.")
+    r1 = await n.send_sms(
+        "+17065550101", "JEC: Power is back on at 412 Mill St. Reply STOP to opt out."
+    )
     r2 = await n.send_email("dana@example.com", "Your payment", "We received $142.87.")
     assert r1.ok and r1.status == "outbox" and r2.status == "outbox"
     saved = await rows(session_factory)
     assert [(m.channel, m.to, m.status) for m in saved] == [
-        ("sms", "+17065550101", "outbox"), ("email", "dana@example.com", "outbox")]
+        ("sms", "+17065550101", "outbox"),
+        ("email", "dana@example.com", "outbox"),
+    ]
     assert saved[1].subject == "Your payment"
     assert saved[0].created_at == NOW
 
@@ -86,7 +100,7 @@ async def test_curly_quotes_are_straightened_and_emoji_refused(session_factory) 
     n = OutboxNotifier(session_factory, clock=clock)
     ok = await n.send_sms("+17065550101", "We\u2019re on it \u2014 crews are out.")
     assert ok.ok
-    bad = await n.send_sms("+17065550101", "Power's back \U0001F600")
+    bad = await n.send_sms("+17065550101", "Power's back \U0001f600")
     too_long = await n.send_sms("+17065550101", "a" * 321)
     assert bad.status == too_long.status == "rejected" and not bad.ok
     saved = await rows(session_factory)
@@ -99,8 +113,13 @@ async def test_twilio_sends_and_records_the_sid(session_factory) -> None:
     n = TwilioNotifier(TWILIO, session_factory, client=fake, clock=clock)
     r = await n.send_sms("+17065550101", "JEC code: 482913. Never share it. Expires in 10 min.")
     assert r.status == "sent" and r.provider_id == "SM" + "0" * 31 + "1"
-    assert fake.messages.sent == [{"to": "+17065550101", "from_": "+17065550000",
-                                   "body": "JEC code: 482913. Never share it. Expires in 10 min."}]
+    assert fake.messages.sent == [
+        {
+            "to": "+17065550101",
+            "from_": "+17065550000",
+            "body": "JEC code: 482913. Never share it. Expires in 10 min.",
+        }
+    ]
     (row,) = await rows(session_factory)
     assert (row.status, row.provider_id, row.sent_at) == ("sent", r.provider_id, NOW)
 
@@ -122,7 +141,9 @@ async def test_twilio_refuses_opted_out_numbers(session_factory) -> None:
 
 
 async def test_twilio_error_is_recorded_not_raised(session_factory) -> None:
-    err = TwilioRestException(400, "/Messages", msg="Attempt to send to unsubscribed recipient", code=21610)
+    err = TwilioRestException(
+        400, "/Messages", msg="Attempt to send to unsubscribed recipient", code=21610
+    )
     n = TwilioNotifier(TWILIO, session_factory, client=FakeTwilio(fail=err), clock=clock)
     r = await n.send_sms("+17065550101", "JEC: hello")
     assert r.status == "failed" and r.error.startswith("21610")
@@ -170,7 +191,11 @@ async def test_smtp_sends_with_tls_login_and_timeout(session_factory) -> None:
     assert (smtp.host, smtp.port, smtp.timeout) == ("mail.example.com", 587, 2)
     assert smtp.calls == ["ehlo", "starttls", "ehlo", "login:bot", "quit"]
     msg = smtp.messages[0]
-    assert (msg["To"], msg["From"], msg["Subject"]) == ("dana@example.com", "noreply@jec.coop", "Draft authorization")
+    assert (msg["To"], msg["From"], msg["Subject"]) == (
+        "dana@example.com",
+        "noreply@jec.coop",
+        "Draft authorization",
+    )
     (row,) = await rows(session_factory)
     assert (row.channel, row.status) == ("email", "sent")
 
@@ -190,21 +215,46 @@ async def test_build_notifier_picks_providers_from_settings(session_factory) -> 
     plain = build_notifier(Settings(), session_factory)
     assert isinstance(plain, CompositeNotifier)
     assert isinstance(plain.sms, OutboxNotifier) and isinstance(plain.email, OutboxNotifier)
-    both = build_notifier(Settings(**{**TWILIO.__dict__, **{k: v for k, v in SMTP.__dict__.items()
-                                                            if k.startswith("smtp")}}), session_factory)
+    both = build_notifier(
+        Settings(
+            **{
+                **TWILIO.__dict__,
+                **{k: v for k, v in SMTP.__dict__.items() if k.startswith("smtp")},
+            }
+        ),
+        session_factory,
+    )
     assert isinstance(both.sms, TwilioNotifier) and isinstance(both.email, SmtpNotifier)
 
 
 async def test_print_outbox_newest_first_and_filtered(session_factory, sqlite_url) -> None:
     async with session_scope(session_factory) as s:
-        s.add_all([
-            OutboxMessage(channel="sms", to="+17065550101", body="JEC code: 111111.", status="outbox",
-                          created_at=datetime(2026, 11, 28, 10, tzinfo=UTC)),
-            OutboxMessage(channel="sms", to="+17065550102", body="JEC code: 222222.", status="outbox",
-                          created_at=datetime(2026, 11, 28, 11, tzinfo=UTC)),
-            OutboxMessage(channel="email", to="d@example.com", subject="Receipt", body="Paid.", status="outbox",
-                          created_at=datetime(2026, 11, 28, 12, tzinfo=UTC)),
-        ])
+        s.add_all(
+            [
+                OutboxMessage(
+                    channel="sms",
+                    to="+17065550101",
+                    body="JEC code: 111111.",
+                    status="outbox",
+                    created_at=datetime(2026, 11, 28, 10, tzinfo=UTC),
+                ),
+                OutboxMessage(
+                    channel="sms",
+                    to="+17065550102",
+                    body="JEC code: 222222.",
+                    status="outbox",
+                    created_at=datetime(2026, 11, 28, 11, tzinfo=UTC),
+                ),
+                OutboxMessage(
+                    channel="email",
+                    to="d@example.com",
+                    subject="Receipt",
+                    body="Paid.",
+                    status="outbox",
+                    created_at=datetime(2026, 11, 28, 12, tzinfo=UTC),
+                ),
+            ]
+        )
     out = io.StringIO()
     print_outbox(sqlite_url, limit=2, file=out)
     text = out.getvalue()

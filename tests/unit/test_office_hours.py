@@ -46,11 +46,15 @@ def local(*args: int) -> datetime:
         (local(2026, 11, 25, 16, 30), True),  # the day before is a normal day
     ],
 )
-def test_offices_open_weekdays_8_to_5_except_holidays(hours: OfficeHours, moment: datetime, expected: bool) -> None:
+def test_offices_open_weekdays_8_to_5_except_holidays(
+    hours: OfficeHours, moment: datetime, expected: bool
+) -> None:
     assert hours.is_open(moment) is expected
 
 
-def test_louisville_closes_for_lunch_but_wrens_and_the_offices_overall_stay_open(hours: OfficeHours) -> None:
+def test_louisville_closes_for_lunch_but_wrens_and_the_offices_overall_stay_open(
+    hours: OfficeHours,
+) -> None:
     for minute in (0, 30, 59):
         moment = local(2026, 12, 1, 13, minute)
         assert not hours.is_open(moment, office_id="louisville")
@@ -131,7 +135,9 @@ def test_next_opening_before_8_is_today_and_while_open_is_now(hours: OfficeHours
 
 
 def test_next_opening_during_lunch_for_one_office(hours: OfficeHours) -> None:
-    assert hours.next_opening(local(2026, 12, 1, 13, 10), office_id="louisville") == local(2026, 12, 1, 14, 0)
+    assert hours.next_opening(local(2026, 12, 1, 13, 10), office_id="louisville") == local(
+        2026, 12, 1, 14, 0
+    )
 
 
 def test_next_opening_across_dst_start_is_8_am_edt(hours: OfficeHours) -> None:
@@ -149,7 +155,9 @@ def test_next_opening_across_dst_end_is_8_am_est(hours: OfficeHours) -> None:
 
 
 def test_agents_next_opening(hours: OfficeHours) -> None:
-    assert hours.next_opening(local(2026, 11, 26, 9, 0), schedule="agents") == local(2026, 11, 30, 8, 0)
+    assert hours.next_opening(local(2026, 11, 26, 9, 0), schedule="agents") == local(
+        2026, 11, 30, 8, 0
+    )
 
 
 def test_closes_at(hours: OfficeHours) -> None:
@@ -168,15 +176,23 @@ def test_describe_today_while_open_mentions_lunch_closures(hours: OfficeHours) -
 
 
 def test_describe_today_after_lunch_drops_the_lunch_note(hours: OfficeHours) -> None:
-    assert hours.describe_today(local(2026, 12, 1, 15, 0)) == "Our offices are open until 5 PM today."
+    assert (
+        hours.describe_today(local(2026, 12, 1, 15, 0)) == "Our offices are open until 5 PM today."
+    )
 
 
 def test_describe_today_on_saturday(hours: OfficeHours) -> None:
-    assert hours.describe_today(local(2026, 11, 28, 10, 0)) == "Our office is closed now. We open Monday at 8 AM."
+    assert (
+        hours.describe_today(local(2026, 11, 28, 10, 0))
+        == "Our office is closed now. We open Monday at 8 AM."
+    )
 
 
 def test_describe_today_after_closing_on_a_weekday(hours: OfficeHours) -> None:
-    assert hours.describe_today(local(2026, 12, 1, 17, 30)) == "Our office is closed now. We open tomorrow at 8 AM."
+    assert (
+        hours.describe_today(local(2026, 12, 1, 17, 30))
+        == "Our office is closed now. We open tomorrow at 8 AM."
+    )
 
 
 def test_describe_today_early_morning(hours: OfficeHours) -> None:
@@ -198,7 +214,10 @@ def test_describe_today_for_one_office(hours: OfficeHours) -> None:
     assert hours.describe_today(local(2026, 12, 1, 13, 20), "louisville") == (
         "The Louisville office is closed for lunch until 2 PM. It is open until 5 PM today."
     )
-    assert hours.describe_today(local(2026, 12, 1, 10), "wrens") == "The Wrens office is open until 5 PM today."
+    assert (
+        hours.describe_today(local(2026, 12, 1, 10), "wrens")
+        == "The Wrens office is open until 5 PM today."
+    )
     assert hours.describe_today(local(2026, 11, 28, 10), "blythe") == (
         "The Blythe office is closed now. It opens Monday at 8 AM."
     )
@@ -231,11 +250,16 @@ def test_week_with_a_saturday_morning_and_a_long_closure() -> None:
     doc = copy.deepcopy(raw)
     doc["office_hours"]["sat"] = {"open": "09:00", "close": "12:30"}
     oh = OfficeHours(parse_profile(doc, "test"))
-    assert oh.describe_week().startswith("Our offices are open Mon-Fri 8 AM-5 PM, Sat 9 AM-12:30 PM,")
+    assert oh.describe_week().startswith(
+        "Our offices are open Mon-Fri 8 AM-5 PM, Sat 9 AM-12:30 PM,"
+    )
     assert oh.is_open(local(2026, 11, 28, 12, 29))
     assert not oh.is_open(local(2026, 11, 28, 12, 30))
     # Wednesday evening before Christmas Eve 2026: Thu and Fri closed, so Saturday 9 AM
-    assert oh.describe_today(local(2026, 12, 23, 18)) == "Our office is closed now. We open Saturday at 9 AM."
+    assert (
+        oh.describe_today(local(2026, 12, 23, 18))
+        == "Our office is closed now. We open Saturday at 9 AM."
+    )
 
 
 def test_clock_formatting() -> None:

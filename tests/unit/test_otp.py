@@ -50,12 +50,22 @@ def otp(session_factory, notifier) -> OtpService:
     return OtpService(session_factory, OtpRules(), notifier)
 
 
-async def send(otp: OtpService, conv: str = "c1", now: datetime = NOW, purpose: str = "confirm_tier"):
-    return await otp.send(conversation_id=conv, account_id=None, purpose=purpose, destination=PHONE,
-                          channel="sms", now=now)
+async def send(
+    otp: OtpService, conv: str = "c1", now: datetime = NOW, purpose: str = "confirm_tier"
+):
+    return await otp.send(
+        conversation_id=conv,
+        account_id=None,
+        purpose=purpose,
+        destination=PHONE,
+        channel="sms",
+        now=now,
+    )
 
 
-async def check(otp: OtpService, code: str, conv: str = "c1", now: datetime = NOW, purpose: str = "confirm_tier"):
+async def check(
+    otp: OtpService, code: str, conv: str = "c1", now: datetime = NOW, purpose: str = "confirm_tier"
+):
     return await otp.check(conversation_id=conv, purpose=purpose, code=code, now=now)
 
 
@@ -68,7 +78,7 @@ async def test_send_texts_a_six_digit_code_and_masks_the_destination(otp, notifi
     assert sent.ok and sent.status is SendStatus.SENT
     assert sent.masked_destination == "***-***-0101"
     assert sent.expires_at == NOW + timedelta(minutes=10)
-    (to, body), = notifier.sms
+    ((to, body),) = notifier.sms
     assert to == PHONE
     assert re.fullmatch(r"JEC code: \d{6}\. Never share it\. Expires in 10 min\.", body)
 
@@ -86,8 +96,14 @@ async def test_code_is_stored_only_as_a_salted_hash(otp, notifier, session_facto
 
 
 async def test_right_code_confirms_once(otp, notifier) -> None:
-    await otp.send(conversation_id="c1", account_id=None, purpose="confirm_tier", destination=PHONE,
-                   channel="sms", now=NOW)
+    await otp.send(
+        conversation_id="c1",
+        account_id=None,
+        purpose="confirm_tier",
+        destination=PHONE,
+        channel="sms",
+        now=NOW,
+    )
     code = notifier.last_code()
     ok = await check(otp, f"{code[:3]} {code[3:]}", now=NOW + timedelta(minutes=9))
     assert ok.ok
@@ -133,8 +149,12 @@ async def test_resend_invalidates_the_earlier_code(otp, notifier, monkeypatch) -
 async def test_codes_are_per_conversation_and_purpose(otp, notifier) -> None:
     await send(otp, conv="c1", purpose="contact_change")
     code = notifier.last_code()
-    assert (await check(otp, code, conv="c2", purpose="contact_change")).status is OtpStatus.NONE_PENDING
-    assert (await check(otp, code, conv="c1", purpose="confirm_tier")).status is OtpStatus.NONE_PENDING
+    assert (
+        await check(otp, code, conv="c2", purpose="contact_change")
+    ).status is OtpStatus.NONE_PENDING
+    assert (
+        await check(otp, code, conv="c1", purpose="confirm_tier")
+    ).status is OtpStatus.NONE_PENDING
     assert (await check(otp, code, conv="c1", purpose="contact_change")).ok
 
 
@@ -153,14 +173,25 @@ async def test_email_destination_is_masked(session_factory, notifier) -> None:
         member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
         s.add(member)
         await s.flush()
-        account = Account(account_number="1000004821", member_id=member.id, service_street="412 Mill St",
-                          service_town="Wrens", service_zip="30833")
+        account = Account(
+            account_number="1000004821",
+            member_id=member.id,
+            service_street="412 Mill St",
+            service_town="Wrens",
+            service_zip="30833",
+        )
         s.add(account)
         await s.flush()
         account_id = account.id
     otp = OtpService(session_factory, OtpRules(), notifier)
-    sent = await otp.send(conversation_id="c1", account_id=account_id, purpose="contact_change",
-                          destination="dana.whitfield@example.com", channel="email", now=NOW)
+    sent = await otp.send(
+        conversation_id="c1",
+        account_id=account_id,
+        purpose="contact_change",
+        destination="dana.whitfield@example.com",
+        channel="email",
+        now=NOW,
+    )
     assert sent.masked_destination == "d***@example.com"
     to, subject, _body = notifier.emails[0]
     assert to == "dana.whitfield@example.com" and "JEC" in subject
@@ -189,7 +220,11 @@ def test_rules_from_the_jec_profile() -> None:
     profile = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "jec.yml")
     rules = OtpRules.from_profile(profile)
     assert (rules.length, rules.ttl, rules.max_attempts, rules.short_name) == (
-        6, timedelta(minutes=10), 5, "JEC")
+        6,
+        timedelta(minutes=10),
+        5,
+        "JEC",
+    )
 
 
 async def test_send_and_check_on_sqlite_and_postgresql(db_url) -> None:

@@ -30,28 +30,56 @@ PROFILE = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "jec.y
 
 async def seed(factory) -> dict[str, int]:
     async with session_scope(factory) as s:
-        wrens = Outage(reference="O-1001", cause="storm damage", crew_status="on site", customers_affected=240,
-                       started_at=NOW - timedelta(hours=2),
-                       estimated_restoration_at=datetime(2026, 11, 29, 4, 30, tzinfo=UTC))
-        louisville = Outage(reference="O-1002", cause=None, crew_status="assessing", customers_affected=35,
-                            started_at=NOW - timedelta(hours=1))
-        old = Outage(reference="O-0999", status="restored", cause="tree on line", customers_affected=12,
-                     started_at=NOW - timedelta(days=1), restored_at=NOW - timedelta(hours=20))
+        wrens = Outage(
+            reference="O-1001",
+            cause="storm damage",
+            crew_status="on site",
+            customers_affected=240,
+            started_at=NOW - timedelta(hours=2),
+            estimated_restoration_at=datetime(2026, 11, 29, 4, 30, tzinfo=UTC),
+        )
+        louisville = Outage(
+            reference="O-1002",
+            cause=None,
+            crew_status="assessing",
+            customers_affected=35,
+            started_at=NOW - timedelta(hours=1),
+        )
+        old = Outage(
+            reference="O-0999",
+            status="restored",
+            cause="tree on line",
+            customers_affected=12,
+            started_at=NOW - timedelta(days=1),
+            restored_at=NOW - timedelta(hours=20),
+        )
         s.add_all([wrens, louisville, old])
         await s.flush()
-        s.add_all([
-            OutageArea(outage_id=wrens.id, town="Wrens", zip="30833"),
-            OutageArea(outage_id=louisville.id, town="Louisville", zip="30434"),
-            OutageArea(outage_id=old.id, town="Blythe", zip="30805"),
-        ])
+        s.add_all(
+            [
+                OutageArea(outage_id=wrens.id, town="Wrens", zip="30833"),
+                OutageArea(outage_id=louisville.id, town="Louisville", zip="30434"),
+                OutageArea(outage_id=old.id, town="Blythe", zip="30805"),
+            ]
+        )
         dana = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
         loretta = Member(member_number="M2", first_name="Loretta", last_name="Boyd")
         s.add_all([dana, loretta])
         await s.flush()
-        a1 = Account(account_number="1000004821", member_id=dana.id, service_street="412 Mill St",
-                     service_town="Wrens", service_zip="30833")
-        a2 = Account(account_number="1000002209", member_id=loretta.id, service_street="1520 Old Quaker Rd",
-                     service_town="Blythe", service_zip="30805")
+        a1 = Account(
+            account_number="1000004821",
+            member_id=dana.id,
+            service_street="412 Mill St",
+            service_town="Wrens",
+            service_zip="30833",
+        )
+        a2 = Account(
+            account_number="1000002209",
+            member_id=loretta.id,
+            service_street="1520 Old Quaker Rd",
+            service_town="Blythe",
+            service_zip="30805",
+        )
         s.add_all([a1, a2])
         await s.flush()
         return {"wrens": wrens.id, "louisville": louisville.id, "dana": a1.id, "loretta": a2.id}
@@ -77,26 +105,62 @@ async def test_lookup_by_account_town_and_zip(svc) -> None:
 
 
 async def test_report_links_the_known_outage_and_gets_a_reference(svc, session_factory) -> None:
-    r = await svc.report(account_id=svc.ids["dana"], address="412 Mill St", town=None, zip=None, hazard=True,
-                         hazard_description="line down across driveway", notify_on_restore=True,
-                         notify_phone="+17065550101", channel="sms", conversation_id="c1",
-                         idempotency_key="sms:SM1", now=NOW)
-    assert r.created and r.reference.startswith("R-") and len(r.reference) == 7 and r.reference[2:].isdigit()
+    r = await svc.report(
+        account_id=svc.ids["dana"],
+        address="412 Mill St",
+        town=None,
+        zip=None,
+        hazard=True,
+        hazard_description="line down across driveway",
+        notify_on_restore=True,
+        notify_phone="+17065550101",
+        channel="sms",
+        conversation_id="c1",
+        idempotency_key="sms:SM1",
+        now=NOW,
+    )
+    assert (
+        r.created
+        and r.reference.startswith("R-")
+        and len(r.reference) == 7
+        and r.reference[2:].isdigit()
+    )
     assert r.outage is not None and r.outage.reference == "O-1001"
     async with session_factory() as s:
         row = await s.scalar(select(OutageReport))
-    assert (row.town, row.zip, row.hazard, row.notify_phone) == ("Wrens", "30833", True, "+17065550101")
+    assert (row.town, row.zip, row.hazard, row.notify_phone) == (
+        "Wrens",
+        "30833",
+        True,
+        "+17065550101",
+    )
 
 
 async def test_unverified_report_at_an_address_without_a_known_outage(svc) -> None:
-    r = await svc.report(account_id=None, address="9 Main St", town="Thomson", zip="30824", channel="web",
-                         conversation_id="c2", idempotency_key=None, now=NOW)
+    r = await svc.report(
+        account_id=None,
+        address="9 Main St",
+        town="Thomson",
+        zip="30824",
+        channel="web",
+        conversation_id="c2",
+        idempotency_key=None,
+        now=NOW,
+    )
     assert r.created and r.outage is None
 
 
 async def test_report_is_idempotent_by_key(svc, session_factory) -> None:
-    kwargs = {"account_id": None, "address": "88 Church St", "town": "Louisville", "zip": "30434",
-              "channel": "web", "conversation_id": "c3", "idempotency_key": "web:c3:report:1", "now": NOW}
+    kwargs = {
+        "account_id": None,
+        "address": "88 Church St",
+        "town": "Louisville",
+        "zip": "30434",
+        "channel": "web",
+        "conversation_id": "c3",
+        "idempotency_key": "web:c3:report:1",
+        "now": NOW,
+    }
     first, second = await asyncio.gather(svc.report(**kwargs), svc.report(**kwargs))
     third = await svc.report(**kwargs)
     assert first.reference == second.reference == third.reference
@@ -107,16 +171,34 @@ async def test_report_is_idempotent_by_key(svc, session_factory) -> None:
 
 async def test_report_references_are_unique(svc) -> None:
     refs = [
-        (await svc.report(account_id=None, address=f"{i} Main St", town="Wrens", zip="30833", channel="web",
-                          conversation_id=f"c{i}", idempotency_key=f"k{i}", now=NOW)).reference
+        (
+            await svc.report(
+                account_id=None,
+                address=f"{i} Main St",
+                town="Wrens",
+                zip="30833",
+                channel="web",
+                conversation_id=f"c{i}",
+                idempotency_key=f"k{i}",
+                now=NOW,
+            )
+        ).reference
         for i in range(40)
     ]
     assert len(set(refs)) == 40
 
 
 async def test_lookup_by_reference(svc) -> None:
-    report = await svc.report(account_id=None, address="1 Broad St", town="Wrens", zip="30833", channel="web",
-                              conversation_id="c4", idempotency_key="k", now=NOW)
+    report = await svc.report(
+        account_id=None,
+        address="1 Broad St",
+        town="Wrens",
+        zip="30833",
+        channel="web",
+        conversation_id="c4",
+        idempotency_key="k",
+        now=NOW,
+    )
     digits = report.reference[2:]
     for typed in (report.reference, report.reference.lower(), f"r {digits}", digits):
         found = await svc.find_by_reference(typed)
@@ -128,32 +210,50 @@ async def test_lookup_by_reference(svc) -> None:
 
 
 def info(**overrides) -> OutageInfo:
-    base = {"id": 1, "reference": "O-1", "status": "active", "cause": "storm damage",
-            "customers_affected": 240, "crew_status": "on site", "started_at": NOW - timedelta(hours=2),
-            "estimated_restoration_at": datetime(2026, 11, 29, 4, 30, tzinfo=UTC), "restored_at": None,
-            "towns": ("Wrens",), "zips": ("30833",), "source": "outage management system"}
+    base = {
+        "id": 1,
+        "reference": "O-1",
+        "status": "active",
+        "cause": "storm damage",
+        "customers_affected": 240,
+        "crew_status": "on site",
+        "started_at": NOW - timedelta(hours=2),
+        "estimated_restoration_at": datetime(2026, 11, 29, 4, 30, tzinfo=UTC),
+        "restored_at": None,
+        "towns": ("Wrens",),
+        "zips": ("30833",),
+        "source": "outage management system",
+    }
     base.update(overrides)
     return OutageInfo(**base)
 
 
 def test_estimate_is_labelled_as_an_estimate() -> None:
     text = describe(info(), NOW, TZ)
-    assert text == ("Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
-                    "Crews: on site. Estimated restoration: 11:30 PM, an estimate that may change.")
+    assert text == (
+        "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
+        "Crews: on site. Estimated restoration: 11:30 PM, an estimate that may change."
+    )
     assert sms_problem(text) is None
 
 
 def test_no_estimate_says_crews_are_assessing_and_invents_nothing() -> None:
-    text = describe(info(cause=None, crew_status="assessing", estimated_restoration_at=None), NOW, TZ)
+    text = describe(
+        info(cause=None, crew_status="assessing", estimated_restoration_at=None), NOW, TZ
+    )
     assert "Crews are assessing" in text and "no restoration estimate yet" in text
     assert "cause not known yet" in text
     assert "Estimated restoration" not in text and "PM" not in text and "AM" not in text
 
 
 def test_estimate_on_another_day_and_a_passed_estimate() -> None:
-    tomorrow = describe(info(estimated_restoration_at=datetime(2026, 11, 29, 14, 0, tzinfo=UTC)), NOW, TZ)
+    tomorrow = describe(
+        info(estimated_restoration_at=datetime(2026, 11, 29, 14, 0, tzinfo=UTC)), NOW, TZ
+    )
     assert "Estimated restoration: tomorrow at 9:00 AM, an estimate that may change." in tomorrow
-    later = describe(info(estimated_restoration_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC)), NOW, TZ)
+    later = describe(
+        info(estimated_restoration_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC)), NOW, TZ
+    )
     assert "Tue, Dec 1 at 9:00 AM" in later
     passed = describe(info(estimated_restoration_at=NOW - timedelta(minutes=30)), NOW, TZ)
     assert "has passed" in passed and "an estimate that may change" not in passed
@@ -166,12 +266,21 @@ def test_restored_outage_is_described_as_restored() -> None:
 
 def test_hazard_detection() -> None:
     words = PROFILE.outages.hazard_words
-    for text in ["power out and theres a line down across my driveway", "SPARKS at the pole!!",
-                 "Power lines down on Hwy 17", "the line's down", "I smell smoke by the transformer",
-                 "my neighbor is hurt, someone hurt here"]:
+    for text in [
+        "power out and theres a line down across my driveway",
+        "SPARKS at the pole!!",
+        "Power lines down on Hwy 17",
+        "the line's down",
+        "I smell smoke by the transformer",
+        "my neighbor is hurt, someone hurt here",
+    ]:
         assert detect_hazard(text, words), text
-    for text in ["power is out since 7", "lights flickering", "stacking firewood in the dark",
-                 "outage at 412 Mill St"]:
+    for text in [
+        "power is out since 7",
+        "lights flickering",
+        "stacking firewood in the dark",
+        "outage at 412 Mill St",
+    ]:
         assert not detect_hazard(text, words), text
 
 
@@ -181,8 +290,12 @@ def test_safety_message_content_and_length() -> None:
     for needle in ["911", "35 feet", "never touch", "stay inside", "1-800-262-5131", "by phone"]:
         assert needle in joined, needle
     assert all(sms_problem(m) is None for m in messages)
-    other = safety_message(SimpleNamespace(phones=SimpleNamespace(outage_24_7="1-888-555-0100"),
-                                           outages=SimpleNamespace(safe_distance_feet=50)))
+    other = safety_message(
+        SimpleNamespace(
+            phones=SimpleNamespace(outage_24_7="1-888-555-0100"),
+            outages=SimpleNamespace(safe_distance_feet=50),
+        )
+    )
     assert "50 feet" in other[0] and "1-888-555-0100" in other[1]
 
 
@@ -194,13 +307,31 @@ async def test_reports_and_lookups_on_sqlite_and_postgresql(db_url) -> None:
         factory = async_session_factory(engine)
         ids = await seed(factory)
         service = OutageService(factory)
-        first = await service.report(account_id=ids["dana"], address="412 Mill St", town=None, zip=None,
-                                     channel="web", conversation_id="pg", idempotency_key="pg-1", now=NOW)
-        again = await service.report(account_id=ids["dana"], address="412 Mill St", town=None, zip=None,
-                                     channel="web", conversation_id="pg", idempotency_key="pg-1", now=NOW)
+        first = await service.report(
+            account_id=ids["dana"],
+            address="412 Mill St",
+            town=None,
+            zip=None,
+            channel="web",
+            conversation_id="pg",
+            idempotency_key="pg-1",
+            now=NOW,
+        )
+        again = await service.report(
+            account_id=ids["dana"],
+            address="412 Mill St",
+            town=None,
+            zip=None,
+            channel="web",
+            conversation_id="pg",
+            idempotency_key="pg-1",
+            now=NOW,
+        )
         assert again.reference == first.reference and not again.created
         assert first.outage.reference == "O-1001"
-        assert (await service.find_by_reference(first.reference)).outage.estimated_restoration_at is not None
+        assert (
+            await service.find_by_reference(first.reference)
+        ).outage.estimated_restoration_at is not None
         assert [o.reference for o in await service.find_by_zip("30434")] == ["O-1002"]
     finally:
         await engine.dispose()

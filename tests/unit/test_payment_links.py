@@ -26,15 +26,22 @@ SECRET = "test-secret"
 async def dana(sqlite_url, session_factory):
     generate_demo_data(sqlite_url, members=5, today=date(2026, 11, 28))
     async with session_factory() as session:
-        account = await session.scalar(select(Account).where(Account.account_number == "1000004821"))
+        account = await session.scalar(
+            select(Account).where(Account.account_number == "1000004821")
+        )
     return account.member_id, account.id
 
 
 async def _link(session_factory, dana, now=NOW):
     member_id, account_id = dana
     return await create_link(
-        session_factory, secret_key=SECRET, public_base_url="https://pay.example.coop/",
-        member_id=member_id, account_id=account_id, conversation_id="conv-1", now=now,
+        session_factory,
+        secret_key=SECRET,
+        public_base_url="https://pay.example.coop/",
+        member_id=member_id,
+        account_id=account_id,
+        conversation_id="conv-1",
+        now=now,
     )
 
 
@@ -48,7 +55,9 @@ async def test_link_url_row_and_fifteen_minute_expiry(session_factory, dana):
     assert rows[0].member_id == dana[0] and rows[0].account_id == dana[1]
     assert rows[0].conversation_id == "conv-1" and rows[0].purpose == "add_method"
     assert rows[0].used_at is None
-    assert rows[0].nonce not in link.url  # the URL carries the signed, encoded token, not the bare nonce
+    assert (
+        rows[0].nonce not in link.url
+    )  # the URL carries the signed, encoded token, not the bare nonce
     info = await verify_link(session_factory, SECRET, link.token, now=NOW + timedelta(minutes=14))
     assert info.member_id == dana[0] and info.conversation_id == "conv-1"
 
@@ -76,12 +85,15 @@ async def test_link_works_once(session_factory, dana):
     assert again.value.reason == "used"
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature changed
-    lambda t: "x" + t,                                            # payload changed
-    lambda t: "",                                                  # nothing at all
-    lambda t: "not-a-token",
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature changed
+        lambda t: "x" + t,  # payload changed
+        lambda t: "",  # nothing at all
+        lambda t: "not-a-token",
+    ],
+)
 async def test_tampered_token_is_invalid(session_factory, dana, mangle):
     link = await _link(session_factory, dana)
     with pytest.raises(LinkProblem) as problem:

@@ -156,33 +156,50 @@ def test_unquoted_yaml_time_is_explained(raw: dict[str, Any]) -> None:
 
 
 def test_close_before_open(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["office_hours"]["wed"].update({"open": "17:00", "close": "08:00"}))
+    message = error_for(
+        raw, lambda d: d["office_hours"]["wed"].update({"open": "17:00", "close": "08:00"})
+    )
     assert "office_hours.wed.close (08:00) must be after office_hours.wed.open (17:00)" in message
 
 
 def test_lunch_outside_hours(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["offices"][1]["lunch_closure"].update({"start": "17:30", "end": "18:00"}))
-    assert "offices[1] (louisville).lunch_closure (17:30-18:00) must fall inside office hours (08:00-17:00)" in message
+    message = error_for(
+        raw, lambda d: d["offices"][1]["lunch_closure"].update({"start": "17:30", "end": "18:00"})
+    )
+    assert (
+        "offices[1] (louisville).lunch_closure (17:30-18:00) must fall inside office hours (08:00-17:00)"
+        in message
+    )
 
 
 def test_lunch_that_ends_before_it_starts(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["offices"][3]["lunch_closure"].update({"start": "14:00", "end": "13:00"}))
+    message = error_for(
+        raw, lambda d: d["offices"][3]["lunch_closure"].update({"start": "14:00", "end": "13:00"})
+    )
     assert "offices[3] (thomson).lunch_closure.end" in message
 
 
 @pytest.mark.parametrize("day", [0, 29, 31, -3, "18th"])
 def test_draft_days_outside_1_to_28(raw: dict[str, Any], day: object) -> None:
     message = error_for(raw, lambda d: d["drafts"].__setitem__("allowed_days", [3, day]))
-    assert message == f"profiles/jec.yml: drafts.allowed_days[1] must be a day of the month from 1 to 28, got {day!r}"
+    assert (
+        message
+        == f"profiles/jec.yml: drafts.allowed_days[1] must be a day of the month from 1 to 28, got {day!r}"
+    )
 
 
 def test_unknown_timezone(raw: dict[str, Any]) -> None:
     message = error_for(raw, lambda d: d["coop"].__setitem__("timezone", "America/Wrens"))
-    assert message == "profiles/jec.yml: coop.timezone must be a time zone like America/New_York, got 'America/Wrens'"
+    assert (
+        message
+        == "profiles/jec.yml: coop.timezone must be a time zone like America/New_York, got 'America/Wrens'"
+    )
 
 
 def test_duplicate_holiday_dates(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["holidays"].append({"date": date(2026, 11, 26), "name": "Again"}))
+    message = error_for(
+        raw, lambda d: d["holidays"].append({"date": date(2026, 11, 26), "name": "Again"})
+    )
     assert "holidays[18].date 2026-11-26 is listed twice (also holidays[5])" in message
 
 
@@ -199,7 +216,9 @@ def test_money_with_fractions_of_a_cent_is_refused(raw: dict[str, Any]) -> None:
 
 
 def test_money_that_is_not_an_amount(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["billing"].__setitem__("reconnect_fee_other_times", "a hundred"))
+    message = error_for(
+        raw, lambda d: d["billing"].__setitem__("reconnect_fee_other_times", "a hundred")
+    )
     assert "billing.reconnect_fee_other_times must be an amount" in message
 
 
@@ -214,13 +233,23 @@ def test_misspelt_key_is_refused(raw: dict[str, Any]) -> None:
 
 
 def test_unknown_placeholder_in_authorization_template(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["drafts"].__setitem__("authorization_template", "Draft {amount} on {draft_day_ordinal}"))
+    message = error_for(
+        raw,
+        lambda d: d["drafts"].__setitem__(
+            "authorization_template", "Draft {amount} on {draft_day_ordinal}"
+        ),
+    )
     assert "drafts.authorization_template uses unknown placeholder(s) {amount}" in message
 
 
 def test_bad_amount_rule(raw: dict[str, Any]) -> None:
-    message = error_for(raw, lambda d: d["drafts"].__setitem__("amount_rules", ["full_balance", "half"]))
-    assert message == "profiles/jec.yml: drafts.amount_rules[1] must be full_balance or fixed, got 'half'"
+    message = error_for(
+        raw, lambda d: d["drafts"].__setitem__("amount_rules", ["full_balance", "half"])
+    )
+    assert (
+        message
+        == "profiles/jec.yml: drafts.amount_rules[1] must be full_balance or fixed, got 'half'"
+    )
 
 
 def test_unquoted_zip_is_refused(raw: dict[str, Any]) -> None:
@@ -230,7 +259,10 @@ def test_unquoted_zip_is_refused(raw: dict[str, Any]) -> None:
 
 def test_boolean_that_is_text(raw: dict[str, Any]) -> None:
     message = error_for(raw, lambda d: d["payments"].__setitem__("warn_above_balance", "sometimes"))
-    assert message == "profiles/jec.yml: payments.warn_above_balance must be true or false, got 'sometimes'"
+    assert (
+        message
+        == "profiles/jec.yml: payments.warn_above_balance must be true or false, got 'sometimes'"
+    )
 
 
 def test_profile_error_is_a_config_error_and_a_value_error() -> None:
@@ -245,12 +277,16 @@ def test_load_profile_names_the_file_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "profiles").mkdir()
-    text = JEC.read_text(encoding="utf-8").replace('late_fee_percent: "5"', "late_fee_percent: five")
+    text = JEC.read_text(encoding="utf-8").replace(
+        'late_fee_percent: "5"', "late_fee_percent: five"
+    )
     (tmp_path / "profiles" / "jec.yml").write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ProfileError) as info:
         load_profile("profiles/jec.yml")
-    assert str(info.value) == "profiles/jec.yml: billing.late_fee_percent must be a number, got 'five'"
+    assert (
+        str(info.value) == "profiles/jec.yml: billing.late_fee_percent must be a number, got 'five'"
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:

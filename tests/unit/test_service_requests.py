@@ -29,20 +29,23 @@ PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 HOLIDAYS = holidays_of(PROFILE)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("dec 5", date(2026, 12, 5)),
-    ("Dec 8", date(2026, 12, 8)),
-    ("12/15", date(2026, 12, 15)),
-    ("next monday", date(2026, 11, 30)),
-    ("monday", date(2026, 11, 30)),
-    ("saturday", date(2026, 12, 5)),  # the next one, never today
-    ("tomorrow", date(2026, 11, 29)),
-    ("the 1st", date(2026, 12, 1)),
-    ("the 30th", date(2026, 11, 30)),
-    ("jan 4", date(2027, 1, 4)),  # no year given and already passed this year: next year
-    ("on december 9th", date(2026, 12, 9)),
-    ("nov 20", date(2026, 11, 20)),  # a week ago: past, refused by check_date, not next year's
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("dec 5", date(2026, 12, 5)),
+        ("Dec 8", date(2026, 12, 8)),
+        ("12/15", date(2026, 12, 15)),
+        ("next monday", date(2026, 11, 30)),
+        ("monday", date(2026, 11, 30)),
+        ("saturday", date(2026, 12, 5)),  # the next one, never today
+        ("tomorrow", date(2026, 11, 29)),
+        ("the 1st", date(2026, 12, 1)),
+        ("the 30th", date(2026, 11, 30)),
+        ("jan 4", date(2027, 1, 4)),  # no year given and already passed this year: next year
+        ("on december 9th", date(2026, 12, 9)),
+        ("nov 20", date(2026, 11, 20)),  # a week ago: past, refused by check_date, not next year's
+    ],
+)
 def test_dates_members_type_are_read_relative_to_today(text: str, expected: date) -> None:
     assert parse_date(text, SATURDAY).day == expected
 
@@ -68,12 +71,18 @@ def test_nonsense_is_not_a_date(text: str) -> None:
 
 def test_past_weekend_holiday_and_far_dates_get_a_clear_reason() -> None:
     assert check_date(date(2026, 11, 20), SATURDAY, HOLIDAYS).error == (
-        "Fri, Nov 20 has already passed. Please pick a weekday from today on.")
+        "Fri, Nov 20 has already passed. Please pick a weekday from today on."
+    )
     assert check_date(date(2026, 12, 5), SATURDAY, HOLIDAYS).error == (
-        "Sat, Dec 5 is a Saturday, and crews work weekdays. Please pick a weekday.")
+        "Sat, Dec 5 is a Saturday, and crews work weekdays. Please pick a weekday."
+    )
     assert check_date(date(2026, 12, 24), SATURDAY, HOLIDAYS).error == (
-        "Thu, Dec 24 is Christmas Eve, when we're closed. Please pick another weekday.")
-    assert "up to 60 days ahead (until Wed, Jan 27)" in check_date(date(2027, 2, 1), SATURDAY, HOLIDAYS).error
+        "Thu, Dec 24 is Christmas Eve, when we're closed. Please pick another weekday."
+    )
+    assert (
+        "up to 60 days ahead (until Wed, Jan 27)"
+        in check_date(date(2027, 2, 1), SATURDAY, HOLIDAYS).error
+    )
     assert check_date(date(2027, 1, 27), SATURDAY, HOLIDAYS).day == date(2027, 1, 27)
     assert read_requested_date("dec 8", NOW, HOLIDAYS).day == date(2026, 12, 8)
 
@@ -89,7 +98,9 @@ def test_next_steps_come_from_the_profile() -> None:
     assert next_steps("start", PROFILE) == PROFILE.faq["start_service"]
     assert "membership fee" in next_steps("start", PROFILE)
     assert "final bill" in next_steps("stop", PROFILE)
-    assert "final bill" in next_steps("transfer", PROFILE) and "deposit" in next_steps("transfer", PROFILE)
+    assert "final bill" in next_steps("transfer", PROFILE) and "deposit" in next_steps(
+        "transfer", PROFILE
+    )
 
 
 async def _member(session_factory) -> tuple[int, int]:
@@ -97,20 +108,36 @@ async def _member(session_factory) -> tuple[int, int]:
         member = Member(member_number="M1", first_name="Dana", last_name="W")
         session.add(member)
         await session.flush()
-        account = Account(account_number="1000004821", member_id=member.id, service_street="412 Mill St",
-                          service_town="Wrens", service_zip="30833")
+        account = Account(
+            account_number="1000004821",
+            member_id=member.id,
+            service_street="412 Mill St",
+            service_town="Wrens",
+            service_zip="30833",
+        )
         session.add(account)
         await session.commit()
         return member.id, account.id
 
 
-async def test_a_stop_request_is_stored_open_with_a_unique_reference_and_audited(session_factory) -> None:
+async def test_a_stop_request_is_stored_open_with_a_unique_reference_and_audited(
+    session_factory,
+) -> None:
     member_id, account_id = await _member(session_factory)
     refs = set()
     for _ in range(3):
-        created = await create_request(session_factory, kind="stop", member_id=member_id, account_id=account_id,
-                                       requested_date=date(2026, 12, 8), details={}, channel="web",
-                                       conversation_id="c1", now=NOW, holidays=HOLIDAYS)
+        created = await create_request(
+            session_factory,
+            kind="stop",
+            member_id=member_id,
+            account_id=account_id,
+            requested_date=date(2026, 12, 8),
+            details={},
+            channel="web",
+            conversation_id="c1",
+            now=NOW,
+            holidays=HOLIDAYS,
+        )
         assert re.fullmatch(r"S-\d{5}", created.reference)
         refs.add(created.reference)
     assert len(refs) == 3
@@ -121,26 +148,58 @@ async def test_a_stop_request_is_stored_open_with_a_unique_reference_and_audited
         assert [a.action for a in audits] == ["service_request.stop"] * 3
 
 
-async def test_a_start_request_keeps_address_and_masks_the_phone_in_the_audit(session_factory) -> None:
+async def test_a_start_request_keeps_address_and_masks_the_phone_in_the_audit(
+    session_factory,
+) -> None:
     member_id, account_id = await _member(session_factory)
-    created = await create_request(session_factory, kind="start", member_id=member_id, account_id=account_id,
-                                   requested_date=date(2026, 12, 1),
-                                   details={"address": "27 Broad St, Wrens", "contact_phone": "+17065550147"},
-                                   channel="sms", conversation_id="c1", now=NOW, holidays=HOLIDAYS)
+    created = await create_request(
+        session_factory,
+        kind="start",
+        member_id=member_id,
+        account_id=account_id,
+        requested_date=date(2026, 12, 1),
+        details={"address": "27 Broad St, Wrens", "contact_phone": "+17065550147"},
+        channel="sms",
+        conversation_id="c1",
+        now=NOW,
+        holidays=HOLIDAYS,
+    )
     async with session_factory() as session:
-        row = await session.scalar(select(ServiceRequest).where(ServiceRequest.reference == created.reference))
+        row = await session.scalar(
+            select(ServiceRequest).where(ServiceRequest.reference == created.reference)
+        )
         assert row.details == {"address": "27 Broad St, Wrens", "contact_phone": "+17065550147"}
         entry = await session.scalar(select(AuditEntry))
         assert entry.details["contact_phone"] == "***-***-0147"
 
 
-async def test_the_service_refuses_a_weekend_even_if_a_caller_skipped_validation(session_factory) -> None:
+async def test_the_service_refuses_a_weekend_even_if_a_caller_skipped_validation(
+    session_factory,
+) -> None:
     member_id, account_id = await _member(session_factory)
     with pytest.raises(ValueError, match="Saturday"):
-        await create_request(session_factory, kind="stop", member_id=member_id, account_id=account_id,
-                             requested_date=date(2026, 12, 5), details={}, channel="web",
-                             conversation_id="c1", now=NOW, holidays=HOLIDAYS)
+        await create_request(
+            session_factory,
+            kind="stop",
+            member_id=member_id,
+            account_id=account_id,
+            requested_date=date(2026, 12, 5),
+            details={},
+            channel="web",
+            conversation_id="c1",
+            now=NOW,
+            holidays=HOLIDAYS,
+        )
     with pytest.raises(ValueError, match="address"):
-        await create_request(session_factory, kind="transfer", member_id=member_id, account_id=account_id,
-                             requested_date=date(2026, 12, 7), details={}, channel="web",
-                             conversation_id="c1", now=NOW, holidays=HOLIDAYS)
+        await create_request(
+            session_factory,
+            kind="transfer",
+            member_id=member_id,
+            account_id=account_id,
+            requested_date=date(2026, 12, 7),
+            details={},
+            channel="web",
+            conversation_id="c1",
+            now=NOW,
+            holidays=HOLIDAYS,
+        )

@@ -33,28 +33,66 @@ async def seed(factory) -> dict[str, int]:
         marcus = Member(member_number="M2", first_name="Marcus", last_name="Reed")
         s.add_all([dana, marcus])
         await s.flush()
-        a1 = Account(account_number="1000004821", member_id=dana.id, service_street="412 Mill St",
-                     service_town="Wrens", service_zip="30833")
-        m1 = Account(account_number="1000005560", member_id=marcus.id, service_street="27 Broad St",
-                     service_town="Wrens", service_zip="30833")
-        m2 = Account(account_number="1000005578", member_id=marcus.id, service_street="3400 Hwy 88",
-                     service_town="Blythe", service_zip="30805")
+        a1 = Account(
+            account_number="1000004821",
+            member_id=dana.id,
+            service_street="412 Mill St",
+            service_town="Wrens",
+            service_zip="30833",
+        )
+        m1 = Account(
+            account_number="1000005560",
+            member_id=marcus.id,
+            service_street="27 Broad St",
+            service_town="Wrens",
+            service_zip="30833",
+        )
+        m2 = Account(
+            account_number="1000005578",
+            member_id=marcus.id,
+            service_street="3400 Hwy 88",
+            service_town="Blythe",
+            service_zip="30805",
+        )
         s.add_all([a1, m1, m2])
-        s.add_all([
-            Contact(member_id=dana.id, kind="phone", value="+17065550101", is_primary=True),
-            Contact(member_id=marcus.id, kind="phone", value="+17065550104", is_primary=True),
-        ])
+        s.add_all(
+            [
+                Contact(member_id=dana.id, kind="phone", value="+17065550101", is_primary=True),
+                Contact(member_id=marcus.id, kind="phone", value="+17065550104", is_primary=True),
+            ]
+        )
         await s.flush()
-        s.add_all([
-            Payment(account_id=a1.id, amount_cents=9000, method_label="Office", status="succeeded",
-                    idempotency_key="p-old", channel="office", received_at=NOW - timedelta(days=40)),
-            Payment(account_id=a1.id, amount_cents=11820, method_label="Visa ending 4242",
-                    status="succeeded", idempotency_key="p-last", channel="web",
-                    received_at=NOW - timedelta(days=16)),
-            Payment(account_id=a1.id, amount_cents=5000, method_label="Visa ending 4242",
-                    status="declined", idempotency_key="p-declined", channel="web",
-                    received_at=NOW - timedelta(days=2)),
-        ])
+        s.add_all(
+            [
+                Payment(
+                    account_id=a1.id,
+                    amount_cents=9000,
+                    method_label="Office",
+                    status="succeeded",
+                    idempotency_key="p-old",
+                    channel="office",
+                    received_at=NOW - timedelta(days=40),
+                ),
+                Payment(
+                    account_id=a1.id,
+                    amount_cents=11820,
+                    method_label="Visa ending 4242",
+                    status="succeeded",
+                    idempotency_key="p-last",
+                    channel="web",
+                    received_at=NOW - timedelta(days=16),
+                ),
+                Payment(
+                    account_id=a1.id,
+                    amount_cents=5000,
+                    method_label="Visa ending 4242",
+                    status="declined",
+                    idempotency_key="p-declined",
+                    channel="web",
+                    received_at=NOW - timedelta(days=2),
+                ),
+            ]
+        )
         return {"dana": dana.id, "dana_acct": a1.id, "marcus": marcus.id, "m1": m1.id, "m2": m2.id}
 
 
@@ -83,7 +121,9 @@ def test_input_normalisation() -> None:
 
 
 async def test_account_and_zip_verifies_and_lists_accounts(svc) -> None:
-    r = await svc.verify_account(conversation_id="c1", account_number="1000 004 821", zip_code="30833-0042", now=NOW)
+    r = await svc.verify_account(
+        conversation_id="c1", account_number="1000 004 821", zip_code="30833-0042", now=NOW
+    )
     assert r.ok and r.status is VerificationStatus.VERIFIED
     assert r.tier is Tier.VERIFIED
     assert r.method == "zip"
@@ -93,32 +133,44 @@ async def test_account_and_zip_verifies_and_lists_accounts(svc) -> None:
 
 
 async def test_member_with_two_accounts_gets_both_to_pick_from(svc) -> None:
-    r = await svc.verify_account(conversation_id="c1", account_number="1000005578", zip_code="30805", now=NOW)
+    r = await svc.verify_account(
+        conversation_id="c1", account_number="1000005578", zip_code="30805", now=NOW
+    )
     assert r.ok
     assert r.member.account_id == svc.ids["m2"]
     assert {a.last4 for a in r.member.accounts} == {"5560", "5578"}
 
 
 async def test_last_payment_amount_is_a_second_factor(svc) -> None:
-    ok = await svc.verify_account(conversation_id="c1", account_number="1000004821",
-                                  last_payment_amount_cents=11820, now=NOW)
+    ok = await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", last_payment_amount_cents=11820, now=NOW
+    )
     assert ok.ok and ok.method == "last_payment"
-    older = await svc.verify_account(conversation_id="c2", account_number="1000004821",
-                                     last_payment_amount_cents=9000, now=NOW)
+    older = await svc.verify_account(
+        conversation_id="c2", account_number="1000004821", last_payment_amount_cents=9000, now=NOW
+    )
     assert older.status is VerificationStatus.MISMATCH
 
 
 async def test_wrong_zip_and_unknown_account_get_identical_answers(svc) -> None:
-    wrong_zip = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW)
-    unknown = await svc.verify_account(conversation_id="c2", account_number="9999999999", zip_code="30833", now=NOW)
+    wrong_zip = await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
+    )
+    unknown = await svc.verify_account(
+        conversation_id="c2", account_number="9999999999", zip_code="30833", now=NOW
+    )
     assert wrong_zip.status is unknown.status is VerificationStatus.MISMATCH
     assert wrong_zip.message == unknown.message == MISMATCH_MESSAGE
     assert wrong_zip.member is None and unknown.member is None
 
 
 async def test_attempts_store_only_an_hmac_of_the_account_number(svc, session_factory) -> None:
-    await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW)
-    await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW)
+    await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
+    )
+    await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW
+    )
     async with session_factory() as s:
         rows = (await s.scalars(select(VerificationAttempt))).all()
     assert [r.success for r in rows] == [False, True]
@@ -129,96 +181,167 @@ async def test_attempts_store_only_an_hmac_of_the_account_number(svc, session_fa
 
 async def test_malformed_input_is_re_asked_and_not_counted(svc, session_factory) -> None:
     for _ in range(6):
-        r = await svc.verify_account(conversation_id="c1", account_number="12345", zip_code="30833", now=NOW)
+        r = await svc.verify_account(
+            conversation_id="c1", account_number="12345", zip_code="30833", now=NOW
+        )
         assert r.status is VerificationStatus.FORMAT and "10 digits" in r.message
-    bad_zip = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="308", now=NOW)
+    bad_zip = await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="308", now=NOW
+    )
     assert bad_zip.status is VerificationStatus.FORMAT
     async with session_factory() as s:
         assert (await s.scalars(select(VerificationAttempt))).all() == []
-    r = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW)
+    r = await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW
+    )
     assert r.ok
 
 
 async def test_fifth_failure_locks_the_conversation_and_points_to_the_phone(svc) -> None:
     for i in range(4):
-        r = await svc.verify_account(conversation_id="c1", account_number=f"100000000{i}", zip_code="30833",
-                                     now=NOW + timedelta(minutes=i))
+        r = await svc.verify_account(
+            conversation_id="c1",
+            account_number=f"100000000{i}",
+            zip_code="30833",
+            now=NOW + timedelta(minutes=i),
+        )
         assert r.status is VerificationStatus.MISMATCH
-    fifth = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="11111",
-                                     now=NOW + timedelta(minutes=4))
+    fifth = await svc.verify_account(
+        conversation_id="c1",
+        account_number="1000004821",
+        zip_code="11111",
+        now=NOW + timedelta(minutes=4),
+    )
     assert fifth.status is VerificationStatus.LOCKED
     assert fifth.retry_after == NOW + timedelta(minutes=19)
     assert "(706) 547-2167" in fifth.message and "15 minutes" in fifth.message
 
     # Even the right answer fails while locked, and says when to try again.
-    right = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30833",
-                                     now=NOW + timedelta(minutes=10))
+    right = await svc.verify_account(
+        conversation_id="c1",
+        account_number="1000004821",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=10),
+    )
     assert right.status is VerificationStatus.LOCKED and right.member is None
     assert right.retry_after == NOW + timedelta(minutes=19)
     assert "9 minutes" in right.message
 
     # Another conversation on another account is unaffected by this conversation's lock.
-    other = await svc.verify_account(conversation_id="c2", account_number="1000005560", zip_code="30833",
-                                     now=NOW + timedelta(minutes=10))
+    other = await svc.verify_account(
+        conversation_id="c2",
+        account_number="1000005560",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=10),
+    )
     assert other.ok
 
 
 async def test_lock_expires_after_fifteen_minutes(svc) -> None:
     for i in range(5):
-        r = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434",
-                                     now=NOW + timedelta(seconds=i))
+        r = await svc.verify_account(
+            conversation_id="c1",
+            account_number="1000004821",
+            zip_code="30434",
+            now=NOW + timedelta(seconds=i),
+        )
     assert r.status is VerificationStatus.LOCKED
-    still = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30833",
-                                     now=NOW + timedelta(minutes=14, seconds=59))
+    still = await svc.verify_account(
+        conversation_id="c1",
+        account_number="1000004821",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=14, seconds=59),
+    )
     assert still.status is VerificationStatus.LOCKED
-    after = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30833",
-                                     now=NOW + timedelta(minutes=15, seconds=5))
+    after = await svc.verify_account(
+        conversation_id="c1",
+        account_number="1000004821",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=15, seconds=5),
+    )
     assert after.ok
 
 
 async def test_one_miss_after_a_lock_does_not_relock(svc) -> None:
     for i in range(5):
-        await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW)
+        await svc.verify_account(
+            conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
+        )
     later = NOW + timedelta(minutes=15)
-    miss = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434", now=later)
+    miss = await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="30434", now=later
+    )
     assert miss.status is VerificationStatus.MISMATCH
 
 
 async def test_failures_on_one_account_across_conversations_lock_that_account(svc) -> None:
     for i in range(3):
-        r = await svc.verify_account(conversation_id="attacker-1", account_number="1000004821", zip_code="30434",
-                                     now=NOW + timedelta(minutes=i))
+        r = await svc.verify_account(
+            conversation_id="attacker-1",
+            account_number="1000004821",
+            zip_code="30434",
+            now=NOW + timedelta(minutes=i),
+        )
         assert r.status is VerificationStatus.MISMATCH
-    r = await svc.verify_account(conversation_id="attacker-2", account_number="1000004821", zip_code="30805",
-                                 now=NOW + timedelta(minutes=3))
+    r = await svc.verify_account(
+        conversation_id="attacker-2",
+        account_number="1000004821",
+        zip_code="30805",
+        now=NOW + timedelta(minutes=3),
+    )
     assert r.status is VerificationStatus.MISMATCH
-    fifth = await svc.verify_account(conversation_id="attacker-2", account_number="1000004821", zip_code="30824",
-                                     now=NOW + timedelta(minutes=4))
+    fifth = await svc.verify_account(
+        conversation_id="attacker-2",
+        account_number="1000004821",
+        zip_code="30824",
+        now=NOW + timedelta(minutes=4),
+    )
     assert fifth.status is VerificationStatus.LOCKED
     # The real member, in a fresh conversation, is locked out of that account too...
-    member = await svc.verify_account(conversation_id="dana", account_number="1000004821", zip_code="30833",
-                                      now=NOW + timedelta(minutes=5))
+    member = await svc.verify_account(
+        conversation_id="dana",
+        account_number="1000004821",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=5),
+    )
     assert member.status is VerificationStatus.LOCKED
     # ...but the lock is about that account: other accounts still verify in a fresh conversation.
-    other = await svc.verify_account(conversation_id="marcus", account_number="1000005560", zip_code="30833",
-                                     now=NOW + timedelta(minutes=5))
+    other = await svc.verify_account(
+        conversation_id="marcus",
+        account_number="1000005560",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=5),
+    )
     assert other.ok
 
 
 async def test_failures_older_than_the_window_do_not_count(svc) -> None:
     for i in range(4):
-        await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434",
-                                 now=NOW + timedelta(minutes=i))
-    r = await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30434",
-                                 now=NOW + timedelta(minutes=16))
+        await svc.verify_account(
+            conversation_id="c1",
+            account_number="1000004821",
+            zip_code="30434",
+            now=NOW + timedelta(minutes=i),
+        )
+    r = await svc.verify_account(
+        conversation_id="c1",
+        account_number="1000004821",
+        zip_code="30434",
+        now=NOW + timedelta(minutes=16),
+    )
     assert r.status is VerificationStatus.MISMATCH
 
 
-async def test_success_and_lockout_are_audited_without_the_account_number(svc, session_factory) -> None:
-    await svc.verify_account(conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW,
-                             channel="web")
+async def test_success_and_lockout_are_audited_without_the_account_number(
+    svc, session_factory
+) -> None:
+    await svc.verify_account(
+        conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW, channel="web"
+    )
     for _ in range(5):
-        await svc.verify_account(conversation_id="c2", account_number="1000005560", zip_code="11111", now=NOW)
+        await svc.verify_account(
+            conversation_id="c2", account_number="1000005560", zip_code="11111", now=NOW
+        )
     async with session_factory() as s:
         entries = (await s.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
     actions = [e.action for e in entries]
@@ -233,7 +356,9 @@ async def test_success_and_lockout_are_audited_without_the_account_number(svc, s
 async def test_phone_on_file_plus_zip_verifies(svc) -> None:
     accounts = await svc.accounts_for_phone("+17065550101")
     assert [a.last4 for a in accounts] == ["4821"]
-    r = await svc.verify_by_phone(conversation_id="sms-1", phone_e164="+17065550101", zip_code="30833", now=NOW)
+    r = await svc.verify_by_phone(
+        conversation_id="sms-1", phone_e164="+17065550101", zip_code="30833", now=NOW
+    )
     assert r.ok and r.method == "phone_on_file" and r.verified_how == "phone_on_file+zip"
     assert r.member.account_id == svc.ids["dana_acct"]
 
@@ -241,21 +366,33 @@ async def test_phone_on_file_plus_zip_verifies(svc) -> None:
 async def test_phone_path_zip_picks_among_several_accounts(svc) -> None:
     accounts = await svc.accounts_for_phone("+17065550104")
     assert {a.last4 for a in accounts} == {"5560", "5578"}
-    r = await svc.verify_by_phone(conversation_id="sms-2", phone_e164="+17065550104", zip_code="30805", now=NOW)
+    r = await svc.verify_by_phone(
+        conversation_id="sms-2", phone_e164="+17065550104", zip_code="30805", now=NOW
+    )
     assert r.ok and r.member.account_id == svc.ids["m2"]
 
 
 async def test_phone_path_wrong_zip_counts_and_unknown_phone_asks_for_number(svc) -> None:
-    unknown = await svc.verify_by_phone(conversation_id="sms-3", phone_e164="+14045550199", zip_code="30833", now=NOW)
+    unknown = await svc.verify_by_phone(
+        conversation_id="sms-3", phone_e164="+14045550199", zip_code="30833", now=NOW
+    )
     assert unknown.status is VerificationStatus.NOT_ON_FILE and unknown.member is None
     assert await svc.accounts_for_phone("+14045550199") == []
     for i in range(4):
-        r = await svc.verify_by_phone(conversation_id="sms-1", phone_e164="+17065550101", zip_code="30434", now=NOW)
+        r = await svc.verify_by_phone(
+            conversation_id="sms-1", phone_e164="+17065550101", zip_code="30434", now=NOW
+        )
         assert r.status is VerificationStatus.MISMATCH and r.message == MISMATCH_MESSAGE
-    r = await svc.verify_by_phone(conversation_id="sms-1", phone_e164="+17065550101", zip_code="30434", now=NOW)
+    r = await svc.verify_by_phone(
+        conversation_id="sms-1", phone_e164="+17065550101", zip_code="30434", now=NOW
+    )
     assert r.status is VerificationStatus.LOCKED
-    r = await svc.verify_by_phone(conversation_id="sms-1", phone_e164="+17065550101", zip_code="30833",
-                                  now=NOW + timedelta(minutes=1))
+    r = await svc.verify_by_phone(
+        conversation_id="sms-1",
+        phone_e164="+17065550101",
+        zip_code="30833",
+        now=NOW + timedelta(minutes=1),
+    )
     assert r.status is VerificationStatus.LOCKED
 
 
@@ -264,8 +401,12 @@ def test_verified_tier_ends_after_fifteen_idle_minutes() -> None:
     assert tier_still_valid(verified_at, None, NOW + timedelta(minutes=14, seconds=59), RULES)
     assert not tier_still_valid(verified_at, None, NOW + timedelta(minutes=15), RULES)
     # Activity keeps it alive.
-    assert tier_still_valid(verified_at, NOW + timedelta(minutes=40), NOW + timedelta(minutes=50), RULES)
-    assert not tier_still_valid(verified_at, NOW + timedelta(minutes=40), NOW + timedelta(minutes=56), RULES)
+    assert tier_still_valid(
+        verified_at, NOW + timedelta(minutes=40), NOW + timedelta(minutes=50), RULES
+    )
+    assert not tier_still_valid(
+        verified_at, NOW + timedelta(minutes=40), NOW + timedelta(minutes=56), RULES
+    )
     assert not tier_still_valid(None, NOW, NOW, RULES)
 
 
@@ -289,11 +430,21 @@ async def test_lockout_and_success_on_sqlite_and_postgresql(db_url) -> None:
         await seed(factory)
         service = VerificationService(factory, SECRET, RULES)
         for i in range(5):
-            r = await service.verify_account(conversation_id="pg", account_number="1000004821", zip_code="30434",
-                                             now=NOW + timedelta(minutes=i))
-        assert r.status is VerificationStatus.LOCKED and r.retry_after == NOW + timedelta(minutes=19)
-        after = await service.verify_account(conversation_id="pg", account_number="1000004821", zip_code="30833",
-                                             now=NOW + timedelta(minutes=19))
+            r = await service.verify_account(
+                conversation_id="pg",
+                account_number="1000004821",
+                zip_code="30434",
+                now=NOW + timedelta(minutes=i),
+            )
+        assert r.status is VerificationStatus.LOCKED and r.retry_after == NOW + timedelta(
+            minutes=19
+        )
+        after = await service.verify_account(
+            conversation_id="pg",
+            account_number="1000004821",
+            zip_code="30833",
+            now=NOW + timedelta(minutes=19),
+        )
         assert after.ok and after.member.first_name == "Dana"
     finally:
         await engine.dispose()

@@ -74,17 +74,31 @@ class SessionCodec:
             return None
         try:
             data = self._serializer.loads(raw)
-            session = ConsoleSession(int(data["a"]), str(data["c"]), datetime.fromisoformat(data["s"]))
+            session = ConsoleSession(
+                int(data["a"]), str(data["c"]), datetime.fromisoformat(data["s"])
+            )
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
-        if session.seen.tzinfo is None or now - session.seen > INACTIVITY or session.seen > now + timedelta(minutes=5):
+        if (
+            session.seen.tzinfo is None
+            or now - session.seen > INACTIVITY
+            or session.seen > now + timedelta(minutes=5)
+        ):
             return None
         return session
 
     def write(self, response: web.StreamResponse, session: ConsoleSession) -> None:
-        value = self._serializer.dumps({"a": session.agent_id, "c": session.csrf, "s": session.seen.isoformat()})
-        response.set_cookie(SESSION_COOKIE, value, path=COOKIE_PATH, httponly=True, secure=self._secure,
-                            samesite="Strict")
+        value = self._serializer.dumps(
+            {"a": session.agent_id, "c": session.csrf, "s": session.seen.isoformat()}
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            path=COOKIE_PATH,
+            httponly=True,
+            secure=self._secure,
+            samesite="Strict",
+        )
 
     def clear(self, response: web.StreamResponse) -> None:
         response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
@@ -92,8 +106,15 @@ class SessionCodec:
     # -- login CSRF (double submit: a signed cookie and the same token in the form) ----------------
     def new_login_token(self, response: web.StreamResponse) -> str:
         token = secrets.token_urlsafe(24)
-        response.set_cookie(LOGIN_COOKIE, self._login.dumps(token), path=COOKIE_PATH, httponly=True,
-                            secure=self._secure, samesite="Strict", max_age=3600)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            self._login.dumps(token),
+            path=COOKIE_PATH,
+            httponly=True,
+            secure=self._secure,
+            samesite="Strict",
+            max_age=3600,
+        )
         return token
 
     def login_token_ok(self, request: web.Request, submitted: object) -> bool:
@@ -112,4 +133,8 @@ def new_session(agent_id: int, now: datetime) -> ConsoleSession:
 
 
 def csrf_ok(session: ConsoleSession, submitted: object) -> bool:
-    return isinstance(submitted, str) and bool(submitted) and hmac.compare_digest(session.csrf, submitted)
+    return (
+        isinstance(submitted, str)
+        and bool(submitted)
+        and hmac.compare_digest(session.csrf, submitted)
+    )

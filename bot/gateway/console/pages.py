@@ -14,7 +14,11 @@ from typing import Any
 
 from bot.gateway.conversations import StoredMessage
 
-TIER_LABELS = {"public": "Not verified", "verified": "Verified", "confirmed": "Confirmed (one-time code)"}
+TIER_LABELS = {
+    "public": "Not verified",
+    "verified": "Verified",
+    "confirmed": "Confirmed (one-time code)",
+}
 
 
 def e(value: Any) -> str:
@@ -28,13 +32,23 @@ def waited(since: datetime | None, now: datetime) -> str:
     return "under 1 min" if minutes == 0 else f"{minutes} min"
 
 
-def layout(title: str, body: str, *, agent_name: str | None = None, csrf: str | None = None,
-           presence: str | None = None, page: str = "", conversation_id: str | None = None) -> str:
+def layout(
+    title: str,
+    body: str,
+    *,
+    agent_name: str | None = None,
+    csrf: str | None = None,
+    presence: str | None = None,
+    page: str = "",
+    conversation_id: str | None = None,
+) -> str:
     meta = f'<meta name="csrf-token" content="{e(csrf)}">' if csrf else ""
     header = ""
     if agent_name:
-        options = "".join(f'<option value="{p}"{" selected" if p == presence else ""}>{label}</option>'
-                          for p, label in (("online", "Online"), ("away", "Away")))
+        options = "".join(
+            f'<option value="{p}"{" selected" if p == presence else ""}>{label}</option>'
+            for p, label in (("online", "Online"), ("away", "Away"))
+        )
         header = f"""
   <header class="top"><div class="wrap">
     <a class="brand" href="/console">Member services console</a>
@@ -57,7 +71,7 @@ def layout(title: str, body: str, *, agent_name: str | None = None, csrf: str | 
   {meta}
   <link rel="stylesheet" href="/console/static/console.css">
 </head>
-<body data-page="{e(page)}" data-conversation="{e(conversation_id or '')}">
+<body data-page="{e(page)}" data-conversation="{e(conversation_id or "")}">
   <a class="skip" href="#main">Skip to content</a>{header}
   <main id="main" class="wrap" tabindex="-1">
 {body}
@@ -101,10 +115,16 @@ def _tier(tier: str, how: str | None) -> str:
     return f"{e(label)}" + (f' <span class="muted">({e(how)})</span>' if how else "")
 
 
-def queue_region(waiting: Sequence[QueueRow], mine: Sequence[QueueRow], others: Sequence[QueueRow],
-                 csrf: str, now: datetime) -> str:
+def queue_region(
+    waiting: Sequence[QueueRow],
+    mine: Sequence[QueueRow],
+    others: Sequence[QueueRow],
+    csrf: str,
+    now: datetime,
+) -> str:
     if waiting:
-        rows = "".join(f"""
+        rows = "".join(
+            f"""
         <tr>
           <td>{i}</td><td>{e(waited(r.created_at, now))}</td><td>{e(r.channel.upper())}</td>
           <td>{_tier(r.verified_tier, r.verified_how)}</td><td>{e(r.topic or "-")}</td>
@@ -112,55 +132,104 @@ def queue_region(waiting: Sequence[QueueRow], mine: Sequence[QueueRow], others: 
             <input type="hidden" name="csrf" value="{e(csrf)}">
             <button type="submit" aria-label="Take conversation {i} ({e(r.topic or r.channel)})">Take</button>
           </form></td>
-        </tr>""" for i, r in enumerate(waiting, 1))
+        </tr>"""
+            for i, r in enumerate(waiting, 1)
+        )
         table = f"""<table><caption>Members waiting, longest first</caption>
         <thead><tr><th scope="col">#</th><th scope="col">Waiting</th><th scope="col">Channel</th>
         <th scope="col">Identity</th><th scope="col">Topic</th><th scope="col"><span class="sr">Action</span></th></tr></thead>
         <tbody>{rows}</tbody></table>"""
     else:
         table = '<p class="muted">No one is waiting.</p>'
-    mine_html = "".join(
-        f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - {e(r.topic or "conversation")}</a>'
-        f' <span class="muted">since {e(waited(r.created_at, now))} ago</span></li>' for r in mine
-    ) or '<li class="muted">None.</li>'
-    others_html = "".join(
-        f'<li>{e(r.channel.upper())} - {e(r.topic or "conversation")} with {e(r.agent_name or "an agent")}</li>'
-        for r in others) or '<li class="muted">None.</li>'
+    mine_html = (
+        "".join(
+            f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - {e(r.topic or "conversation")}</a>'
+            f' <span class="muted">since {e(waited(r.created_at, now))} ago</span></li>'
+            for r in mine
+        )
+        or '<li class="muted">None.</li>'
+    )
+    others_html = (
+        "".join(
+            f"<li>{e(r.channel.upper())} - {e(r.topic or 'conversation')} with {e(r.agent_name or 'an agent')}</li>"
+            for r in others
+        )
+        or '<li class="muted">None.</li>'
+    )
     return f"""
       <section aria-labelledby="waiting-h"><h2 id="waiting-h">Queue ({len(waiting)} waiting)</h2>{table}</section>
       <section aria-labelledby="mine-h"><h2 id="mine-h">My conversations</h2><ul>{mine_html}</ul></section>
       <section aria-labelledby="others-h"><h2 id="others-h">With other agents</h2><ul>{others_html}</ul></section>"""
 
 
-def _done_table(caption: str, kind: str, rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]],
-                csrf: str) -> str:
+def _done_table(
+    caption: str,
+    kind: str,
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    csrf: str,
+) -> str:
     rows = list(rows)
     if not rows:
         return f'<h2>{e(caption)}</h2><p class="muted">Nothing open.</p>'
     head = "".join(f'<th scope="col">{e(label)}</th>' for _key, label in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{e(r.get(key) or '-')}</td>" for key, _label in columns)
-        + f"""<td><form method="post" action="/console/{kind}/{r['id']}/done">
+        "<tr>"
+        + "".join(f"<td>{e(r.get(key) or '-')}</td>" for key, _label in columns)
+        + f"""<td><form method="post" action="/console/{kind}/{r["id"]}/done">
               <input type="hidden" name="csrf" value="{e(csrf)}">
-              <button type="submit" aria-label="Mark {e(caption.lower())} {r['id']} done">Mark done</button></form></td></tr>"""
-        for r in rows)
+              <button type="submit" aria-label="Mark {e(caption.lower())} {r["id"]} done">Mark done</button></form></td></tr>"""
+        for r in rows
+    )
     return f"""<h2>{e(caption)}</h2><table><thead><tr>{head}<th scope="col"><span class="sr">Action</span></th></tr></thead>
       <tbody>{body}</tbody></table>"""
 
 
-def home_page(*, agent_name: str, presence: str, csrf: str, queue_html: str,
-              callbacks: Iterable[dict[str, Any]], service_requests: Iterable[dict[str, Any]],
-              flash: str | None = None) -> str:
+def home_page(
+    *,
+    agent_name: str,
+    presence: str,
+    csrf: str,
+    queue_html: str,
+    callbacks: Iterable[dict[str, Any]],
+    service_requests: Iterable[dict[str, Any]],
+    flash: str | None = None,
+) -> str:
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
     body = f"""
     <h1>Queue</h1>{note}
     <div id="queue-region" aria-live="polite">{queue_html}</div>
-    <section aria-label="Callback requests">{_done_table("Callback requests", "callbacks", callbacks,
-        [("created", "Asked"), ("name", "Name"), ("phone", "Phone"), ("best_time", "Best time"),
-         ("topic", "Topic"), ("tier", "Identity")], csrf)}</section>
-    <section aria-label="Service requests">{_done_table("Service requests", "service-requests", service_requests,
-        [("reference", "Reference"), ("kind", "Kind"), ("requested_date", "Date"), ("channel", "Channel"),
-         ("created", "Asked")], csrf)}</section>"""
+    <section aria-label="Callback requests">{
+        _done_table(
+            "Callback requests",
+            "callbacks",
+            callbacks,
+            [
+                ("created", "Asked"),
+                ("name", "Name"),
+                ("phone", "Phone"),
+                ("best_time", "Best time"),
+                ("topic", "Topic"),
+                ("tier", "Identity"),
+            ],
+            csrf,
+        )
+    }</section>
+    <section aria-label="Service requests">{
+        _done_table(
+            "Service requests",
+            "service-requests",
+            service_requests,
+            [
+                ("reference", "Reference"),
+                ("kind", "Kind"),
+                ("requested_date", "Date"),
+                ("channel", "Channel"),
+                ("created", "Asked"),
+            ],
+            csrf,
+        )
+    }</section>"""
     return layout("Queue", body, agent_name=agent_name, csrf=csrf, presence=presence, page="queue")
 
 
@@ -169,24 +238,43 @@ def message_item(message: StoredMessage, tz: Any) -> str:
     if message.sender == "agent":
         who = f"{message.payload.get('agent_name') or 'Agent'} (agent)"
     at = message.created_at.astimezone(tz).strftime("%-I:%M %p") if message.created_at else ""
-    return (f'<li class="msg {e(message.sender)}" data-seq="{message.seq}"><span class="who">{e(who)}</span> '
-            f'<time>{e(at)}</time><div class="text">{e(message.text)}</div></li>')
+    return (
+        f'<li class="msg {e(message.sender)}" data-seq="{message.seq}"><span class="who">{e(who)}</span> '
+        f'<time>{e(at)}</time><div class="text">{e(message.text)}</div></li>'
+    )
 
 
-def conversation_page(*, agent_name: str, presence: str, csrf: str, row: QueueRow, mine: bool,
-                      messages: Sequence[StoredMessage], tz: Any, account_html: str,
-                      agents: Sequence[tuple[int, str]], reply_label: str, flash: str | None = None) -> str:
+def conversation_page(
+    *,
+    agent_name: str,
+    presence: str,
+    csrf: str,
+    row: QueueRow,
+    mine: bool,
+    messages: Sequence[StoredMessage],
+    tz: Any,
+    account_html: str,
+    agents: Sequence[tuple[int, str]],
+    reply_label: str,
+    flash: str | None = None,
+) -> str:
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
-    transcript = "".join(message_item(m, tz) for m in messages if m.text.strip())  # not bare custom payloads
+    transcript = "".join(
+        message_item(m, tz) for m in messages if m.text.strip()
+    )  # not bare custom payloads
     controls = ""
     if mine and row.status == "assigned":
         options = "".join(f'<option value="{aid}">{e(name)}</option>' for aid, name in agents)
-        transfer = (f"""
+        transfer = (
+            f"""
       <form method="post" action="/console/handoffs/{row.handoff_id}/transfer" class="inline">
         <input type="hidden" name="csrf" value="{e(csrf)}">
         <label for="to-agent">Transfer to</label> <select id="to-agent" name="agent_id">{options}</select>
         <button type="submit">Transfer</button>
-      </form>""" if agents else "")
+      </form>"""
+            if agents
+            else ""
+        )
         controls = f"""
     <form method="post" action="/console/handoffs/{row.handoff_id}/reply" class="stack" id="reply-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
@@ -218,26 +306,48 @@ def conversation_page(*, agent_name: str, presence: str, csrf: str, row: QueueRo
       </section>
       <aside aria-labelledby="acct-h"><h2 id="acct-h">Account</h2>{account_html}</aside>
     </div>"""
-    return layout("Conversation", body, agent_name=agent_name, csrf=csrf, presence=presence,
-                  page="conversation", conversation_id=row.conversation_id)
+    return layout(
+        "Conversation",
+        body,
+        agent_name=agent_name,
+        csrf=csrf,
+        presence=presence,
+        page="conversation",
+        conversation_id=row.conversation_id,
+    )
 
 
 def account_summary(account: Any | None, balance: Any | None, format_cents: Any) -> str:
     if account is None:
         return '<p class="muted">The member has not verified an account in this conversation.</p>'
-    rows = [("Account", f"ending {account.last4}"),
-            ("Member", f"{account.member_first_name} {account.member_last_name}".strip()),
-            ("Service address", account.service_address), ("Status", account.status)]
+    rows = [
+        ("Account", f"ending {account.last4}"),
+        ("Member", f"{account.member_first_name} {account.member_last_name}".strip()),
+        ("Service address", account.service_address),
+        ("Status", account.status),
+    ]
     if balance is not None:
-        rows += [("Amount due", format_cents(balance.amount_due_cents)),
-                 ("Due date", balance.due_date.strftime("%b %-d, %Y") if balance.due_date else "-"),
-                 ("Past due", format_cents(balance.past_due_cents))]
+        rows += [
+            ("Amount due", format_cents(balance.amount_due_cents)),
+            ("Due date", balance.due_date.strftime("%b %-d, %Y") if balance.due_date else "-"),
+            ("Past due", format_cents(balance.past_due_cents)),
+        ]
         if balance.last_payment:
-            rows.append(("Last payment", (f"{format_cents(balance.last_payment.amount_cents)} on "
-                                         f"{balance.last_payment.received_on:%b %-d}")))
+            rows.append(
+                (
+                    "Last payment",
+                    (
+                        f"{format_cents(balance.last_payment.amount_cents)} on "
+                        f"{balance.last_payment.received_on:%b %-d}"
+                    ),
+                )
+            )
     items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows)
     return f"<dl>{items}</dl>"
 
 
 def message_page(title: str, text: str, status_code: int = 200) -> str:
-    return layout(title, f'<h1>{e(title)}</h1><p>{e(text)}</p><p><a href="/console">Back to the console</a></p>')
+    return layout(
+        title,
+        f'<h1>{e(title)}</h1><p>{e(text)}</p><p><a href="/console">Back to the console</a></p>',
+    )

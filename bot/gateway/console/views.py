@@ -54,15 +54,24 @@ def _redirect(location: str) -> web.Response:
 
 
 def _html(body: str, status: int = 200) -> web.Response:
-    return web.Response(text=body, status=status, content_type="text/html",
-                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                 "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"})
+    return web.Response(
+        text=body,
+        status=status,
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+        },
+    )
 
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 
 
-def signed_in(handler: Handler, *, refresh: bool = True) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def signed_in(
+    handler: Handler, *, refresh: bool = True
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Require a live session (and, for POST, its CSRF token); re-issue the cookie after."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
@@ -88,7 +97,9 @@ def signed_in(handler: Handler, *, refresh: bool = True) -> Callable[[web.Reques
         if request.method == "POST":
             form = await request.post()
             if not csrf_ok(session, form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)):
-                return web.Response(status=403, text="Missing or wrong CSRF token. Reload the page and try again.")
+                return web.Response(
+                    status=403, text="Missing or wrong CSRF token. Reload the page and try again."
+                )
         response = await handler(Ctx(request, router, agent, session, form))
         if refresh and not response.prepared:
             codec.write(response, ConsoleSession(session.agent_id, session.csrf, now))
@@ -104,7 +115,11 @@ async def login_form(request: web.Request) -> web.Response:
     codec = request.app[CODEC]
     response = _html("")
     token = codec.new_login_token(response)
-    notice = "You were signed out after 30 minutes without activity." if request.query.get("expired") else None
+    notice = (
+        "You were signed out after 30 minutes without activity."
+        if request.query.get("expired")
+        else None
+    )
     response.text = pages.login_page(token, notice=notice)
     return response
 
@@ -114,21 +129,29 @@ async def login(request: web.Request) -> web.Response:
     codec = request.app[CODEC]
     form = await request.post()
     if not codec.login_token_ok(request, form.get(CSRF_FIELD)):
-        return web.Response(status=403, text="Missing or wrong CSRF token. Reload the sign-in page and try again.")
+        return web.Response(
+            status=403, text="Missing or wrong CSRF token. Reload the sign-in page and try again."
+        )
     username = str(form.get("username") or "").strip().lower()
     password = str(form.get("password") or "")
     async with session_scope(request.app[HANDOFF].factory) as session:
-        agent = (await session.execute(select(Agent).where(Agent.username == username))).scalar_one_or_none()
+        agent = (
+            await session.execute(select(Agent).where(Agent.username == username))
+        ).scalar_one_or_none()
     ok = await asyncio.to_thread(verify_password, agent.password_hash if agent else None, password)
     if not ok or agent is None:
         log.info("console sign-in refused")
         response = _html("", status=401)
         token = codec.new_login_token(response)
-        response.text = pages.login_page(token, error="That username and password don't match. Please try again.")
+        response.text = pages.login_page(
+            token, error="That username and password don't match. Please try again."
+        )
         return response
     now = gw.clock()
     async with session_scope(request.app[HANDOFF].factory) as session:
-        await session.execute(update(Agent).where(Agent.id == agent.id).values(presence="online", last_seen_at=now))
+        await session.execute(
+            update(Agent).where(Agent.id == agent.id).values(presence="online", last_seen_at=now)
+        )
     response = _redirect("/console")
     codec.write(response, new_session(agent.id, now))
     log.info("agent %s signed in", agent.username)
@@ -137,7 +160,9 @@ async def login(request: web.Request) -> web.Response:
 
 async def _logout(ctx: Ctx) -> web.StreamResponse:
     async with session_scope(ctx.router.factory) as session:
-        await session.execute(update(Agent).where(Agent.id == ctx.agent.id).values(presence="offline"))
+        await session.execute(
+            update(Agent).where(Agent.id == ctx.agent.id).values(presence="offline")
+        )
     response = _redirect("/console/login")
     ctx.request.app[CODEC].clear(response)
     return response
@@ -159,45 +184,112 @@ async def _queue_rows(router: HandoffRouter) -> list[pages.QueueRow]:
             select(HandoffRequest, Agent.display_name)
             .outerjoin(Agent, Agent.id == HandoffRequest.agent_id)
             .where(HandoffRequest.status.in_(("waiting", "assigned")))
-            .order_by(HandoffRequest.created_at, HandoffRequest.id))
+            .order_by(HandoffRequest.created_at, HandoffRequest.id)
+        )
         return [_row(h, name) for h, name in result.all()]
 
 
 def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
-    return pages.QueueRow(h.id, h.conversation_id, h.channel, h.created_at, h.verified_tier, h.verified_how,
-                          h.topic, h.status, agent_name)
+    return pages.QueueRow(
+        h.id,
+        h.conversation_id,
+        h.channel,
+        h.created_at,
+        h.verified_tier,
+        h.verified_how,
+        h.topic,
+        h.status,
+        agent_name,
+    )
 
 
 async def _queue_html(ctx: Ctx) -> str:
     rows = await _queue_rows(ctx.router)
     ids = {r.handoff_id: r for r in rows}
     async with session_scope(ctx.router.factory) as session:
-        agent_ids = dict((await session.execute(select(HandoffRequest.id, HandoffRequest.agent_id).where(
-            HandoffRequest.id.in_(list(ids) or [0])))).all())
+        agent_ids = dict(
+            (
+                await session.execute(
+                    select(HandoffRequest.id, HandoffRequest.agent_id).where(
+                        HandoffRequest.id.in_(list(ids) or [0])
+                    )
+                )
+            ).all()
+        )
     waiting = [r for r in rows if r.status == "waiting"]
-    mine = [r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) == ctx.agent.id]
-    others = [r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) != ctx.agent.id]
+    mine = [
+        r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) == ctx.agent.id
+    ]
+    others = [
+        r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) != ctx.agent.id
+    ]
     return pages.queue_region(waiting, mine, others, ctx.session.csrf, ctx.router.gw.clock())
 
 
 async def _home(ctx: Ctx) -> web.StreamResponse:
     tz = ctx.router.hours.tz
     async with session_scope(ctx.router.factory) as session:
-        callbacks = (await session.execute(select(CallbackRequest).where(CallbackRequest.status == "open")
-                                           .order_by(CallbackRequest.created_at))).scalars().all()
-        requests = (await session.execute(select(ServiceRequest).where(ServiceRequest.status == "open")
-                                          .order_by(ServiceRequest.created_at))).scalars().all()
-    cb_rows = [{"id": c.id, "created": c.created_at.astimezone(tz).strftime("%a %-I:%M %p"), "name": c.name,
-                "phone": c.phone, "best_time": c.best_time, "topic": c.topic,
-                "tier": pages.TIER_LABELS.get(c.verified_tier, c.verified_tier)} for c in callbacks]
-    sr_rows = [{"id": r.id, "reference": r.reference, "kind": r.kind, "requested_date": r.requested_date,
-                "channel": r.channel, "created": r.created_at.astimezone(tz).strftime("%a %-I:%M %p")}
-               for r in requests]
-    flash = {"lost": "Another agent took that conversation first.", "ended": "Handed back to the assistant.",
-             "done": "Marked done."}.get(ctx.request.query.get("m", ""))
-    return _html(pages.home_page(agent_name=ctx.agent.display_name, presence=ctx.agent.presence,
-                                 csrf=ctx.session.csrf, queue_html=await _queue_html(ctx), callbacks=cb_rows,
-                                 service_requests=sr_rows, flash=flash))
+        callbacks = (
+            (
+                await session.execute(
+                    select(CallbackRequest)
+                    .where(CallbackRequest.status == "open")
+                    .order_by(CallbackRequest.created_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        requests = (
+            (
+                await session.execute(
+                    select(ServiceRequest)
+                    .where(ServiceRequest.status == "open")
+                    .order_by(ServiceRequest.created_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    cb_rows = [
+        {
+            "id": c.id,
+            "created": c.created_at.astimezone(tz).strftime("%a %-I:%M %p"),
+            "name": c.name,
+            "phone": c.phone,
+            "best_time": c.best_time,
+            "topic": c.topic,
+            "tier": pages.TIER_LABELS.get(c.verified_tier, c.verified_tier),
+        }
+        for c in callbacks
+    ]
+    sr_rows = [
+        {
+            "id": r.id,
+            "reference": r.reference,
+            "kind": r.kind,
+            "requested_date": r.requested_date,
+            "channel": r.channel,
+            "created": r.created_at.astimezone(tz).strftime("%a %-I:%M %p"),
+        }
+        for r in requests
+    ]
+    flash = {
+        "lost": "Another agent took that conversation first.",
+        "ended": "Handed back to the assistant.",
+        "done": "Marked done.",
+    }.get(ctx.request.query.get("m", ""))
+    return _html(
+        pages.home_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            queue_html=await _queue_html(ctx),
+            callbacks=cb_rows,
+            service_requests=sr_rows,
+            flash=flash,
+        )
+    )
 
 
 async def _queue_fragment(ctx: Ctx) -> web.StreamResponse:
@@ -223,18 +315,33 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
     messages = await ctx.router.gw.store.messages_after(row.conversation_id, 0)
     account_html = await _account_html(ctx, row.account_id)
     async with session_scope(ctx.router.factory) as session:
-        others = (await session.execute(select(Agent.id, Agent.display_name).where(Agent.id != ctx.agent.id)
-                                        .order_by(Agent.display_name))).all()
-    flash = {"sent": None, "taken": "You have this conversation. The member has been told you joined.",
-             "transfer_failed": "That transfer didn't work; the conversation is still yours."}.get(
-        ctx.request.query.get("m", ""))
-    return _html(pages.conversation_page(
-        agent_name=ctx.agent.display_name, presence=ctx.agent.presence, csrf=ctx.session.csrf,
-        row=_row(row, agent.display_name if agent else None),
-        mine=row.agent_id == ctx.agent.id or ctx.agent.is_admin, messages=messages, tz=ctx.router.hours.tz,
-        account_html=account_html, agents=[(a, n) for a, n in others],
-        reply_label=f"Reply as {ctx.agent.first_name} (sent on the member's {row.channel.upper()} channel)",
-        flash=flash))
+        others = (
+            await session.execute(
+                select(Agent.id, Agent.display_name)
+                .where(Agent.id != ctx.agent.id)
+                .order_by(Agent.display_name)
+            )
+        ).all()
+    flash = {
+        "sent": None,
+        "taken": "You have this conversation. The member has been told you joined.",
+        "transfer_failed": "That transfer didn't work; the conversation is still yours.",
+    }.get(ctx.request.query.get("m", ""))
+    return _html(
+        pages.conversation_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            row=_row(row, agent.display_name if agent else None),
+            mine=row.agent_id == ctx.agent.id or ctx.agent.is_admin,
+            messages=messages,
+            tz=ctx.router.hours.tz,
+            account_html=account_html,
+            agents=[(a, n) for a, n in others],
+            reply_label=f"Reply as {ctx.agent.first_name} (sent on the member's {row.channel.upper()} channel)",
+            flash=flash,
+        )
+    )
 
 
 async def _account_html(ctx: Ctx, account_id: int | None) -> str:
@@ -262,7 +369,9 @@ async def _reply(ctx: Ctx) -> web.StreamResponse:
     handoff_id = _handoff_id(ctx)
     sent = await ctx.router.reply(handoff_id, ctx.agent, str(ctx.form.get("text") or ""))
     if sent is None:
-        return web.Response(status=409, text="This conversation is not yours to answer (or the reply was empty).")
+        return web.Response(
+            status=409, text="This conversation is not yours to answer (or the reply was empty)."
+        )
     return _redirect(f"/console/handoffs/{handoff_id}#reply")
 
 
@@ -293,18 +402,27 @@ async def _presence(ctx: Ctx) -> web.StreamResponse:
     if presence not in ("online", "away"):
         return web.Response(status=400, text="presence must be online or away")
     async with session_scope(ctx.router.factory) as session:
-        await session.execute(update(Agent).where(Agent.id == ctx.agent.id)
-                              .values(presence=presence, last_seen_at=ctx.router.gw.clock()))
+        await session.execute(
+            update(Agent)
+            .where(Agent.id == ctx.agent.id)
+            .values(presence=presence, last_seen_at=ctx.router.gw.clock())
+        )
     return _redirect("/console")
 
 
 async def _heartbeat(ctx: Ctx) -> web.StreamResponse:
     """The open console says it's alive; the assistant counts only recently seen online agents."""
     async with session_scope(ctx.router.factory) as session:
-        await session.execute(update(Agent).where(Agent.id == ctx.agent.id)
-                              .values(last_seen_at=ctx.router.gw.clock()))
-        waiting = (await session.execute(select(func.count()).select_from(HandoffRequest)
-                                         .where(HandoffRequest.status == "waiting"))).scalar_one()
+        await session.execute(
+            update(Agent).where(Agent.id == ctx.agent.id).values(last_seen_at=ctx.router.gw.clock())
+        )
+        waiting = (
+            await session.execute(
+                select(func.count())
+                .select_from(HandoffRequest)
+                .where(HandoffRequest.status == "waiting")
+            )
+        ).scalar_one()
     return web.json_response({"ok": True, "presence": ctx.agent.presence, "waiting": waiting})
 
 
@@ -314,9 +432,11 @@ async def _mark_done(ctx: Ctx, model: Any) -> web.StreamResponse:
     except ValueError:
         raise web.HTTPNotFound() from None
     async with session_scope(ctx.router.factory) as session:
-        await session.execute(update(model).where(model.id == item_id, model.status == "open")
-                              .values(status="done", done_at=ctx.router.gw.clock(),
-                                      done_by=ctx.agent.username[:80]))
+        await session.execute(
+            update(model)
+            .where(model.id == item_id, model.status == "open")
+            .values(status="done", done_at=ctx.router.gw.clock(), done_by=ctx.agent.username[:80])
+        )
     return _redirect("/console?m=done")
 
 
@@ -336,8 +456,13 @@ async def _events(ctx: Ctx) -> web.StreamResponse:
     request = ctx.request
     hub = ctx.router.gw.hub
     conversation_id = request.query.get("conversation") or None
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
     await response.prepare(request)
     merged: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -374,7 +499,9 @@ async def _stream(response: web.StreamResponse, merged: asyncio.Queue[dict[str, 
         await response.write(f"data: {json.dumps(event)}\n\n".encode())
 
 
-def route(handler: Handler, *, refresh: bool = True) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def route(
+    handler: Handler, *, refresh: bool = True
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     return signed_in(handler, refresh=refresh)
 
 

@@ -45,8 +45,12 @@ def _configure_kwargs(dialect_name: str) -> dict[str, Any]:
 def run_migrations_offline() -> None:
     url = sync_url(_database_url())
     dialect = url.split(":", 1)[0].split("+", 1)[0]
-    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"},
-                      **_configure_kwargs(dialect))
+    context.configure(
+        url=url,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **_configure_kwargs(dialect),
+    )
     with context.begin_transaction():
         context.run_migrations()
 
