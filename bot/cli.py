@@ -44,7 +44,7 @@ def _cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services.notifier import print_outbox
+    from bot.adapters.outbox import print_outbox
 
     print_outbox(settings.database_url, limit=args.limit, to=args.to)
     return 0

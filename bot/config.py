@@ -13,11 +13,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from bot.core.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 def _bool(name: str, raw: str) -> bool:

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.config import ConfigError
-from bot.services.money import to_cents
+from bot.core.money import to_cents
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 AMOUNT_RULES = frozenset({"full_balance", "fixed"})

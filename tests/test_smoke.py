@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.services.money import format_cents, from_cents, percent_of, to_cents
+from bot.core.money import format_cents, from_cents, percent_of, to_cents
 
 
 def test_money_round_trip_is_exact() -> None:

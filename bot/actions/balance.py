@@ -1,12 +1,11 @@
 """Check balance (journey 3): amount due and when, past due and what it leads to, last payment.
 
-The numbers come from `SqlMemberServices.balance` (the balance rule lives in bot.services.billing);
+The numbers come from `SqlMemberServices.balance` (the balance rule lives in bot.services.balance);
 this module only words them, one idea per message, each within an SMS's 320 characters.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,21 +14,12 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.common import buttons_or_choices, intent_button, require_tier
 from bot.actions.deps import get_deps
+from bot.core.dates import local_date, short_date
+from bot.core.money import format_cents
 from bot.profile import CoopProfile
-from bot.services.billing import (
-    AccountRecord,
-    BalanceSummary,
-    BillingRules,
-    SqlMemberServices,
-    local_date,
-)
-from bot.services.money import format_cents
-from bot.services.verification import Tier
-
-
-def short_date(day: date) -> str:
-    """`Dec 12`: unambiguous in a US co-op's chat, no leading zero."""
-    return f"{day:%b} {day.day}"
+from bot.services.balance import BalanceSummary
+from bot.services.identity import Tier
+from bot.services.members import AccountRecord
 
 
 def balance_messages(
@@ -114,7 +104,7 @@ class ActionCheckBalance(Action):
         identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
         if identity is None or identity.account_id is None:
             return []
-        services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
+        services = deps.members
         account = await services.account(identity.account_id)
         if account is None or account.member_id != identity.member_id:
             dispatcher.utter_message(
@@ -124,7 +114,7 @@ class ActionCheckBalance(Action):
                 )
             )
             return []
-        today = local_date(deps.now(), str(deps.profile.timezone))
+        today = local_date(deps.now(), deps.profile.timezone)
         summary = await services.balance(account.id, today)
         messages = balance_messages(summary, account, deps.profile)
         for text in messages[:-1]:

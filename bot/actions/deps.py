@@ -1,105 +1,89 @@
-"""What the custom actions need, built in ONE place: settings, co-op profile, database, clock.
+"""What the custom actions need, wired in ONE place: settings, the co-op profile, the database,
+the member services, the notifier, the payment processor, the rules and one clock.
 
 The action server is one process with one event loop. The first action that runs calls
 `await get_deps()`, which reads `.env`, loads and validates the co-op profile and creates the async
 engine *inside that running loop* (nothing is created at import time, so importing `bot.actions`
 never opens a database). Later calls get the same object.
 
-Tests replace the whole container with `use_deps(ActionDeps(...))` (and `use_deps(None)` after), so
-an action test runs against its own SQLite file and a fixed clock.
-
-Clock: actions never call `datetime.now()`; they ask `deps.now()`. For end-to-end tests only, the
-environment variable `JEC_FAKE_NOW` (an ISO timestamp with a UTC offset, e.g.
-`2026-12-01T10:00:00-05:00`) freezes the action server's clock. Never set it in production.
-Tests only, too: `JEC_FAKE_NOW_FILE` names a file holding such a timestamp, read again on every
-`deps.now()`, so an end-to-end test can move the clock of a running action server (office hours
-on a holiday, say) without restarting Rasa. While the file is missing or empty the clock falls back
-to `JEC_FAKE_NOW`, then to the real time.
+Actions never build collaborators themselves: they use `deps.members` (the `MemberServices`
+protocol: our database by default, a co-op's billing-system adapter in its place), `deps.notifier`
+and `deps.processor`. Tests build a container with `wire(...)` (overriding any collaborator) and
+install it with `use_deps(...)` (`use_deps(None)` after), so an action test runs against its own
+SQLite file and a fixed clock. The clock is `bot.core.clock`'s (test-only JEC_FAKE_NOW and
+JEC_FAKE_NOW_FILE included).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:  # the profile module is only needed at run time, inside get_deps()
-    from bot.profile import CoopProfile
-
-FAKE_NOW_ENV = "JEC_FAKE_NOW"  # test-only: freezes the clock of the action server
-FAKE_NOW_FILE_ENV = "JEC_FAKE_NOW_FILE"  # test-only: a file whose timestamp is the clock, re-read
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    """The real time, timezone-aware (UTC)."""
-    return datetime.now(UTC)
-
-
-def fixed_clock(at: datetime) -> Clock:
-    """A clock stuck at `at` (must be timezone-aware)."""
-    if at.tzinfo is None:
-        raise ValueError("a fixed clock needs a timezone-aware datetime")
-    return lambda: at
-
-
-def _parse_fake_now(raw: str, source: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ConfigError(f"{source} must be an ISO timestamp, not {raw!r}") from None
-    if at.tzinfo is None:
-        raise ConfigError(f"{source} must include a UTC offset, e.g. 2026-12-01T10:00:00-05:00")
-    return at
-
-
-def file_clock(path: Path, fallback: Clock) -> Clock:
-    """TESTS ONLY: a clock that reads an ISO timestamp from `path` on every call (a tiny local
-    file, so the blocking read is negligible; never used in production). A missing or empty
-    file means `fallback`; a malformed one raises ConfigError, so a broken test setup is loud."""
-
-    def now() -> datetime:
-        try:
-            raw = path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            raw = ""
-        return _parse_fake_now(raw, f"{FAKE_NOW_FILE_ENV} ({path})") if raw else fallback()
-
-    return now
-
-
-def clock_from_env(environ: Mapping[str, str] = os.environ) -> Clock:
-    """The system clock, or the frozen one named by JEC_FAKE_NOW, or the settable one in the file
-    named by JEC_FAKE_NOW_FILE (end-to-end tests only)."""
-    raw = environ.get(FAKE_NOW_ENV, "").strip()
-    clock = fixed_clock(_parse_fake_now(raw, FAKE_NOW_ENV)) if raw else system_clock
-    file_name = environ.get(FAKE_NOW_FILE_ENV, "").strip()
-    return file_clock(Path(file_name), clock) if file_name else clock
+from bot.adapters.notifier import build_notifier
+from bot.adapters.sandbox_processor import SandboxProcessor
+from bot.adapters.sql_member_services import SqlMemberServices
+from bot.config import Settings, load_settings
+from bot.core.clock import Clock, clock_from_env, system_clock
+from bot.profile import CoopProfile, load_profile
+from bot.services.members import MemberServices
+from bot.services.notify import Notifier
+from bot.services.payment_processor import PaymentProcessor
+from bot.services.rules import Rules
+from bot.store.db import async_session_factory, make_async_engine
 
 
 @dataclass(frozen=True)
 class ActionDeps:
-    """Everything an action may use. Built once per process (or by a test)."""
+    """Everything an action may use. Built once per process (or by a test) with `wire`."""
 
     settings: Settings
     profile: CoopProfile
-    session_factory: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]
+    members: MemberServices
+    notifier: Notifier
+    processor: PaymentProcessor
+    rules: Rules
     clock: Clock = system_clock
-    engine: AsyncEngine | None = (
-        None  # owned here when built by get_deps(); disposed by close_deps()
-    )
+    engine: AsyncEngine | None = None  # owned here when built by get_deps(); closed by close_deps()
 
     def now(self) -> datetime:
         return self.clock()
+
+    def today(self) -> date:
+        """Today in the co-op's time zone."""
+        return self.clock().astimezone(self.profile.timezone).date()
+
+
+def wire(
+    settings: Settings,
+    profile: CoopProfile,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock = system_clock,
+    engine: AsyncEngine | None = None,
+    members: MemberServices | None = None,
+    notifier: Notifier | None = None,
+    processor: PaymentProcessor | None = None,
+) -> ActionDeps:
+    """The container with its default collaborators (our database, the configured notifier, the
+    sandbox processor); pass any of them to use another."""
+    rules = Rules.from_profile(
+        profile, processor_timeout_seconds=min(20.0, settings.http_timeout_seconds)
+    )
+    return ActionDeps(
+        settings=settings,
+        profile=profile,
+        sessions=sessions,
+        members=members or SqlMemberServices(sessions, rules.billing),
+        notifier=notifier or build_notifier(settings, sessions),
+        processor=processor or SandboxProcessor(),
+        rules=rules,
+        clock=clock,
+        engine=engine,
+    )
 
 
 _deps: ActionDeps | None = None
@@ -107,25 +91,17 @@ _deps_loop: asyncio.AbstractEventLoop | None = None
 _lock: asyncio.Lock | None = None
 
 
-def _build_sync_parts() -> tuple[Settings, Any]:
+def _read_configuration() -> tuple[Settings, CoopProfile]:
     """File reads (.env, profile YAML): run in a worker thread so the loop never blocks."""
-    from bot.profile import load_profile
-
     settings = load_settings()
     return settings, load_profile(settings.coop_profile)
 
 
 async def _build() -> ActionDeps:
-    from bot.store.db import async_session_factory, make_async_engine
-
-    settings, profile = await asyncio.to_thread(_build_sync_parts)
+    settings, profile = await asyncio.to_thread(_read_configuration)
     engine = make_async_engine(settings.database_url, pool_pre_ping=True)
-    return ActionDeps(
-        settings=settings,
-        profile=profile,
-        session_factory=async_session_factory(engine),
-        clock=clock_from_env(),
-        engine=engine,
+    return wire(
+        settings, profile, async_session_factory(engine), clock=clock_from_env(), engine=engine
     )
 
 

@@ -30,15 +30,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select, update
 
-from bot.actions.common import Identity, channel_of, parse_amount, reask, require_tier
+from bot.actions.common import Identity, reask, require_tier
 from bot.actions.deps import ActionDeps, get_deps
+from bot.actions.tracker import channel_of
+from bot.core.amounts import parse_amount
+from bot.core.dates import ordinal, spell_date
+from bot.core.masking import find_bank_numbers, find_card_numbers, mask_email, mask_phone
+from bot.core.money import format_cents
 from bot.services import drafts
-from bot.services.billing import MethodRecord, SqlMemberServices
-from bot.services.checks import find_bank_numbers, find_card_numbers
-from bot.services.drafts import ordinal, spell_date
-from bot.services.money import format_cents
-from bot.services.notifier import build_notifier, mask_email, mask_phone
-from bot.services.verification import Tier
+from bot.services.identity import Tier
+from bot.services.members import MethodRecord
 from bot.store.db import session_scope
 from bot.store.models import DraftAuthorization, DraftEnrollment
 
@@ -89,10 +90,6 @@ _MASKED = re.compile(r"\*{3,}")
 # ---------------------------------------------------------------------------------------------
 # Small helpers (no Rasa types beyond the tracker)
 # ---------------------------------------------------------------------------------------------
-
-
-def _today(deps: ActionDeps) -> date:
-    return deps.now().astimezone(deps.profile.timezone).date()
 
 
 def _text(tracker: Tracker) -> str:
@@ -214,10 +211,10 @@ class DraftSituation:
 
 
 async def load_situation(deps: ActionDeps, account_id: int, member_id: int) -> DraftSituation:
-    services = SqlMemberServices(deps.session_factory)
+    services = deps.members
     account = await services.account(account_id)
     methods = await services.saved_methods(member_id)
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         enrollment = await drafts.get_active(session, account_id)
     kind = last4 = None
     if enrollment is not None:
@@ -274,7 +271,7 @@ class ActionDraftStart(Action):
         if identity is None:
             return done
         situation = await load_situation(deps, identity.account_id, identity.member_id)
-        today = _today(deps)
+        today = deps.today()
         wanted = tracker.get_slot("draft_action") or "enroll"
 
         if situation.enrollment is None:
@@ -314,7 +311,7 @@ async def secure_page_message(
     from bot.services.payment_links import create_link
 
     link = await create_link(
-        deps.session_factory,
+        deps.sessions,
         secret_key=deps.settings.secret_key,
         public_base_url=deps.settings.public_base_url,
         member_id=member_id,
@@ -476,7 +473,7 @@ class _DraftTermsValidation(FormValidationAction):
             )
             dispatcher.utter_message(text=link)
             return {"draft_method_id": None}
-        methods = await SqlMemberServices(deps.session_factory).saved_methods(identity.member_id)
+        methods = await deps.members.saved_methods(identity.member_id)
         banks = bank_methods(methods)
         choice = match_method(text, _entity(tracker, "payment_method"), methods)
         if (
@@ -801,7 +798,7 @@ class ActionAskDraftMethodId(Action):
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events()]
-        methods = await SqlMemberServices(deps.session_factory).saved_methods(identity.member_id)
+        methods = await deps.members.saved_methods(identity.member_id)
         banks = bank_methods(methods)
         if banks:
             text = "Which account should we draft?"
@@ -898,7 +895,7 @@ class ActionAskDraftAuthorized(Action):
         if terms is None:  # the chosen account vanished (removed elsewhere): ask for it again
             dispatcher.utter_message(text="I couldn't find that bank account any more.")
             return [SlotSet("draft_method_id", None), SlotSet("requested_slot", "draft_method_id")]
-        today = _today(deps)
+        today = deps.today()
         text, _start = _authorization(deps, terms, situation.account_last4, today)
         # No buttons: the wording asks for a typed YES, and by SMS numbered choices would push the
         # authorization past one 320-character text.
@@ -919,7 +916,7 @@ class ActionAskDraftCancelConfirmed(Action):
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events()]
-        async with deps.session_factory() as session:
+        async with deps.sessions() as session:
             enrollment = await drafts.get_active(session, identity.account_id)
         if enrollment is None:
             dispatcher.utter_message(
@@ -957,7 +954,7 @@ class CopyDestination:
 
 async def copy_destination(deps: ActionDeps, member_id: int) -> CopyDestination | None:
     """The email on file (primary and verified first), else the phone on file."""
-    contacts = await SqlMemberServices(deps.session_factory).member_contacts(member_id)
+    contacts = await deps.members.member_contacts(member_id)
     ranked = sorted(contacts, key=lambda c: (not c.is_primary, not c.is_verified))
     email = next((c for c in ranked if c.kind == "email"), None)
     if email is not None:
@@ -973,7 +970,7 @@ async def send_copy(
 ) -> bool:
     if destination is None:
         return False
-    notifier = build_notifier(deps.settings, deps.session_factory)
+    notifier = deps.notifier
     if destination.kind == "email":
         result = await notifier.send_email(destination.to, subject, text)
     else:
@@ -984,7 +981,7 @@ async def send_copy(
 
 async def _forget_copy(deps: ActionDeps, enrollment_id: int, action: str) -> None:
     """The copy could not be sent: the authorization record must not claim it was."""
-    async with session_scope(deps.session_factory) as session:
+    async with session_scope(deps.sessions) as session:
         newest = await session.scalar(
             select(DraftAuthorization.id)
             .where(
@@ -1051,7 +1048,7 @@ def _authorized_today(
     if tracker.get_slot("draft_authorized") is not True:
         dispatcher.utter_message(text=declined)
         return None
-    today = _today(deps)
+    today = deps.today()
     if _stale_terms(tracker, today):
         dispatcher.utter_message(text=STALE_TERMS)
         return None
@@ -1093,7 +1090,7 @@ class ActionDraftEnroll(Action):
         destination = await copy_destination(deps, identity.member_id)
         text, _ = _authorization(deps, terms, situation.account_last4, today)
         try:
-            async with session_scope(deps.session_factory) as session:
+            async with session_scope(deps.sessions) as session:
                 enrollment = await drafts.enroll(
                     session,
                     account_id=identity.account_id,
@@ -1172,7 +1169,7 @@ class ActionDraftChange(Action):
         destination = await copy_destination(deps, identity.member_id)
         what = tracker.get_slot("draft_change_what")
         try:
-            async with session_scope(deps.session_factory) as session:
+            async with session_scope(deps.sessions) as session:
                 enrollment = await drafts.change(
                     session,
                     account_id=identity.account_id,
@@ -1234,7 +1231,7 @@ class ActionDraftCancel(Action):
         now = deps.now()
         destination = await copy_destination(deps, identity.member_id)
         try:
-            async with session_scope(deps.session_factory) as session:
+            async with session_scope(deps.sessions) as session:
                 result = await drafts.cancel(
                     session,
                     account_id=identity.account_id,
@@ -1251,7 +1248,7 @@ class ActionDraftCancel(Action):
             return reset_events()
         text = drafts.cancellation_text(
             deps.profile,
-            cancelled_on=_today(deps),
+            cancelled_on=deps.today(),
             first_skipped=result.first_skipped,
             still_happening=result.still_happening,
         )

@@ -13,31 +13,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import current_identity
-from bot.actions.deps import ActionDeps, get_deps
+from bot.actions.common import verified_account_id
+from bot.actions.deps import get_deps
+from bot.actions.tracker import latest_entity
+from bot.core.dates import local_date
+from bot.core.money import format_cents
 from bot.services import info
-from bot.services.billing import BillingRules, SqlMemberServices, local_date
-from bot.services.money import format_cents
-from bot.services.verification import Tier, VerificationRules
-
-
-def verified_account_id(tracker: Tracker, deps: ActionDeps) -> int | None:
-    """The account the member verified for in this session, or None (public tier, or idle too long).
-
-    Uses the identity journey's `current_identity` (tier slots plus the 15-idle-minute rule), so a
-    stale verification never unlocks account data.
-    """
-    identity = current_identity(
-        tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile)
-    )
-    if identity is None or not identity.at_least(Tier.VERIFIED):
-        return None
-    return identity.account_id
-
-
-def latest_entity(tracker: Tracker, entity: str) -> str | None:
-    value = next(tracker.get_latest_entity_values(entity), None)
-    return str(value).strip() if value else None
 
 
 class ActionAnswerInfo(Action):
@@ -67,11 +48,9 @@ class ActionAnswerInfo(Action):
         if intent == "ask_due_date":
             account_id = verified_account_id(tracker, deps)
             if account_id is not None:
-                services = SqlMemberServices(
-                    deps.session_factory, BillingRules.from_profile(profile)
-                )
+                services = deps.members
                 balance = await services.balance(
-                    account_id, local_date(deps.now(), str(profile.timezone))
+                    account_id, local_date(deps.now(), profile.timezone)
                 )
                 last4 = balance.account_last4
                 if balance.due_date is not None:

@@ -17,30 +17,22 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import (
-    CARD_NOT_KEPT_MESSAGE,
-    Identity,
-    channel_of,
-    current_identity,
-    phone_of,
-    scrub_card_numbers,
-)
+from bot.actions.common import Identity, current_identity, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.billing import BillingRules, SqlMemberServices
-from bot.services.checks import mask_sensitive
+from bot.actions.tracker import channel_of, phone_of
+from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_sensitive
+from bot.core.phones import display_phone, normalize_phone
 from bot.services.handoff import (
     agents_available,
     callback_when,
     closed_sentence,
     create_callback,
-    display_phone,
     handoff_decision,
-    normalize_phone,
     request_handoff,
     wait_phrase,
 )
+from bot.services.identity import Tier
 from bot.services.office_hours import OfficeHours
-from bot.services.verification import Tier, VerificationRules
 from bot.store.db import session_scope
 
 SUMMARY_MESSAGES = 5
@@ -70,9 +62,7 @@ HANDBACK_TEXT = "You're back with the automated assistant. Anything else I can h
 
 
 def _identity(tracker: Tracker, deps: ActionDeps) -> Identity | None:
-    return current_identity(
-        tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile)
-    )
+    return current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
 
 
 def member_texts(tracker: Tracker, limit: int = SUMMARY_MESSAGES) -> list[str]:
@@ -133,7 +123,7 @@ class ActionTalkToHuman(Action):
         outage = deps.profile.phones.outage_24_7
         identity = _identity(tracker, deps)
 
-        async with session_scope(deps.session_factory) as session:
+        async with session_scope(deps.sessions) as session:
             online = await agents_available(session, now)
             decision = handoff_decision(now, hours, online)
             ticket = None
@@ -208,7 +198,7 @@ async def default_phone(tracker: Tracker, deps: ActionDeps) -> str | None:
     identity = _identity(tracker, deps)
     if identity is None:
         return None
-    services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
+    services = deps.members
     for contact in await services.member_contacts(identity.member_id):
         if contact.kind == "phone" and normalize_phone(contact.value):
             return normalize_phone(contact.value)
@@ -347,7 +337,7 @@ class ActionSubmitCallback(Action):
             )
             return clear
         now = deps.now()
-        async with session_scope(deps.session_factory) as session:
+        async with session_scope(deps.sessions) as session:
             await create_callback(
                 session,
                 conversation_id=tracker.sender_id,

@@ -9,7 +9,7 @@ month the member named in the message that started the journey ("my october bill
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import tzinfo
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -18,26 +18,17 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.common import buttons_or_choices, intent_button, require_tier
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.billing import (
-    AccountRecord,
-    BillingRules,
-    BillRecord,
-    PaymentRecord,
-    SqlMemberServices,
-    local_date,
-)
-from bot.services.checks import mask_sensitive
+from bot.adapters.sql_member_services import SqlMemberServices
+from bot.core.dates import local_date, short_date
+from bot.core.masking import mask_sensitive
+from bot.core.money import format_cents
 from bot.services.history import bill_token, bill_url, month_label, named_month, pick_bill
-from bot.services.money import format_cents
-from bot.services.verification import Tier
+from bot.services.identity import Tier
+from bot.services.members import AccountRecord, BillRecord, PaymentRecord
 
 SMS_LIMIT = 320
 HISTORY_INTENTS = ("bill_history", "bill_pdf", "payment_history")
 PAYMENTS_SHOWN = 6
-
-
-def short_date(day: date) -> str:
-    return f"{day:%b} {day.day}"
 
 
 def pack(header: str, lines: Iterable[str], limit: int = SMS_LIMIT) -> list[str]:
@@ -78,7 +69,7 @@ _STATUS = {
 }
 
 
-def payment_line(payment: PaymentRecord, tz: str) -> str:
+def payment_line(payment: PaymentRecord, tz: tzinfo) -> str:
     """`Nov 8, 2026: $118.20 by Visa ending 4242, received (conf. JEC000000011)`."""
     when = local_date(payment.received_at or payment.created_at, tz)
     label = mask_sensitive(payment.method_label).text  # belt and braces: labels hold last four only
@@ -93,7 +84,7 @@ def payment_line(payment: PaymentRecord, tz: str) -> str:
     )
 
 
-def payment_history_messages(payments: list[PaymentRecord], last4: str, tz: str) -> list[str]:
+def payment_history_messages(payments: list[PaymentRecord], last4: str, tz: tzinfo) -> list[str]:
     if not payments:
         return [f"I don't see any payments on account ending {last4}."]
     header = f"Your last {len(payments)} payment{'s' if len(payments) != 1 else ''}, account ending {last4}:"
@@ -123,7 +114,7 @@ async def _account(
     identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
     if identity is None or identity.account_id is None:
         return None
-    services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
+    services = deps.members
     account = await services.account(identity.account_id)
     if account is None or account.member_id != identity.member_id:
         dispatcher.utter_message(
@@ -190,7 +181,7 @@ class ActionPaymentHistory(Action):
         )
         _send(
             dispatcher,
-            payment_history_messages(payments, account.last4, str(deps.profile.timezone)),
+            payment_history_messages(payments, account.last4, deps.profile.timezone),
             buttons,
         )
         return []

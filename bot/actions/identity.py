@@ -16,30 +16,27 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.common import (
-    CARD_NOT_KEPT_MESSAGE,
-    channel_of,
     cleared_identity_events,
     current_identity,
     intent_button,
-    parse_amount,
-    phone_of,
     scrub_card_numbers,
 )
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.billing import AccountRecord, BillingRules, SqlMemberServices
-from bot.services.notifier import build_notifier, mask_email
-from bot.services.otp import OtpRules, OtpService, OtpStatus, SendStatus
-from bot.services.verification import (
+from bot.actions.tracker import channel_of, phone_of
+from bot.core.amounts import parse_amount
+from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_email
+from bot.services.identity import (
     ACCOUNT_FORMAT_MESSAGE,
     Tier,
     VerificationResult,
-    VerificationRules,
     VerificationService,
     VerificationStatus,
     locked_message,
     normalize_account_number,
     normalize_zip,
 )
+from bot.services.members import AccountRecord
+from bot.services.otp import OtpService, OtpStatus, SendStatus
 
 OTP_PURPOSE = "confirm"
 MAX_ANSWER_CHARS = 200
@@ -53,25 +50,15 @@ STOPPED = "stopped"  # journey value: the gate failed for good; no journey actio
 
 
 def verification_service(deps: ActionDeps) -> VerificationService:
-    return VerificationService(
-        deps.session_factory, deps.settings.secret_key, VerificationRules.from_profile(deps.profile)
-    )
+    return VerificationService(deps.sessions, deps.settings.secret_key, deps.rules.verification)
 
 
 def otp_service(deps: ActionDeps) -> OtpService:
     return OtpService(
-        deps.session_factory,
-        OtpRules.from_profile(deps.profile),
-        build_notifier(deps.settings, deps.session_factory),
+        deps.sessions,
+        deps.rules.otp,
+        deps.notifier,
     )
-
-
-def member_services(deps: ActionDeps) -> SqlMemberServices:
-    return SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
-
-
-def _rules(deps: ActionDeps) -> VerificationRules:
-    return VerificationRules.from_profile(deps.profile)
 
 
 def account_button(account: AccountRecord) -> dict[str, str]:
@@ -137,7 +124,7 @@ class ValidateVerifyForm(FormValidationAction):
         deps = await get_deps()
         if tracker.get_slot("journey") == STOPPED:
             return []
-        identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is not None:
             return [] if identity.account_id is not None else ["account_choice"]
         if await _phone_path_accounts(tracker, deps):
@@ -201,10 +188,10 @@ class ValidateVerifyForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         deps = await get_deps()
-        identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None:
             return {"account_choice": None}
-        accounts = await member_services(deps).accounts_for_member(identity.member_id)
+        accounts = await deps.members.accounts_for_member(identity.member_id)
         chosen = pick_account(str(value or "")[:MAX_ANSWER_CHARS], accounts)
         if chosen is None:
             dispatcher.utter_message(
@@ -228,7 +215,7 @@ class ValidateVerifyForm(FormValidationAction):
     ) -> list[dict[str, Any]]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
         deps = await get_deps()
-        if current_identity(tracker, now=deps.now(), rules=_rules(deps)) is not None:
+        if current_identity(tracker, now=deps.now(), rules=deps.rules.verification) is not None:
             return events
         updates = await self._verify(dispatcher, tracker, deps)
         if updates:
@@ -330,7 +317,9 @@ class ActionAskAccountNumber(Action):
             conversation_id=tracker.sender_id, now=deps.now()
         )
         if until is not None:
-            dispatcher.utter_message(text=locked_message(until, deps.now(), _rules(deps)))
+            dispatcher.utter_message(
+                text=locked_message(until, deps.now(), deps.rules.verification)
+            )
             return []
         intro = "First I need to make sure it's you. " if _first_question_of_gate(tracker) else ""
         dispatcher.utter_message(
@@ -398,10 +387,10 @@ class ActionAskAccountChoice(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None:
             return []
-        accounts = await member_services(deps).accounts_for_member(identity.member_id)
+        accounts = await deps.members.accounts_for_member(identity.member_id)
         dispatcher.utter_message(
             text="You have more than one account. Which one?",
             buttons=[account_button(a) for a in accounts],
@@ -428,7 +417,7 @@ class ValidateConfirmForm(FormValidationAction):
         deps = await get_deps()
         if tracker.get_slot("journey") == STOPPED:
             return []
-        identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None or identity.tier is Tier.CONFIRMED:
             return []  # nothing to confirm (not verified: the journey action refuses) or done
         return ["otp_code"]
@@ -485,7 +474,7 @@ class ActionAskOtpCode(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        identity = current_identity(tracker, now=deps.now(), rules=_rules(deps))
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None:
             return []
         otp = otp_service(deps)
@@ -544,7 +533,7 @@ class ActionAskOtpCode(Action):
 
 async def code_destination(deps: ActionDeps, member_id: int) -> tuple[str | None, str]:
     """The primary phone on file (a text), else the primary email."""
-    contacts = await member_services(deps).member_contacts(member_id)
+    contacts = await deps.members.member_contacts(member_id)
     ordered = sorted(contacts, key=lambda c: (not c.is_primary, c.id))
     for kind, channel in (("phone", "sms"), ("email", "email")):
         for contact in ordered:

@@ -27,20 +27,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import channel_of, idempotency_key, phone_of
+from bot.actions.common import verified_account_id
 from bot.actions.deps import get_deps
-from bot.actions.faq import latest_entity, verified_account_id
+from bot.actions.tracker import channel_of, idempotency_key, latest_entity, phone_of
+from bot.core.masking import find_bank_numbers, find_card_numbers, mask_sensitive
+from bot.core.phones import normalize_phone as parse_phone
+from bot.core.phones import phone_last4
 from bot.profile import CoopProfile
-from bot.services.billing import SqlMemberServices
-from bot.services.checks import find_bank_numbers, find_card_numbers, mask_sensitive
-from bot.services.outage_report import (
-    Address,
-    AddressError,
-    parse_address,
-    parse_phone,
-    phone_last4,
-    set_restore_notice,
-)
+from bot.services.outage_report import Address, AddressError, parse_address, set_restore_notice
 from bot.services.outages import (
     OutageInfo,
     OutageService,
@@ -157,7 +151,7 @@ async def _account_address(tracker: Tracker) -> tuple[int, str] | None:
     account_id = verified_account_id(tracker, deps)
     if account_id is None:
         return None
-    record = await SqlMemberServices(deps.session_factory).account(account_id)
+    record = await deps.members.account(account_id)
     return (record.id, record.service_address) if record else None
 
 
@@ -257,7 +251,7 @@ class ValidateOutageReportForm(FormValidationAction):
         account = await _account_address(tracker) if asked_account else None
 
         if account is not None and intent == "affirm":
-            record = await SqlMemberServices(deps.session_factory).account(account[0])
+            record = await deps.members.account(account[0])
             assert record is not None
             return {
                 "outage_address": record.service_address,
@@ -326,9 +320,7 @@ class ActionReportOutage(Action):
         )
         hazard = bool(tracker.get_slot("outage_hazard"))
         now = deps.now()
-        result = await OutageService(
-            deps.session_factory, deps.profile.outages.report_prefix
-        ).report(
+        result = await OutageService(deps.sessions, deps.profile.outages.report_prefix).report(
             account_id=account_id,
             address=str(address),
             town=tracker.get_slot("outage_town"),
@@ -433,7 +425,7 @@ class ActionOutageNotify(Action):
             )
             return [SlotSet("outage_notify_phone", None)]
         deps = await get_deps()
-        if not await set_restore_notice(deps.session_factory, str(reference), str(phone)):
+        if not await set_restore_notice(deps.sessions, str(reference), str(phone)):
             dispatcher.utter_message(
                 text="I couldn't find that report. Say report outage to start a new one."
             )
@@ -476,7 +468,7 @@ class ActionOutageLookup(Action):
         deps = await get_deps()
         profile, now = deps.profile, deps.now()
         utter_safety_if_hazard(dispatcher, tracker, profile)
-        service = OutageService(deps.session_factory, profile.outages.report_prefix)
+        service = OutageService(deps.sessions, profile.outages.report_prefix)
         outage_line = profile.phones.outage_24_7
 
         reference = _reference_in(tracker)
@@ -524,7 +516,7 @@ class ActionOutageLookup(Action):
 
         account_id = verified_account_id(tracker, deps)
         if account_id is not None:
-            record = await SqlMemberServices(deps.session_factory).account(account_id)
+            record = await deps.members.account(account_id)
             outages = await service.find_for_account(account_id, now)
             where = record.service_address if record else "your service address"
             self._say(

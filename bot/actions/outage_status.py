@@ -41,7 +41,7 @@ class ActionOutageStatus(Action):
             return []
 
         deps = await get_deps()
-        service = OutageService(deps.session_factory)
+        service = OutageService(deps.sessions)
         if zip5 is not None:
             outages, place = await service.find_by_zip(zip5), f"ZIP {zip5}"
         else:

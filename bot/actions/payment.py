@@ -35,25 +35,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import common
+from bot.actions import tracker as tracker_helpers
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.billing import (
-    BalanceSummary,
-    BillingRules,
-    MethodRecord,
-    SqlMemberServices,
-    local_date,
-)
-from bot.services.checks import find_card_numbers
-from bot.services.money import format_cents
+from bot.core.amounts import parse_amount
+from bot.core.masking import find_card_numbers
+from bot.core.money import format_cents
+from bot.services.balance import BalanceSummary
+from bot.services.identity import Tier
+from bot.services.members import MethodRecord
 from bot.services.payment_links import create_link
-from bot.services.payments import (
-    PaymentProcessor,
-    PaymentRules,
-    PaymentService,
-    SandboxProcessor,
-    check_amount,
-)
-from bot.services.verification import Tier, VerificationRules
+from bot.services.payment_rules import check_amount
+from bot.services.payments import PaymentService
 
 FORM_SLOTS = ("payment_amount_choice", "payment_amount_cents", "payment_method", "payment_confirm")
 HELPER_SLOTS = ("payment_method_label", "payment_failures")
@@ -93,44 +85,9 @@ NEW_METHOD_LINK = (
     "Come back here when you're done."
 )
 
-# --------------------------------------------------------------------------------------------
-# Process-wide processor
-# --------------------------------------------------------------------------------------------
-
-_processor: PaymentProcessor | None = None
-
-
-def use_processor(processor: PaymentProcessor | None) -> None:
-    """Tests: install a processor (None: back to the lazily built sandbox)."""
-    global _processor
-    _processor = processor
-
-
-def get_processor() -> PaymentProcessor:
-    """The processor of this action server. Only the sandbox exists today; a production adapter
-    (the processor's API behind `PaymentProcessor`) would be chosen here from settings."""
-    global _processor
-    if _processor is None:
-        _processor = SandboxProcessor()
-    return _processor
-
-
-def payment_rules(deps: ActionDeps) -> PaymentRules:
-    return PaymentRules.from_profile(
-        deps.profile, processor_timeout_seconds=min(20.0, deps.settings.http_timeout_seconds)
-    )
-
-
-def member_services(deps: ActionDeps) -> SqlMemberServices:
-    return SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
-
-
-def today_of(deps: ActionDeps) -> Any:
-    return local_date(deps.now(), str(deps.profile.coop.timezone))
-
 
 def usable_methods(methods: list[MethodRecord], deps: ActionDeps) -> list[MethodRecord]:
-    today = today_of(deps)
+    today = deps.today()
     return [m for m in methods if m.is_active and not m.expired(today)]
 
 
@@ -159,9 +116,7 @@ def contains_card_number(text: str) -> tuple[bool, bool]:
 
 
 def _identity(tracker: Tracker, deps: ActionDeps) -> Any:
-    return common.current_identity(
-        tracker, now=deps.now(), rules=VerificationRules.from_profile(deps.profile)
-    )
+    return common.current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
 
 
 def reset_form_events() -> list[dict[str, Any]]:
@@ -177,7 +132,7 @@ def with_phone(message: str, deps: ActionDeps) -> str:
 
 async def secure_link(deps: ActionDeps, tracker: Tracker, identity: Any) -> str:
     link = await create_link(
-        deps.session_factory,
+        deps.sessions,
         secret_key=deps.settings.secret_key,
         public_base_url=deps.settings.public_base_url,
         member_id=int(identity.member_id),
@@ -230,7 +185,7 @@ class ActionAskPaymentAmountChoice(Action):
         identity = _identity(tracker, deps)
         summary = None
         if identity is not None:
-            summary = await member_services(deps).balance(int(identity.account_id), today_of(deps))
+            summary = await deps.members.balance(int(identity.account_id), deps.today())
         question = "how much would you like to pay?"
         if resuming(tracker):
             text = f"Back to your payment: {question}"
@@ -280,7 +235,7 @@ class ActionAskPaymentMethod(Action):
         methods: list[MethodRecord] = []
         if identity is not None:
             methods = usable_methods(
-                await member_services(deps).saved_methods(int(identity.member_id)), deps
+                await deps.members.saved_methods(int(identity.member_id)), deps
             )
         options = [
             common.intent_button(m.label, "inform", {"payment_method": f"method-{m.id}"})
@@ -314,7 +269,7 @@ class ActionAskPaymentConfirm(Action):
         amount = int(tracker.get_slot("payment_amount_cents") or 0)
         label = tracker.get_slot("payment_method_label") or "your saved method"
         if identity is not None and not resuming(tracker):
-            summary = await member_services(deps).balance(int(identity.account_id), today_of(deps))
+            summary = await deps.members.balance(int(identity.account_id), deps.today())
             if deps.profile.payments.warn_above_balance and amount > summary.amount_due_cents:
                 if summary.amount_due_cents > 0:
                     dispatcher.utter_message(
@@ -424,10 +379,10 @@ class ValidatePaymentForm(FormValidationAction):
         self, text: str, tracker: Tracker, deps: ActionDeps
     ) -> tuple[int | None, str | None]:
         """(cents, None) for a payable amount; (None, why) otherwise."""
-        parsed = common.parse_amount(text)
+        parsed = parse_amount(text)
         if parsed.error is not None or parsed.cents is None:
             return None, parsed.error or "I couldn't read that as an amount."
-        problem = check_amount(parsed.cents, payment_rules(deps))
+        problem = check_amount(parsed.cents, deps.rules.payment)
         if problem:
             return None, with_phone(problem, deps)
         return parsed.cents, None
@@ -446,7 +401,7 @@ class ValidatePaymentForm(FormValidationAction):
             return {}
         intent, text = _intent(tracker), _text(tracker)
         amount_entity = _entity(tracker, "amount")
-        summary = await member_services(deps).balance(int(identity.account_id), today_of(deps))
+        summary = await deps.members.balance(int(identity.account_id), deps.today())
         if intent == "choose_amount_full":
             if summary.amount_due_cents <= 0:
                 return self._failed(
@@ -545,9 +500,7 @@ class ValidatePaymentForm(FormValidationAction):
         identity = _identity(tracker, deps)
         if identity is None:
             return {}
-        methods = usable_methods(
-            await member_services(deps).saved_methods(int(identity.member_id)), deps
-        )
+        methods = usable_methods(await deps.members.saved_methods(int(identity.member_id)), deps)
         chosen = pick_method(_entity(tracker, "payment_method"), _text(tracker), methods)
         if chosen == NEW_METHOD:
             return {"payment_method": NEW_METHOD, "payment_method_label": None}
@@ -695,15 +648,13 @@ class ActionSubmitPayment(Action):
         if confirm != "yes":
             dispatcher.utter_message(text=STOPPED)
             return reset_form_events()
-        outcome = await PaymentService(
-            deps.session_factory, get_processor(), payment_rules(deps)
-        ).pay(
+        outcome = await PaymentService(deps.sessions, deps.processor, deps.rules.payment).pay(
             account_id=int(identity.account_id),
             member_id=int(identity.member_id),
             payment_method_id=int(method),
             amount_cents=int(tracker.get_slot("payment_amount_cents") or 0),
-            idempotency_key=common.idempotency_key(tracker, "payment"),
-            channel=common.channel_of(tracker),
+            idempotency_key=tracker_helpers.idempotency_key(tracker, "payment"),
+            channel=tracker_helpers.channel_of(tracker),
             actor=f"member:{identity.member_id}",
             verified_how=str(getattr(identity, "verified_how", None) or "otp"),
             conversation_id=tracker.sender_id,

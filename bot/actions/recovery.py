@@ -172,7 +172,7 @@ class ActionStop(Action):
             ]
         if tracker.get_slot("handoff_result") == "queued":
             deps = await get_deps()
-            async with session_scope(deps.session_factory) as session:
+            async with session_scope(deps.sessions) as session:
                 await cancel_handoff(session, tracker.sender_id, deps.now())
             dispatcher.utter_message(text=LEFT_QUEUE)
             return [SlotSet("handoff_result", None)]

@@ -18,26 +18,20 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import (
-    CARD_NOT_KEPT_MESSAGE,
-    buttons_or_choices,
-    channel_of,
-    reask,
-    require_tier,
-    scrub_card_numbers,
-)
+from bot.actions.common import buttons_or_choices, reask, require_tier, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.account_settings import normalize_phone
-from bot.services.notifier import mask_phone
-from bot.services.service_requests import (
+from bot.actions.tracker import channel_of
+from bot.core.dates import weekday_date
+from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_phone
+from bot.services.identity import Tier
+from bot.services.service_request import (
     clean_address,
     create_request,
-    fmt_date,
     holidays_of,
     next_steps,
     read_requested_date,
 )
-from bot.services.verification import Tier
+from bot.services.settings import normalize_phone
 from bot.store.models import Account
 
 FORM_SLOTS = ("sr_address", "sr_date", "sr_phone", "sr_confirmed", "sr_failures")
@@ -68,7 +62,7 @@ async def _account_place(deps: ActionDeps, account_id: int | None) -> str:
     """ "412 Mill St, Wrens (account ending 4821)"."""
     if account_id is None:
         return "your account"
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         account = await session.get(Account, account_id)
     if account is None:
         return "your account"
@@ -78,12 +72,12 @@ async def _account_place(deps: ActionDeps, account_id: int | None) -> str:
 def summary_text(kind: str, place: str, address: str | None, day: date, phone: str | None) -> str:
     if kind == "start":
         return (
-            f"Start service at {address} on {fmt_date(day)}, and we'll call {mask_phone(phone or '')} "
+            f"Start service at {address} on {weekday_date(day)}, and we'll call {mask_phone(phone or '')} "
             "with any questions. Is that right?"
         )
     if kind == "stop":
-        return f"Stop service at {place} on {fmt_date(day)}, with a final bill. Is that right?"
-    return f"Move service from {place} to {address} on {fmt_date(day)}. Is that right?"
+        return f"Stop service at {place} on {weekday_date(day)}, with a final bill. Is that right?"
+    return f"Move service from {place} to {address} on {weekday_date(day)}. Is that right?"
 
 
 class ValidateServiceRequestForm(FormValidationAction):
@@ -136,7 +130,9 @@ class ValidateServiceRequestForm(FormValidationAction):
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"sr_date": None}
         deps = await get_deps()
-        result = read_requested_date(str(value or ""), deps.now(), holidays_of(deps.profile))
+        result = read_requested_date(
+            str(value or ""), deps.now(), holidays_of(deps.profile), tz=deps.profile.timezone
+        )
         if result.day is None:
             return await self._fail(
                 dispatcher, tracker, "sr_date", result.error or "Please send a date."
@@ -255,7 +251,7 @@ class ActionServiceRequestSubmit(Action):
             details["contact_phone"] = tracker.get_slot("sr_phone")
         try:
             created = await create_request(
-                deps.session_factory,
+                deps.sessions,
                 kind=kind,
                 member_id=identity.member_id,
                 account_id=identity.account_id,
@@ -265,6 +261,7 @@ class ActionServiceRequestSubmit(Action):
                 conversation_id=tracker.sender_id,
                 now=deps.now(),
                 holidays=holidays_of(deps.profile),
+                tz=deps.profile.timezone,
                 verified_how=identity.verified_how,
             )
         except ValueError as problem:
@@ -273,7 +270,7 @@ class ActionServiceRequestSubmit(Action):
             )
             return clear
         dispatcher.utter_message(
-            text=f"Done. Your request to {_ACTION_WORDS[kind]} on {fmt_date(created.requested_date)} is in. "
+            text=f"Done. Your request to {_ACTION_WORDS[kind]} on {weekday_date(created.requested_date)} is in. "
             f"Your reference is {created.reference}."
         )
         dispatcher.utter_message(

@@ -18,24 +18,19 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import (
-    CARD_NOT_KEPT_MESSAGE,
-    channel_of,
-    reask,
-    require_tier,
-    scrub_card_numbers,
-)
+from bot.actions.common import reask, require_tier, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
-from bot.services.account_settings import (
+from bot.actions.tracker import channel_of
+from bot.core.masking import CARD_NOT_KEPT_MESSAGE
+from bot.services.identity import Tier
+from bot.services.otp import OtpService
+from bot.services.settings import (
     CHANNEL_LABELS,
     TOPIC_LABELS,
     AccountSettings,
     Actor,
     ContactStatus,
 )
-from bot.services.notifier import build_notifier
-from bot.services.otp import OtpRules, OtpService
-from bot.services.verification import Tier
 
 FORM_SLOTS = (
     "notify_topic",
@@ -56,11 +51,11 @@ _ON_WORDS = re.compile(r"\b(on|yes|yeah|yep|start|turn on|sign me up|send|want|p
 
 def settings_service(deps: ActionDeps) -> AccountSettings:
     otp = OtpService(
-        deps.session_factory,
-        OtpRules.from_profile(deps.profile),
-        build_notifier(deps.settings, deps.session_factory),
+        deps.sessions,
+        deps.rules.otp,
+        deps.notifier,
     )
-    return AccountSettings(deps.session_factory, otp)
+    return AccountSettings(deps.sessions, otp)
 
 
 def actor_for(tracker: Tracker, identity: Any) -> Actor:

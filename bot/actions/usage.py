@@ -1,7 +1,7 @@
 """Usage and high-bill questions (journey 8): this month against last month and last year, the
 average daily cost, what differs between the latest bill and the one before, and a chart link.
 
-Figures come from `bot.services.billing` (readings, `compare_month`, `average_daily_cost_cents`)
+Figures come from `bot.services.usage` (readings, `compare_month`, `average_daily_cost_cents`)
 and `bot.services.usage` (per-day comparisons, bill differences, the signed chart link). This
 module only words them, one idea per message, each within an SMS's 320 characters. It says what
 the numbers show and never guesses a cause.
@@ -19,34 +19,24 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.common import buttons_or_choices, intent_button, require_tier
 from bot.actions.deps import get_deps
-from bot.services.billing import (
-    AccountRecord,
-    BillingRules,
-    BillRecord,
-    MonthUsage,
-    SqlMemberServices,
-    UsageDay,
-    average_daily_cost_cents,
-    compare_month,
-    local_date,
-)
-from bot.services.money import format_cents
+from bot.core.dates import local_date, short_date
+from bot.core.money import format_cents
+from bot.services.identity import Tier
+from bot.services.members import AccountRecord, BillRecord, UsageDay
 from bot.services.usage import (
+    MonthUsage,
+    average_daily_cost_cents,
     bill_change,
     bill_days,
     chart_range,
     chart_token,
     chart_url,
+    compare_month,
     compare_per_day,
     same_bill_last_year,
     well_measured,
     whole_kwh,
 )
-from bot.services.verification import Tier
-
-
-def short_date(day: date) -> str:
-    return f"{day:%b} {day.day}"
 
 
 def _more_less(percent: Decimal) -> str:
@@ -187,7 +177,7 @@ class ActionUsage(Action):
         identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
         if identity is None or identity.account_id is None:
             return []
-        services = SqlMemberServices(deps.session_factory, BillingRules.from_profile(deps.profile))
+        services = deps.members
         account: AccountRecord | None = await services.account(identity.account_id)
         if account is None or account.member_id != identity.member_id:
             dispatcher.utter_message(
@@ -198,7 +188,7 @@ class ActionUsage(Action):
             )
             return []
         now = deps.now()
-        today = local_date(now, str(deps.profile.timezone))
+        today = local_date(now, deps.profile.timezone)
         year_before = date(today.year - 1, today.month, 1) - timedelta(days=31)
         days = await services.usage(account.id, year_before, today)
         bills = await services.bills(account.id, limit=13)

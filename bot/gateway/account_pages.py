@@ -15,12 +15,12 @@ from html import escape
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.adapters.sql_member_services import bill_record
+from bot.core.dates import local_date
 from bot.gateway.state import GATEWAY
-from bot.services.billing import SqlMemberServices, bill_record, local_date
 from bot.services.history import bill_copy_lines, read_bill_token, simple_pdf
 from bot.services.signed_links import LinkRefused
 from bot.services.usage import read_chart_token, render_usage_svg
-from bot.store.db import async_session_factory
 from bot.store.models import Bill
 
 _TOKEN = r"[A-Za-z0-9_\-\.]{1,600}"
@@ -66,10 +66,9 @@ async def usage_chart(request: web.Request) -> web.Response:
         link = read_chart_token(gw.settings.secret_key, request.match_info["token"], now=gw.clock())
     except LinkRefused as refused:
         return problem_page(refused.reason, "usage chart")
-    services = SqlMemberServices(async_session_factory(gw.engine))
-    if await services.account(link.account_id) is None:
+    if await gw.members.account(link.account_id) is None:
         return problem_page("invalid", "usage chart")
-    days = await services.usage(link.account_id, link.start, link.end)
+    days = await gw.members.usage(link.account_id, link.start, link.end)
     svg = render_usage_svg(days, link.start, link.end)
     return web.Response(
         text=svg,
@@ -87,9 +86,8 @@ async def bill_pdf(request: web.Request) -> web.Response:
         link = read_bill_token(gw.settings.secret_key, request.match_info["token"], now=gw.clock())
     except LinkRefused as refused:
         return problem_page(refused.reason, "bill")
-    factory = async_session_factory(gw.engine)
-    account = await SqlMemberServices(factory).account(link.account_id)
-    async with factory() as session:
+    account = await gw.members.account(link.account_id)
+    async with gw.sessions() as session:
         row = await session.scalar(
             select(Bill).where(Bill.id == link.bill_id, Bill.account_id == link.account_id)
         )
@@ -101,7 +99,7 @@ async def bill_pdf(request: web.Request) -> web.Response:
         account,
         coop_name=gw.texts.coop_name,
         phone=gw.texts.member_services_phone,
-        made_on=local_date(gw.clock()),
+        made_on=local_date(gw.clock(), gw.profile.timezone),
     )
     body = simple_pdf(lines, title=lines[1])
     filename = f"bill-{bill.billing_date:%Y-%m}-{account.last4}.pdf"

@@ -15,7 +15,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.adapters.notifier import build_notifier
+from bot.adapters.sandbox_processor import SandboxProcessor
+from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import Settings
+from bot.core.clock import clock_from_env
 from bot.gateway import handoff
 from bot.gateway.conversations import ConversationStore, SmsStore
 from bot.gateway.facts import GatewayTexts
@@ -25,8 +29,10 @@ from bot.gateway.routes import setup_routes
 from bot.gateway.state import GATEWAY, SETTINGS, Gateway, GatewayOptions
 from bot.gateway.tokens import ConversationTokens
 from bot.gateway.turns import ConversationService, SmsSender
+from bot.profile import load_profile
+from bot.services.balance import BillingRules
+from bot.services.payment_processor import PaymentProcessor
 from bot.store.db import async_session_factory, make_async_engine
-from bot.store.types import utcnow
 
 
 def create_app(
@@ -36,12 +42,15 @@ def create_app(
     notifier: SmsSender | None = None,
     clock: Callable[[], datetime] | None = None,
     options: GatewayOptions | None = None,
+    processor: PaymentProcessor | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
-    texts = GatewayTexts.from_settings(settings)  # a wrong profile stops start-up here
+    profile = load_profile(settings.coop_profile)  # a wrong profile stops start-up here
+    texts = GatewayTexts.from_profile(profile)
     opts = options or GatewayOptions.from_settings(settings)
-    now = clock or utcnow
+    now = clock or clock_from_env()
+    rules = BillingRules.from_profile(profile)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = make_async_engine(settings.database_url)
@@ -61,9 +70,13 @@ def create_app(
         tasks = TaskTracker()
         app[GATEWAY] = Gateway(
             settings=settings,
+            profile=profile,
             options=opts,
             texts=texts,
             engine=engine,
+            sessions=factory,
+            members=SqlMemberServices(factory, rules),
+            processor=processor or SandboxProcessor(),
             http=http,
             store=store,
             sms_store=sms_store,
@@ -91,6 +104,4 @@ def create_app(
 
 def _build_notifier(settings: Settings, factory: Any, sms_store: SmsStore) -> SmsSender:
     """Twilio REST when configured, else the local outbox; both refuse opted-out numbers."""
-    from bot.services.notifier import build_notifier
-
     return build_notifier(settings, factory, is_opted_out=sms_store.is_opted_out)

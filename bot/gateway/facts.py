@@ -1,14 +1,13 @@
 """Co-op facts the gateway speaks on its own (HELP, opt-out confirmations, outage fallback).
 
-Every fact comes from the co-op profile (`bot.profile.load_profile`), never from code.
+Every fact comes from the co-op profile, never from code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import Settings
-from bot.profile import load_profile
+from bot.profile import CoopProfile
 
 
 @dataclass(frozen=True)
@@ -21,8 +20,7 @@ class GatewayTexts:
     outage_phone: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GatewayTexts:
-        profile = load_profile(settings.coop_profile)
+    def from_profile(cls, profile: CoopProfile) -> GatewayTexts:
         return cls(
             coop_name=profile.coop.name,
             short_name=profile.coop.short_name,

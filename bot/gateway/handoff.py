@@ -34,6 +34,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.phones import display_phone
 from bot.gateway.conversations import ConversationInfo, StoredMessage
 from bot.gateway.masking import mask_inbound
 from bot.gateway.rasa_client import RasaUnavailable
@@ -41,13 +42,7 @@ from bot.gateway.rasa_client import _normalise as normalise_replies
 from bot.gateway.state import GATEWAY, Gateway
 from bot.gateway.turns import ConversationService
 from bot.profile import load_profile
-from bot.services.handoff import (
-    callback_when,
-    cancel_handoff,
-    closed_sentence,
-    create_callback,
-    display_phone,
-)
+from bot.services.handoff import callback_when, cancel_handoff, closed_sentence, create_callback
 from bot.services.office_hours import OfficeHours
 from bot.store.db import async_session_factory, session_scope
 from bot.store.models import Account, Agent, Contact, HandoffRequest

@@ -7,7 +7,7 @@ numbers); this module only applies them to inbound messages and words the notice
 
 from __future__ import annotations
 
-from bot.services.checks import MaskResult, mask_sensitive
+from bot.core.masking import MaskResult, mask_sensitive
 
 __all__ = ["MaskResult", "mask_inbound", "masked_notice"]
 

@@ -29,12 +29,13 @@ from typing import Any
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from bot.core.checks import aba_routing_valid, card_brand, luhn_valid
+from bot.core.dates import local_date
 from bot.gateway.handoff import HANDOFF
 from bot.gateway.state import GATEWAY, SETTINGS
-from bot.services.billing import SqlMemberServices, local_date, method_label
-from bot.services.checks import aba_routing_valid, card_brand, luhn_valid
+from bot.services.members import method_label
 from bot.services.payment_links import LinkInfo, LinkProblem, consume_link, verify_link
-from bot.services.payments import ACCEPTED_BRANDS, PaymentProcessor, SandboxProcessor, TokenizeError
+from bot.services.payment_processor import ACCEPTED_BRANDS, PaymentProcessor, TokenizeError
 from bot.store.db import session_scope
 from bot.store.models import PaymentMethod
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 METHOD_ADDED_INTENT = "EXTERNAL_method_added"
 CSRF_COOKIE = "jec_pay_csrf"
-PROCESSOR = web.AppKey("payment_processor", PaymentProcessor)
 
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -310,8 +310,7 @@ def _csrf_ok(request: web.Request, submitted: object) -> bool:
 
 
 async def _account_label(request: web.Request, link: LinkInfo) -> str:
-    router = request.app[HANDOFF]
-    account = await SqlMemberServices(router.factory).account(link.account_id)
+    account = await request.app[GATEWAY].members.account(link.account_id)
     return f"account ending {account.last4}" if account else "your account"
 
 
@@ -319,13 +318,16 @@ async def show(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     token = request.match_info["token"]
     try:
-        link = await verify_link(
-            request.app[HANDOFF].factory, gw.settings.secret_key, token, now=gw.clock()
-        )
+        link = await verify_link(gw.sessions, gw.settings.secret_key, token, now=gw.clock())
     except LinkProblem as problem:
         return problem_page(problem)
     csrf = secrets.token_urlsafe(24)
-    response = form_page(token, csrf, await _account_label(request, link), local_date(gw.clock()))
+    response = form_page(
+        token,
+        csrf,
+        await _account_label(request, link),
+        local_date(gw.clock(), gw.profile.timezone),
+    )
     _issue_csrf(request, response, csrf)
     return response
 
@@ -342,9 +344,9 @@ async def submit(request: web.Request) -> web.Response:
         )
         return _page("Please try again", body, status=403)
     now = gw.clock()
-    today = local_date(now)
+    today = local_date(now, gw.profile.timezone)
     try:
-        link = await verify_link(router.factory, gw.settings.secret_key, token, now=now)
+        link = await verify_link(gw.sessions, gw.settings.secret_key, token, now=now)
     except LinkProblem as problem:
         return problem_page(problem)
     check = check_form(form, today)
@@ -364,13 +366,13 @@ async def submit(request: web.Request) -> web.Response:
         _issue_csrf(request, response, str(form.get("csrf")))
         return response
     try:
-        link = await consume_link(router.factory, gw.settings.secret_key, token, now=now)
+        link = await consume_link(gw.sessions, gw.settings.secret_key, token, now=now)
     except LinkProblem as problem:
         return problem_page(problem)
-    processor = request.app[PROCESSOR]
+    processor = gw.processor
     try:
         method = await _tokenize_and_store(
-            processor, router.factory, link, check.kind, form, today, now
+            processor, gw.sessions, link, check.kind, form, today, now
         )
     except TokenizeError as exc:
         body = (
@@ -453,7 +455,6 @@ async def _tell_conversation(router: Any, conv: Any, label: str, method_id: int)
         )
 
 
-def setup_payment_page(app: web.Application, processor: PaymentProcessor | None = None) -> None:
-    app[PROCESSOR] = processor or SandboxProcessor()
+def setup_payment_page(app: web.Application) -> None:
     app.router.add_get("/pay/{token}", show, name="pay")
     app.router.add_post("/pay/{token}", submit)

@@ -93,9 +93,9 @@ def simulate_sms(
 ) -> int:
     """Send one simulated inbound text; 0 when the gateway accepted it."""
     out = out or sys.stdout
-    from bot.gateway.sms import normalise_phone
+    from bot.core.phones import normalize_phone
 
-    phone = normalise_phone(from_number)
+    phone = normalize_phone(from_number, strict=False)
     if phone is None:
         print(f"Not a valid phone number: {from_number!r}", file=out)
         return 2

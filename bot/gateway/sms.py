@@ -13,10 +13,10 @@ import asyncio
 import logging
 from typing import Any
 
-import phonenumbers
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.core.phones import normalize_phone
 from bot.gateway.conversations import ConversationInfo, StoredMessage
 from bot.gateway.keywords import Keyword, classify
 from bot.gateway.signatures import public_url, signature_valid
@@ -27,17 +27,6 @@ from bot.gateway.turns import as_bot_message
 log = logging.getLogger(__name__)
 
 OPT_OUT_ERROR_CODE = "21610"
-
-
-def normalise_phone(raw: str, region: str = "US") -> str | None:
-    """E.164 form of a phone number, or None when it is not a valid number."""
-    try:
-        number = phonenumbers.parse(raw.strip(), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def twiml(bodies: list[str]) -> web.Response:
@@ -63,7 +52,7 @@ async def inbound(request: web.Request) -> web.Response:
         return web.Response(status=403, text="invalid signature")
     gw = request.app[GATEWAY]
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
-    phone = normalise_phone(str(form.get("From") or ""))
+    phone = normalize_phone(str(form.get("From") or ""), strict=False)
     body = str(form.get("Body") or "")
     if not sid or not phone:
         return web.Response(status=400, text="MessageSid and a valid From are required")
@@ -151,7 +140,7 @@ async def status_callback(request: web.Request) -> web.Response:
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
     status = str(form.get("MessageStatus") or form.get("SmsStatus") or "unknown")
     error_code = str(form.get("ErrorCode") or "") or None
-    to_number = normalise_phone(str(form.get("To") or "")) if form.get("To") else None
+    to_number = normalize_phone(str(form.get("To") or ""), strict=False) if form.get("To") else None
     if not sid:
         return web.Response(status=400, text="MessageSid is required")
     await gw.sms_store.record_status(sid, to_number, status[:20], error_code and error_code[:10])

@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.services.checks import gsm7_length, gsm7_safe
+from bot.core.gsm7 import gsm7_length
+from bot.core.gsm7 import to_gsm7 as gsm7_safe
 
 SMS_LIMIT = 320
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.gateway.conversations import ConversationStore, SmsStore
@@ -17,6 +17,9 @@ from bot.gateway.hub import Hub, TaskTracker
 from bot.gateway.rasa_client import BotBackend
 from bot.gateway.tokens import ConversationTokens
 from bot.gateway.turns import ConversationService
+from bot.profile import CoopProfile
+from bot.services.members import MemberServices
+from bot.services.payment_processor import PaymentProcessor
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,13 @@ class Gateway:
     """Everything a handler needs, built once in the app's cleanup context."""
 
     settings: Settings
+    profile: CoopProfile
     options: GatewayOptions
     texts: GatewayTexts
     engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    members: MemberServices
+    processor: PaymentProcessor
     http: aiohttp.ClientSession
     store: ConversationStore
     sms_store: SmsStore

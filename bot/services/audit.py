@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.checks import luhn_valid
+from bot.core.checks import luhn_valid
 from bot.store.models import AuditEntry
 from bot.store.types import utcnow
 

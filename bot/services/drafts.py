@@ -30,9 +30,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.dates import ordinal, spell_date
+from bot.core.money import format_cents
 from bot.profile import CoopProfile
 from bot.services import audit
-from bot.services.money import format_cents
 from bot.store.models import Account, DraftAuthorization, DraftEnrollment, PaymentMethod
 
 BANK_KINDS = frozenset({"checking", "savings"})
@@ -82,19 +83,6 @@ class NotEnrolled(DraftError):
 # ---------------------------------------------------------------------------------------------
 # Wording helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def ordinal(n: int) -> str:
-    """1 -> "1st", 3 -> "3rd", 11 -> "11th", 18 -> "18th", 22 -> "22nd"."""
-    if 10 <= n % 100 <= 20:
-        return f"{n}th"
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def spell_date(day: date, *, with_year: bool = True) -> str:
-    """`date(2027, 1, 18)` -> "Jan 18, 2027" (or "Jan 18"): unambiguous in any country."""
-    return f"{day:%b} {day.day}, {day.year}" if with_year else f"{day:%b} {day.day}"
 
 
 def _or_list(items: list[str]) -> str:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-import phonenumbers
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.checks import mask_sensitive
+from bot.core.masking import mask_sensitive
+from bot.core.phones import normalize_phone
 from bot.services.office_hours import OfficeHours, format_clock
 from bot.store.models import Agent, CallbackRequest, HandoffRequest
 
@@ -203,37 +203,6 @@ def _clean(text: str | None, limit: int) -> str | None:
 
 
 # -- callbacks ------------------------------------------------------------------------------------
-
-
-def normalize_phone(text: str, region: str = "US") -> str | None:
-    """The first valid phone number in `text` as E.164 (`+17065550101`), or None.
-
-    "706-555-0101", "(706) 555-0101", "7065550101", "+1 706 555 0101" all work; "555-0101"
-    (no area code) and "12345" do not.
-    """
-    if not text:
-        return None
-    for match in phonenumbers.PhoneNumberMatcher(text, region):
-        if phonenumbers.is_valid_number(match.number):
-            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-    try:
-        number = phonenumbers.parse(text.strip(), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if phonenumbers.is_valid_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
-
-
-def display_phone(e164: str) -> str:
-    """`+17065550101` -> "(706) 555-0101" (US numbers); other countries in international form."""
-    try:
-        number = phonenumbers.parse(e164, "US")
-    except phonenumbers.NumberParseException:
-        return e164
-    if number.country_code == 1:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 async def create_callback(

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.services.billing import AccountRecord, BillRecord
-from bot.services.money import format_cents
+from bot.core.money import format_cents
+from bot.services.members import AccountRecord, BillRecord
 from bot.services.signed_links import BILL_PDF_SALT, LinkRefused, sign, unsign
 
 # ---------------------------------------------------------------- which bill

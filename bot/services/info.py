@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from bot.core.gsm7 import gsm7_length
+from bot.core.gsm7 import to_gsm7 as gsm7_safe
+from bot.core.money import format_cents
 from bot.profile import CoopProfile, Office
-from bot.services.checks import gsm7_length, gsm7_safe
-from bot.services.money import format_cents
 from bot.services.office_hours import format_clock, format_clock_range
 
 SMS_LIMIT = 320

@@ -21,12 +21,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.notifier import Notifier, mask_email, mask_phone
+from bot.core.masking import mask_email, mask_phone
+from bot.profile import CoopProfile
+from bot.services.notify import Notifier
 from bot.store.db import session_scope
 from bot.store.models import OneTimeCode
 
@@ -41,13 +42,13 @@ class OtpRules:
     short_name: str = "JEC"
 
     @classmethod
-    def from_profile(cls, profile: Any) -> OtpRules:
+    def from_profile(cls, profile: CoopProfile) -> OtpRules:
         v = profile.verification
         return cls(
-            length=int(v.otp_length),
-            ttl=timedelta(minutes=int(v.otp_ttl_minutes)),
-            max_attempts=int(v.otp_max_attempts),
-            short_name=str(profile.coop.short_name),
+            length=v.otp_length,
+            ttl=timedelta(minutes=v.otp_ttl_minutes),
+            max_attempts=v.otp_max_attempts,
+            short_name=profile.coop.short_name,
         )
 
 

@@ -14,11 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.checks import find_bank_numbers, find_card_numbers
+from bot.core.masking import find_bank_numbers, find_card_numbers
 from bot.store.db import session_scope
 from bot.store.models import OutageReport
 
@@ -99,24 +98,6 @@ def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address 
 def _tidy_street(street: str) -> str:
     """ "412 mill st" -> "412 Mill St" (already capitalised words are left alone)."""
     return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in street.split())
-
-
-def parse_phone(raw: str | None, region: str = "US") -> str | None:
-    """A valid phone number in E.164 ("+17065550101"), or None. Uses `phonenumbers`, not a regex."""
-    text = (raw or "").strip()
-    if not text or len(text) > 30 or find_card_numbers(text):
-        return None
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def phone_last4(e164: str) -> str:
-    return re.sub(r"\D", "", e164)[-4:]
 
 
 # --------------------------------------------------------------------------------------------

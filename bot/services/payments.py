@@ -19,324 +19,28 @@
 
 Posting: a succeeded payment does not mark bills paid. The billing system does that when the
 payment posts (the profile's `online_payment_posting`, "1-2 business days"); until then the balance
-summary credits it (see `bot.services.billing`).
-
-Sandbox triggers (`SandboxProcessor`, the embedded default; the README copies this table):
-
-| what | result |
-| --- | --- |
-| card 4242 4242 4242 4242 (any future expiry, any 3-digit CVV) | tokenizes; charges succeed |
-| card 4000 0000 0000 0002 | tokenizes to a token containing `decline`; charges are declined |
-| card 4000 0000 0000 0119 | tokenizes to `tok_sandbox_error_...`; charges fail (processor error) |
-| bank account number 000000002 (any valid routing number, e.g. 011000015) | declining token |
-| any token containing `decline` | declined: "card declined" |
-| token `tok_sandbox_error` or any token containing `error` | processor error |
-| amount ending in 13 cents (e.g. $20.13) | declined: "insufficient funds" |
-| amount ending in 14 cents (e.g. $20.14) | processor error |
-| amount ending in 15 cents (e.g. $20.15) | the processor does not answer in time (timeout) |
-
-Any other valid card number passing Luhn, or routing number passing the ABA checksum, tokenizes
-and succeeds. A repeated idempotency key returns the first result without charging again.
+summary credits it (see `bot.services.balance`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.money import format_cents
 from bot.services import audit
-from bot.services.billing import method_label
-from bot.services.checks import aba_routing_valid, card_brand, luhn_valid
-from bot.services.money import format_cents
+from bot.services.members import method_label
+from bot.services.payment_processor import PaymentProcessor, ProcessorResult
+from bot.services.payment_rules import PaymentRules, check_amount
 from bot.store.models import Account, Payment, PaymentMethod
-
-# --------------------------------------------------------------------------------------------
-# The processor interface
-# --------------------------------------------------------------------------------------------
-
-ProcessorStatus = Literal["succeeded", "declined", "error"]
-
-
-@dataclass(frozen=True)
-class ProcessorResult:
-    status: ProcessorStatus
-    reference: str | None = None  # the processor's id for the charge
-    decline_reason: str | None = None  # processor wording; shown to staff, not verbatim to members
-
-
-@dataclass(frozen=True)
-class CardToken:
-    """What a tokenized card leaves behind: everything we may store, nothing more."""
-
-    token: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    holder_name: str
-    kind: str = "card"
-
-
-@dataclass(frozen=True)
-class BankToken:
-    token: str
-    last4: str
-    kind: str  # checking|savings
-    holder_name: str
-    brand: str | None = None  # bank name, when the processor knows it
-
-
-class TokenizeError(ValueError):
-    """The details typed on the secure page are not a usable card or bank account.
-
-    The message is member-friendly and never repeats the number.
-    """
-
-
-@runtime_checkable
-class PaymentProcessor(Protocol):
-    """A card and bank (ACH) processor. Production wraps the processor's API and hosted page.
-
-    - `charge` must honour `idempotency_key`: the same key again returns the first result without
-      moving money (every real processor supports this; pass the key through).
-    - `charge` returns `declined` for a decision by the bank, `error` when the processor could
-      not decide; it should not raise, but the service treats an exception as `error`.
-    - `tokenize_*` runs behind the secure payment page only. It returns a token plus what we may
-      store; it must never return, log or keep the full number or the CVV.
-    """
-
-    async def charge(
-        self, token: str, amount_cents: int, idempotency_key: str
-    ) -> ProcessorResult: ...
-
-    async def tokenize_card(
-        self, *, number: str, exp_month: int, exp_year: int, cvv: str, name: str, today: date
-    ) -> CardToken: ...
-
-    async def tokenize_bank(
-        self, *, routing: str, account: str, kind: str, name: str
-    ) -> BankToken: ...
-
-
-ACCEPTED_BRANDS = frozenset({"Visa", "Mastercard", "American Express", "Discover"})
-
-
-def _digits(raw: str) -> str:
-    return re.sub(r"[\s-]", "", raw)
-
-
-# --------------------------------------------------------------------------------------------
-# The sandbox
-# --------------------------------------------------------------------------------------------
-
-SANDBOX_DECLINE_CARDS = frozenset({"4000000000000002"})
-SANDBOX_ERROR_CARDS = frozenset({"4000000000000119"})
-SANDBOX_DECLINE_BANK_ACCOUNTS = frozenset({"000000002"})
-
-
-class SandboxProcessor:
-    """A deterministic stand-in processor: outcomes follow the triggers in the module docstring.
-
-    It keeps no card or bank number, only which token declines (encoded in the token itself).
-    `charges` lists every charge that moved (pretend) money, for tests and the demo.
-    `hang_seconds` is how long a "timeout" amount (ending in 15 cents) takes to answer.
-    """
-
-    def __init__(self, *, hang_seconds: float = 60.0) -> None:
-        self.hang_seconds = hang_seconds
-        self.charges: list[tuple[str, int, str]] = []
-        self._results: dict[str, ProcessorResult] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def charge(self, token: str, amount_cents: int, idempotency_key: str) -> ProcessorResult:
-        lock = self._locks.setdefault(idempotency_key, asyncio.Lock())
-        async with lock:
-            if idempotency_key in self._results:
-                return self._results[idempotency_key]
-            if amount_cents % 100 == 15:
-                await asyncio.sleep(self.hang_seconds)
-            result = self._decide(token, amount_cents)
-            if result.status == "succeeded":
-                self.charges.append((token, amount_cents, idempotency_key))
-            self._results[idempotency_key] = result
-            return result
-
-    @staticmethod
-    def _decide(token: str, amount_cents: int) -> ProcessorResult:
-        reference = f"sbx_{secrets.token_hex(6)}"
-        if "error" in token or amount_cents % 100 == 14:
-            return ProcessorResult("error", reference, "processor unavailable")
-        if "decline" in token:
-            return ProcessorResult("declined", reference, "card declined")
-        if amount_cents % 100 == 13:
-            return ProcessorResult("declined", reference, "insufficient funds")
-        return ProcessorResult("succeeded", reference)
-
-    async def tokenize_card(
-        self, *, number: str, exp_month: int, exp_year: int, cvv: str, name: str, today: date
-    ) -> CardToken:
-        digits = _digits(number)
-        if not (13 <= len(digits) <= 19 and luhn_valid(digits)):
-            raise TokenizeError(
-                "That card number doesn't look right. Please check it and try again."
-            )
-        brand = card_brand(digits)
-        if brand not in ACCEPTED_BRANDS:
-            raise TokenizeError("We accept Visa, Mastercard, American Express and Discover.")
-        if not (1 <= exp_month <= 12) or (exp_year, exp_month) < (today.year, today.month):
-            raise TokenizeError("That card has expired or the expiry date isn't right.")
-        cvv_len = 4 if brand == "American Express" else 3
-        if not (cvv.isdigit() and len(cvv) == cvv_len):
-            raise TokenizeError("The security code doesn't look right.")
-        if not name.strip():
-            raise TokenizeError("Please enter the name on the card.")
-        if digits in SANDBOX_DECLINE_CARDS:
-            prefix = "tok_sandbox_decline_"
-        elif digits in SANDBOX_ERROR_CARDS:
-            prefix = "tok_sandbox_error_"
-        else:
-            prefix = "tok_sandbox_"
-        return CardToken(
-            token=prefix + secrets.token_hex(8),
-            brand=brand,
-            last4=digits[-4:],
-            exp_month=exp_month,
-            exp_year=exp_year,
-            holder_name=name.strip(),
-        )
-
-    async def tokenize_bank(self, *, routing: str, account: str, kind: str, name: str) -> BankToken:
-        routing_digits, account_digits = _digits(routing), _digits(account)
-        if not aba_routing_valid(routing_digits):
-            raise TokenizeError(
-                "That routing number doesn't look right. It's the 9 digits at the bottom left of a check."
-            )
-        if not (account_digits.isdigit() and 4 <= len(account_digits) <= 17):
-            raise TokenizeError(
-                "That account number doesn't look right. Please check it and try again."
-            )
-        if kind not in {"checking", "savings"}:
-            raise TokenizeError("Please choose checking or savings.")
-        if not name.strip():
-            raise TokenizeError("Please enter the name on the bank account.")
-        declines = account_digits in SANDBOX_DECLINE_BANK_ACCOUNTS
-        prefix = "tok_sandbox_decline_" if declines else "tok_sandbox_"
-        return BankToken(
-            token=prefix + secrets.token_hex(8),
-            last4=account_digits[-4:],
-            kind=kind,
-            holder_name=name.strip(),
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Rules and pure checks
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PaymentRules:
-    """Payment limits and wording from the co-op profile (`payments` and `billing` sections)."""
-
-    minimum_cents: int = 100
-    maximum_cents: int = 500_000
-    warn_above_balance: bool = True
-    posting_text: str = "1-2 business days"
-    holidays: frozenset[date] = frozenset()
-    timezone: str = "America/New_York"
-    processor_timeout_seconds: float = 20.0
-
-    @classmethod
-    def from_profile(cls, profile: Any, *, processor_timeout_seconds: float = 20.0) -> PaymentRules:
-        """Build from a `bot.profile.CoopProfile` (duck-typed)."""
-        payments, billing = profile.payments, profile.billing
-        holidays = frozenset(_holiday_date(h) for h in (getattr(profile, "holidays", None) or ()))
-        coop = getattr(profile, "coop", None)
-        return cls(
-            minimum_cents=int(payments.minimum_cents),
-            maximum_cents=int(payments.maximum_cents),
-            warn_above_balance=bool(getattr(payments, "warn_above_balance", True)),
-            posting_text=str(billing.online_payment_posting),
-            holidays=frozenset(h for h in holidays if h is not None),
-            timezone=str(getattr(coop, "timezone", None) or "America/New_York"),
-            processor_timeout_seconds=processor_timeout_seconds,
-        )
-
-
-def _holiday_date(holiday: Any) -> date | None:
-    if isinstance(holiday, date):
-        return holiday
-    value = getattr(holiday, "date", None)
-    if value is None and isinstance(holiday, dict):
-        value = holiday.get("date")
-    return value if isinstance(value, date) else None
-
-
-def check_amount(amount_cents: int, rules: PaymentRules) -> str | None:
-    """Why this amount cannot be paid here (member wording), or None when it can."""
-    if amount_cents < rules.minimum_cents:
-        return f"The smallest payment I can take is {format_cents(rules.minimum_cents)}."
-    if amount_cents > rules.maximum_cents:
-        return (
-            f"I can take payments up to {format_cents(rules.maximum_cents)} here. For a larger payment, "
-            "please call member services."
-        )
-    return None
-
-
-def amount_warning(
-    amount_cents: int, balance_cents: int, rules: PaymentRules | None = None
-) -> str | None:
-    """A heads-up to show before confirming a payment larger than the balance, or None.
-
-    Paying more than is owed is allowed (it becomes a credit); the member should just know.
-    """
-    if rules is not None and not rules.warn_above_balance:
-        return None
-    if amount_cents <= balance_cents:
-        return None
-    extra = amount_cents - max(balance_cents, 0)
-    owed = (
-        "you don't owe anything right now"
-        if balance_cents <= 0
-        else f"your balance is {format_cents(balance_cents)}"
-    )
-    return f"Just so you know, {owed}; the extra {format_cents(extra)} will be a credit on your account."
-
-
-def posting_estimate(now: datetime, rules: PaymentRules | Any) -> str:
-    """`1-2 business days (by Tuesday, December 1)`: the profile's posting text plus the latest date.
-
-    Business days skip weekends and the profile's holidays, counted from the local date of `now`.
-    Accepts `PaymentRules` or a profile. If the text has no "N business days" the text alone.
-    """
-    if not isinstance(rules, PaymentRules):
-        rules = PaymentRules.from_profile(rules)
-    match = re.search(r"(\d+)\s*business days?", rules.posting_text)
-    if match is None:
-        return rules.posting_text
-    day = now.astimezone(ZoneInfo(rules.timezone)).date()
-    remaining = int(match.group(1))
-    while remaining > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in rules.holidays:
-            remaining -= 1
-    return f"{rules.posting_text} (by {day:%A, %B} {day.day})"
-
-
-# --------------------------------------------------------------------------------------------
-# The payment service
-# --------------------------------------------------------------------------------------------
 
 OutcomeStatus = Literal["succeeded", "declined", "failed", "pending", "refused"]
 
@@ -498,7 +202,7 @@ class PaymentService:
             return refuse(
                 "inactive_method", f"{a.label} is no longer active. Please choose another method."
             )
-        today = a.now.astimezone(ZoneInfo(self._rules.timezone)).date()
+        today = a.now.astimezone(self._rules.timezone).date()
         if (
             method.exp_month
             and method.exp_year

@@ -9,14 +9,95 @@ numbers show is said here; nothing guesses a cause (no weather data is kept).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
-from bot.services.billing import BillRecord, MonthUsage, UsageDay
+from bot.services.members import BillRecord, UsageDay
 from bot.services.signed_links import USAGE_CHART_SALT, LinkRefused, sign, unsign
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    month: date  # the first day of the month
+    kwh: Decimal
+    cost_cents: int
+    days: int  # days with a reading
+
+    @property
+    def label(self) -> str:
+        return self.month.strftime("%B %Y")
+
+
+@dataclass(frozen=True)
+class UsageComparison:
+    """A month next to the month before and the same month a year earlier (None when missing)."""
+
+    month: MonthUsage | None
+    last_month: MonthUsage | None
+    last_year: MonthUsage | None
+
+    @property
+    def change_from_last_month_percent(self) -> Decimal | None:
+        return _change_percent(self.month, self.last_month)
+
+    @property
+    def change_from_last_year_percent(self) -> Decimal | None:
+        return _change_percent(self.month, self.last_year)
+
+
+def _change_percent(now: MonthUsage | None, before: MonthUsage | None) -> Decimal | None:
+    """kWh change in percent, one decimal place; None when either month is missing or zero."""
+    if now is None or before is None or before.kwh == 0:
+        return None
+    return ((now.kwh - before.kwh) * 100 / before.kwh).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
+
+
+def monthly_totals(days: Iterable[UsageDay]) -> list[MonthUsage]:
+    """Daily readings grouped by calendar month, oldest month first."""
+    totals: dict[date, tuple[Decimal, int, int]] = {}
+    for d in days:
+        key = d.day.replace(day=1)
+        kwh, cost, count = totals.get(key, (Decimal(0), 0, 0))
+        totals[key] = (kwh + Decimal(d.kwh), cost + d.cost_cents, count + 1)
+    return [
+        MonthUsage(month, kwh, cost, count) for month, (kwh, cost, count) in sorted(totals.items())
+    ]
+
+
+def _shift_month(month: date, delta: int) -> date:
+    index = month.year * 12 + (month.month - 1) + delta
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def compare_month(days: Iterable[UsageDay], month: date) -> UsageComparison:
+    """Usage of `month` (any day in it) against the previous month and the same month last year."""
+    by_month = {m.month: m for m in monthly_totals(days)}
+    first = month.replace(day=1)
+    return UsageComparison(
+        month=by_month.get(first),
+        last_month=by_month.get(_shift_month(first, -1)),
+        last_year=by_month.get(_shift_month(first, -12)),
+    )
+
+
+def average_daily_cost_cents(days: Sequence[UsageDay]) -> int:
+    """Mean cost per day with a reading, rounded half up to the cent; 0 with no readings."""
+    if not days:
+        return 0
+    total = Decimal(sum(d.cost_cents for d in days))
+    return int((total / len(days)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    """First and last day of the month containing `month` (for `MemberServices.usage`)."""
+    first = month.replace(day=1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
 
 CHART_DAYS = 30
 MAX_CHART_DAYS = 62  # a link never asks for more than two months of readings

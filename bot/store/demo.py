@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 
+from bot.core.dates import ordinal
+from bot.core.money import format_cents, percent_of
 from bot.profile import load_profile
-from bot.services.money import format_cents, percent_of
 from bot.store.db import make_sync_engine
 from bot.store.migrate import ensure_schema, sync_id_sequences
 from bot.store.models import (
@@ -314,11 +315,6 @@ def add_months(d: date, months: int, day: int | None = None) -> date:
     month += 1
     last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
     return date(year, month, min(day or d.day, last))
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def local_time(d: date, hour: int, minute: int = 0) -> datetime:

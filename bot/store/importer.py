@@ -12,7 +12,7 @@ The format is documented field by field in docs/import-format.md. The rules that
 - Money is written as a string ("142.87") and becomes integer cents with no float in between.
 
 `jecbot import FILE...` calls `import_files`; a live billing-system adapter implementing
-`bot.services.billing.MemberServices` is the alternative to periodic imports.
+`bot.services.members.MemberServices` is the alternative to periodic imports.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import phonenumbers
 from sqlalchemy import Connection, Table, bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.services.money import to_cents
+from bot.core.money import to_cents
 from bot.store.db import make_sync_engine
 from bot.store.migrate import ensure_schema, sync_id_sequences
 from bot.store.models import (

@@ -14,8 +14,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.actions.deps import ActionDeps, fixed_clock, use_deps
+from bot.actions.deps import ActionDeps, use_deps, wire
 from bot.config import PROJECT_ROOT, Settings
+from bot.core.clock import fixed_clock
 from bot.profile import CoopProfile, load_profile
 
 EASTERN = ZoneInfo("America/New_York")
@@ -32,14 +33,16 @@ def profile() -> CoopProfile:
 def make_deps(
     profile: CoopProfile, sqlite_url: str, session_factory: async_sessionmaker[AsyncSession]
 ) -> Iterator[Any]:
-    """`make_deps(now)` installs deps with a clock stuck at `now`; removed after the test."""
+    """`make_deps(now, processor=...)` installs deps with a clock stuck at `now` (and any collaborator
+    given in place of the default); removed after the test."""
 
-    def make(now: datetime = TUESDAY_10AM) -> ActionDeps:
-        deps = ActionDeps(
-            settings=Settings(database_url=sqlite_url),
-            profile=profile,
-            session_factory=session_factory,
+    def make(now: datetime = TUESDAY_10AM, **collaborators: Any) -> ActionDeps:
+        deps = wire(
+            Settings(database_url=sqlite_url),
+            profile,
+            session_factory,
             clock=fixed_clock(now),
+            **collaborators,
         )
         use_deps(deps)
         return deps

@@ -7,17 +7,15 @@ from datetime import timedelta
 import pytest
 
 from bot.actions.common import (
-    CARD_NOT_KEPT_MESSAGE,
     buttons_or_choices,
-    channel_of,
     current_identity,
-    idempotency_key,
     intent_button,
-    parse_amount,
-    phone_of,
     scrub_card_numbers,
 )
-from bot.services.verification import Tier
+from bot.actions.tracker import channel_of, idempotency_key, phone_of
+from bot.core.amounts import parse_amount
+from bot.core.masking import CARD_NOT_KEPT_MESSAGE
+from bot.services.identity import Tier
 from tests.actions.identity_helpers import NOW, make_tracker, verified_slots
 
 

@@ -19,10 +19,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from bot.actions import draft as d
-from bot.actions.deps import ActionDeps, fixed_clock, use_deps
+from bot.actions.deps import ActionDeps, use_deps, wire
 from bot.config import Settings
+from bot.core.clock import fixed_clock
+from bot.core.gsm7 import is_gsm7 as gsm7_safe
 from bot.services import drafts
-from bot.services.notifier import gsm7_safe
 from bot.store.db import async_session_factory, make_async_engine
 from bot.store.demo import generate_demo_data
 from bot.store.models import (
@@ -66,12 +67,7 @@ async def demo(demo_template: Path, tmp_path: Path, profile) -> AsyncIterator[An
     factory = async_session_factory(engine)
 
     def install(now: datetime = SATURDAY) -> ActionDeps:
-        deps = ActionDeps(
-            settings=Settings(database_url=url),
-            profile=profile,
-            session_factory=factory,
-            clock=fixed_clock(now),
-        )
+        deps = wire(Settings(database_url=url), profile, factory, clock=fixed_clock(now))
         use_deps(deps)
         return deps
 
@@ -84,7 +80,7 @@ async def demo(demo_template: Path, tmp_path: Path, profile) -> AsyncIterator[An
 
 
 async def member(deps: ActionDeps, account_number: str) -> Member:
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         account = await session.scalar(
             select(Account).where(Account.account_number == account_number)
         )
@@ -93,12 +89,12 @@ async def member(deps: ActionDeps, account_number: str) -> Member:
 
 
 async def method_id(deps: ActionDeps, last4: str) -> int:
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         return await session.scalar(select(PaymentMethod.id).where(PaymentMethod.last4 == last4))
 
 
 async def count(deps: ActionDeps, model: Any, *where: Any) -> int:
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model).where(*where))
 
 
@@ -507,7 +503,7 @@ async def test_yes_enrolls_once_stores_the_wording_shown_and_sends_a_copy(demo) 
         "You're enrolled. First draft: Dec 18. I've sent a copy of this authorization to e***@example.com."
     ]
     assert all(reset[slot] is None for slot in d.DRAFT_SLOTS)
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         enrollments = (
             await session.scalars(
                 select(DraftEnrollment).where(DraftEnrollment.account_id == earl.account_id)
@@ -620,7 +616,7 @@ async def test_cancel_question_and_cancel_before_the_bank_has_the_draft(demo) ->
         "Bank draft cancelled on Nov 28, 2026. Jefferson Energy Cooperative will make no drafts from Dec 18, 2026 on.",
         "I've sent a copy of this cancellation to l***@example.com. Anything else?",
     ]
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         e = await session.scalar(
             select(DraftEnrollment).where(DraftEnrollment.account_id == loretta.account_id)
         )
@@ -722,7 +718,7 @@ async def test_change_the_day_shows_new_terms_and_needs_yes(demo, profile) -> No
         "Done. Your new draft terms take effect with the draft on Jan 3.",
         "I've sent a copy of this authorization to l***@example.com.",
     ]
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         e = await session.scalar(
             select(DraftEnrollment).where(DraftEnrollment.account_id == loretta.account_id)
         )
@@ -810,7 +806,7 @@ async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> Non
     slots |= {"draft_authorized": True, "draft_shown_on": "2026-11-28"}
     texts, _, _ = await run(d.ActionDraftEnroll(), tracker(earl, SATURDAY, slots=slots))
     assert texts[0].startswith("You're enrolled. First draft: Dec 3.")
-    async with deps.session_factory() as session:
+    async with deps.sessions() as session:
         e = await session.scalar(
             select(DraftEnrollment).where(DraftEnrollment.account_id == earl.account_id)
         )

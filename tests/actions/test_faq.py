@@ -11,8 +11,7 @@ from rasa_sdk import Tracker
 
 from bot.actions.deps import use_deps
 from bot.actions.faq import ActionAnswerInfo
-from bot.services.billing import SqlMemberServices
-from bot.services.checks import gsm7_length, is_gsm7
+from bot.core.gsm7 import gsm7_length, is_gsm7
 from bot.services.info import INFO_INTENTS
 from bot.store.demo import generate_demo_data
 from tests.actions.conftest import EASTERN, TUESDAY_10AM, run_action, tracker_for
@@ -132,8 +131,7 @@ def demo(sqlite_url: str) -> str:
 async def test_due_date_for_a_verified_member_adds_their_exact_date(
     make_deps, demo, session_factory
 ) -> None:
-    make_deps(NOW)
-    services = SqlMemberServices(session_factory)
+    services = make_deps(NOW).members
     account = await services.find_account("1000007315")  # Earl: past due plus a current bill
     balance = await services.balance(account.id, NOW.date())
     slots = {

@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from sqlalchemy import select
 
 from bot.actions.history import ActionBillHistory, ActionBillPdf, ActionPaymentHistory, pack
-from bot.services.checks import is_gsm7
+from bot.core.gsm7 import is_gsm7
 from bot.services.history import named_month, read_bill_token
 from bot.services.signed_links import LinkRefused
 from bot.store.demo import generate_demo_data

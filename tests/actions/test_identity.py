@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.actions.common import CARD_NOT_KEPT_MESSAGE
 from bot.actions.identity import (
     ActionAskAccountChoice,
     ActionAskOtpCode,
@@ -17,7 +16,8 @@ from bot.actions.identity import (
     ValidateConfirmForm,
     ValidateVerifyForm,
 )
-from bot.services.verification import MISMATCH_MESSAGE
+from bot.core.masking import CARD_NOT_KEPT_MESSAGE
+from bot.services.identity import MISMATCH_MESSAGE
 from bot.store.demo import generate_demo_data
 from bot.store.models import Account, OutboxMessage
 from tests.actions.identity_helpers import (

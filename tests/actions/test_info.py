@@ -97,8 +97,8 @@ async def test_office_hours_for_a_named_office_during_its_lunch(make_deps) -> No
 def test_fake_clock_env_is_parsed_and_must_carry_a_zone() -> None:
     import pytest
 
-    from bot.actions.deps import clock_from_env, system_clock
     from bot.config import ConfigError
+    from bot.core.clock import clock_from_env, system_clock
 
     assert clock_from_env({}) is system_clock
     assert clock_from_env({"JEC_FAKE_NOW": "2026-12-01T10:00:00-05:00"})() == TUESDAY_10AM

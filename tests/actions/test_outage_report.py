@@ -22,8 +22,9 @@ from bot.actions.outage_report import (
     ValidateOutageNotifyForm,
     ValidateOutageReportForm,
 )
+from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import PROJECT_ROOT
-from bot.services.billing import SqlMemberServices
+from bot.services.balance import BillingRules
 from bot.store.demo import generate_demo_data
 from bot.store.models import OutageReport
 from tests.actions.conftest import EASTERN
@@ -67,7 +68,7 @@ def demo(sqlite_url: str) -> str:
 
 @pytest.fixture
 async def dana_account_id(demo, session_factory) -> int:
-    account = await SqlMemberServices(session_factory).find_account("1000004821")
+    account = await SqlMemberServices(session_factory, BillingRules()).find_account("1000004821")
     assert account is not None
     return account.id
 

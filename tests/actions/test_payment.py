@@ -23,10 +23,9 @@ from bot.actions.payment import (
     ActionCancelPayment,
     ActionSubmitPayment,
     ValidatePaymentForm,
-    use_processor,
 )
+from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.config import PROJECT_ROOT
-from bot.services.payments import SandboxProcessor
 from bot.store.demo import generate_demo_data
 from bot.store.models import Account, Payment, PaymentLink, PaymentMethod
 
@@ -39,9 +38,8 @@ DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain" / "payment.yml").read_text())
 @pytest.fixture
 async def demo(sqlite_url, session_factory, make_deps):
     generate_demo_data(sqlite_url, members=5, today=date(2026, 11, 28))
-    deps = make_deps(NOW)
     sandbox = SandboxProcessor(hang_seconds=0.01)
-    use_processor(sandbox)
+    deps = make_deps(NOW, processor=sandbox)
     people: dict[str, dict[str, Any]] = {}
     async with session_factory() as session:
         for name, number in (
@@ -62,7 +60,6 @@ async def demo(sqlite_url, session_factory, make_deps):
                 "methods": {m.last4: m.id for m in methods},
             }
     yield {"deps": deps, "sandbox": sandbox, **people}
-    use_processor(None)
 
 
 def identity_slots(person: dict[str, Any], tier: str = "confirmed") -> dict[str, Any]:

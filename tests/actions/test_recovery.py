@@ -180,7 +180,7 @@ def test_message_kinds() -> None:
 
 
 async def test_every_reply_fits_one_text_message(make_deps) -> None:
-    from bot.services.checks import gsm7_length, is_gsm7
+    from bot.core.gsm7 import gsm7_length, is_gsm7
 
     make_deps()
     for t in (

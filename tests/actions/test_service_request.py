@@ -16,7 +16,7 @@ from bot.actions.service_request import (
     ActionServiceRequestSubmit,
     ValidateServiceRequestForm,
 )
-from bot.services.checks import is_gsm7
+from bot.core.gsm7 import is_gsm7
 from bot.store.models import AuditEntry, ServiceRequest
 from tests.actions.demo_db import confirmed, demo_deps, merged_domain
 from tests.actions.identity_helpers import make_tracker, run

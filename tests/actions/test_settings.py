@@ -20,7 +20,7 @@ from bot.actions.settings import (
     enabled_of,
     topic_of,
 )
-from bot.services.checks import is_gsm7
+from bot.core.gsm7 import is_gsm7
 from bot.store.models import Account, AuditEntry, Contact, NotificationPreference, OutboxMessage
 from tests.actions.demo_db import confirmed, demo_deps, merged_domain
 from tests.actions.identity_helpers import make_tracker, run

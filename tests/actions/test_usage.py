@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.actions.usage import ActionUsage, bill_message
+from bot.core.gsm7 import is_gsm7
 from bot.gateway.sms_format import render_sms
-from bot.services.billing import BillRecord
-from bot.services.checks import is_gsm7
+from bot.services.members import BillRecord
 from bot.services.signed_links import LinkRefused
 from bot.services.usage import read_chart_token
 from bot.store.demo import generate_demo_data

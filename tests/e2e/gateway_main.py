@@ -13,8 +13,8 @@ import logging
 
 from aiohttp import web
 
-from bot.actions.deps import clock_from_env
 from bot.config import load_settings
+from bot.core.clock import clock_from_env
 from bot.gateway.app import create_app
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.gsm7 import gsm7_length, is_gsm7
 from bot.gateway.keywords import Keyword, classify
 from bot.gateway.sms_format import numbered_choices, pick_choice, render_sms, split_sms
-from bot.services.checks import gsm7_length, is_gsm7
 
 LONG = (
     "Crews already know about an outage near Wrens, about 240 homes, caused by storm damage. "

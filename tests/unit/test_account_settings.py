@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.services.account_settings import (
+from bot.services.notify import DeliveryResult
+from bot.services.otp import OtpRules, OtpService
+from bot.services.settings import (
     AccountSettings,
     Actor,
     ContactStatus,
     normalize_email,
     normalize_phone,
 )
-from bot.services.notifier import DeliveryResult
-from bot.services.otp import OtpRules, OtpService
 from bot.store.models import Account, AuditEntry, Contact, Member, NotificationPreference
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)

@@ -5,24 +5,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.billing import (
+from bot.adapters.sql_member_services import SqlMemberServices
+from bot.services.balance import BillingRules, late_fee_cents, summarize_balance
+from bot.services.members import (
     AccountRecord,
-    BillingRules,
     BillRecord,
     MemberServices,
     MethodRecord,
     PaymentRecord,
-    SqlMemberServices,
     UsageDay,
-    average_daily_cost_cents,
-    compare_month,
-    late_fee_cents,
-    monthly_totals,
-    summarize_balance,
 )
+from bot.services.usage import average_daily_cost_cents, compare_month, monthly_totals
 from bot.store.models import (
     Account,
     Bill,
@@ -35,7 +32,8 @@ from bot.store.models import (
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "jec.yml"
 TODAY = date(2026, 11, 28)
-RULES = BillingRules()
+EASTERN = ZoneInfo("America/New_York")
+RULES = BillingRules(timezone=EASTERN)
 ACCOUNT = AccountRecord(
     id=1,
     account_number="1000007315",
@@ -113,7 +111,7 @@ def test_rules_come_from_the_jec_profile() -> None:
     assert rules.late_fee_minimum_cents == 300
     assert rules.late_fee_percent == Decimal(5)
     assert "next meter reading" in rules.disconnect_rule
-    assert rules.timezone == "America/New_York"
+    assert str(rules.timezone) == "America/New_York"
     assert late_fee_cents(2501, rules) == 300
     assert late_fee_cents(10000, rules) == 500
 
@@ -441,7 +439,7 @@ async def test_sql_member_services_finds_accounts_by_number_member_and_phone(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     ids = await _seed(session_factory)
-    services = SqlMemberServices(session_factory)
+    services = SqlMemberServices(session_factory, RULES)
     assert isinstance(services, MemberServices)
 
     found = await services.find_account("1000-004821")
@@ -463,7 +461,7 @@ async def test_sql_member_services_balance_bills_payments_and_usage(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     ids = await _seed(session_factory)
-    services = SqlMemberServices(session_factory)
+    services = SqlMemberServices(session_factory, RULES)
 
     balance = await services.balance(ids["home"], TODAY)
     assert balance.status == "current"
@@ -509,7 +507,7 @@ async def test_sql_balance_credits_a_payment_taken_after_the_bill(
             )
         )
         await s.commit()
-    balance = await SqlMemberServices(session_factory).balance(ids["home"], TODAY)
+    balance = await SqlMemberServices(session_factory, RULES).balance(ids["home"], TODAY)
     assert (balance.amount_due_cents, balance.status) == (0, "paid_up")
     assert balance.last_payment is not None and balance.last_payment.received_on == TODAY
 
@@ -518,7 +516,7 @@ async def test_sql_member_services_contacts_and_saved_methods(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     ids = await _seed(session_factory)
-    services = SqlMemberServices(session_factory)
+    services = SqlMemberServices(session_factory, RULES)
     contacts = await services.member_contacts(ids["dana"])
     assert [(c.kind, c.value) for c in contacts] == [
         ("phone", "+17065550101"),

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.checks import (
-    aba_routing_valid,
-    card_brand,
-    find_card_numbers,
-    gsm7_length,
-    gsm7_safe,
-    is_gsm7,
-    luhn_valid,
-    mask_card,
-    mask_sensitive,
-)
+from bot.core.checks import aba_routing_valid, card_brand, luhn_valid
+from bot.core.gsm7 import gsm7_length, is_gsm7
+from bot.core.gsm7 import to_gsm7 as gsm7_safe
+from bot.core.masking import find_card_numbers, mask_card, mask_sensitive
 
 
 @pytest.mark.parametrize(

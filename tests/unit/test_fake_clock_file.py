@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.actions.deps import clock_from_env, system_clock
 from bot.config import ConfigError
+from bot.core.clock import clock_from_env, system_clock
 
 EASTERN = ZoneInfo("America/New_York")
 TUESDAY_10AM = datetime(2026, 12, 1, 10, 0, tzinfo=EASTERN)

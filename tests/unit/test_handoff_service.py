@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import PROJECT_ROOT
+from bot.core.phones import display_phone, normalize_phone
 from bot.profile import load_profile
 from bot.services.handoff import (
     HandoffTicket,
@@ -17,10 +18,8 @@ from bot.services.handoff import (
     cancel_handoff,
     closed_sentence,
     create_callback,
-    display_phone,
     estimated_wait,
     handoff_decision,
-    normalize_phone,
     queue_position,
     request_handoff,
     wait_phrase,

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from bot.config import PROJECT_ROOT
+from bot.core.gsm7 import gsm7_length
 from bot.profile import CoopProfile, load_profile
-from bot.services.checks import gsm7_length
 from bot.services.info import INFO_INTENTS, answer, office_for_town, split_for_sms
 
 

@@ -10,19 +10,14 @@ from typing import ClassVar
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
+from bot.adapters.notifier import CompositeNotifier, build_notifier
+from bot.adapters.outbox import OutboxNotifier, print_outbox
+from bot.adapters.smtp_email import SmtpNotifier
+from bot.adapters.twilio_sms import TwilioNotifier
 from bot.config import Settings
-from bot.services.notifier import (
-    CompositeNotifier,
-    OutboxNotifier,
-    SmtpNotifier,
-    TwilioNotifier,
-    build_notifier,
-    gsm7_safe,
-    mask_email,
-    mask_phone,
-    print_outbox,
-    sms_problem,
-)
+from bot.core.gsm7 import is_gsm7 as gsm7_safe
+from bot.core.masking import mask_email, mask_phone
+from bot.services.notify import sms_problem
 from bot.store.db import session_scope
 from bot.store.models import OutboxMessage
 

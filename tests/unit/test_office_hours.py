@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_ROOT
+from bot.core.gsm7 import gsm7_length, is_gsm7
 from bot.profile import load_profile, parse_profile
-from bot.services.checks import gsm7_length, is_gsm7
 from bot.services.office_hours import OfficeHours, format_clock, format_clock_range
 
 NY = ZoneInfo("America/New_York")

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.adapters.outbox import OutboxNotifier
 from bot.profile import load_profile
-from bot.services.notifier import DeliveryResult, OutboxNotifier
+from bot.services.notify import DeliveryResult
 from bot.services.otp import OtpRules, OtpService, OtpStatus, SendStatus
 from bot.store.db import session_scope
 from bot.store.models import Account, Member, OneTimeCode, OutboxMessage

@@ -7,13 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.services.outage_report import (
-    Address,
-    AddressError,
-    parse_address,
-    parse_phone,
-    set_restore_notice,
-)
+from bot.core.phones import normalize_phone as parse_phone
+from bot.services.outage_report import Address, AddressError, parse_address, set_restore_notice
 from bot.services.outages import OutageService
 from bot.store.models import OutageReport
 

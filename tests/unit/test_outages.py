@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.profile import load_profile
-from bot.services.notifier import sms_problem
+from bot.services.notify import sms_problem
 from bot.services.outages import (
     OutageInfo,
     OutageService,

@@ -8,25 +8,22 @@ import re
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.billing import SqlMemberServices
+from bot.adapters.sandbox_processor import SandboxProcessor
+from bot.adapters.sql_member_services import SqlMemberServices
+from bot.services.balance import BillingRules
+from bot.services.payment_processor import PaymentProcessor, ProcessorResult, TokenizeError
+from bot.services.payment_rules import PaymentRules, amount_warning, check_amount, posting_estimate
 from bot.services.payments import (
     CONFIRMATION_ALPHABET,
     DECLINE_MESSAGE,
     ERROR_MESSAGE,
-    PaymentProcessor,
-    PaymentRules,
     PaymentService,
-    ProcessorResult,
-    SandboxProcessor,
-    TokenizeError,
-    amount_warning,
-    check_amount,
-    posting_estimate,
 )
 from bot.store.db import async_session_factory, make_async_engine
 from bot.store.models import Account, AuditEntry, Bill, Member, Payment, PaymentMethod
@@ -34,7 +31,8 @@ from bot.store.models import Account, AuditEntry, Bill, Member, Payment, Payment
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "jec.yml"
 NOW = datetime(2026, 11, 28, 15, 30, tzinfo=UTC)  # Saturday 10:30 AM in Georgia
 CONFIRMATION = re.compile(rf"^P-[{CONFIRMATION_ALPHABET}]{{6}}$")
-RULES = PaymentRules(minimum_cents=100, maximum_cents=500_000)
+EASTERN = ZoneInfo("America/New_York")
+RULES = PaymentRules(minimum_cents=100, maximum_cents=500_000, timezone=EASTERN)
 
 
 async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -194,7 +192,9 @@ async def test_successful_payment_gets_a_confirmation_number_and_posting_time(
     assert row.processor_reference and row.channel == "sms"
 
     # Not posted yet: the bill stays open, but the balance no longer asks for the money.
-    balance = await SqlMemberServices(session_factory).balance(ids["home"], NOW.date())
+    balance = await SqlMemberServices(session_factory, BillingRules(timezone=EASTERN)).balance(
+        ids["home"], NOW.date()
+    )
     assert balance.amount_due_cents == 0 and balance.open_bill_ids
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
 from bot.profile import load_profile
-from bot.services.service_requests import (
+from bot.services.service_request import (
     check_date,
     clean_address,
     create_request,
@@ -84,7 +84,7 @@ def test_past_weekend_holiday_and_far_dates_get_a_clear_reason() -> None:
         in check_date(date(2027, 2, 1), SATURDAY, HOLIDAYS).error
     )
     assert check_date(date(2027, 1, 27), SATURDAY, HOLIDAYS).day == date(2027, 1, 27)
-    assert read_requested_date("dec 8", NOW, HOLIDAYS).day == date(2026, 12, 8)
+    assert read_requested_date("dec 8", NOW, HOLIDAYS, tz=PROFILE.timezone).day == date(2026, 12, 8)
 
 
 def test_addresses_need_a_number_and_a_street() -> None:
@@ -137,6 +137,7 @@ async def test_a_stop_request_is_stored_open_with_a_unique_reference_and_audited
             conversation_id="c1",
             now=NOW,
             holidays=HOLIDAYS,
+            tz=PROFILE.timezone,
         )
         assert re.fullmatch(r"S-\d{5}", created.reference)
         refs.add(created.reference)
@@ -163,6 +164,7 @@ async def test_a_start_request_keeps_address_and_masks_the_phone_in_the_audit(
         conversation_id="c1",
         now=NOW,
         holidays=HOLIDAYS,
+        tz=PROFILE.timezone,
     )
     async with session_factory() as session:
         row = await session.scalar(
@@ -189,6 +191,7 @@ async def test_the_service_refuses_a_weekend_even_if_a_caller_skipped_validation
             conversation_id="c1",
             now=NOW,
             holidays=HOLIDAYS,
+            tz=PROFILE.timezone,
         )
     with pytest.raises(ValueError, match="address"):
         await create_request(
@@ -202,4 +205,5 @@ async def test_the_service_refuses_a_weekend_even_if_a_caller_skipped_validation
             conversation_id="c1",
             now=NOW,
             holidays=HOLIDAYS,
+            tz=PROFILE.timezone,
         )

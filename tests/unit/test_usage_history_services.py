@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.services.billing import UsageDay
 from bot.services.history import simple_pdf
+from bot.services.members import UsageDay
 from bot.services.signed_links import LinkRefused, sign, unsign
 from bot.services.usage import change_percent, render_usage_svg
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.profile import load_profile
-from bot.services.verification import (
+from bot.services.identity import (
     MISMATCH_MESSAGE,
     Tier,
     VerificationRules,

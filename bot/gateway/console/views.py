@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select, update
 
+from bot.core.dates import local_date
+from bot.core.money import format_cents
 from bot.gateway.console import pages
 from bot.gateway.console.auth import (
     CSRF_FIELD,
@@ -30,8 +32,6 @@ from bot.gateway.console.auth import (
 )
 from bot.gateway.handoff import CONSOLE_CHANNEL, HANDOFF, AgentInfo, HandoffRouter
 from bot.gateway.state import GATEWAY
-from bot.services.billing import SqlMemberServices, local_date
-from bot.services.money import format_cents
 from bot.store.db import session_scope
 from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
 
@@ -134,7 +134,7 @@ async def login(request: web.Request) -> web.Response:
         )
     username = str(form.get("username") or "").strip().lower()
     password = str(form.get("password") or "")
-    async with session_scope(request.app[HANDOFF].factory) as session:
+    async with session_scope(request.app[GATEWAY].sessions) as session:
         agent = (
             await session.execute(select(Agent).where(Agent.username == username))
         ).scalar_one_or_none()
@@ -148,7 +148,7 @@ async def login(request: web.Request) -> web.Response:
         )
         return response
     now = gw.clock()
-    async with session_scope(request.app[HANDOFF].factory) as session:
+    async with session_scope(request.app[GATEWAY].sessions) as session:
         await session.execute(
             update(Agent).where(Agent.id == agent.id).values(presence="online", last_seen_at=now)
         )
@@ -159,7 +159,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def _logout(ctx: Ctx) -> web.StreamResponse:
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         await session.execute(
             update(Agent).where(Agent.id == ctx.agent.id).values(presence="offline")
         )
@@ -206,7 +206,7 @@ def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
 async def _queue_html(ctx: Ctx) -> str:
     rows = await _queue_rows(ctx.router)
     ids = {r.handoff_id: r for r in rows}
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         agent_ids = dict(
             (
                 await session.execute(
@@ -228,7 +228,7 @@ async def _queue_html(ctx: Ctx) -> str:
 
 async def _home(ctx: Ctx) -> web.StreamResponse:
     tz = ctx.router.hours.tz
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         callbacks = (
             (
                 await session.execute(
@@ -314,7 +314,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
     agent = await ctx.router.agent(row.agent_id) if row.agent_id else None
     messages = await ctx.router.gw.store.messages_after(row.conversation_id, 0)
     account_html = await _account_html(ctx, row.account_id)
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         others = (
             await session.execute(
                 select(Agent.id, Agent.display_name)
@@ -347,12 +347,14 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
 async def _account_html(ctx: Ctx, account_id: int | None) -> str:
     if account_id is None:
         return pages.account_summary(None, None, format_cents)
-    services = SqlMemberServices(ctx.router.factory)
+    services = ctx.router.gw.members
     account = await services.account(account_id)
     balance = None
     if account is not None:
         try:
-            balance = await services.balance(account_id, local_date(ctx.router.gw.clock()))
+            balance = await services.balance(
+                account_id, local_date(ctx.router.gw.clock(), ctx.router.gw.profile.timezone)
+            )
         except LookupError:
             balance = None
     return pages.account_summary(account, balance, format_cents)
@@ -401,7 +403,7 @@ async def _presence(ctx: Ctx) -> web.StreamResponse:
     presence = str(ctx.form.get("presence") or "")
     if presence not in ("online", "away"):
         return web.Response(status=400, text="presence must be online or away")
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         await session.execute(
             update(Agent)
             .where(Agent.id == ctx.agent.id)
@@ -412,7 +414,7 @@ async def _presence(ctx: Ctx) -> web.StreamResponse:
 
 async def _heartbeat(ctx: Ctx) -> web.StreamResponse:
     """The open console says it's alive; the assistant counts only recently seen online agents."""
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         await session.execute(
             update(Agent).where(Agent.id == ctx.agent.id).values(last_seen_at=ctx.router.gw.clock())
         )
@@ -431,7 +433,7 @@ async def _mark_done(ctx: Ctx, model: Any) -> web.StreamResponse:
         item_id = int(ctx.request.match_info["item_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    async with session_scope(ctx.router.factory) as session:
+    async with session_scope(ctx.router.gw.sessions) as session:
         await session.execute(
             update(model)
             .where(model.id == item_id, model.status == "open")

@@ -25,8 +25,8 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.masking import mask_email, mask_phone
 from bot.services import audit
-from bot.services.notifier import mask_email, mask_phone
 from bot.services.otp import OtpService, OtpStatus, mask_destination
 from bot.store.db import session_scope
 from bot.store.models import Account, Contact, NotificationPreference, OneTimeCode

@@ -1,7 +1,7 @@
 """Start, stop and transfer service requests (journey 11): dates, references and what happens next.
 
 Rules (documented here because members and staff both rely on them):
-- The requested date is a local (America/New_York) business day: Monday-Friday, not a co-op
+- The requested date is a business day in the co-op's time zone: Monday-Friday, not a co-op
   holiday from the profile, not before today, and at most 60 days ahead (crews and meter reads are
   scheduled two months out; further ahead the office asks the member to call back closer to the
   date). Today itself is allowed; staff decide whether same-day work is possible.
@@ -19,20 +19,19 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.dates import local_date, ordinal, weekday_date
 from bot.services import audit
 from bot.store.db import session_scope
 from bot.store.models import ServiceRequest
 
-EASTERN = ZoneInfo("America/New_York")
 KINDS = ("start", "stop", "transfer")
 MAX_DAYS_AHEAD = 60
 
@@ -76,12 +75,6 @@ class DateResult:
     @property
     def ok(self) -> bool:
         return self.day is not None
-
-
-def local_today(now: datetime) -> date:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(EASTERN).date()
 
 
 def parse_date(text: str | None, today: date) -> DateResult:
@@ -144,13 +137,8 @@ def _day_of_month(number: int, today: date) -> DateResult:
     except ValueError:
         last = (month_start + relativedelta(months=1) - timedelta(days=1)).day
         return DateResult(
-            error=f"{month_start:%B} has no {_ordinal(number)}. Please send a date with the month, like {month_start:%b} {last}."
+            error=f"{month_start:%B} has no {ordinal(number)}. Please send a date with the month, like {month_start:%b} {last}."
         )
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def check_date(day: date, today: date, holidays: dict[date, str] | None = None) -> DateResult:
@@ -158,34 +146,29 @@ def check_date(day: date, today: date, holidays: dict[date, str] | None = None) 
     holidays = holidays or {}
     if day < today:
         return DateResult(
-            error=f"{fmt_date(day)} has already passed. Please pick a weekday from today on."
+            error=f"{weekday_date(day)} has already passed. Please pick a weekday from today on."
         )
     if day > today + timedelta(days=MAX_DAYS_AHEAD):
         return DateResult(
-            error=f"I can only schedule up to {MAX_DAYS_AHEAD} days ahead (until {fmt_date(today + timedelta(days=MAX_DAYS_AHEAD))}). Please pick an earlier weekday."
+            error=f"I can only schedule up to {MAX_DAYS_AHEAD} days ahead (until {weekday_date(today + timedelta(days=MAX_DAYS_AHEAD))}). Please pick an earlier weekday."
         )
     if day.weekday() >= 5:
         return DateResult(
-            error=f"{fmt_date(day)} is a {day:%A}, and crews work weekdays. Please pick a weekday."
+            error=f"{weekday_date(day)} is a {day:%A}, and crews work weekdays. Please pick a weekday."
         )
     if day in holidays:
         return DateResult(
-            error=f"{fmt_date(day)} is {holidays[day]}, when we're closed. Please pick another weekday."
+            error=f"{weekday_date(day)} is {holidays[day]}, when we're closed. Please pick another weekday."
         )
     return DateResult(day)
 
 
 def read_requested_date(
-    text: str | None, now: datetime, holidays: dict[date, str] | None = None
+    text: str | None, now: datetime, holidays: dict[date, str] | None = None, *, tz: tzinfo
 ) -> DateResult:
-    today = local_today(now)
+    today = local_date(now, tz)
     parsed = parse_date(text, today)
     return check_date(parsed.day, today, holidays) if parsed.day else parsed
-
-
-def fmt_date(day: date) -> str:
-    """ "Tue, Dec 8"."""
-    return f"{day:%a}, {day:%b} {day.day}"
 
 
 def holidays_of(profile: Any) -> dict[date, str]:
@@ -257,13 +240,14 @@ async def create_request(
     channel: str,
     conversation_id: str | None,
     now: datetime,
+    tz: tzinfo,
     holidays: dict[date, str] | None = None,
     verified_how: str | None = None,
 ) -> CreatedRequest:
     """Store an open request (checked again here: a stale date from a slot is refused)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
-    checked = check_date(requested_date, local_today(now), holidays)
+    checked = check_date(requested_date, local_date(now, tz), holidays)
     if not checked.ok:
         raise ValueError(checked.error)
     if kind in ("start", "transfer") and not details.get("address"):

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.profile import CoopProfile
 from bot.store.db import session_scope
 from bot.store.models import Account, AuditEntry, Contact, Member, Payment, VerificationAttempt
 
@@ -98,14 +99,14 @@ class VerificationRules:
     member_services_phone: str = ""
 
     @classmethod
-    def from_profile(cls, profile: Any) -> VerificationRules:
+    def from_profile(cls, profile: CoopProfile) -> VerificationRules:
         v = profile.verification
         return cls(
-            max_failures=int(v.max_failures),
-            failure_window=timedelta(minutes=int(v.failure_window_minutes)),
-            lockout=timedelta(minutes=int(v.lockout_minutes)),
-            session_idle=timedelta(minutes=int(v.session_idle_minutes)),
-            member_services_phone=str(profile.phones.member_services),
+            max_failures=v.max_failures,
+            failure_window=timedelta(minutes=v.failure_window_minutes),
+            lockout=timedelta(minutes=v.lockout_minutes),
+            session_idle=timedelta(minutes=v.session_idle_minutes),
+            member_services_phone=profile.phones.member_services,
         )
 
 
