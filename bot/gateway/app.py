@@ -1,13 +1,17 @@
 """The gateway's application factory.
 
-`create_app(settings)` builds the aiohttp app; the database engine, the one HTTP client session
-(with timeouts) and everything built on them are made in a cleanup context when the app starts
-and closed when it stops, never at import time. Tests inject a clock, a fake notifier or a fake
-Rasa client; production passes only settings.
+`create_app(settings)` builds the aiohttp app. One cleanup context makes the process's container
+(`Gateway`: the database engine and its one session factory, the one HTTP client session with
+timeouts, the profile, member services, processor and clock) when the app starts, subscribes the
+features that listen to the conversation's events (handoff routing), starts the after-hours
+sweep, and closes it all when the app stops; nothing is built at import time. The clock is the
+test-only JEC_FAKE_NOW / JEC_FAKE_NOW_FILE one when set, like the action server's. Tests may
+inject a clock, a fake notifier, a fake Rasa client or a processor; production passes settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -20,9 +24,17 @@ from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import Settings
 from bot.core.clock import clock_from_env
-from bot.gateway import handoff
 from bot.gateway.conversations import ConversationStore, SmsStore
+from bot.gateway.events import GatewayEvents
 from bot.gateway.facts import GatewayTexts
+from bot.gateway.handoff import (
+    HANDOFF,
+    SWEEP_INTERVAL,
+    SWEEP_INTERVAL_SECONDS,
+    HandoffRouter,
+    RasaControl,
+    sweep_forever,
+)
 from bot.gateway.hub import Hub, TaskTracker
 from bot.gateway.rasa_client import BotBackend, RasaClient
 from bot.gateway.routes import setup_routes
@@ -57,18 +69,18 @@ def create_app(
         http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.http_timeout_seconds, connect=5)
         )
+        rasa_timeout = opts.rasa_timeout_seconds or settings.http_timeout_seconds
         factory = async_session_factory(engine)
         store = ConversationStore(factory, now)
         sms_store = SmsStore(factory, now)
         rasa = rasa_client or RasaClient(
-            settings.rasa_url,
-            lambda: http,
-            timeout_seconds=opts.rasa_timeout_seconds or settings.http_timeout_seconds,
+            settings.rasa_url, lambda: http, timeout_seconds=rasa_timeout
         )
         sms_sender = notifier or _build_notifier(settings, factory, sms_store)
         hub = Hub()
         tasks = TaskTracker()
-        app[GATEWAY] = Gateway(
+        events = GatewayEvents()
+        gw = Gateway(
             settings=settings,
             profile=profile,
             options=opts,
@@ -86,18 +98,29 @@ def create_app(
             tokens=ConversationTokens(settings.secret_key),
             clock=now,
             service=ConversationService(
-                store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender
+                store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender, events=events
             ),
+            events=events,
         )
+        app[GATEWAY] = gw
+        router = HandoffRouter(
+            gw, RasaControl(settings.rasa_url, settings.rasa_token, lambda: http, rasa_timeout)
+        )
+        router.listen(events)
+        app[HANDOFF] = router
+        interval = app.get(SWEEP_INTERVAL, SWEEP_INTERVAL_SECONDS)
+        sweeper = asyncio.create_task(sweep_forever(router, interval)) if interval else None
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
             await tasks.drain()
             await http.close()
             await engine.dispose()
 
     app.cleanup_ctx.append(resources)
-    handoff.install(app)  # after `resources`: handoff routing wraps the conversation service
     setup_routes(app)
     return app
 

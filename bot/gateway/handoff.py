@@ -15,7 +15,10 @@ The assistant asks for a person with the custom payload `{"handoff": {"status": 
   (`sweep_after_hours`, run periodically; every step is a conditional UPDATE, so two sweeps or two
   replicas never handle one conversation twice).
 
-Console pages learn about queue changes on the hub channel `CONSOLE_CHANNEL`.
+The router learns what happens in a conversation by listening to the conversation service's
+events (`bot.gateway.events`: `member_message`, `bot_replies`, `method_saved`); it is subscribed
+once at start-up (`HandoffRouter.listen`). Console pages learn about queue changes and member
+messages on the hub channel `CONSOLE_CHANNEL`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,25 +35,33 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.phones import display_phone
 from bot.gateway.conversations import ConversationInfo, StoredMessage
+from bot.gateway.events import (
+    BOT_REPLIES,
+    MEMBER_MESSAGE,
+    METHOD_SAVED,
+    BotReplies,
+    GatewayEvents,
+    MemberMessage,
+    MethodSaved,
+)
 from bot.gateway.masking import mask_inbound
-from bot.gateway.rasa_client import RasaUnavailable
-from bot.gateway.rasa_client import _normalise as normalise_replies
-from bot.gateway.state import GATEWAY, Gateway
-from bot.gateway.turns import ConversationService
-from bot.profile import load_profile
+from bot.gateway.rasa_client import RasaUnavailable, normalise_replies
+from bot.gateway.sms_format import last_buttons
+from bot.gateway.state import Gateway
 from bot.services.handoff import callback_when, cancel_handoff, closed_sentence, create_callback
 from bot.services.office_hours import OfficeHours
-from bot.store.db import async_session_factory, session_scope
+from bot.store.db import session_scope
 from bot.store.models import Account, Agent, Contact, HandoffRequest
 
 log = logging.getLogger(__name__)
 
 CONSOLE_CHANNEL = "console:queue"
 HANDBACK_INTENT = "EXTERNAL_agent_handback"
+METHOD_ADDED_INTENT = "EXTERNAL_method_added"
 SWEEP_INTERVAL_SECONDS = 60.0
 
 _LEAVE_QUEUE = re.compile(
@@ -143,19 +154,22 @@ class AgentInfo:
 
 
 class HandoffRouter:
-    """Every state change of a handoff, with its effect on the conversation and the member."""
+    """Every state change of a handoff, with its effect on the conversation and the member.
 
-    def __init__(
-        self,
-        gw: Gateway,
-        rasa: RasaControl,
-        factory: async_sessionmaker[AsyncSession],
-        hours: OfficeHours,
-    ) -> None:
+    It works on the gateway's container (`gw.sessions`, `gw.profile`, `gw.clock`, `gw.service`)
+    and builds nothing of its own but the office hours of that profile.
+    """
+
+    def __init__(self, gw: Gateway, rasa: RasaControl) -> None:
         self.gw = gw
         self.rasa = rasa
-        self.factory = factory
-        self.hours = hours
+        self.hours = OfficeHours(gw.profile)
+
+    def listen(self, events: GatewayEvents) -> None:
+        """Subscribe to the conversation service's events (once, at start-up)."""
+        events.subscribe(MEMBER_MESSAGE, self.on_member_message)
+        events.subscribe(BOT_REPLIES, self.on_bot_replies)
+        events.subscribe(METHOD_SAVED, self.on_method_saved)
 
     # -- events for the console ----------------------------------------------------------------
     def queue_changed(self, reason: str, handoff_id: int | None = None) -> None:
@@ -164,18 +178,53 @@ class HandoffRouter:
         )
 
     # -- the assistant asked for a person --------------------------------------------------------
-    async def on_bot_replies(self, conv: ConversationInfo, replies: list[StoredMessage]) -> None:
-        for reply in replies:
+    async def on_bot_replies(self, event: BotReplies) -> None:
+        """The handoff payload in a bot reply queues the conversation: the assistant goes quiet."""
+        for reply in event.replies:
             handoff = handoff_payload(reply)
             if handoff and handoff.get("status") == "queued":
-                await self.gw.store.set_mode(conv.id, "queued")
+                await self.gw.store.set_mode(event.conversation.id, "queued")
                 self.queue_changed("queued", handoff.get("handoff_id"))
                 return
+
+    # -- a member writes while queued or with an agent ---------------------------------------------
+    async def on_member_message(self, event: MemberMessage) -> None:
+        """While queued, "never mind" leaves the queue; otherwise the console hears of it."""
+        conv = event.conversation
+        current = await self.gw.store.get(conv.id)
+        if current is None or current.mode == "bot":
+            return
+        if current.mode == "queued" and wants_to_leave_queue(event.message.text):
+            await self.leave_queue(current)
+            if conv.channel == "sms":  # the SMS webhook routed by the old mode: run the turn here
+                self.gw.tasks.spawn(
+                    self._sms_turn(current, event.message.text), name=f"sms-leave-queue-{conv.id}"
+                )
+        else:
+            self.gw.hub.publish(
+                CONSOLE_CHANNEL, {"type": "member_message", "conversation_id": conv.id}
+            )
+
+    async def _sms_turn(self, conv: ConversationInfo, text: str) -> None:
+        service = self.gw.service
+        replies = await service.bot_turn(conv, text, {"channel": "sms", "phone": conv.external_id})
+        await service.deliver_sms(conv, replies)
+
+    # -- a card or bank account was saved on the secure payment page -------------------------------
+    async def on_method_saved(self, event: MethodSaved) -> None:
+        """Say it is saved; unless an agent has the conversation, the assistant continues."""
+        conv = event.conversation
+        await self.gw.service.post_outbound(conv, "system", f"Your {event.label} is saved.")
+        current = await self.gw.store.get(conv.id)
+        if current is not None and current.mode == "bot":
+            await self.continue_bot(
+                current, METHOD_ADDED_INTENT, {"payment_method_id": event.method_id}, resume=False
+            )
 
     # -- the member leaves the queue ---------------------------------------------------------------
     async def leave_queue(self, conv: ConversationInfo) -> bool:
         """Cancel the waiting handoff, resume the assistant; False when nothing was waiting."""
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             cancelled = await cancel_handoff(session, conv.id, self.gw.clock())
         await self.gw.store.set_mode(conv.id, "bot")
         await self._resume(conv)
@@ -184,7 +233,7 @@ class HandoffRouter:
 
     # -- agents ------------------------------------------------------------------------------------
     async def agent(self, agent_id: int) -> AgentInfo | None:
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             row = await session.get(Agent, agent_id)
             return (
                 AgentInfo(row.id, row.username, row.display_name, row.is_admin, row.presence)
@@ -193,13 +242,13 @@ class HandoffRouter:
             )
 
     async def handoff(self, handoff_id: int) -> HandoffRequest | None:
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             return await session.get(HandoffRequest, handoff_id)
 
     async def take(self, handoff_id: int, agent: AgentInfo) -> bool:
         """Assign a waiting handoff to `agent`. Exactly one of several concurrent takes wins."""
         now = self.gw.clock()
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             result = await session.execute(
                 update(HandoffRequest)
                 .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
@@ -246,7 +295,7 @@ class HandoffRouter:
         target = await self.agent(to_agent_id)
         if target is None or target.id == agent.id:
             return None
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
             if not agent.is_admin:
                 conditions.append(HandoffRequest.agent_id == agent.id)
@@ -271,8 +320,8 @@ class HandoffRouter:
         return target
 
     async def hand_back(self, handoff_id: int, agent: AgentInfo) -> bool:
-        """End the agent's part: the assistant resumes and says it's back on the member's channel."""
-        async with session_scope(self.factory) as session:
+        """End the agent's part; the assistant resumes and says so on the member's channel."""
+        async with session_scope(self.gw.sessions) as session:
             conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
             if not agent.is_admin:
                 conditions.append(HandoffRequest.agent_id == agent.id)
@@ -318,8 +367,6 @@ class HandoffRouter:
                 await self.gw.service.post_outbound(conv, "bot", reply.get("text", ""), payload)
             )
         if conv.channel == "sms":
-            from bot.gateway.sms_format import last_buttons
-
             await self.gw.store.set_last_buttons(conv.id, last_buttons(replies))
         return stored
 
@@ -329,13 +376,13 @@ class HandoffRouter:
         except RasaUnavailable as exc:
             log.warning("could not resume the assistant for %s: %s", conv.id, exc)
 
-    # -- agent hours end -----------------------------------------------------------------------------
+    # -- agent hours end ---------------------------------------------------------------------------
     async def sweep_after_hours(self, now: datetime | None = None) -> int:
         """Close the queue honestly when agent hours are over; returns how many were handled."""
         now = now or self.gw.clock()
         if self.hours.is_open(now, schedule="agents"):
             return 0
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             waiting = (
                 (
                     await session.execute(
@@ -354,7 +401,7 @@ class HandoffRouter:
         return handled
 
     async def _close_one(self, handoff_id: int, now: datetime) -> bool:
-        async with session_scope(self.factory) as session:
+        async with session_scope(self.gw.sessions) as session:
             result = await session.execute(
                 update(HandoffRequest)
                 .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
@@ -418,50 +465,13 @@ class HandoffRouter:
         if phone:
             return (
                 f"{sorry} I've asked them to call you at {display_phone(phone)} "
-                f"{callback_when(now, self.hours)}. I'm still here if I can help with anything else."
+                f"{callback_when(now, self.hours)}. "
+                "I'm still here if I can help with anything else."
             )
         return (
             f"{sorry} {closed_sentence(now, self.hours)} I can arrange a callback once you've "
             "verified your account, or I'm still here if I can help with anything else."
         )
-
-
-class HandoffAwareService(ConversationService):
-    """The gateway's conversation service plus the handoff rules above."""
-
-    router: HandoffRouter | None = None
-
-    async def bot_turn(
-        self, conv: ConversationInfo, rasa_text: str, metadata: dict[str, Any]
-    ) -> list[StoredMessage]:
-        stored = await super().bot_turn(conv, rasa_text, metadata)
-        if self.router is not None and stored:
-            await self.router.on_bot_replies(conv, stored)
-        return stored
-
-    async def accept_member_message(self, conv: ConversationInfo, text: str, **kwargs: Any):  # type: ignore[override]
-        accepted = await super().accept_member_message(conv, text, **kwargs)
-        if self.router is None or not accepted.created:
-            return accepted
-        current = await self.store.get(conv.id)
-        if current is None or current.mode == "bot":
-            return accepted
-        if current.mode == "queued" and wants_to_leave_queue(accepted.message.text):
-            await self.router.leave_queue(current)
-            if conv.channel == "sms":  # the SMS webhook routed by the old mode: run the turn here
-                self.router.gw.tasks.spawn(
-                    self._sms_turn(current, accepted.message.text),
-                    name=f"sms-leave-queue-{conv.id}",
-                )
-        else:
-            self.hub.publish(
-                CONSOLE_CHANNEL, {"type": "member_message", "conversation_id": conv.id}
-            )
-        return accepted
-
-    async def _sms_turn(self, conv: ConversationInfo, text: str) -> None:
-        replies = await self.bot_turn(conv, text, {"channel": "sms", "phone": conv.external_id})
-        await self.deliver_sms(conv, replies)
 
 
 HANDOFF = web.AppKey("handoff", HandoffRouter)
@@ -470,45 +480,8 @@ HANDOFF = web.AppKey("handoff", HandoffRouter)
 SWEEP_INTERVAL = web.AppKey("handoff_sweep_interval", float)
 
 
-def install(app: web.Application) -> None:
-    """Add handoff routing to a gateway app (after its resources context)."""
-    app.cleanup_ctx.append(_context)
-
-
-async def _context(app: web.Application) -> AsyncIterator[None]:
-    gw = app[GATEWAY]
-    old = gw.service
-    service = HandoffAwareService(
-        store=old.store, rasa=old.rasa, hub=old.hub, texts=old.texts, sms=old.sms
-    )
-    gw.service = service
-    rasa = RasaControl(
-        gw.settings.rasa_url,
-        gw.settings.rasa_token,
-        lambda: gw.http,
-        gw.options.rasa_timeout_seconds or gw.settings.http_timeout_seconds,
-    )
-    router = HandoffRouter(
-        gw,
-        rasa,
-        async_session_factory(gw.engine),
-        OfficeHours(load_profile(gw.settings.coop_profile)),
-    )
-    service.router = router
-    app[HANDOFF] = router
-    sweep_interval = app.get(SWEEP_INTERVAL, SWEEP_INTERVAL_SECONDS)
-    sweeper = (
-        asyncio.create_task(_sweep_forever(router, sweep_interval)) if sweep_interval else None
-    )
-    try:
-        yield
-    finally:
-        if sweeper is not None:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
-
-
-async def _sweep_forever(router: HandoffRouter, interval: float) -> None:
+async def sweep_forever(router: HandoffRouter, interval: float) -> None:
+    """The after-hours sweep every `interval` seconds, for as long as the app runs."""
     while True:
         try:
             await router.sweep_after_hours()

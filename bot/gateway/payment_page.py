@@ -10,8 +10,10 @@ single-use, 15-minute link (`bot.services.payment_links`) to this page instead. 
 3. only then is the link consumed (one atomic UPDATE, so a double submit cannot pass twice), the
    details are tokenized by the processor, and a `PaymentMethod` is stored with the token, kind,
    brand, last four, expiry and holder name: never the number, never the CVV;
-4. the conversation hears "Your Visa ending 4242 is saved." and the assistant is triggered with
-   `EXTERNAL_method_added` (entity `payment_method_id`) so it continues ("Pay $142.87 with it now?").
+4. the page emits the `method_saved` event (`bot.gateway.events`); its listener (handoff routing)
+   tells the conversation "Your Visa ending 4242 is saved." and, unless an agent has it, triggers
+   the assistant with `EXTERNAL_method_added` (entity `payment_method_id`) so it continues
+   ("Pay $142.87 with it now?").
 
 The request body is never logged; responses are `no-store`; the page loads only its own script.
 """
@@ -31,7 +33,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.core.checks import aba_routing_valid, card_brand, luhn_valid
 from bot.core.dates import local_date
-from bot.gateway.handoff import HANDOFF
+from bot.gateway.events import METHOD_SAVED, MethodSaved
 from bot.gateway.state import GATEWAY, SETTINGS
 from bot.services.members import method_label
 from bot.services.payment_links import LinkInfo, LinkProblem, consume_link, verify_link
@@ -41,7 +43,6 @@ from bot.store.models import PaymentMethod
 
 log = logging.getLogger(__name__)
 
-METHOD_ADDED_INTENT = "EXTERNAL_method_added"
 CSRF_COOKIE = "jec_pay_csrf"
 
 _HEADERS = {
@@ -50,7 +51,9 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
 }
 
 
@@ -109,7 +112,8 @@ def check_form(form: Any, today: date) -> FormCheck:
     else:
         if not aba_routing_valid(_digits(str(form.get("routing") or ""))):
             result.errors["routing"] = (
-                "That routing number doesn't look right. It's the 9 digits at the bottom left of a check."
+                "That routing number doesn't look right. "
+                "It's the 9 digits at the bottom left of a check."
             )
         account = _digits(str(form.get("account") or ""))
         if not (account.isdigit() and 4 <= len(account) <= 17):
@@ -121,7 +125,7 @@ def check_form(form: Any, today: date) -> FormCheck:
     return result
 
 
-# -- pages -------------------------------------------------------------------------------------------
+# -- pages -----------------------------------------------------------------------------------------
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
@@ -135,7 +139,9 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
   <link rel="stylesheet" href="/static/pay/pay.css">
 </head>
 <body>
-  <header class="top"><div class="wrap"><span class="brand">Secure payment page</span></div></header>
+  <header class="top"><div class="wrap">
+    <span class="brand">Secure payment page</span>
+  </div></header>
   <main class="wrap" id="main">
 {body}
   </main>
@@ -154,7 +160,8 @@ def problem_page(problem: LinkProblem) -> web.Response:
     body = f"""
     <h1>{e(titles[problem.reason])}</h1>
     <p class="problem" role="alert">{e(problem.message)}</p>
-    <p>Nothing was saved. You can close this page and go back to the chat or text conversation.</p>"""
+    <p>Nothing was saved. You can close this page and go back to the chat or text
+       conversation.</p>"""
     return _page(titles[problem.reason], body, status=410 if problem.reason != "invalid" else 404)
 
 
@@ -173,6 +180,10 @@ def _invalid(errors: dict[str, str], name: str) -> str:
         if name in errors
         else f' aria-describedby="{name}-error"'
     )
+
+
+def _selected(form: Any, name: str, value: int) -> str:
+    return " selected" if str(form.get(name, "")) == str(value) else ""
 
 
 def form_page(
@@ -194,22 +205,28 @@ def form_page(
             f'<li><a href="#{k if k != "expiry" else "exp_month"}">{e(v)}</a></li>'
             for k, v in errors.items()
         )
-        summary = f'<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>Please check</h2><ul>{items}</ul></div>'
+        summary = (
+            '<div class="error-summary" role="alert" tabindex="-1" id="error-summary">'
+            f"<h2>Please check</h2><ul>{items}</ul></div>"
+        )
     if problem:
         summary = (
             f'<div class="error-summary" role="alert" id="error-summary"><p>{e(problem)}</p></div>'
         )
     months = "".join(
-        f'<option value="{m}"{" selected" if str(form.get("exp_month", "")) == str(m) else ""}>{m:02d}</option>'
+        f'<option value="{m}"{_selected(form, "exp_month", m)}>{m:02d}</option>'
         for m in range(1, 13)
     )
     years = "".join(
-        f'<option value="{y}"{" selected" if str(form.get("exp_year", "")) == str(y) else ""}>{y}</option>'
+        f'<option value="{y}"{_selected(form, "exp_year", y)}>{y}</option>'
         for y in range(today.year, today.year + 12)
     )
     checked_card = " checked" if kind == "card" else ""
     checked_bank = " checked" if kind == "bank" else ""
     acct_type = str(form.get("account_type") or "checking")
+    checked_checking = " checked" if acct_type == "checking" else ""
+    checked_savings = " checked" if acct_type == "savings" else ""
+    routing = form.get("routing", "") if kind == "bank" else ""
     body = f"""
     <h1>Add a card or bank account</h1>
     <p>For {e(account_label)}. Your details go straight to our payment processor; we keep only the
@@ -218,41 +235,52 @@ def form_page(
     <form method="post" action="/pay/{e(token)}" id="pay-form" novalidate autocomplete="on">
       <input type="hidden" name="csrf" value="{e(csrf)}">
       <fieldset class="kind"><legend>What would you like to add?</legend>
-        <label><input type="radio" name="kind" value="card"{checked_card}> Debit or credit card</label>
+        <label><input type="radio" name="kind" value="card"{checked_card}>
+          Debit or credit card</label>
         <label><input type="radio" name="kind" value="bank"{checked_bank}> Bank account</label>
       </fieldset>
       <fieldset id="card-fields" data-kind="card"><legend>Card</legend>
         <label for="card_number">Card number</label>
-        <input id="card_number" name="card_number" inputmode="numeric" autocomplete="cc-number" maxlength="23"{_invalid(errors, "card_number")}>
+        <input id="card_number" name="card_number" inputmode="numeric" autocomplete="cc-number"
+          maxlength="23"{_invalid(errors, "card_number")}>
         {_error(errors, "card_number")}
         <div class="row">
           <div><label for="exp_month">Expiry month</label>
-            <select id="exp_month" name="exp_month" autocomplete="cc-exp-month"{_invalid(errors, "expiry")}><option value="">MM</option>{months}</select></div>
+            <select id="exp_month" name="exp_month" autocomplete="cc-exp-month"
+              {_invalid(errors, "expiry")}><option value="">MM</option>{months}</select></div>
           <div><label for="exp_year">Expiry year</label>
-            <select id="exp_year" name="exp_year" autocomplete="cc-exp-year"{_invalid(errors, "expiry")}><option value="">YYYY</option>{years}</select></div>
+            <select id="exp_year" name="exp_year" autocomplete="cc-exp-year"
+              {_invalid(errors, "expiry")}><option value="">YYYY</option>{years}</select></div>
         </div>
         {_error(errors, "expiry")}
         <label for="cvv">Security code (CVV)</label>
-        <input id="cvv" name="cvv" inputmode="numeric" autocomplete="cc-csc" maxlength="4" class="short"{_invalid(errors, "cvv")}>
+        <input id="cvv" name="cvv" inputmode="numeric" autocomplete="cc-csc" maxlength="4"
+          class="short"{_invalid(errors, "cvv")}>
         {_error(errors, "cvv")}
         <label for="card_name">Name on the card</label>
-        <input id="card_name" name="card_name" autocomplete="cc-name" maxlength="120" value="{e(form.get("card_name", ""))}"{_invalid(errors, "card_name")}>
+        <input id="card_name" name="card_name" autocomplete="cc-name" maxlength="120"
+          value="{e(form.get("card_name", ""))}"{_invalid(errors, "card_name")}>
         {_error(errors, "card_name")}
       </fieldset>
       <fieldset id="bank-fields" data-kind="bank"><legend>Bank account</legend>
         <label for="routing">Routing number (9 digits)</label>
-        <input id="routing" name="routing" inputmode="numeric" maxlength="9" value="{e(form.get("routing", "") if kind == "bank" else "")}"{_invalid(errors, "routing")}>
+        <input id="routing" name="routing" inputmode="numeric" maxlength="9"
+          value="{e(routing)}"{_invalid(errors, "routing")}>
         {_error(errors, "routing")}
         <label for="account">Account number</label>
-        <input id="account" name="account" inputmode="numeric" maxlength="17" autocomplete="off"{_invalid(errors, "account")}>
+        <input id="account" name="account" inputmode="numeric" maxlength="17" autocomplete="off"
+          {_invalid(errors, "account")}>
         {_error(errors, "account")}
         <fieldset class="kind"><legend>Account type</legend>
-          <label><input type="radio" name="account_type" value="checking"{" checked" if acct_type == "checking" else ""}> Checking</label>
-          <label><input type="radio" name="account_type" value="savings"{" checked" if acct_type == "savings" else ""}> Savings</label>
+          <label><input type="radio" name="account_type" value="checking"{checked_checking}>
+            Checking</label>
+          <label><input type="radio" name="account_type" value="savings"{checked_savings}>
+            Savings</label>
         </fieldset>
         {_error(errors, "account_type")}
         <label for="bank_name">Name on the account</label>
-        <input id="bank_name" name="bank_name" maxlength="120" value="{e(form.get("bank_name", ""))}"{_invalid(errors, "bank_name")}>
+        <input id="bank_name" name="bank_name" maxlength="120"
+          value="{e(form.get("bank_name", ""))}"{_invalid(errors, "bank_name")}>
         {_error(errors, "bank_name")}
       </fieldset>
       <button type="submit">Save securely</button>
@@ -274,7 +302,7 @@ def saved_page(label: str, channel: str) -> web.Response:
     return _page("Saved", body)
 
 
-# -- CSRF (double submit: a signed cookie and the same value in the form) --------------------------------
+# -- CSRF (double submit: a signed cookie and the same value in the form) --------------------------
 
 
 def _csrf_serializer(request: web.Request) -> URLSafeSerializer:
@@ -306,7 +334,7 @@ def _csrf_ok(request: web.Request, submitted: object) -> bool:
     return isinstance(expected, str) and hmac.compare_digest(expected, submitted)
 
 
-# -- handlers ---------------------------------------------------------------------------------------------
+# -- handlers --------------------------------------------------------------------------------------
 
 
 async def _account_label(request: web.Request, link: LinkInfo) -> str:
@@ -334,12 +362,12 @@ async def show(request: web.Request) -> web.Response:
 
 async def submit(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    router = request.app[HANDOFF]
     token = request.match_info["token"]
     form = await request.post()  # never logged: it holds the card or bank number
     if not _csrf_ok(request, form.get("csrf")):
         body = (
-            '<h1>Please try again</h1><p role="alert">This form expired or came from somewhere else. '
+            '<h1>Please try again</h1><p role="alert">'
+            "This form expired or came from somewhere else. "
             f'Nothing was saved. <a href="/pay/{e(token)}">Open the form again</a>.</p>'
         )
         return _page("Please try again", body, status=403)
@@ -377,14 +405,16 @@ async def submit(request: web.Request) -> web.Response:
     except TokenizeError as exc:
         body = (
             f'<h1>We couldn\'t save that</h1><p role="alert">{e(str(exc))}</p>'
-            "<p>For your security this link has now been used. Please ask the assistant for a new one.</p>"
+            "<p>For your security this link has now been used. "
+            "Please ask the assistant for a new one.</p>"
         )
         return _page("Not saved", body, status=422)
     label = method_label(method.kind, method.brand, method.last4)
     conv = await gw.store.get(link.conversation_id)
-    if conv is not None:
+    if conv is not None:  # the conversation hears of it after this page has answered
         gw.tasks.spawn(
-            _tell_conversation(router, conv, label, method.id), name=f"pay-added-{conv.id}"
+            gw.events.emit(METHOD_SAVED, MethodSaved(conv, label, method.id)),
+            name=f"pay-added-{conv.id}",
         )
     log.info(
         "payment method %s added for member %s through the secure page", method.id, link.member_id
@@ -444,15 +474,6 @@ async def _tokenize_and_store(
         session.add(row)
         await session.flush()
     return row
-
-
-async def _tell_conversation(router: Any, conv: Any, label: str, method_id: int) -> None:
-    await router.gw.service.post_outbound(conv, "system", f"Your {label} is saved.")
-    current = await router.gw.store.get(conv.id)
-    if current is not None and current.mode == "bot":
-        await router.continue_bot(
-            current, METHOD_ADDED_INTENT, {"payment_method_id": method_id}, resume=False
-        )
 
 
 def setup_payment_page(app: web.Application) -> None:

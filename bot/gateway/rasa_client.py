@@ -28,8 +28,9 @@ class BotBackend(Protocol):
     async def ping(self) -> bool: ...
 
 
-def _normalise(raw: Any) -> list[dict[str, Any]]:
-    """Keep only what channels render: text, buttons (title, payload), image, custom."""
+def normalise_replies(raw: Any) -> list[dict[str, Any]]:
+    """Rasa's messages (REST channel or `trigger_intent`), keeping only what channels render:
+    text, buttons (title, payload), image, custom."""
     if not isinstance(raw, list):
         raise RasaUnavailable("Rasa answered with something that is not a list of messages")
     messages: list[dict[str, Any]] = []
@@ -84,7 +85,7 @@ class RasaClient:
                 raw = await resp.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return _normalise(raw)
+        return normalise_replies(raw)
 
     async def ping(self) -> bool:
         """True when the Rasa server answers its root URL (used by /health)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.gateway.conversations import ConversationStore, SmsStore
+from bot.gateway.events import GatewayEvents
 from bot.gateway.facts import GatewayTexts
 from bot.gateway.hub import Hub, TaskTracker
 from bot.gateway.rasa_client import BotBackend
@@ -35,7 +36,11 @@ class GatewayOptions:
 
 @dataclass
 class Gateway:
-    """Everything a handler needs, built once in the app's cleanup context."""
+    """Everything a handler needs, built once in the app's cleanup context.
+
+    The one container of the process: handlers and features use its session factory, profile,
+    member services, processor and clock, and never build their own.
+    """
 
     settings: Settings
     profile: CoopProfile
@@ -49,6 +54,7 @@ class Gateway:
     store: ConversationStore
     sms_store: SmsStore
     service: ConversationService
+    events: GatewayEvents
     rasa: BotBackend
     hub: Hub
     tasks: TaskTracker

@@ -6,7 +6,10 @@
    conversation) and store and publish the replies. While it is queued or with an agent the
    assistant stays silent: the message is already stored and published for the agent console.
 3. `post_outbound`: any outbound message (bot, agent, system) stored, published and, for SMS,
-   texted through the notifier (which refuses opted-out numbers). The console will reply with it.
+   texted through the notifier (which refuses opted-out numbers). The console replies with it.
+
+Features hear about the pipeline through `bot.gateway.events`: a newly stored member message
+(`member_message`) and the replies of a bot turn (`bot_replies`). Handoff routing listens there.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.gateway.conversations import ConversationInfo, ConversationStore, StoredMessage
+from bot.gateway.events import (
+    BOT_REPLIES,
+    MEMBER_MESSAGE,
+    BotReplies,
+    GatewayEvents,
+    MemberMessage,
+)
 from bot.gateway.facts import GatewayTexts
 from bot.gateway.hub import Hub, KeyedLocks
 from bot.gateway.masking import MaskResult, mask_inbound, masked_notice
@@ -58,12 +68,14 @@ class ConversationService:
         hub: Hub,
         texts: GatewayTexts,
         sms: SmsSender,
+        events: GatewayEvents,
     ) -> None:
         self.store = store
         self.rasa = rasa
         self.hub = hub
         self.texts = texts
         self.sms = sms
+        self.events = events
         self._locks = KeyedLocks()
 
     async def accept_member_message(
@@ -75,6 +87,8 @@ class ConversationService:
         payload: dict[str, Any] | None = None,
         notify_masking: bool = True,
     ) -> Accepted:
+        """Mask, store and publish a member message; listeners of `member_message` hear it once
+        (not for a re-send), before the caller decides whether the bot takes a turn."""
         masked = mask_inbound(text)
         message, created = await self.store.append(
             conv.id,
@@ -93,12 +107,18 @@ class ConversationService:
                 notices.append(
                     await self._store_and_publish(conv, "system", notice, {"masked_notice": True})
                 )
+            await self.events.emit(MEMBER_MESSAGE, MemberMessage(conv, message))
         return Accepted(message, created, masked, notices)
 
     async def bot_turn(
         self, conv: ConversationInfo, rasa_text: str, metadata: dict[str, Any]
     ) -> list[StoredMessage]:
-        """One Rasa turn; returns the stored replies (empty while an agent has the conversation)."""
+        """One Rasa turn; returns the stored replies (empty while an agent has the conversation).
+
+        Listeners of `bot_replies` run inside the conversation's turn, so what they change (the
+        conversation queued for an agent, say) holds before its next turn starts. A listener
+        must therefore never await a bot turn of the same conversation; it spawns one instead.
+        """
         async with self._locks.hold(conv.id):
             current = await self.store.get(conv.id)
             if current is None or current.mode != "bot":
@@ -122,6 +142,8 @@ class ConversationService:
             self.hub.publish(conv.id, {"type": "typing", "active": False})
             if conv.channel == "sms":
                 await self.store.set_last_buttons(conv.id, last_buttons(replies))
+            if stored:
+                await self.events.emit(BOT_REPLIES, BotReplies(conv, stored))
             return stored
 
     async def post_outbound(
@@ -136,7 +158,7 @@ class ConversationService:
     async def deliver_sms(
         self, conv: ConversationInfo, messages: Sequence[StoredMessage]
     ) -> list[str]:
-        """Text messages through the notifier (Twilio REST or the outbox); returns the bodies sent."""
+        """Text messages through the notifier (Twilio REST or the outbox); returns the texts."""
         sent: list[str] = []
         delivered: list[int] = []
         for message in messages:

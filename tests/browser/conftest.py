@@ -16,8 +16,8 @@ from gateway.agent_helpers import Clock, ControlledRasa, rasa_app
 
 from bot.config import Settings
 from bot.gateway.app import create_app
-from bot.gateway.handoff import HANDOFF, SWEEP_INTERVAL
-from bot.gateway.state import GatewayOptions
+from bot.gateway.handoff import SWEEP_INTERVAL
+from bot.gateway.state import GATEWAY, GatewayOptions
 from bot.store.db import session_scope
 from bot.store.models import HandoffRequest
 
@@ -53,7 +53,8 @@ class BrowserRasa(ControlledRasa):
             return web.json_response(
                 [
                     {
-                        "text": "I'm connecting you with member services. You're number 1 in line, usually about 4 minutes."
+                        "text": "I'm connecting you with member services. "
+                        "You're number 1 in line, usually about 4 minutes."
                     },
                     {"custom": {"handoff": {"status": "queued", "handoff_id": handoff_id}}},
                 ]
@@ -94,7 +95,7 @@ async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]
     app[SWEEP_INTERVAL] = 0.0
     gateway = TestServer(app)
     await gateway.start_server()
-    fake.factory = app[HANDOFF].factory
+    fake.factory = app[GATEWAY].sessions
     try:
         yield {
             "base": str(gateway.make_url("")).rstrip("/"),

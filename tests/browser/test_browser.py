@@ -8,7 +8,7 @@ from gateway.agent_helpers import MONDAY_10AM, PASSWORD, add_member
 from playwright.async_api import expect
 
 from bot.gateway.agents_cli import create_agent
-from bot.gateway.handoff import HANDOFF
+from bot.gateway.state import GATEWAY
 from bot.services.payment_links import create_link
 
 from .conftest import screenshot
@@ -75,10 +75,10 @@ async def test_widget_works_with_the_keyboard_only_on_a_phone_screen(stack, brow
 
 
 async def test_payment_page_checks_in_the_page_then_saves(stack, browser):
-    router = stack["app"][HANDOFF]
-    member_id, account_id = await add_member(router.factory)
+    sessions = stack["app"][GATEWAY].sessions
+    member_id, account_id = await add_member(sessions)
     link = await create_link(
-        router.factory,
+        sessions,
         secret_key=stack["settings"].secret_key,
         public_base_url=stack["base"],
         member_id=member_id,

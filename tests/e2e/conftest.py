@@ -5,14 +5,15 @@ uses, bot.runner) on free ports, with the trained model, a temporary SQLite data
 data, its own SQLite tracker store and its own log folder. Rasa takes a minute or more to load the
 model, so every e2e test file shares this one stack.
 
-The clock: the action server's clock is frozen at FAKE_NOW (a Tuesday, 10 AM Eastern, agents at
-work) through JEC_FAKE_NOW, and can be moved by a test through the test-only JEC_FAKE_NOW_FILE
-(`fake_clock.set(...)`, undone after the test) without restarting anything.
+The clock: the action server's (and the gateway's) clock is frozen at FAKE_NOW (a Tuesday, 10 AM
+Eastern, agents at work) through JEC_FAKE_NOW, and can be moved by a test through the test-only
+JEC_FAKE_NOW_FILE (`fake_clock.set(...)`, undone after the test) without restarting anything.
 
-`gateway` (only the full-stack tests ask for it) adds the gateway (bot.gateway's app, launched by
-tests/e2e/gateway_main.py so it shares the action server's test clock) on the same database and
-Rasa, with a Twilio auth token so inbound texts must carry a valid signature, and no Twilio
-account, so outgoing texts (one-time codes, late replies) land in the outbox table.
+`gateway` (only the full-stack tests ask for it) adds the gateway, started exactly as `jecbot run`
+starts it (`python -m bot.gateway`, bot.runner), on the same database and Rasa; it reads the same
+test clock from the environment as the action server. It has a Twilio auth token, so inbound
+texts must carry a valid signature, and no Twilio account, so outgoing texts (one-time codes,
+late replies) land in the outbox table.
 
 The model is the newest in models/ (or the file/folder in JEC_E2E_MODEL); with none, one is
 trained into the temporary folder first.
@@ -38,10 +39,8 @@ from sqlalchemy import create_engine, text
 from bot.chat import send
 from bot.config import PROJECT_ROOT, Settings
 from bot.runner import (
-    APP_PYTHON,
     RASA_BIN,
     STARTUP_TIMEOUT_SECONDS,
-    Child,
     build_children,
     wait_healthy,
     write_endpoints,
@@ -199,7 +198,7 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @dataclass
 class FakeClock:
-    """Moves the running action server's clock (test-only JEC_FAKE_NOW_FILE)."""
+    """Moves the running action server's and gateway's clock (test-only JEC_FAKE_NOW_FILE)."""
 
     path: Path
 
@@ -340,14 +339,12 @@ def gateway(rasa_stack: Stack) -> Iterator[Gateway]:
         "JEC_FAKE_NOW": FAKE_NOW.isoformat(),
         "JEC_FAKE_NOW_FILE": str(rasa_stack.clock_file),
     }
-    # `python -m bot.gateway` with the action server's test clock (see tests/e2e/gateway_main.py).
-    child = Child(
-        name="gateway",
-        argv=[str(APP_PYTHON), "-m", "tests.e2e.gateway_main"],
-        health_url=f"{url}/health",
-        log_path=rasa_stack.log_dir / "gateway.log",
-        env=env,
-    )
+    # The gateway process `jecbot run` starts (`python -m bot.gateway`); its log goes to the
+    # stack's log folder. The endpoints file is only read by the Rasa process, not started here.
+    [child] = [
+        c for c in build_children(settings, rasa_stack.tmp / "endpoints.yml") if c.name == "gateway"
+    ]
+    child.env.update(env)
     child.start()
     try:
         wait_healthy(child, STARTUP_TIMEOUT_SECONDS["gateway"])

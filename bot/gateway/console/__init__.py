@@ -1,6 +1,7 @@
 """The agent console (`/console`): sign-in, the handoff queue, conversations, presence, callbacks.
 
-`setup_console(app)` mounts it; it needs the handoff router (`bot.gateway.handoff.install`).
+`setup_console(app)` mounts it; its handlers use the gateway's container and the handoff router
+that the app's cleanup context builds (`bot.gateway.app`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from bot.gateway.console.auth import (
     verify_password,
 )
 from bot.gateway.handoff import CONSOLE_CHANNEL, HANDOFF, AgentInfo, HandoffRouter
-from bot.gateway.state import GATEWAY
+from bot.gateway.state import GATEWAY, Gateway
 from bot.store.db import session_scope
 from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
 
@@ -42,7 +42,10 @@ CODEC = web.AppKey("console_codec", SessionCodec)
 
 @dataclass
 class Ctx:
+    """A signed-in request: the gateway's container, the handoff router, the agent, the form."""
+
     request: web.Request
+    gw: Gateway
     router: HandoffRouter
     agent: AgentInfo
     session: ConsoleSession
@@ -100,7 +103,7 @@ def signed_in(
                 return web.Response(
                     status=403, text="Missing or wrong CSRF token. Reload the page and try again."
                 )
-        response = await handler(Ctx(request, router, agent, session, form))
+        response = await handler(Ctx(request, gw, router, agent, session, form))
         if refresh and not response.prepared:
             codec.write(response, ConsoleSession(session.agent_id, session.csrf, now))
         return response
@@ -108,7 +111,7 @@ def signed_in(
     return wrapper
 
 
-# -- sign in / out ----------------------------------------------------------------------------------
+# -- sign in / out ---------------------------------------------------------------------------------
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -134,7 +137,7 @@ async def login(request: web.Request) -> web.Response:
         )
     username = str(form.get("username") or "").strip().lower()
     password = str(form.get("password") or "")
-    async with session_scope(request.app[GATEWAY].sessions) as session:
+    async with session_scope(gw.sessions) as session:
         agent = (
             await session.execute(select(Agent).where(Agent.username == username))
         ).scalar_one_or_none()
@@ -148,7 +151,7 @@ async def login(request: web.Request) -> web.Response:
         )
         return response
     now = gw.clock()
-    async with session_scope(request.app[GATEWAY].sessions) as session:
+    async with session_scope(gw.sessions) as session:
         await session.execute(
             update(Agent).where(Agent.id == agent.id).values(presence="online", last_seen_at=now)
         )
@@ -159,7 +162,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def _logout(ctx: Ctx) -> web.StreamResponse:
-    async with session_scope(ctx.router.gw.sessions) as session:
+    async with session_scope(ctx.gw.sessions) as session:
         await session.execute(
             update(Agent).where(Agent.id == ctx.agent.id).values(presence="offline")
         )
@@ -175,11 +178,11 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return await signed_in(handler, refresh=False)(request)
 
 
-# -- queue ------------------------------------------------------------------------------------------
+# -- queue -----------------------------------------------------------------------------------------
 
 
-async def _queue_rows(router: HandoffRouter) -> list[pages.QueueRow]:
-    async with session_scope(router.factory) as session:
+async def _queue_rows(gw: Gateway) -> list[pages.QueueRow]:
+    async with session_scope(gw.sessions) as session:
         result = await session.execute(
             select(HandoffRequest, Agent.display_name)
             .outerjoin(Agent, Agent.id == HandoffRequest.agent_id)
@@ -204,9 +207,9 @@ def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
 
 
 async def _queue_html(ctx: Ctx) -> str:
-    rows = await _queue_rows(ctx.router)
+    rows = await _queue_rows(ctx.gw)
     ids = {r.handoff_id: r for r in rows}
-    async with session_scope(ctx.router.gw.sessions) as session:
+    async with session_scope(ctx.gw.sessions) as session:
         agent_ids = dict(
             (
                 await session.execute(
@@ -223,12 +226,12 @@ async def _queue_html(ctx: Ctx) -> str:
     others = [
         r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) != ctx.agent.id
     ]
-    return pages.queue_region(waiting, mine, others, ctx.session.csrf, ctx.router.gw.clock())
+    return pages.queue_region(waiting, mine, others, ctx.session.csrf, ctx.gw.clock())
 
 
 async def _home(ctx: Ctx) -> web.StreamResponse:
-    tz = ctx.router.hours.tz
-    async with session_scope(ctx.router.gw.sessions) as session:
+    tz = ctx.gw.profile.timezone
+    async with session_scope(ctx.gw.sessions) as session:
         callbacks = (
             (
                 await session.execute(
@@ -296,7 +299,7 @@ async def _queue_fragment(ctx: Ctx) -> web.StreamResponse:
     return _html(await _queue_html(ctx))
 
 
-# -- one conversation ---------------------------------------------------------------------------------
+# -- one conversation ------------------------------------------------------------------------------
 
 
 def _handoff_id(ctx: Ctx) -> int:
@@ -312,9 +315,9 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
     if row is None:
         return _html(pages.message_page("Not found", "There is no such conversation."), 404)
     agent = await ctx.router.agent(row.agent_id) if row.agent_id else None
-    messages = await ctx.router.gw.store.messages_after(row.conversation_id, 0)
+    messages = await ctx.gw.store.messages_after(row.conversation_id, 0)
     account_html = await _account_html(ctx, row.account_id)
-    async with session_scope(ctx.router.gw.sessions) as session:
+    async with session_scope(ctx.gw.sessions) as session:
         others = (
             await session.execute(
                 select(Agent.id, Agent.display_name)
@@ -335,10 +338,13 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
             row=_row(row, agent.display_name if agent else None),
             mine=row.agent_id == ctx.agent.id or ctx.agent.is_admin,
             messages=messages,
-            tz=ctx.router.hours.tz,
+            tz=ctx.gw.profile.timezone,
             account_html=account_html,
             agents=[(a, n) for a, n in others],
-            reply_label=f"Reply as {ctx.agent.first_name} (sent on the member's {row.channel.upper()} channel)",
+            reply_label=(
+                f"Reply as {ctx.agent.first_name} "
+                f"(sent on the member's {row.channel.upper()} channel)"
+            ),
             flash=flash,
         )
     )
@@ -347,13 +353,13 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
 async def _account_html(ctx: Ctx, account_id: int | None) -> str:
     if account_id is None:
         return pages.account_summary(None, None, format_cents)
-    services = ctx.router.gw.members
+    services = ctx.gw.members
     account = await services.account(account_id)
     balance = None
     if account is not None:
         try:
             balance = await services.balance(
-                account_id, local_date(ctx.router.gw.clock(), ctx.router.gw.profile.timezone)
+                account_id, local_date(ctx.gw.clock(), ctx.gw.profile.timezone)
             )
         except LookupError:
             balance = None
@@ -396,27 +402,27 @@ async def _end(ctx: Ctx) -> web.StreamResponse:
     return _redirect("/console?m=ended")
 
 
-# -- presence, heartbeat, callbacks and service requests ---------------------------------------------
+# -- presence, heartbeat, callbacks and service requests -------------------------------------------
 
 
 async def _presence(ctx: Ctx) -> web.StreamResponse:
     presence = str(ctx.form.get("presence") or "")
     if presence not in ("online", "away"):
         return web.Response(status=400, text="presence must be online or away")
-    async with session_scope(ctx.router.gw.sessions) as session:
+    async with session_scope(ctx.gw.sessions) as session:
         await session.execute(
             update(Agent)
             .where(Agent.id == ctx.agent.id)
-            .values(presence=presence, last_seen_at=ctx.router.gw.clock())
+            .values(presence=presence, last_seen_at=ctx.gw.clock())
         )
     return _redirect("/console")
 
 
 async def _heartbeat(ctx: Ctx) -> web.StreamResponse:
     """The open console says it's alive; the assistant counts only recently seen online agents."""
-    async with session_scope(ctx.router.gw.sessions) as session:
+    async with session_scope(ctx.gw.sessions) as session:
         await session.execute(
-            update(Agent).where(Agent.id == ctx.agent.id).values(last_seen_at=ctx.router.gw.clock())
+            update(Agent).where(Agent.id == ctx.agent.id).values(last_seen_at=ctx.gw.clock())
         )
         waiting = (
             await session.execute(
@@ -433,11 +439,11 @@ async def _mark_done(ctx: Ctx, model: Any) -> web.StreamResponse:
         item_id = int(ctx.request.match_info["item_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    async with session_scope(ctx.router.gw.sessions) as session:
+    async with session_scope(ctx.gw.sessions) as session:
         await session.execute(
             update(model)
             .where(model.id == item_id, model.status == "open")
-            .values(status="done", done_at=ctx.router.gw.clock(), done_by=ctx.agent.username[:80])
+            .values(status="done", done_at=ctx.gw.clock(), done_by=ctx.agent.username[:80])
         )
     return _redirect("/console?m=done")
 
@@ -450,13 +456,13 @@ async def _service_request_done(ctx: Ctx) -> web.StreamResponse:
     return await _mark_done(ctx, ServiceRequest)
 
 
-# -- live events (Server-Sent Events) ------------------------------------------------------------------
+# -- live events (Server-Sent Events) --------------------------------------------------------------
 
 
 async def _events(ctx: Ctx) -> web.StreamResponse:
     """Queue changes for every console page; the conversation's messages for a conversation page."""
     request = ctx.request
-    hub = ctx.router.gw.hub
+    hub = ctx.gw.hub
     conversation_id = request.query.get("conversation") or None
     response = web.StreamResponse(
         headers={

@@ -1,4 +1,5 @@
-"""The secure payment page: good card and bank account, friendly errors, expired/used/tampered links."""
+"""The secure payment page: good card and bank account, friendly errors, and expired, used or
+tampered links."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ from sqlalchemy import text
 from bot.services.payment_links import create_link
 from bot.store.models import PaymentLink, PaymentMethod
 from gateway.agent_helpers import MONDAY_10AM, add_member, hidden_csrf
-from gateway.fixtures_agents import *
 from gateway.helpers import eventually, rows
 
 CARD = "4242 4242 4242 4242"
 
 
-async def new_link(gw, router, conv_id: str, now=MONDAY_10AM) -> str:
-    member_id, account_id = await add_member(router.factory)
+async def new_link(gw, conv_id: str, now=MONDAY_10AM) -> str:
+    member_id, account_id = await add_member(gw.sessions)
     link = await create_link(
-        router.factory,
+        gw.sessions,
         secret_key=gw.settings.secret_key,
         public_base_url=gw.settings.public_base_url,
         member_id=member_id,
@@ -47,10 +47,10 @@ def card_form(csrf: str, number: str = CARD, **extra: str) -> dict[str, str]:
 
 
 async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_continues(
-    client, gw, router, fake_rasa, db
+    client, gw, fake_rasa, db
 ):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     status, html, csrf = await open_form(client, token)
     assert status == 200 and "account ending 4821" in html
     resp = await client.get(f"/pay/{token}")  # opened again: the newest form is the one to use
@@ -99,9 +99,9 @@ async def _has(gw, conv_id, wanted):
     return any(m.text == wanted for m in await gw.store.messages_after(conv_id, 0))
 
 
-async def test_bank_account_is_saved_with_last4_only(client, gw, router, db):
+async def test_bank_account_is_saved_with_last4_only(client, gw, db):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     resp = await client.post(
         f"/pay/{token}",
@@ -123,9 +123,9 @@ async def test_bank_account_is_saved_with_last4_only(client, gw, router, db):
         )
 
 
-async def test_bad_luhn_gets_a_friendly_error_and_keeps_the_link(client, gw, router, db):
+async def test_bad_luhn_gets_a_friendly_error_and_keeps_the_link(client, gw, db):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     resp = await client.post(f"/pay/{token}", data=card_form(csrf, number="4242 4242 4242 4241"))
     html = await resp.text()
@@ -140,9 +140,9 @@ async def test_bad_luhn_gets_a_friendly_error_and_keeps_the_link(client, gw, rou
     assert "is saved" in await resp.text()
 
 
-async def test_bad_routing_number_and_past_expiry_are_explained(client, gw, router):
+async def test_bad_routing_number_and_past_expiry_are_explained(client, gw):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     resp = await client.post(
         f"/pay/{token}",
@@ -160,9 +160,9 @@ async def test_bad_routing_number_and_past_expiry_are_explained(client, gw, rout
     assert "must not have passed" in await resp.text()
 
 
-async def test_expired_link_gets_a_clear_page(client, gw, router, clock):
+async def test_expired_link_gets_a_clear_page(client, gw, clock):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     clock.advance(minutes=16)
     resp = await client.get(f"/pay/{token}")
     html = await resp.text()
@@ -171,9 +171,9 @@ async def test_expired_link_gets_a_clear_page(client, gw, router, clock):
     assert "card_number" not in html
 
 
-async def test_reused_link_gets_a_clear_page(client, gw, router):
+async def test_reused_link_gets_a_clear_page(client, gw):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     await client.post(f"/pay/{token}", data=card_form(csrf))
     resp = await client.get(f"/pay/{token}")
@@ -182,16 +182,16 @@ async def test_reused_link_gets_a_clear_page(client, gw, router):
     assert "This link was already used" in await resp.text()
 
 
-async def test_tampered_link_gets_a_clear_page(client, gw, router):
+async def test_tampered_link_gets_a_clear_page(client, gw):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     resp = await client.get(f"/pay/{token[:-4]}abcd")
     assert resp.status == 404 and "This link isn&#x27;t valid" in await resp.text()
 
 
-async def test_post_without_csrf_saves_nothing(client, gw, router, db):
+async def test_post_without_csrf_saves_nothing(client, gw, db):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     resp = await client.post(f"/pay/{token}", data=card_form(""))
     assert resp.status == 403
     assert await rows(db, PaymentMethod) == []
@@ -199,9 +199,9 @@ async def test_post_without_csrf_saves_nothing(client, gw, router, db):
     assert link.used_at is None
 
 
-async def test_an_sms_member_gets_the_saved_message_by_text(client, gw, router, sms):
+async def test_an_sms_member_gets_the_saved_message_by_text(client, gw, sms):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    token = await new_link(gw, router, conv.id)
+    token = await new_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     await client.post(f"/pay/{token}", data=card_form(csrf))
     assert await eventually(lambda: _texted(sms, "Pay $142.87 with it now? Reply 1 for Yes."))

@@ -12,7 +12,6 @@ from bot.gateway.agents_cli import AgentError, create_agent
 from bot.gateway.console.auth import SESSION_COOKIE
 from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
 from gateway.agent_helpers import PASSWORD, add_handoff, add_member, hidden_csrf, sign_in
-from gateway.fixtures_agents import *
 from gateway.helpers import rows
 
 # ------------------------------------------------------------------ sign-in
@@ -71,9 +70,9 @@ def test_session_cookie_is_http_only_same_site_and_secure_on_https(settings):
         assert bool(cookie["secure"]) is secure
 
 
-async def test_a_post_without_the_session_csrf_token_is_forbidden(client, agents, router, db):
+async def test_a_post_without_the_session_csrf_token_is_forbidden(client, agents, gw, db):
     await sign_in(client, "maria")
-    handoff_id = await add_handoff(router.factory, "web-abc", "web")
+    handoff_id = await add_handoff(gw.sessions, "web-abc", "web")
     resp = await client.post(f"/console/handoffs/{handoff_id}/take", data={})
     assert resp.status == 403
     resp = await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": "forged"})
@@ -113,7 +112,7 @@ async def test_queue_shows_waiting_time_channel_identity_and_topic(
 ):
     conv = await gw.store.get_or_create("sms", "+17065550101")
     await add_handoff(
-        router.factory,
+        gw.sessions,
         conv.id,
         "sms",
         topic="high bill",
@@ -132,7 +131,7 @@ async def test_two_agents_taking_one_conversation_at_once_exactly_one_wins(
 ):
     conv = await gw.store.new_web_conversation()
     await gw.store.set_mode(conv.id, "queued")
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     other = await aiohttp_client(client.server)  # a second browser: its own cookie jar
     maria_csrf = await sign_in(client, "maria")
     tom_csrf = await sign_in(other, "tom")
@@ -158,7 +157,7 @@ async def test_two_agents_taking_one_conversation_at_once_exactly_one_wins(
 async def test_take_race_many_times_over(router, agents, gw):
     for _ in range(5):
         conv = await gw.store.new_web_conversation()
-        handoff_id = await add_handoff(router.factory, conv.id, "web")
+        handoff_id = await add_handoff(gw.sessions, conv.id, "web")
         maria, tom = await router.agent(agents["maria"]), await router.agent(agents["tom"])
         results = await asyncio.gather(
             *[router.take(handoff_id, agent) for agent in (maria, tom, maria, tom)]
@@ -173,7 +172,7 @@ async def test_agent_reply_reaches_an_sms_member_by_text_labelled_with_the_first
     client, agents, router, gw, sms
 ):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    handoff_id = await add_handoff(router.factory, conv.id, "sms")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "sms")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     resp = await client.post(
@@ -189,7 +188,7 @@ async def test_agent_reply_reaches_an_sms_member_by_text_labelled_with_the_first
 
 async def test_agent_reply_reaches_a_web_member_through_the_hub(client, agents, router, gw):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     csrf = await sign_in(client, "tom")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     async with gw.hub.subscribe(conv.id) as queue:
@@ -206,7 +205,7 @@ async def test_agent_reply_reaches_a_web_member_through_the_hub(client, agents, 
 
 async def test_an_agent_cannot_answer_a_conversation_another_agent_has(client, agents, router, gw):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     await router.take(handoff_id, await router.agent(agents["tom"]))
     csrf = await sign_in(client, "maria")
     resp = await client.post(
@@ -218,7 +217,7 @@ async def test_an_agent_cannot_answer_a_conversation_another_agent_has(client, a
 
 async def test_card_number_typed_by_an_agent_is_masked_too(client, agents, router, gw):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     await client.post(
@@ -232,11 +231,11 @@ async def test_card_number_typed_by_an_agent_is_masked_too(client, agents, route
 async def test_conversation_page_shows_the_masked_transcript_and_the_account_summary(
     client, agents, router, gw
 ):
-    member_id, account_id = await add_member(router.factory)
+    member_id, account_id = await add_member(gw.sessions)
     conv = await gw.store.new_web_conversation()
     await gw.service.accept_member_message(conv, "my card is 4111 1111 1111 1111")
     handoff_id = await add_handoff(
-        router.factory, conv.id, "web", account_id=account_id, member_id=member_id
+        gw.sessions, conv.id, "web", account_id=account_id, member_id=member_id
     )
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
@@ -248,7 +247,7 @@ async def test_conversation_page_shows_the_masked_transcript_and_the_account_sum
 
 async def test_transfer_passes_the_conversation_to_another_agent(client, agents, router, gw, db):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     resp = await client.post(
@@ -268,7 +267,7 @@ async def test_transfer_passes_the_conversation_to_another_agent(client, agents,
     assert bad.status == 409
 
 
-# ------------------------------------------------------------------ presence, callbacks, service requests
+# ---------------------------------------------- presence, callbacks, service requests
 
 
 async def test_presence_and_heartbeat_update_the_agent_row(client, agents, clock, db):
@@ -285,13 +284,13 @@ async def test_presence_and_heartbeat_update_the_agent_row(client, agents, clock
 
 
 async def test_callbacks_and_service_requests_are_listed_and_marked_done(
-    client, agents, router, clock, db
+    client, agents, gw, clock, db
 ):
     from datetime import date
 
     from bot.store.db import session_scope
 
-    async with session_scope(router.factory) as session:
+    async with session_scope(gw.sessions) as session:
         session.add(
             CallbackRequest(
                 channel="web",

@@ -1,4 +1,5 @@
-"""Fixtures shared by the console, handoff and payment page tests (imported by those modules)."""
+"""Fixtures of the console, handoff and payment page tests: they override the gateway fixtures
+with a Rasa fake that also answers the HTTP API, a settable clock and a recording notifier."""
 
 from __future__ import annotations
 

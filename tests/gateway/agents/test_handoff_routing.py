@@ -13,7 +13,6 @@ from gateway.agent_helpers import (
     sign_in,
     text_in,
 )
-from gateway.fixtures_agents import *
 from gateway.helpers import eventually, rows
 
 
@@ -33,7 +32,7 @@ async def test_the_assistants_handoff_signal_queues_the_conversation_and_silence
     client, gw, router, fake_rasa, sms
 ):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    handoff_id = await add_handoff(router.factory, conv.id, "sms")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "sms")
     fake_rasa.reply = queue_reply(handoff_id)
     async with gw.hub.subscribe("console:queue") as console:
         resp = await text_in(client, gw.settings, "talk to a person", sid="SM1")
@@ -51,7 +50,7 @@ async def test_never_mind_on_the_web_leaves_the_queue_and_the_assistant_answers_
     client, gw, router, fake_rasa, db
 ):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     await gw.store.set_mode(conv.id, "queued")
     ws = await client.ws_connect("/ws")
     await ws.send_json({"type": "hello", "token": gw.tokens.issue(conv.id), "last_seq": 0})
@@ -79,7 +78,7 @@ async def test_never_mind_by_text_leaves_the_queue_and_the_reply_is_texted(
     client, gw, router, fake_rasa, sms, db
 ):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    await add_handoff(router.factory, conv.id, "sms")
+    await add_handoff(gw.sessions, conv.id, "sms")
     await gw.store.set_mode(conv.id, "queued")
     await text_in(client, gw.settings, "Never mind.", sid="SM9")
     assert await eventually(lambda: _sent(sms, "You said: Never mind."))
@@ -96,7 +95,7 @@ async def test_agent_hand_back_resumes_rasa_and_the_bot_speaks_on_sms(
     client, gw, router, agents, fake_rasa, sms, db
 ):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    handoff_id = await add_handoff(router.factory, conv.id, "sms")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "sms")
     csrf = await sign_in(client, "maria")
     await client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf": csrf})
     # while the agent has it, the member's texts reach the agent, not the assistant
@@ -127,7 +126,7 @@ async def test_agent_hand_back_resumes_rasa_and_the_bot_speaks_on_sms(
 
 async def test_hand_back_on_the_web_reaches_the_widget(client, gw, router, agents, fake_rasa):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     maria = await router.agent(agents["maria"])
     assert await router.take(handoff_id, maria)
     async with gw.hub.subscribe(conv.id) as queue:
@@ -145,7 +144,7 @@ async def test_hand_back_with_rasa_down_still_returns_the_conversation_to_the_bo
     client, gw, router, agents, fake_rasa
 ):
     conv = await gw.store.new_web_conversation()
-    handoff_id = await add_handoff(router.factory, conv.id, "web")
+    handoff_id = await add_handoff(gw.sessions, conv.id, "web")
     maria = await router.agent(agents["maria"])
     await router.take(handoff_id, maria)
     await fake_rasa.server.close()
@@ -158,12 +157,12 @@ async def test_waiting_at_closing_time_gets_an_honest_message_and_a_callback_onc
 ):
     sms_conv = await gw.store.get_or_create("sms", "+17065550104")
     await gw.store.set_mode(sms_conv.id, "queued")
-    await add_handoff(router.factory, sms_conv.id, "sms", topic="payment arrangement")
-    _member_id, account_id = await add_member(router.factory, phone="+17065550101")
+    await add_handoff(gw.sessions, sms_conv.id, "sms", topic="payment arrangement")
+    _member_id, account_id = await add_member(gw.sessions, phone="+17065550101")
     web_conv = await gw.store.new_web_conversation()
-    await add_handoff(router.factory, web_conv.id, "web", account_id=account_id)
+    await add_handoff(gw.sessions, web_conv.id, "web", account_id=account_id)
     anonymous = await gw.store.new_web_conversation()
-    await add_handoff(router.factory, anonymous.id, "web", tier="public", how=None)
+    await add_handoff(gw.sessions, anonymous.id, "web", tier="public", how=None)
 
     assert await router.sweep_after_hours(MONDAY_10AM) == 0  # agents are working: nothing happens
     clock.now = MONDAY_AFTER_HOURS
