@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.common import buttons_or_choices, reask, require_tier, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
-from bot.actions.tracker import channel_of
+from bot.actions.tracker import channel_of, yes_no
 from bot.core.dates import weekday_date
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_phone
 from bot.services.identity import Tier
@@ -40,21 +40,6 @@ QUESTIONS = {
     "stop": ["sr_date", "sr_confirmed"],
     "transfer": ["sr_address", "sr_date", "sr_confirmed"],
 }
-YES_WORDS = {
-    "yes",
-    "y",
-    "yeah",
-    "yep",
-    "yup",
-    "sure",
-    "ok",
-    "okay",
-    "correct",
-    "right",
-    "confirm",
-    "send it",
-}
-NO_WORDS = {"no", "n", "nope", "nah", "wrong", "not right"}
 _ACTION_WORDS = {"start": "start service", "stop": "stop service", "transfer": "move your service"}
 
 
@@ -155,14 +140,9 @@ class ValidateServiceRequestForm(FormValidationAction):
     async def validate_sr_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if isinstance(value, bool):
-            return {"sr_confirmed": value}
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        words = str(value or "").strip().lower().strip(".!")
-        if intent == "affirm" or words in YES_WORDS:
-            return {"sr_confirmed": True}
-        if intent == "deny" or words in NO_WORDS:
-            return {"sr_confirmed": False}
+        answer = yes_no(tracker, value)
+        if answer is not None:
+            return {"sr_confirmed": answer}
         return await self._fail(
             dispatcher, tracker, "sr_confirmed", "Please reply yes to send the request, or no."
         )

@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.actions.identity import (
+from bot.actions.identity.confirm import ValidateConfirmForm
+from bot.actions.identity.logout import ActionLogOut
+from bot.actions.identity.questions import (
     ActionAskAccountChoice,
     ActionAskOtpCode,
     ActionAskZipCode,
-    ActionLogOut,
-    ValidateConfirmForm,
-    ValidateVerifyForm,
 )
+from bot.actions.identity.verify import ValidateVerifyForm
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE
 from bot.services.identity import MISMATCH_MESSAGE
 from bot.store.demo import generate_demo_data
@@ -90,7 +90,8 @@ async def test_malformed_answers_re_ask_without_counting(demo):
     )
     texts, _, slots = await run(ValidateVerifyForm(), tracker)
     assert texts == [
-        "Your account number is 10 digits, printed at the top of your bill. Please send just those digits."
+        "Your account number is 10 digits, printed at the top of your bill. "
+        "Please send just those digits."
     ]
     assert slots["account_number"] is None and slots["requested_slot"] == "account_number"
     for _ in range(6):  # six typos never lock anyone out
@@ -129,8 +130,8 @@ async def test_sms_phone_on_file_skips_the_account_number(demo):
     texts, _, _ = await run(ActionAskZipCode(), ask)
     assert texts == [
         (
-            "I see this number on account ending 4821. To confirm it's you, reply with the ZIP code "
-            "of that service address."
+            "I see this number on account ending 4821. To confirm it's you, reply with the "
+            "ZIP code of that service address."
         )
     ]
     dispatcher_slots = await ValidateVerifyForm().required_slots([], None, ask, {})  # type: ignore[arg-type]
@@ -161,8 +162,8 @@ async def test_marcus_by_sms_names_both_accounts_and_the_zip_picks_one(demo):
     )
     assert texts == [
         (
-            "I see this number on accounts ending 5560 and 5578. To confirm it's you, reply with the "
-            "ZIP code of the service address you want to ask about."
+            "I see this number on accounts ending 5560 and 5578. To confirm it's you, reply "
+            "with the ZIP code of the service address you want to ask about."
         )
     ]
     answer = make_tracker(
@@ -246,8 +247,8 @@ async def test_code_is_texted_to_the_phone_on_file_and_confirms(demo, session_fa
     )
     assert texts == [
         (
-            "To continue, I'll text a 6-digit code to the phone on file ending 0101. Reply with it here. "
-            "It expires in 10 min."
+            "To continue, I'll text a 6-digit code to the phone on file ending 0101. "
+            "Reply with it here. It expires in 10 min."
         )
     ]
     code = await _sent_code(session_factory)
@@ -291,8 +292,8 @@ async def test_too_many_wrong_codes_stop_and_give_the_phone(demo, session_factor
     )
     assert texts == [
         (
-            "That's too many tries, so I've stopped for your security. Please call member services at "
-            "(706) 547-2167 for help."
+            "That's too many tries, so I've stopped for your security. "
+            "Please call member services at (706) 547-2167 for help."
         )
     ]
     assert result["journey"] == "stopped" and result["requested_slot"] is None
@@ -342,8 +343,8 @@ async def test_log_out_forgets_the_member(demo):
     )
     assert texts == [
         (
-            "You're logged out. I've forgotten your account in this chat; I'll ask again before sharing "
-            "account details."
+            "You're logged out. I've forgotten your account in this chat; "
+            "I'll ask again before sharing account details."
         )
     ]
     assert slots["tier"] == "public"

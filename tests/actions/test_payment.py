@@ -15,15 +15,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from bot.actions import payment
-from bot.actions.payment import (
+from bot.actions.payment import texts as payment
+from bot.actions.payment.forms import ValidatePaymentForm
+from bot.actions.payment.questions import (
     ActionAskPaymentAmountChoice,
     ActionAskPaymentConfirm,
     ActionAskPaymentMethod,
-    ActionCancelPayment,
-    ActionSubmitPayment,
-    ValidatePaymentForm,
 )
+from bot.actions.payment.submit import ActionCancelPayment, ActionSubmitPayment
 from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.config import PROJECT_ROOT
 from bot.store.demo import generate_demo_data

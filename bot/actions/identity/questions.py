@@ -1,0 +1,139 @@
+"""The identity gate's questions: account number, ZIP code (or last payment), which account, and
+the one-time code (sent by the question itself when none is waiting)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.common import current_identity
+from bot.actions.deps import get_deps
+from bot.actions.identity import texts
+from bot.actions.identity.confirm import OTP_PURPOSE, code_destination, otp_service
+from bot.actions.identity.verify import phone_path_accounts, verification_service
+from bot.actions.tracker import asked_before
+from bot.services.identity import locked_message
+from bot.services.otp import SendStatus
+
+
+class ActionAskAccountNumber(Action):
+    """The gate's first question (with "First I need to make sure it's you."), unless locked."""
+
+    def name(self) -> str:
+        return "action_ask_account_number"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        deps = await get_deps()
+        until = await verification_service(deps).locked_until(
+            conversation_id=tracker.sender_id, now=deps.now()
+        )
+        if until is not None:
+            dispatcher.utter_message(
+                text=locked_message(until, deps.now(), deps.rules.verification)
+            )
+            return []
+        intro = "" if asked_before(tracker, self.name()) else texts.GATE_INTRO
+        dispatcher.utter_message(text=f"{intro}{texts.ACCOUNT_NUMBER_QUESTION}")
+        return []
+
+
+class ActionAskZipCode(Action):
+    """The second factor; on SMS with the phone on file, the only question."""
+
+    def name(self) -> str:
+        return "action_ask_zip_code"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        deps = await get_deps()
+        accounts = await phone_path_accounts(tracker, deps)
+        if accounts:
+            text = texts.zip_question_for_phone([a.last4 for a in accounts])
+        else:
+            text = texts.ZIP_QUESTION
+        dispatcher.utter_message(text=text)
+        return []
+
+
+class ActionAskLastPaymentAmount(Action):
+    def name(self) -> str:
+        return "action_ask_last_payment_amount"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        dispatcher.utter_message(text=texts.LAST_PAYMENT_QUESTION)
+        return []
+
+
+class ActionAskAccountChoice(Action):
+    """A member with several accounts picks one (a button per account)."""
+
+    def name(self) -> str:
+        return "action_ask_account_choice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        deps = await get_deps()
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
+        if identity is None:
+            return []
+        accounts = await deps.members.accounts_for_member(identity.member_id)
+        dispatcher.utter_message(
+            text=texts.ACCOUNT_CHOICE_QUESTION,
+            buttons=[texts.account_button(a) for a in accounts],
+        )
+        return []
+
+
+class ActionAskOtpCode(Action):
+    """Sends a code when none is waiting (first ask, or the last one expired); else reminds."""
+
+    def name(self) -> str:
+        return "action_ask_otp_code"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        deps = await get_deps()
+        identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
+        if identity is None:
+            return []
+        otp = otp_service(deps)
+        phone = deps.profile.phones.member_services
+        sent_to = tracker.get_slot("otp_sent_to")
+        if sent_to and await otp.pending(
+            conversation_id=tracker.sender_id, purpose=OTP_PURPOSE, now=deps.now()
+        ):
+            dispatcher.utter_message(text=texts.code_reminder(sent_to))
+            return []
+        destination, kind = await code_destination(deps, identity.member_id)
+        if destination is None:
+            dispatcher.utter_message(text=texts.no_contact_on_file(phone))
+            return []
+        sent = await otp.send(
+            conversation_id=tracker.sender_id,
+            account_id=identity.account_id,
+            purpose=OTP_PURPOSE,
+            destination=destination,
+            channel=kind,
+            now=deps.now(),
+        )
+        described = texts.describe_destination(destination, kind)
+        if sent.status is SendStatus.SENT:
+            minutes = int(otp.rules.ttl.total_seconds() // 60)
+            dispatcher.utter_message(text=texts.code_sent(kind, described, minutes))
+            return [SlotSet("otp_sent_to", described)]
+        if sent.status is SendStatus.RATE_LIMITED:
+            dispatcher.utter_message(text=texts.CODE_RATE_LIMITED)
+            return []
+        dispatcher.utter_message(text=texts.code_not_sent(phone))
+        return []
