@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT
 from bot.profile import load_profile
+from bot.services import draft_authorizations as records
 from bot.services import drafts
 from bot.services.drafts import (
     AlreadyEnrolled,
@@ -49,7 +50,7 @@ def enrollment(day: int, starts_on: date) -> DraftEnrollment:
     )
 
 
-# -- days ---------------------------------------------------------------------------------------------
+# -- days ------------------------------------------------------------------------------------------
 
 
 def test_allowed_days_come_from_the_profile() -> None:
@@ -75,7 +76,7 @@ def test_other_draft_days_are_refused_with_the_allowed_ones(typed: object) -> No
     assert isinstance(info.value, ValueError)
 
 
-# -- first draft date ------------------------------------------------------------------------------------
+# -- first draft date ------------------------------------------------------------------------------
 
 
 def test_first_full_balance_draft_leaves_ten_days_notice() -> None:
@@ -104,7 +105,7 @@ def test_first_draft_date_refuses_a_day_not_allowed() -> None:
         drafts.next_draft_date(15, TODAY, PROFILE)
 
 
-# -- cancellation -------------------------------------------------------------------------------------------
+# -- cancellation ----------------------------------------------------------------------------------
 
 
 def test_cancel_four_days_before_stops_that_draft() -> None:
@@ -155,7 +156,7 @@ def test_cancellation_refuses_naive_datetimes() -> None:
         )
 
 
-# -- wording ------------------------------------------------------------------------------------------------
+# -- wording ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -191,9 +192,10 @@ def test_authorization_for_the_full_amount_reads_like_the_dialogue() -> None:
         method_last4="6120",
     )
     assert text == (
-        "Starting Jan 18, 2027, Jefferson Energy Cooperative will draft the full amount due on account ending 4821 "
-        "from checking ending 6120 on the 18th of each month, until you cancel. You can cancel any time by chat, "
-        "text, phone or at an office, at least 3 days before a draft date."
+        "Starting Jan 18, 2027, Jefferson Energy Cooperative will draft the full amount due on "
+        "account ending 4821 from checking ending 6120 on the 18th of each month, until you "
+        "cancel. You can cancel any time by chat, text, phone or at an office, at least 3 days "
+        "before a draft date."
     )
 
 
@@ -209,7 +211,8 @@ def test_authorization_for_a_fixed_amount_names_the_amount() -> None:
         method_last4="0042",
     )
     assert text.startswith(
-        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $50.00 on account ending 7315"
+        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $50.00 on "
+        "account ending 7315"
     )
     assert "from savings ending 0042 on the 3rd of each month" in text
 
@@ -225,7 +228,7 @@ def test_fixed_amount_must_be_within_payment_limits() -> None:
         drafts.validate_terms("half", None, PROFILE)
 
 
-# -- records ------------------------------------------------------------------------------------------------
+# -- records ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -293,10 +296,10 @@ async def test_enroll_stores_the_enrollment_and_the_exact_authorization(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(s, **enroll_kwargs(seeded, copy_sent_to="e***@example.com"))  # type: ignore[arg-type]
+        e = await records.enroll(s, **enroll_kwargs(seeded, copy_sent_to="e***@example.com"))  # type: ignore[arg-type]
         enrollment_id = e.id
     async with session_scope(session_factory) as s:
-        active = await drafts.get_active(s, seeded["account"])
+        active = await records.get_active(s, seeded["account"])
         assert active is not None and active.id == enrollment_id
         assert (active.draft_day, active.amount_rule, active.starts_on) == (
             18,
@@ -325,7 +328,7 @@ async def test_enroll_with_a_fixed_amount_from_savings(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(
+        e = await records.enroll(
             s,
             **enroll_kwargs(
                 seeded,
@@ -343,7 +346,7 @@ async def test_enroll_refuses_a_card(
 ) -> None:
     with pytest.raises(CardNotAllowed, match="checking or savings account, not a card"):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["card"]))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["card"]))  # type: ignore[arg-type]
     async with session_scope(session_factory) as s:
         assert await s.scalar(select(func.count()).select_from(DraftEnrollment)) == 0
         assert await s.scalar(select(func.count()).select_from(DraftAuthorization)) == 0
@@ -354,21 +357,21 @@ async def test_enroll_refuses_another_members_bank_account_without_saying_so(
 ) -> None:
     with pytest.raises(PaymentMethodNotFound) as info:
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["foreign"]))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["foreign"]))  # type: ignore[arg-type]
     assert "9999" not in str(info.value)
     with pytest.raises(PaymentMethodNotFound):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=424242))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, payment_method_id=424242))  # type: ignore[arg-type]
 
 
 async def test_one_active_enrollment_per_account(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     with pytest.raises(AlreadyEnrolled, match="already on bank draft"):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, draft_day=3))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, draft_day=3))  # type: ignore[arg-type]
 
 
 async def test_enroll_refuses_a_day_or_amount_outside_the_rules(
@@ -376,10 +379,10 @@ async def test_enroll_refuses_a_day_or_amount_outside_the_rules(
 ) -> None:
     with pytest.raises(DraftDayNotAllowed):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, draft_day=10))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, draft_day=10))  # type: ignore[arg-type]
     with pytest.raises(DraftAmountInvalid):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(
+            await records.enroll(
                 s, **enroll_kwargs(seeded, amount_rule="fixed", fixed_amount_cents=600000)
             )  # type: ignore[arg-type]
 
@@ -388,10 +391,10 @@ async def test_change_day_records_a_new_authorization_from_the_next_allowed_date
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        e = await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     later = datetime(2026, 12, 1, 15, tzinfo=UTC)
     async with session_scope(session_factory) as s:
-        changed = await drafts.change(
+        changed = await records.change(
             s,
             account_id=seeded["account"],
             draft_day=3,
@@ -420,7 +423,7 @@ async def test_change_to_a_fixed_amount_and_refuse_a_card(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     common = {
         "account_id": seeded["account"],
         "today": TODAY,
@@ -431,11 +434,11 @@ async def test_change_to_a_fixed_amount_and_refuse_a_card(
         "profile": PROFILE,
     }
     async with session_scope(session_factory) as s:
-        e = await drafts.change(s, amount_rule="fixed", fixed_amount_cents=12000, **common)  # type: ignore[arg-type]
+        e = await records.change(s, amount_rule="fixed", fixed_amount_cents=12000, **common)  # type: ignore[arg-type]
         assert (e.amount_rule, e.fixed_amount_cents, e.draft_day) == ("fixed", 12000, 18)
     with pytest.raises(CardNotAllowed):
         async with session_scope(session_factory) as s:
-            await drafts.change(s, payment_method_id=seeded["card"], **common)  # type: ignore[arg-type]
+            await records.change(s, payment_method_id=seeded["card"], **common)  # type: ignore[arg-type]
 
 
 async def test_change_without_an_enrollment(
@@ -443,7 +446,7 @@ async def test_change_without_an_enrollment(
 ) -> None:
     with pytest.raises(NotEnrolled):
         async with session_scope(session_factory) as s:
-            await drafts.change(
+            await records.change(
                 s,
                 account_id=seeded["account"],
                 draft_day=3,
@@ -460,10 +463,10 @@ async def test_cancel_records_when_it_takes_effect(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     cancel_at = datetime(2026, 12, 16, 14, tzinfo=NY)  # after the Dec 18 draft went to the bank
     async with session_scope(session_factory) as s:
-        result = await drafts.cancel(
+        result = await records.cancel(
             s,
             account_id=seeded["account"],
             now=cancel_at,
@@ -476,19 +479,20 @@ async def test_cancel_records_when_it_takes_effect(
         assert result.still_happening == date(2026, 12, 18)
         assert result.enrollment.status == "cancelled"
     async with session_scope(session_factory) as s:
-        assert await drafts.get_active(s, seeded["account"]) is None
+        assert await records.get_active(s, seeded["account"]) is None
         e = (await s.execute(select(DraftEnrollment))).scalar_one()
         assert e.ends_on == date(2026, 12, 18) and e.cancelled_at == cancel_at
         auth = (
             await s.execute(select(DraftAuthorization).where(DraftAuthorization.action == "cancel"))
         ).scalar_one()
         assert auth.text == (
-            "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no drafts from "
-            "Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank and will still happen."
+            "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no "
+            "drafts from Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank "
+            "and will still happen."
         )
     with pytest.raises(NotEnrolled):
         async with session_scope(session_factory) as s:
-            await drafts.cancel(
+            await records.cancel(
                 s,
                 account_id=seeded["account"],
                 now=cancel_at,
@@ -499,7 +503,7 @@ async def test_cancel_records_when_it_takes_effect(
             )
     # and the member can enroll again afterwards; the old authorizations are kept
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded, today=date(2026, 12, 16), now=cancel_at))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded, today=date(2026, 12, 16), now=cancel_at))  # type: ignore[arg-type]
         assert await s.scalar(select(func.count()).select_from(DraftAuthorization)) == 3
 
 
@@ -507,9 +511,9 @@ async def test_cancel_in_time_stops_the_next_draft(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     async with session_scope(session_factory) as s:
-        result = await drafts.cancel(
+        result = await records.cancel(
             s,
             account_id=seeded["account"],
             now=NOW,
