@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.actions.deps import ActionDeps, use_deps, wire
 from bot.actions.draft.forms import (
+    ValidateDraftCancelForm,
     ValidateDraftChangeForm,
     ValidateDraftForm,
 )
@@ -42,11 +43,13 @@ from bot.config import Settings
 from bot.core.clock import fixed_clock
 from bot.core.gsm7 import is_gsm7 as gsm7_safe
 from bot.services import drafts
+from bot.services.notify import DeliveryResult
 from bot.store.db import async_session_factory, make_async_engine
 from bot.store.demo import generate_demo_data
 from bot.store.models import (
     Account,
     AuditEntry,
+    Contact,
     DraftAuthorization,
     DraftEnrollment,
     OutboxMessage,
@@ -843,3 +846,83 @@ async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> Non
             7500,
             date(2026, 12, 3),
         )
+
+
+# ---------------------------------------------------------------- the member's copy
+
+
+class FailingNotifier:
+    """Every text and email fails (the provider is down)."""
+
+    def __init__(self) -> None:
+        self.tried = 0
+
+    async def send_sms(self, to_e164: str, body: str) -> DeliveryResult:
+        self.tried += 1
+        return DeliveryResult("failed", error="provider down")
+
+    async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
+        self.tried += 1
+        return DeliveryResult("failed", error="provider down")
+
+
+NO_COPY = (
+    "I couldn't send you a copy of this authorization right now; member services at "
+    "(706) 547-2167 can send you one."
+)
+
+
+async def test_a_copy_that_could_not_be_sent_is_not_claimed_and_the_member_is_told(demo) -> None:
+    notifier = FailingNotifier()
+    deps = demo(notifier=notifier)
+    earl = await member(deps, "1000007315")
+    slots = enroll_slots(await method_id(deps, "6120"), True)
+    texts, _, _ = await run(ActionDraftEnroll(), tracker(earl, SATURDAY, slots=slots))
+    assert texts == ["You're enrolled. First draft: Dec 18. " + NO_COPY]
+    assert notifier.tried == 1
+    async with deps.sessions() as session:
+        auth = await session.scalar(
+            select(DraftAuthorization)
+            .join(DraftEnrollment)
+            .where(DraftEnrollment.account_id == earl.account_id)
+        )
+        assert auth.action == "enroll" and auth.copy_sent_to is None
+
+
+async def test_with_no_contact_on_file_the_member_is_told_to_call_for_a_copy(demo) -> None:
+    deps = demo()
+    loretta = await member(deps, "1000002209")
+    async with deps.sessions() as session:
+        await session.execute(delete(Contact).where(Contact.member_id == loretta.member_id))
+        await session.commit()
+    texts, _, _ = await run(
+        ActionDraftCancel(), tracker(loretta, SATURDAY, slots={"draft_cancel_confirmed": True})
+    )
+    assert texts[1] == (
+        "I couldn't send you a copy of this cancellation right now; member services at "
+        "(706) 547-2167 can send you one. Anything else?"
+    )
+    assert await count(deps, OutboxMessage) == 0
+    async with deps.sessions() as session:
+        cancel = await session.scalar(
+            select(DraftAuthorization).where(DraftAuthorization.action == "cancel")
+        )
+        assert cancel.copy_sent_to is None
+
+
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        *((word, True) for word in ("yes", "i authorize", "i do", "ok", "sure", "authorize")),
+        *((word, False) for word in ("no", "nope", "no thanks", "i do not", "dont", "don't")),
+    ],
+)
+async def test_the_draft_words_for_yes_and_no_still_count(demo, typed, expected) -> None:
+    deps = demo()
+    earl = await member(deps, "1000007315")
+    forms = [(ValidateDraftForm(), "draft_authorized")]
+    forms.append((ValidateDraftCancelForm(), "draft_cancel_confirmed"))
+    for form, slot in forms:
+        t = tracker(earl, SATURDAY, text=typed, intent="inform", requested=slot)
+        texts, result = await validate(form, slot, typed, t)
+        assert (texts, result[slot]) == ([], expected)

@@ -23,6 +23,7 @@ from bot.services.drafts import (
     NotEnrolled,
     PaymentMethodNotFound,
 )
+from bot.services.members import MethodRecord, method_phrase
 from bot.store.db import session_scope
 from bot.store.models import (
     Account,
@@ -226,6 +227,73 @@ def test_fixed_amount_must_be_within_payment_limits() -> None:
         drafts.validate_terms("fixed", None, PROFILE)
     with pytest.raises(AmountRuleNotAllowed):
         drafts.validate_terms("half", None, PROFILE)
+
+
+def test_the_upcoming_draft_of_an_enrollment_never_comes_before_it_starts() -> None:
+    e = enrollment(18, date(2027, 1, 18))
+    assert drafts.upcoming_draft_date(e, TODAY) == date(2027, 1, 18)
+    assert drafts.upcoming_draft_date(e, date(2027, 1, 18)) == date(2027, 1, 18)
+    assert drafts.upcoming_draft_date(e, date(2027, 1, 19)) == date(2027, 2, 18)
+    assert drafts.upcoming_draft_date(e, date(2027, 12, 19)) == date(2028, 1, 18)
+
+
+def test_payment_methods_read_the_same_in_a_list_and_mid_sentence() -> None:
+    checking = MethodRecord(1, 1, "checking", "Ogeechee Valley Bank", "6120")
+    visa = MethodRecord(2, 1, "card", "Visa", "4242", 9, 2028)
+    assert (checking.label, checking.phrase) == ("Checking ending 6120", "checking ending 6120")
+    assert (visa.label, visa.phrase) == ("Visa ending 4242", "Visa ending 4242")
+    assert method_phrase("savings", None, "0042") == "savings ending 0042"
+
+
+def _situation(current: drafts.Enrollment | None) -> drafts.DraftSituation:
+    return drafts.DraftSituation(
+        account_last4="2209",
+        enrollment=current,
+        methods=[
+            MethodRecord(7, 1, "checking", "Bank", "3344"),
+            MethodRecord(8, 1, "savings", "Bank", "0042"),
+            MethodRecord(9, 1, "card", "Visa", "4242", 9, 2028),
+        ],
+    )
+
+
+def test_proposed_terms_fill_what_a_change_leaves_alone_from_the_enrollment() -> None:
+    current = drafts.Enrollment(1, 1, 7, 18, "fixed", 7500, date(2026, 12, 18))
+    changing_the_day = drafts.proposed_terms(
+        _situation(current),
+        draft_day=3,
+        amount_rule=None,
+        fixed_amount_cents=None,
+        payment_method_id=None,
+    )
+    assert changing_the_day == drafts.DraftTerms(3, "fixed", 7500, "checking", "3344")
+    new = drafts.proposed_terms(
+        _situation(None),
+        draft_day=18,
+        amount_rule=None,
+        fixed_amount_cents=None,
+        payment_method_id=8,
+    )
+    assert new == drafts.DraftTerms(18, "full_balance", None, "savings", "0042")
+    for missing in ({"draft_day": None, "payment_method_id": 8}, {"payment_method_id": 9}):
+        terms = {"draft_day": 18, "amount_rule": None, "fixed_amount_cents": None} | missing
+        assert drafts.proposed_terms(_situation(None), **terms) is None  # type: ignore[arg-type]
+
+
+def test_the_terms_wording_is_the_authorization_text_from_the_first_draft_date() -> None:
+    terms = drafts.DraftTerms(18, "full_balance", None, "checking", "6120")
+    assert drafts.terms_authorization(
+        PROFILE, terms, account_last4="7315", today=TODAY
+    ) == drafts.authorization_text(
+        PROFILE,
+        start_date=date(2026, 12, 18),
+        draft_day=18,
+        amount_rule="full_balance",
+        fixed_amount_cents=None,
+        account_last4="7315",
+        method_kind="checking",
+        method_last4="6120",
+    )
 
 
 # -- records ---------------------------------------------------------------------------------------
