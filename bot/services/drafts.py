@@ -1,4 +1,5 @@
-"""Recurring bank drafts (NACHA "WEB" debits): the rules, the authorization wording, and the records.
+"""Recurring bank drafts (NACHA "WEB" debits): the rules and the wording. No I/O here: the records
+(enrollments, authorizations, the member's copy) are `bot.services.draft_authorizations`.
 
 The notice rules, as this module applies them (all day counts are local calendar days in the
 profile's time zone, numbers from `profile.drafts`):
@@ -17,24 +18,19 @@ profile's time zone, numbers from `profile.drafts`):
   date on a weekend or holiday is settled by the bank on its next business day; the scheduler, not
   these rules, deals with that.
 
-The async operations take the caller's `AsyncSession` and only `flush()`: the caller's
-`session_scope` commits, so an enrollment and its authorization record are saved together or not
-at all. Errors are `DraftError` subclasses whose message can be shown to the member as is.
+Errors are `DraftError` subclasses whose message can be shown to the member as is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.core.dates import ordinal, spell_date
+from bot.core.dates import local_date, ordinal, spell_date
 from bot.core.money import format_cents
 from bot.profile import CoopProfile
-from bot.services import audit
-from bot.store.models import Account, DraftAuthorization, DraftEnrollment, PaymentMethod
+from bot.services.members import MethodRecord, method_phrase
 
 BANK_KINDS = frozenset({"checking", "savings"})
 
@@ -81,6 +77,97 @@ class NotEnrolled(DraftError):
 
 
 # ---------------------------------------------------------------------------------------------
+# What the rules read: an enrollment's schedule, the terms a member chooses, their situation
+# ---------------------------------------------------------------------------------------------
+
+
+class DraftSchedule(Protocol):
+    """What the date rules need of an enrollment (a stored row or an `Enrollment`)."""
+
+    @property
+    def draft_day(self) -> int: ...
+
+    @property
+    def starts_on(self) -> date: ...
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """An account's active enrollment as the conversation sees it: a copy, never the ORM row."""
+
+    id: int
+    account_id: int
+    payment_method_id: int
+    draft_day: int
+    amount_rule: str  # full_balance|fixed
+    fixed_amount_cents: int | None
+    starts_on: date
+
+
+@dataclass(frozen=True)
+class DraftSituation:
+    """The member's draft situation: the account, its enrollment (if any), the saved methods."""
+
+    account_last4: str
+    enrollment: Enrollment | None
+    methods: list[MethodRecord]
+
+    @property
+    def bank_methods(self) -> list[MethodRecord]:
+        """The saved checking and savings accounts a draft can use."""
+        return bank_methods(self.methods)
+
+    @property
+    def method(self) -> MethodRecord | None:
+        """The bank account the enrollment drafts, if it is still saved."""
+        if self.enrollment is None:
+            return None
+        return next((m for m in self.methods if m.id == self.enrollment.payment_method_id), None)
+
+
+@dataclass(frozen=True)
+class DraftTerms:
+    """The terms the member is choosing, enough to build the authorization wording."""
+
+    draft_day: int
+    amount_rule: str
+    fixed_amount_cents: int | None
+    method_kind: str
+    method_last4: str
+
+
+def bank_methods(methods: list[MethodRecord]) -> list[MethodRecord]:
+    return [m for m in methods if m.kind in BANK_KINDS and m.is_active]
+
+
+def proposed_terms(
+    situation: DraftSituation,
+    *,
+    draft_day: int | None,
+    amount_rule: str | None,
+    fixed_amount_cents: int | None,
+    payment_method_id: int | None,
+) -> DraftTerms | None:
+    """The terms chosen; in a change, the current enrollment fills whatever is not changing.
+
+    None when no day is known or the bank account is gone (or is not a bank account).
+    """
+    current = situation.enrollment
+    day = draft_day or (current.draft_day if current else None)
+    rule = amount_rule or (current.amount_rule if current else None) or "full_balance"
+    fixed = fixed_amount_cents
+    if rule == "fixed" and fixed is None and current is not None and current.amount_rule == "fixed":
+        fixed = current.fixed_amount_cents
+    method_id = payment_method_id or (current.payment_method_id if current else None)
+    method = next((m for m in situation.methods if m.id == method_id), None)
+    if day is None or method is None or method.kind not in BANK_KINDS:
+        return None
+    return DraftTerms(
+        int(day), rule, int(fixed) if fixed is not None else None, method.kind, method.last4
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Wording helpers
 # ---------------------------------------------------------------------------------------------
 
@@ -99,11 +186,6 @@ def describe_allowed_days(profile: CoopProfile) -> str:
     return _or_list([f"the {ordinal(d)}" for d in days])
 
 
-def method_label(kind: str, last4: str) -> str:
-    """ "checking ending 6120" / "savings ending 0042"."""
-    return f"{kind} ending {last4}"
-
-
 # ---------------------------------------------------------------------------------------------
 # Pure rules
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +193,11 @@ def method_label(kind: str, last4: str) -> str:
 
 def allowed_days(profile: CoopProfile) -> tuple[int, ...]:
     return profile.drafts.allowed_days
+
+
+def fixed_amount_offered(profile: CoopProfile) -> bool:
+    """Whether the co-op offers a fixed monthly amount besides the full amount due."""
+    return "fixed" in profile.drafts.amount_rules
 
 
 def validate_draft_day(day: int | str, profile: CoopProfile) -> int:
@@ -143,6 +230,7 @@ def notice_days(amount_rule: str, profile: CoopProfile) -> int:
 
 
 def _draft_date_on_or_after(day: int, earliest: date) -> date:
+    """The first date on `day` of a month, on or after `earliest`."""
     candidate = earliest.replace(day=day) if earliest.day <= day else None
     if candidate is None:
         year, month = (
@@ -155,15 +243,14 @@ def _draft_date_on_or_after(day: int, earliest: date) -> date:
 def next_draft_date(
     day: int, today: date, profile: CoopProfile, amount_rule: str = "full_balance"
 ) -> date:
-    """The first draft date on `day` that leaves the notice the rule needs (see module docstring)."""
+    """The first draft date on `day` that leaves the notice the rule needs (module docstring)."""
     day = validate_draft_day(day, profile)
     return _draft_date_on_or_after(day, today + timedelta(days=notice_days(amount_rule, profile)))
 
 
-def _local_today(now: datetime, profile: CoopProfile) -> date:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("drafts need a timezone-aware datetime, got a naive one")
-    return now.astimezone(profile.timezone).date()
+def upcoming_draft_date(schedule: DraftSchedule, today: date) -> date:
+    """An enrollment's next draft date: its draft day, today or later, never before it starts."""
+    return _draft_date_on_or_after(schedule.draft_day, max(today, schedule.starts_on))
 
 
 def submission_date(draft_date: date, profile: CoopProfile) -> date:
@@ -172,20 +259,18 @@ def submission_date(draft_date: date, profile: CoopProfile) -> date:
 
 
 def draft_still_happening(
-    enrollment: DraftEnrollment, now: datetime, profile: CoopProfile
+    enrollment: DraftSchedule, now: datetime, profile: CoopProfile
 ) -> date | None:
     """A draft already submitted to the bank (so a cancel now does not stop it), if any."""
-    today = _local_today(now, profile)
-    upcoming = _draft_date_on_or_after(enrollment.draft_day, max(today, enrollment.starts_on))
+    today = local_date(now, profile.timezone)
+    upcoming = upcoming_draft_date(enrollment, today)
     return upcoming if submission_date(upcoming, profile) <= today else None
 
 
-def cancellation_effective(
-    enrollment: DraftEnrollment, now: datetime, profile: CoopProfile
-) -> date:
+def cancellation_effective(enrollment: DraftSchedule, now: datetime, profile: CoopProfile) -> date:
     """The first draft date that will NOT happen if the member cancels at `now`."""
-    today = _local_today(now, profile)
-    upcoming = _draft_date_on_or_after(enrollment.draft_day, max(today, enrollment.starts_on))
+    today = local_date(now, profile.timezone)
+    upcoming = upcoming_draft_date(enrollment, today)
     if submission_date(upcoming, profile) <= today:  # already with the bank: it still happens
         upcoming = _draft_date_on_or_after(enrollment.draft_day, upcoming + timedelta(days=1))
     return upcoming
@@ -212,15 +297,31 @@ def authorization_text(
     method_kind: str,
     method_last4: str,
 ) -> str:
-    """The authorization wording the member agrees to, from `profile.drafts.authorization_template`."""
+    """The authorization wording the member agrees to (`profile.drafts.authorization_template`)."""
     return profile.drafts.authorization_template.format(
         start_date=spell_date(start_date),
         coop_name=profile.coop.name,
         amount_phrase=amount_phrase(amount_rule, fixed_amount_cents),
         account_last4=account_last4,
-        method_label=method_label(method_kind, method_last4),
+        method_label=method_phrase(method_kind, None, method_last4),
         draft_day_ordinal=ordinal(draft_day),
         cancel_notice_days=profile.drafts.member_cancel_notice_days,
+    )
+
+
+def terms_authorization(
+    profile: CoopProfile, terms: DraftTerms, *, account_last4: str, today: date
+) -> str:
+    """The authorization wording for `terms` agreed `today`: what is shown, and later stored."""
+    return authorization_text(
+        profile,
+        start_date=next_draft_date(terms.draft_day, today, profile, terms.amount_rule),
+        draft_day=terms.draft_day,
+        amount_rule=terms.amount_rule,
+        fixed_amount_cents=terms.fixed_amount_cents,
+        account_last4=account_last4,
+        method_kind=terms.method_kind,
+        method_last4=terms.method_last4,
     )
 
 
@@ -246,319 +347,17 @@ def validate_terms(
     return fixed_amount_cents
 
 
-# ---------------------------------------------------------------------------------------------
-# Records
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CancelResult:
-    enrollment: DraftEnrollment
-    first_skipped: date  # the first draft that will not happen
-    still_happening: date | None  # a draft already with the bank, which still goes through
-
-
-async def get_active(session: AsyncSession, account_id: int) -> DraftEnrollment | None:
-    """The account's active enrollment, if any."""
-    result = await session.execute(
-        select(DraftEnrollment)
-        .where(DraftEnrollment.account_id == account_id, DraftEnrollment.status == "active")
-        .order_by(DraftEnrollment.id.desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
-
-
-async def _account(session: AsyncSession, account_id: int) -> Account:
-    # FOR UPDATE (PostgreSQL) serialises two enrollments for the same account; SQLite ignores it
-    # and serialises writers itself.
-    result = await session.execute(
-        select(Account).where(Account.id == account_id).with_for_update()
-    )
-    account = result.scalar_one_or_none()
-    if account is None:
-        raise AccountNotFound("I couldn't find that account. Please call member services.")
-    return account
-
-
-async def _bank_method(
-    session: AsyncSession, account: Account, payment_method_id: int
-) -> PaymentMethod:
-    method = await session.get(PaymentMethod, payment_method_id)
-    # A method of another member is reported exactly like a missing one.
-    if method is None or method.member_id != account.member_id or not method.is_active:
-        raise PaymentMethodNotFound(
-            "I couldn't find that bank account. You can add one on our secure page."
-        )
-    if method.kind not in BANK_KINDS:
-        raise CardNotAllowed("Bank draft works with a checking or savings account, not a card.")
-    return method
-
-
-async def _audit(
-    session: AsyncSession,
-    *,
-    action: str,
-    account: Account,
-    enrollment: DraftEnrollment,
-    now: datetime,
-    channel: str,
-    verified_how: str,
-    conversation_id: str | None,
-    details: dict[str, object],
-) -> None:
-    """One audit entry in the same transaction (bot.services.audit refuses anything secret-looking)."""
-    await audit.record(
-        session,
-        actor=f"member:{account.member_id}",
-        action=action,
-        account_id=account.id,
-        conversation_id=conversation_id,
-        channel=channel,
-        verified_how=verified_how,
-        details={"enrollment_id": enrollment.id, **details},
-        now=now,
-    )
-
-
-async def enroll(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    payment_method_id: int,
-    draft_day: int,
-    amount_rule: str,
-    fixed_amount_cents: int | None,
-    today: date,
-    now: datetime,
-    channel: str,
-    verified_how: str,
-    conversation_id: str | None,
-    profile: CoopProfile,
-    copy_sent_to: str | None = None,
-) -> DraftEnrollment:
-    """Enroll an account in bank draft and record the authorization the member agreed to.
-
-    Call it only after the member saw `authorization_text(...)` for these same terms and said yes;
-    the stored text is rebuilt from the same inputs, so it is exactly what was shown.
-    """
-    draft_day = validate_draft_day(draft_day, profile)
-    amount = validate_terms(amount_rule, fixed_amount_cents, profile)
-    account = await _account(session, account_id)
-    method = await _bank_method(session, account, payment_method_id)
-    if await get_active(session, account_id) is not None:
-        raise AlreadyEnrolled(
-            "This account is already on bank draft. I can change or cancel that enrollment instead."
-        )
-    starts_on = next_draft_date(draft_day, today, profile, amount_rule)
-    text = authorization_text(
-        profile,
-        start_date=starts_on,
-        draft_day=draft_day,
-        amount_rule=amount_rule,
-        fixed_amount_cents=amount,
-        account_last4=account.account_number[-4:],
-        method_kind=method.kind,
-        method_last4=method.last4,
-    )
-    enrollment = DraftEnrollment(
-        account_id=account.id,
-        payment_method_id=method.id,
-        draft_day=draft_day,
-        amount_rule=amount_rule,
-        fixed_amount_cents=amount,
-        status="active",
-        starts_on=starts_on,
-        created_at=now,
-    )
-    session.add(enrollment)
-    await session.flush()
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="enroll",
-            text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
-        session,
-        action="draft.enroll",
-        account=account,
-        enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        details={
-            "draft_day": draft_day,
-            "amount_rule": amount_rule,
-            "starts_on": starts_on.isoformat(),
-            "method": method_label(method.kind, method.last4),
-        },
-    )
-    await session.flush()
-    return enrollment
-
-
-async def change(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    today: date,
-    now: datetime,
-    channel: str,
-    verified_how: str,
-    conversation_id: str | None,
-    profile: CoopProfile,
-    draft_day: int | None = None,
-    payment_method_id: int | None = None,
-    amount_rule: str | None = None,
-    fixed_amount_cents: int | None = None,
-    copy_sent_to: str | None = None,
-) -> DraftEnrollment:
-    """Change the active enrollment's day, bank account or amount; records a new authorization.
-
-    The enrollment is updated in place and `starts_on` becomes the first draft date under the new
-    terms (by the same notice rule as enrolling); a draft already submitted to the bank before then
-    still happens on the old terms. The authorization rows keep the history.
-    """
-    enrollment = await get_active(session, account_id)
-    if enrollment is None:
-        raise NotEnrolled("This account isn't on bank draft yet. Would you like to set it up?")
-    account = await _account(session, account_id)
-    new_day = (
-        validate_draft_day(draft_day, profile) if draft_day is not None else enrollment.draft_day
-    )
-    new_rule = amount_rule or enrollment.amount_rule
-    if new_rule == "fixed" and fixed_amount_cents is None and amount_rule is None:
-        fixed_amount_cents = enrollment.fixed_amount_cents
-    new_amount = validate_terms(new_rule, fixed_amount_cents, profile)
-    method = await _bank_method(session, account, payment_method_id or enrollment.payment_method_id)
-    starts_on = next_draft_date(new_day, today, profile, new_rule)
-    text = authorization_text(
-        profile,
-        start_date=starts_on,
-        draft_day=new_day,
-        amount_rule=new_rule,
-        fixed_amount_cents=new_amount,
-        account_last4=account.account_number[-4:],
-        method_kind=method.kind,
-        method_last4=method.last4,
-    )
-    before = {
-        "draft_day": enrollment.draft_day,
-        "amount_rule": enrollment.amount_rule,
-        "payment_method_id": enrollment.payment_method_id,
-    }
-    enrollment.draft_day = new_day
-    enrollment.amount_rule = new_rule
-    enrollment.fixed_amount_cents = new_amount
-    enrollment.payment_method_id = method.id
-    enrollment.starts_on = starts_on
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="change",
-            text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
-        session,
-        action="draft.change",
-        account=account,
-        enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        details={
-            "before": before,
-            "draft_day": new_day,
-            "amount_rule": new_rule,
-            "starts_on": starts_on.isoformat(),
-        },
-    )
-    await session.flush()
-    return enrollment
-
-
 def cancellation_text(
     profile: CoopProfile, *, cancelled_on: date, first_skipped: date, still_happening: date | None
 ) -> str:
     """The record (and the member's copy) of a cancellation."""
     text = (
-        f"Bank draft cancelled on {spell_date(cancelled_on)}. {profile.coop.name} will make no drafts "
-        f"from {spell_date(first_skipped)} on."
+        f"Bank draft cancelled on {spell_date(cancelled_on)}. {profile.coop.name} will make no "
+        f"drafts from {spell_date(first_skipped)} on."
     )
     if still_happening is not None:
-        text += f" The draft on {spell_date(still_happening)} was already sent to the bank and will still happen."
-    return text
-
-
-async def cancel(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    now: datetime,
-    channel: str,
-    verified_how: str,
-    conversation_id: str | None,
-    profile: CoopProfile,
-    copy_sent_to: str | None = None,
-) -> CancelResult:
-    """Cancel the active enrollment at the member's request.
-
-    `ends_on` is the last day a draft can still happen: the date of a draft already submitted to
-    the bank, or the day of cancellation when none is. Authorization records are kept (retention
-    counts from `ends_on`).
-    """
-    enrollment = await get_active(session, account_id)
-    if enrollment is None:
-        raise NotEnrolled("This account isn't on bank draft, so there's nothing to cancel.")
-    account = await _account(session, account_id)
-    today = _local_today(now, profile)
-    first_skipped = cancellation_effective(enrollment, now, profile)
-    still = draft_still_happening(enrollment, now, profile)
-    enrollment.status = "cancelled"
-    enrollment.cancelled_at = now
-    enrollment.ends_on = still or today
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="cancel",
-            text=cancellation_text(
-                profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
-            ),
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
+        text += (
+            f" The draft on {spell_date(still_happening)} was already sent to the bank and will "
+            "still happen."
         )
-    )
-    await _audit(
-        session,
-        action="draft.cancel",
-        account=account,
-        enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        details={
-            "first_skipped": first_skipped.isoformat(),
-            "still_happening": still.isoformat() if still else None,
-        },
-    )
-    await session.flush()
-    return CancelResult(enrollment, first_skipped, still)
+    return text

@@ -113,6 +113,11 @@ class MethodRecord:
         """`Visa ending 4242`, `Checking ending 6120`."""
         return method_label(self.kind, self.brand, self.last4)
 
+    @property
+    def phrase(self) -> str:
+        """`checking ending 6120`: the label mid-sentence."""
+        return method_phrase(self.kind, self.brand, self.last4)
+
     def expired(self, today: date) -> bool:
         """A card is good through the last day of its expiry month; bank accounts never expire."""
         if self.exp_month is None or self.exp_year is None:
@@ -125,6 +130,13 @@ def method_label(kind: str, brand: str | None, last4: str) -> str:
     if kind == "card":
         return f"{brand or 'Card'} ending {last4}"
     return f"{kind.capitalize()} ending {last4}"
+
+
+def method_phrase(kind: str, brand: str | None, last4: str) -> str:
+    """`method_label` as it reads mid-sentence ("from checking ending 6120"); a card brand is a
+    name and keeps its capital ("Visa ending 4242")."""
+    label = method_label(kind, brand, last4)
+    return label if kind == "card" and brand else label[:1].lower() + label[1:]
 
 
 @runtime_checkable

@@ -16,19 +16,40 @@ from typing import Any
 import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from bot.actions import draft as d
 from bot.actions.deps import ActionDeps, use_deps, wire
+from bot.actions.draft.forms import (
+    ValidateDraftCancelForm,
+    ValidateDraftChangeForm,
+    ValidateDraftForm,
+)
+from bot.actions.draft.questions import (
+    ActionAskDraftAuthorized,
+    ActionAskDraftCancelConfirmed,
+    ActionAskDraftDay,
+    ActionAskDraftMethodId,
+)
+from bot.actions.draft.slots import DRAFT_SLOTS
+from bot.actions.draft.start import ActionDraftStart
+from bot.actions.draft.submit import (
+    ActionDraftCancel,
+    ActionDraftChange,
+    ActionDraftEnroll,
+    ActionDraftStop,
+)
+from bot.actions.draft.texts import STALE_TERMS
 from bot.config import Settings
 from bot.core.clock import fixed_clock
 from bot.core.gsm7 import is_gsm7 as gsm7_safe
 from bot.services import drafts
+from bot.services.notify import DeliveryResult
 from bot.store.db import async_session_factory, make_async_engine
 from bot.store.demo import generate_demo_data
 from bot.store.models import (
     Account,
     AuditEntry,
+    Contact,
     DraftAuthorization,
     DraftEnrollment,
     OutboxMessage,
@@ -59,15 +80,18 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def demo(demo_template: Path, tmp_path: Path, profile) -> AsyncIterator[Any]:
-    """`demo(now)` installs deps on a fresh copy of the demo database with a clock stuck at `now`."""
+    """`demo(now, notifier=...)` installs deps on a fresh copy of the demo database, the clock
+    stuck at `now` (and any collaborator given in place of the default)."""
     path = tmp_path / "demo.db"
     path.write_bytes(demo_template.read_bytes())
     url = f"sqlite:///{path}"
     engine = make_async_engine(url)
     factory = async_session_factory(engine)
 
-    def install(now: datetime = SATURDAY) -> ActionDeps:
-        deps = wire(Settings(database_url=url), profile, factory, clock=fixed_clock(now))
+    def install(now: datetime = SATURDAY, **collaborators: Any) -> ActionDeps:
+        deps = wire(
+            Settings(database_url=url), profile, factory, clock=fixed_clock(now), **collaborators
+        )
         use_deps(deps)
         return deps
 
@@ -168,7 +192,7 @@ async def test_enroll_request_without_a_draft_opens_the_enrollment_form(demo) ->
     deps = demo()
     earl = await member(deps, "1000007315")
     texts, _, slots = await run(
-        d.ActionDraftStart(), tracker(earl, SATURDAY, slots={"draft_action": "enroll"})
+        ActionDraftStart(), tracker(earl, SATURDAY, slots={"draft_action": "enroll"})
     )
     assert texts == []
     assert slots["draft_next"] == "enroll"
@@ -178,7 +202,7 @@ async def test_view_for_loretta_says_day_amount_account_and_next_draft(demo) -> 
     deps = demo()
     loretta = await member(deps, "1000002209")
     texts, buttons, slots = await run(
-        d.ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "view"})
+        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "view"})
     )
     assert texts == [
         (
@@ -194,7 +218,7 @@ async def test_enrolling_when_already_on_draft_shows_it_and_offers_change_or_can
     deps = demo()
     loretta = await member(deps, "1000002209")
     texts, _, slots = await run(
-        d.ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "enroll"})
+        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "enroll"})
     )
     assert texts[0].startswith("You're on bank draft: the full amount due on the 18th")
     assert texts[0].endswith("I can change or cancel it.")
@@ -205,10 +229,11 @@ async def test_cancel_when_not_enrolled_says_so_and_offers_to_enroll(demo) -> No
     deps = demo()
     dana = await member(deps, "1000004821")
     texts, buttons, slots = await run(
-        d.ActionDraftStart(), tracker(dana, SATURDAY, slots={"draft_action": "cancel"})
+        ActionDraftStart(), tracker(dana, SATURDAY, slots={"draft_action": "cancel"})
     )
     assert texts == [
-        "Your account isn't on bank draft, so there's nothing to cancel. Would you like to set it up?"
+        "Your account isn't on bank draft, so there's nothing to cancel. "
+        "Would you like to set it up?"
     ]
     assert buttons == [{"title": "Set up bank draft", "payload": "/setup_draft"}]
     assert slots["draft_next"] == "done"
@@ -218,7 +243,7 @@ async def test_a_verified_but_unconfirmed_member_is_told_to_confirm_first(demo) 
     deps = demo()
     earl = await member(deps, "1000007315")
     texts, _, slots = await run(
-        d.ActionDraftStart(),
+        ActionDraftStart(),
         tracker(earl, SATURDAY, slots={"draft_action": "enroll", "tier": "verified"}),
     )
     assert texts == [
@@ -233,7 +258,7 @@ async def test_a_verified_but_unconfirmed_member_is_told_to_confirm_first(demo) 
 async def test_first_question_explains_draft_and_offers_the_profile_days(demo) -> None:
     deps = demo()
     earl = await member(deps, "1000007315")
-    texts, buttons, _ = await run(d.ActionAskDraftDay(), tracker(earl, SATURDAY, loop="draft_form"))
+    texts, buttons, _ = await run(ActionAskDraftDay(), tracker(earl, SATURDAY, loop="draft_form"))
     assert texts == [
         (
             "Bank draft pays your bill automatically from a bank account. We draft on the 3rd or "
@@ -250,7 +275,7 @@ async def test_a_day_we_do_not_draft_on_is_refused_and_asked_again(demo, typed: 
     deps = demo()
     earl = await member(deps, "1000007315")
     t = tracker(earl, SATURDAY, text=typed, loop="draft_form", requested="draft_day")
-    texts, result = await validate(d.ValidateDraftForm(), "draft_day", typed, t)
+    texts, result = await validate(ValidateDraftForm(), "draft_day", typed, t)
     assert texts == ["We can draft on the 3rd or the 18th of the month. Which works for you?"]
     assert result == {"draft_day": None, "draft_failures": 1}
 
@@ -266,7 +291,7 @@ async def test_second_wrong_day_also_offers_a_person(demo) -> None:
         requested="draft_day",
         slots={"draft_failures": 1},
     )
-    texts, result = await validate(d.ValidateDraftForm(), "draft_day", "the 20th", t)
+    texts, result = await validate(ValidateDraftForm(), "draft_day", "the 20th", t)
     assert texts[0].endswith(
         "If you'd rather talk with a person, say agent or call (706) 547-2167."
     )
@@ -291,15 +316,15 @@ async def test_an_allowed_day_is_kept_as_a_number_and_validating_twice_is_silent
     t = tracker(
         earl, SATURDAY, text=typed, entities=entities, loop="draft_form", requested="draft_day"
     )
-    texts, result = await validate(d.ValidateDraftForm(), "draft_day", typed, t)
+    texts, result = await validate(ValidateDraftForm(), "draft_day", typed, t)
     assert (texts, result) == ([], {"draft_day": 18})
-    assert await validate(d.ValidateDraftForm(), "draft_day", 18, t) == ([], {"draft_day": 18})
+    assert await validate(ValidateDraftForm(), "draft_day", 18, t) == ([], {"draft_day": 18})
 
 
 async def test_amount_rule_full_fixed_or_an_amount(demo) -> None:
     deps = demo()
     earl = await member(deps, "1000007315")
-    v = d.ValidateDraftForm()
+    v = ValidateDraftForm()
     full = tracker(
         earl, SATURDAY, text="the full amount", intent="choose_amount_full", loop="draft_form"
     )
@@ -329,7 +354,7 @@ async def test_amount_rule_full_fixed_or_an_amount(demo) -> None:
 async def test_required_slots_ask_the_amount_only_for_a_fixed_rule(demo) -> None:
     deps = demo()
     earl = await member(deps, "1000007315")
-    v, dispatcher = d.ValidateDraftForm(), CollectingDispatcher()
+    v, dispatcher = ValidateDraftForm(), CollectingDispatcher()
     assert await v.required_slots([], dispatcher, tracker(earl, SATURDAY), {}) == [
         "draft_day",
         "draft_amount_rule",
@@ -344,7 +369,7 @@ async def test_bank_accounts_are_offered_by_last_four_with_an_add_option(demo) -
     deps = demo()
     earl = await member(deps, "1000007315")
     texts, buttons, _ = await run(
-        d.ActionAskDraftMethodId(), tracker(earl, SATURDAY, loop="draft_form")
+        ActionAskDraftMethodId(), tracker(earl, SATURDAY, loop="draft_form")
     )
     assert texts == ["Which account should we draft?"]
     assert [b["title"] for b in buttons] == ["Checking ending 6120", "Add a bank account"]
@@ -354,14 +379,15 @@ async def test_a_member_with_only_a_card_is_told_drafts_need_a_bank_account(demo
     deps = demo()
     dana = await member(deps, "1000004821")
     texts, buttons, _ = await run(
-        d.ActionAskDraftMethodId(), tracker(dana, SATURDAY, loop="draft_form")
+        ActionAskDraftMethodId(), tracker(dana, SATURDAY, loop="draft_form")
     )
     assert "checking or savings account (not a card)" in texts[0]
     assert [b["title"] for b in buttons] == ["Add a bank account"]
     t = tracker(dana, SATURDAY, text="use my visa", loop="draft_form", requested="draft_method_id")
-    texts, result = await validate(d.ValidateDraftForm(), "draft_method_id", "use my visa", t)
+    texts, result = await validate(ValidateDraftForm(), "draft_method_id", "use my visa", t)
     assert texts == [
-        "Bank draft works with a checking or savings account, not a card. Which bank account should we use?"
+        "Bank draft works with a checking or savings account, not a card. "
+        "Which bank account should we use?"
     ]
     assert result["draft_method_id"] is None
 
@@ -372,7 +398,7 @@ async def test_checking_by_word_by_last_four_or_by_button(demo) -> None:
     checking = await method_id(deps, "6120")
     for typed in ("checking", "the one ending 6120", '/inform{"payment_method": "checking 6120"}'):
         t = tracker(earl, SATURDAY, text=typed, loop="draft_form", requested="draft_method_id")
-        texts, result = await validate(d.ValidateDraftForm(), "draft_method_id", typed, t)
+        texts, result = await validate(ValidateDraftForm(), "draft_method_id", typed, t)
         assert texts == [] and result["draft_method_id"] == checking
 
 
@@ -381,7 +407,7 @@ async def test_add_a_bank_account_gives_a_single_use_secure_link(demo) -> None:
     dana = await member(deps, "1000004821")
     typed = '/inform{"payment_method": "new"}'
     t = tracker(dana, SATURDAY, text=typed, loop="draft_form", requested="draft_method_id")
-    texts, result = await validate(d.ValidateDraftForm(), "draft_method_id", typed, t)
+    texts, result = await validate(ValidateDraftForm(), "draft_method_id", typed, t)
     assert texts[0].startswith(
         "You can add a bank account on our secure page: http://127.0.0.1:8080/pay/"
     )
@@ -410,7 +436,7 @@ async def test_a_bank_or_card_number_typed_in_is_never_kept(demo, typed: str) ->
     deps = demo()
     earl = await member(deps, "1000007315")
     t = tracker(earl, SATURDAY, text=typed, loop="draft_form", requested="draft_method_id")
-    texts, result = await validate(d.ValidateDraftForm(), "draft_method_id", typed, t)
+    texts, result = await validate(ValidateDraftForm(), "draft_method_id", typed, t)
     assert result == {"draft_method_id": None}
     assert texts[0].startswith("For your safety I didn't keep that ")
     assert texts[1].startswith(
@@ -429,7 +455,7 @@ async def test_authorization_shows_the_exact_wording_and_asks_yes_or_no(demo, pr
         "draft_method_id": await method_id(deps, "6120"),
     }
     texts, buttons, set_slots = await run(
-        d.ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
+        ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
     )
     wording = drafts.authorization_text(
         profile,
@@ -468,7 +494,7 @@ async def test_authorization_needs_an_explicit_yes(demo, typed, intent, expected
     t = tracker(
         earl, SATURDAY, text=typed, intent=intent, loop="draft_form", requested="draft_authorized"
     )
-    texts, result = await validate(d.ValidateDraftForm(), "draft_authorized", typed, t)
+    texts, result = await validate(ValidateDraftForm(), "draft_authorized", typed, t)
     assert result["draft_authorized"] is expected
     assert texts == (
         []
@@ -492,17 +518,18 @@ async def test_yes_enrolls_once_stores_the_wording_shown_and_sends_a_copy(demo) 
     earl = await member(deps, "1000007315")
     slots = enroll_slots(await method_id(deps, "6120"), True)
     shown, _, _ = await run(
-        d.ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
+        ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
     )
 
     texts, _, reset = await run(
-        d.ActionDraftEnroll(), tracker(earl, SATURDAY, text="YES", intent="affirm", slots=slots)
+        ActionDraftEnroll(), tracker(earl, SATURDAY, text="YES", intent="affirm", slots=slots)
     )
 
     assert texts == [
-        "You're enrolled. First draft: Dec 18. I've sent a copy of this authorization to e***@example.com."
+        "You're enrolled. First draft: Dec 18. I've sent a copy of this authorization to "
+        "e***@example.com."
     ]
-    assert all(reset[slot] is None for slot in d.DRAFT_SLOTS)
+    assert all(reset[slot] is None for slot in DRAFT_SLOTS)
     async with deps.sessions() as session:
         enrollments = (
             await session.scalars(
@@ -549,7 +576,7 @@ async def test_yes_enrolls_once_stores_the_wording_shown_and_sends_a_copy(demo) 
 
     # The action retried (or a second YES): no second enrollment, no second copy.
     texts, _, _ = await run(
-        d.ActionDraftEnroll(), tracker(earl, SATURDAY, text="YES", intent="affirm", slots=slots)
+        ActionDraftEnroll(), tracker(earl, SATURDAY, text="YES", intent="affirm", slots=slots)
     )
     assert texts[0].startswith(
         "You're on bank draft: the full amount due on the 18th from checking ending 6120."
@@ -563,7 +590,7 @@ async def test_no_stores_nothing_and_says_so(demo) -> None:
     earl = await member(deps, "1000007315")
     slots = enroll_slots(await method_id(deps, "6120"), False)
     texts, _, _ = await run(
-        d.ActionDraftEnroll(), tracker(earl, SATURDAY, text="no", intent="deny", slots=slots)
+        ActionDraftEnroll(), tracker(earl, SATURDAY, text="no", intent="deny", slots=slots)
     )
     assert texts == ["OK, I didn't set up bank draft. Nothing was stored. Anything else?"]
     assert await count(deps, DraftEnrollment, DraftEnrollment.account_id == earl.account_id) == 0
@@ -578,9 +605,9 @@ async def test_terms_shown_yesterday_are_not_enrolled_at_midnight(demo) -> None:
     earl = await member(deps, "1000007315")
     slots = enroll_slots(await method_id(deps, "6120"), True)
     texts, _, _ = await run(
-        d.ActionDraftEnroll(), tracker(earl, SATURDAY + timedelta(days=1), slots=slots)
+        ActionDraftEnroll(), tracker(earl, SATURDAY + timedelta(days=1), slots=slots)
     )
-    assert texts == [d.STALE_TERMS]
+    assert texts == [STALE_TERMS]
     assert await count(deps, DraftEnrollment, DraftEnrollment.account_id == earl.account_id) == 0
 
 
@@ -588,7 +615,7 @@ async def test_a_card_id_slipped_into_the_slot_is_refused_by_the_service(demo) -
     deps = demo()
     dana = await member(deps, "1000004821")
     slots = enroll_slots(await method_id(deps, "4242"), True)
-    texts, _, _ = await run(d.ActionDraftEnroll(), tracker(dana, SATURDAY, slots=slots))
+    texts, _, _ = await run(ActionDraftEnroll(), tracker(dana, SATURDAY, slots=slots))
     assert texts == ["I couldn't find that bank account any more. Nothing was set up."]
     assert await count(deps, DraftEnrollment, DraftEnrollment.account_id == dana.account_id) == 0
 
@@ -600,20 +627,22 @@ async def test_cancel_question_and_cancel_before_the_bank_has_the_draft(demo) ->
     deps = demo()
     loretta = await member(deps, "1000002209")
     texts, _, _ = await run(
-        d.ActionAskDraftCancelConfirmed(), tracker(loretta, SATURDAY, loop="draft_cancel_form")
+        ActionAskDraftCancelConfirmed(), tracker(loretta, SATURDAY, loop="draft_cancel_form")
     )
     assert texts == [
-        "Cancel your bank draft? Your Dec 18 draft and all later drafts will be stopped. Reply YES or NO."
+        "Cancel your bank draft? Your Dec 18 draft and all later drafts will be stopped. "
+        "Reply YES or NO."
     ]
 
     texts, _, _ = await run(
-        d.ActionDraftCancel(),
+        ActionDraftCancel(),
         tracker(
             loretta, SATURDAY, text="yes", intent="affirm", slots={"draft_cancel_confirmed": True}
         ),
     )
     assert texts == [
-        "Bank draft cancelled on Nov 28, 2026. Jefferson Energy Cooperative will make no drafts from Dec 18, 2026 on.",
+        "Bank draft cancelled on Nov 28, 2026. Jefferson Energy Cooperative will make no drafts "
+        "from Dec 18, 2026 on.",
         "I've sent a copy of this cancellation to l***@example.com. Anything else?",
     ]
     async with deps.sessions() as session:
@@ -634,20 +663,21 @@ async def test_cancel_after_the_draft_went_to_the_bank_says_that_draft_still_hap
     deps = demo(wednesday)
     loretta = await member(deps, "1000002209")
     texts, _, _ = await run(
-        d.ActionAskDraftCancelConfirmed(), tracker(loretta, wednesday, loop="draft_cancel_form")
+        ActionAskDraftCancelConfirmed(), tracker(loretta, wednesday, loop="draft_cancel_form")
     )
     assert texts == [
         (
-            "Cancel your bank draft? Your Dec 18 draft was already sent to the bank and will still happen. "
-            "Drafts from Jan 18 on will stop. Reply YES or NO."
+            "Cancel your bank draft? Your Dec 18 draft was already sent to the bank and will still "
+            "happen. Drafts from Jan 18 on will stop. Reply YES or NO."
         )
     ]
     texts, _, _ = await run(
-        d.ActionDraftCancel(), tracker(loretta, wednesday, slots={"draft_cancel_confirmed": True})
+        ActionDraftCancel(), tracker(loretta, wednesday, slots={"draft_cancel_confirmed": True})
     )
     assert texts[0] == (
-        "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no drafts from "
-        "Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank and will still happen."
+        "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no drafts "
+        "from Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank and will "
+        "still happen."
     )
 
 
@@ -655,7 +685,7 @@ async def test_no_to_cancel_keeps_the_draft(demo) -> None:
     deps = demo()
     loretta = await member(deps, "1000002209")
     texts, _, _ = await run(
-        d.ActionDraftCancel(), tracker(loretta, SATURDAY, slots={"draft_cancel_confirmed": False})
+        ActionDraftCancel(), tracker(loretta, SATURDAY, slots={"draft_cancel_confirmed": False})
     )
     assert texts == ["OK, your bank draft stays as it is. Nothing was changed. Anything else?"]
     assert (
@@ -675,7 +705,7 @@ async def test_no_to_cancel_keeps_the_draft(demo) -> None:
 async def test_change_the_day_shows_new_terms_and_needs_yes(demo, profile) -> None:
     deps = demo()
     loretta = await member(deps, "1000002209")
-    v = d.ValidateDraftChangeForm()
+    v = ValidateDraftChangeForm()
     t = tracker(
         loretta,
         SATURDAY,
@@ -693,7 +723,7 @@ async def test_change_the_day_shows_new_terms_and_needs_yes(demo, profile) -> No
         [], CollectingDispatcher(), tracker(loretta, SATURDAY, slots=slots), {}
     ) == ["draft_change_what", "draft_day", "draft_authorized"]
     shown, _, _ = await run(
-        d.ActionAskDraftAuthorized(),
+        ActionAskDraftAuthorized(),
         tracker(loretta, SATURDAY, slots=slots, loop="draft_change_form"),
     )
     assert shown == [
@@ -712,7 +742,7 @@ async def test_change_the_day_shows_new_terms_and_needs_yes(demo, profile) -> No
 
     slots |= {"draft_authorized": True, "draft_shown_on": "2026-11-28"}
     texts, _, _ = await run(
-        d.ActionDraftChange(), tracker(loretta, SATURDAY, text="yes", intent="affirm", slots=slots)
+        ActionDraftChange(), tracker(loretta, SATURDAY, text="yes", intent="affirm", slots=slots)
     )
     assert texts == [
         "Done. Your new draft terms take effect with the draft on Jan 3.",
@@ -735,7 +765,7 @@ async def test_change_not_enrolled_offers_to_enroll(demo) -> None:
     deps = demo()
     earl = await member(deps, "1000007315")
     texts, buttons, slots = await run(
-        d.ActionDraftStart(), tracker(earl, SATURDAY, slots={"draft_action": "change"})
+        ActionDraftStart(), tracker(earl, SATURDAY, slots={"draft_action": "change"})
     )
     assert texts == ["Your account isn't on bank draft. Would you like to set it up?"]
     assert buttons[0]["payload"] == "/setup_draft" and slots["draft_next"] == "done"
@@ -745,11 +775,11 @@ async def test_change_request_for_an_enrolled_member_opens_the_change_form(demo)
     deps = demo()
     loretta = await member(deps, "1000002209")
     _, _, slots = await run(
-        d.ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "change"})
+        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "change"})
     )
     assert slots["draft_next"] == "change"
     _, _, slots = await run(
-        d.ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "cancel"})
+        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "cancel"})
     )
     assert slots["draft_next"] == "cancel"
 
@@ -760,10 +790,10 @@ async def test_change_request_for_an_enrolled_member_opens_the_change_form(demo)
 async def test_never_mind_changes_nothing(demo) -> None:
     demo()
     texts, _, slots = await run(
-        d.ActionDraftStop(), Tracker("x", {}, {"text": "never mind"}, [], False, None, {}, "")
+        ActionDraftStop(), Tracker("x", {}, {"text": "never mind"}, [], False, None, {}, "")
     )
     assert texts == ["OK, nothing was changed. Anything else?"]
-    assert all(slots[s] is None for s in d.DRAFT_SLOTS)
+    assert all(slots[s] is None for s in DRAFT_SLOTS)
 
 
 async def test_after_a_validator_reask_the_question_is_not_repeated(demo) -> None:
@@ -776,13 +806,13 @@ async def test_after_a_validator_reask_the_question_is_not_repeated(demo) -> Non
             "text": "We can draft on the 3rd or the 18th of the month. Which works for you?",
         }
     )
-    texts, _, _ = await run(d.ActionAskDraftDay(), t)
+    texts, _, _ = await run(ActionAskDraftDay(), t)
     assert texts == []
     # After a digression's answer (another action spoke) the question is asked again.
     t.events.append({"event": "action", "name": "action_office_hours"})
     t.events.append({"event": "bot", "text": "Our office is closed now."})
     t.events.insert(0, {"event": "action", "name": "action_ask_draft_day"})
-    texts, _, _ = await run(d.ActionAskDraftDay(), t)
+    texts, _, _ = await run(ActionAskDraftDay(), t)
     assert texts == [
         "Back to your bank draft: we draft on the 3rd or the 18th. Which day works best?"
     ]
@@ -798,13 +828,14 @@ async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> Non
         "draft_method_id": await method_id(deps, "6120"),
     }
     shown, _, _ = await run(
-        d.ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
+        ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
     )
     assert shown[0].startswith(
-        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $75.00 on account ending 7315"
+        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $75.00 on "
+        "account ending 7315"
     )
     slots |= {"draft_authorized": True, "draft_shown_on": "2026-11-28"}
-    texts, _, _ = await run(d.ActionDraftEnroll(), tracker(earl, SATURDAY, slots=slots))
+    texts, _, _ = await run(ActionDraftEnroll(), tracker(earl, SATURDAY, slots=slots))
     assert texts[0].startswith("You're enrolled. First draft: Dec 3.")
     async with deps.sessions() as session:
         e = await session.scalar(
@@ -815,3 +846,83 @@ async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> Non
             7500,
             date(2026, 12, 3),
         )
+
+
+# ---------------------------------------------------------------- the member's copy
+
+
+class FailingNotifier:
+    """Every text and email fails (the provider is down)."""
+
+    def __init__(self) -> None:
+        self.tried = 0
+
+    async def send_sms(self, to_e164: str, body: str) -> DeliveryResult:
+        self.tried += 1
+        return DeliveryResult("failed", error="provider down")
+
+    async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
+        self.tried += 1
+        return DeliveryResult("failed", error="provider down")
+
+
+NO_COPY = (
+    "I couldn't send you a copy of this authorization right now; member services at "
+    "(706) 547-2167 can send you one."
+)
+
+
+async def test_a_copy_that_could_not_be_sent_is_not_claimed_and_the_member_is_told(demo) -> None:
+    notifier = FailingNotifier()
+    deps = demo(notifier=notifier)
+    earl = await member(deps, "1000007315")
+    slots = enroll_slots(await method_id(deps, "6120"), True)
+    texts, _, _ = await run(ActionDraftEnroll(), tracker(earl, SATURDAY, slots=slots))
+    assert texts == ["You're enrolled. First draft: Dec 18. " + NO_COPY]
+    assert notifier.tried == 1
+    async with deps.sessions() as session:
+        auth = await session.scalar(
+            select(DraftAuthorization)
+            .join(DraftEnrollment)
+            .where(DraftEnrollment.account_id == earl.account_id)
+        )
+        assert auth.action == "enroll" and auth.copy_sent_to is None
+
+
+async def test_with_no_contact_on_file_the_member_is_told_to_call_for_a_copy(demo) -> None:
+    deps = demo()
+    loretta = await member(deps, "1000002209")
+    async with deps.sessions() as session:
+        await session.execute(delete(Contact).where(Contact.member_id == loretta.member_id))
+        await session.commit()
+    texts, _, _ = await run(
+        ActionDraftCancel(), tracker(loretta, SATURDAY, slots={"draft_cancel_confirmed": True})
+    )
+    assert texts[1] == (
+        "I couldn't send you a copy of this cancellation right now; member services at "
+        "(706) 547-2167 can send you one. Anything else?"
+    )
+    assert await count(deps, OutboxMessage) == 0
+    async with deps.sessions() as session:
+        cancel = await session.scalar(
+            select(DraftAuthorization).where(DraftAuthorization.action == "cancel")
+        )
+        assert cancel.copy_sent_to is None
+
+
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        *((word, True) for word in ("yes", "i authorize", "i do", "ok", "sure", "authorize")),
+        *((word, False) for word in ("no", "nope", "no thanks", "i do not", "dont", "don't")),
+    ],
+)
+async def test_the_draft_words_for_yes_and_no_still_count(demo, typed, expected) -> None:
+    deps = demo()
+    earl = await member(deps, "1000007315")
+    forms = [(ValidateDraftForm(), "draft_authorized")]
+    forms.append((ValidateDraftCancelForm(), "draft_cancel_confirmed"))
+    for form, slot in forms:
+        t = tracker(earl, SATURDAY, text=typed, intent="inform", requested=slot)
+        texts, result = await validate(form, slot, typed, t)
+        assert (texts, result[slot]) == ([], expected)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT
 from bot.profile import load_profile
+from bot.services import draft_authorizations as records
 from bot.services import drafts
 from bot.services.drafts import (
     AlreadyEnrolled,
@@ -22,6 +23,7 @@ from bot.services.drafts import (
     NotEnrolled,
     PaymentMethodNotFound,
 )
+from bot.services.members import MethodRecord, method_phrase
 from bot.store.db import session_scope
 from bot.store.models import (
     Account,
@@ -49,7 +51,7 @@ def enrollment(day: int, starts_on: date) -> DraftEnrollment:
     )
 
 
-# -- days ---------------------------------------------------------------------------------------------
+# -- days ------------------------------------------------------------------------------------------
 
 
 def test_allowed_days_come_from_the_profile() -> None:
@@ -75,7 +77,7 @@ def test_other_draft_days_are_refused_with_the_allowed_ones(typed: object) -> No
     assert isinstance(info.value, ValueError)
 
 
-# -- first draft date ------------------------------------------------------------------------------------
+# -- first draft date ------------------------------------------------------------------------------
 
 
 def test_first_full_balance_draft_leaves_ten_days_notice() -> None:
@@ -104,7 +106,7 @@ def test_first_draft_date_refuses_a_day_not_allowed() -> None:
         drafts.next_draft_date(15, TODAY, PROFILE)
 
 
-# -- cancellation -------------------------------------------------------------------------------------------
+# -- cancellation ----------------------------------------------------------------------------------
 
 
 def test_cancel_four_days_before_stops_that_draft() -> None:
@@ -155,7 +157,7 @@ def test_cancellation_refuses_naive_datetimes() -> None:
         )
 
 
-# -- wording ------------------------------------------------------------------------------------------------
+# -- wording ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -191,9 +193,10 @@ def test_authorization_for_the_full_amount_reads_like_the_dialogue() -> None:
         method_last4="6120",
     )
     assert text == (
-        "Starting Jan 18, 2027, Jefferson Energy Cooperative will draft the full amount due on account ending 4821 "
-        "from checking ending 6120 on the 18th of each month, until you cancel. You can cancel any time by chat, "
-        "text, phone or at an office, at least 3 days before a draft date."
+        "Starting Jan 18, 2027, Jefferson Energy Cooperative will draft the full amount due on "
+        "account ending 4821 from checking ending 6120 on the 18th of each month, until you "
+        "cancel. You can cancel any time by chat, text, phone or at an office, at least 3 days "
+        "before a draft date."
     )
 
 
@@ -209,7 +212,8 @@ def test_authorization_for_a_fixed_amount_names_the_amount() -> None:
         method_last4="0042",
     )
     assert text.startswith(
-        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $50.00 on account ending 7315"
+        "Starting Dec 3, 2026, Jefferson Energy Cooperative will draft $50.00 on "
+        "account ending 7315"
     )
     assert "from savings ending 0042 on the 3rd of each month" in text
 
@@ -225,7 +229,74 @@ def test_fixed_amount_must_be_within_payment_limits() -> None:
         drafts.validate_terms("half", None, PROFILE)
 
 
-# -- records ------------------------------------------------------------------------------------------------
+def test_the_upcoming_draft_of_an_enrollment_never_comes_before_it_starts() -> None:
+    e = enrollment(18, date(2027, 1, 18))
+    assert drafts.upcoming_draft_date(e, TODAY) == date(2027, 1, 18)
+    assert drafts.upcoming_draft_date(e, date(2027, 1, 18)) == date(2027, 1, 18)
+    assert drafts.upcoming_draft_date(e, date(2027, 1, 19)) == date(2027, 2, 18)
+    assert drafts.upcoming_draft_date(e, date(2027, 12, 19)) == date(2028, 1, 18)
+
+
+def test_payment_methods_read_the_same_in_a_list_and_mid_sentence() -> None:
+    checking = MethodRecord(1, 1, "checking", "Ogeechee Valley Bank", "6120")
+    visa = MethodRecord(2, 1, "card", "Visa", "4242", 9, 2028)
+    assert (checking.label, checking.phrase) == ("Checking ending 6120", "checking ending 6120")
+    assert (visa.label, visa.phrase) == ("Visa ending 4242", "Visa ending 4242")
+    assert method_phrase("savings", None, "0042") == "savings ending 0042"
+
+
+def _situation(current: drafts.Enrollment | None) -> drafts.DraftSituation:
+    return drafts.DraftSituation(
+        account_last4="2209",
+        enrollment=current,
+        methods=[
+            MethodRecord(7, 1, "checking", "Bank", "3344"),
+            MethodRecord(8, 1, "savings", "Bank", "0042"),
+            MethodRecord(9, 1, "card", "Visa", "4242", 9, 2028),
+        ],
+    )
+
+
+def test_proposed_terms_fill_what_a_change_leaves_alone_from_the_enrollment() -> None:
+    current = drafts.Enrollment(1, 1, 7, 18, "fixed", 7500, date(2026, 12, 18))
+    changing_the_day = drafts.proposed_terms(
+        _situation(current),
+        draft_day=3,
+        amount_rule=None,
+        fixed_amount_cents=None,
+        payment_method_id=None,
+    )
+    assert changing_the_day == drafts.DraftTerms(3, "fixed", 7500, "checking", "3344")
+    new = drafts.proposed_terms(
+        _situation(None),
+        draft_day=18,
+        amount_rule=None,
+        fixed_amount_cents=None,
+        payment_method_id=8,
+    )
+    assert new == drafts.DraftTerms(18, "full_balance", None, "savings", "0042")
+    for missing in ({"draft_day": None, "payment_method_id": 8}, {"payment_method_id": 9}):
+        terms = {"draft_day": 18, "amount_rule": None, "fixed_amount_cents": None} | missing
+        assert drafts.proposed_terms(_situation(None), **terms) is None  # type: ignore[arg-type]
+
+
+def test_the_terms_wording_is_the_authorization_text_from_the_first_draft_date() -> None:
+    terms = drafts.DraftTerms(18, "full_balance", None, "checking", "6120")
+    assert drafts.terms_authorization(
+        PROFILE, terms, account_last4="7315", today=TODAY
+    ) == drafts.authorization_text(
+        PROFILE,
+        start_date=date(2026, 12, 18),
+        draft_day=18,
+        amount_rule="full_balance",
+        fixed_amount_cents=None,
+        account_last4="7315",
+        method_kind="checking",
+        method_last4="6120",
+    )
+
+
+# -- records ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -293,10 +364,10 @@ async def test_enroll_stores_the_enrollment_and_the_exact_authorization(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(s, **enroll_kwargs(seeded, copy_sent_to="e***@example.com"))  # type: ignore[arg-type]
+        e = await records.enroll(s, **enroll_kwargs(seeded, copy_sent_to="e***@example.com"))  # type: ignore[arg-type]
         enrollment_id = e.id
     async with session_scope(session_factory) as s:
-        active = await drafts.get_active(s, seeded["account"])
+        active = await records.get_active(s, seeded["account"])
         assert active is not None and active.id == enrollment_id
         assert (active.draft_day, active.amount_rule, active.starts_on) == (
             18,
@@ -325,7 +396,7 @@ async def test_enroll_with_a_fixed_amount_from_savings(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(
+        e = await records.enroll(
             s,
             **enroll_kwargs(
                 seeded,
@@ -343,7 +414,7 @@ async def test_enroll_refuses_a_card(
 ) -> None:
     with pytest.raises(CardNotAllowed, match="checking or savings account, not a card"):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["card"]))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["card"]))  # type: ignore[arg-type]
     async with session_scope(session_factory) as s:
         assert await s.scalar(select(func.count()).select_from(DraftEnrollment)) == 0
         assert await s.scalar(select(func.count()).select_from(DraftAuthorization)) == 0
@@ -354,21 +425,21 @@ async def test_enroll_refuses_another_members_bank_account_without_saying_so(
 ) -> None:
     with pytest.raises(PaymentMethodNotFound) as info:
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["foreign"]))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, payment_method_id=seeded["foreign"]))  # type: ignore[arg-type]
     assert "9999" not in str(info.value)
     with pytest.raises(PaymentMethodNotFound):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, payment_method_id=424242))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, payment_method_id=424242))  # type: ignore[arg-type]
 
 
 async def test_one_active_enrollment_per_account(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     with pytest.raises(AlreadyEnrolled, match="already on bank draft"):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, draft_day=3))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, draft_day=3))  # type: ignore[arg-type]
 
 
 async def test_enroll_refuses_a_day_or_amount_outside_the_rules(
@@ -376,10 +447,10 @@ async def test_enroll_refuses_a_day_or_amount_outside_the_rules(
 ) -> None:
     with pytest.raises(DraftDayNotAllowed):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(s, **enroll_kwargs(seeded, draft_day=10))  # type: ignore[arg-type]
+            await records.enroll(s, **enroll_kwargs(seeded, draft_day=10))  # type: ignore[arg-type]
     with pytest.raises(DraftAmountInvalid):
         async with session_scope(session_factory) as s:
-            await drafts.enroll(
+            await records.enroll(
                 s, **enroll_kwargs(seeded, amount_rule="fixed", fixed_amount_cents=600000)
             )  # type: ignore[arg-type]
 
@@ -388,10 +459,10 @@ async def test_change_day_records_a_new_authorization_from_the_next_allowed_date
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        e = await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        e = await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     later = datetime(2026, 12, 1, 15, tzinfo=UTC)
     async with session_scope(session_factory) as s:
-        changed = await drafts.change(
+        changed = await records.change(
             s,
             account_id=seeded["account"],
             draft_day=3,
@@ -420,7 +491,7 @@ async def test_change_to_a_fixed_amount_and_refuse_a_card(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     common = {
         "account_id": seeded["account"],
         "today": TODAY,
@@ -431,11 +502,11 @@ async def test_change_to_a_fixed_amount_and_refuse_a_card(
         "profile": PROFILE,
     }
     async with session_scope(session_factory) as s:
-        e = await drafts.change(s, amount_rule="fixed", fixed_amount_cents=12000, **common)  # type: ignore[arg-type]
+        e = await records.change(s, amount_rule="fixed", fixed_amount_cents=12000, **common)  # type: ignore[arg-type]
         assert (e.amount_rule, e.fixed_amount_cents, e.draft_day) == ("fixed", 12000, 18)
     with pytest.raises(CardNotAllowed):
         async with session_scope(session_factory) as s:
-            await drafts.change(s, payment_method_id=seeded["card"], **common)  # type: ignore[arg-type]
+            await records.change(s, payment_method_id=seeded["card"], **common)  # type: ignore[arg-type]
 
 
 async def test_change_without_an_enrollment(
@@ -443,7 +514,7 @@ async def test_change_without_an_enrollment(
 ) -> None:
     with pytest.raises(NotEnrolled):
         async with session_scope(session_factory) as s:
-            await drafts.change(
+            await records.change(
                 s,
                 account_id=seeded["account"],
                 draft_day=3,
@@ -460,10 +531,10 @@ async def test_cancel_records_when_it_takes_effect(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     cancel_at = datetime(2026, 12, 16, 14, tzinfo=NY)  # after the Dec 18 draft went to the bank
     async with session_scope(session_factory) as s:
-        result = await drafts.cancel(
+        result = await records.cancel(
             s,
             account_id=seeded["account"],
             now=cancel_at,
@@ -476,19 +547,20 @@ async def test_cancel_records_when_it_takes_effect(
         assert result.still_happening == date(2026, 12, 18)
         assert result.enrollment.status == "cancelled"
     async with session_scope(session_factory) as s:
-        assert await drafts.get_active(s, seeded["account"]) is None
+        assert await records.get_active(s, seeded["account"]) is None
         e = (await s.execute(select(DraftEnrollment))).scalar_one()
         assert e.ends_on == date(2026, 12, 18) and e.cancelled_at == cancel_at
         auth = (
             await s.execute(select(DraftAuthorization).where(DraftAuthorization.action == "cancel"))
         ).scalar_one()
         assert auth.text == (
-            "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no drafts from "
-            "Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank and will still happen."
+            "Bank draft cancelled on Dec 16, 2026. Jefferson Energy Cooperative will make no "
+            "drafts from Jan 18, 2027 on. The draft on Dec 18, 2026 was already sent to the bank "
+            "and will still happen."
         )
     with pytest.raises(NotEnrolled):
         async with session_scope(session_factory) as s:
-            await drafts.cancel(
+            await records.cancel(
                 s,
                 account_id=seeded["account"],
                 now=cancel_at,
@@ -499,7 +571,7 @@ async def test_cancel_records_when_it_takes_effect(
             )
     # and the member can enroll again afterwards; the old authorizations are kept
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded, today=date(2026, 12, 16), now=cancel_at))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded, today=date(2026, 12, 16), now=cancel_at))  # type: ignore[arg-type]
         assert await s.scalar(select(func.count()).select_from(DraftAuthorization)) == 3
 
 
@@ -507,9 +579,9 @@ async def test_cancel_in_time_stops_the_next_draft(
     session_factory: async_sessionmaker[AsyncSession], seeded: dict[str, int]
 ) -> None:
     async with session_scope(session_factory) as s:
-        await drafts.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
+        await records.enroll(s, **enroll_kwargs(seeded))  # type: ignore[arg-type]
     async with session_scope(session_factory) as s:
-        result = await drafts.cancel(
+        result = await records.cancel(
             s,
             account_id=seeded["account"],
             now=NOW,
