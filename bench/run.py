@@ -228,8 +228,8 @@ def prepare_database(path: Path) -> list[DemoAccount]:
     """A fresh demo database; the active accounts members will verify with."""
     from sqlalchemy import select
 
+    from bot.demo import generate_demo_data
     from bot.store.db import make_sync_engine
-    from bot.store.demo import generate_demo_data
     from bot.store.models import Account
 
     for suffix in ("", "-wal", "-shm"):
