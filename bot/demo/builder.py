@@ -17,11 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from bot.core.dates import ordinal
-from bot.core.money import format_cents
 from bot.demo.catalog import PHONE_AREA_CODES, PHONE_LINES
 from bot.profile import CoopProfile
 from bot.services.balance import BillingRules, late_fee_cents
+from bot.services.drafts import authorization_text
 from bot.store.models import (
     Account,
     Bill,
@@ -91,6 +90,8 @@ class PaymentSource:
     method_id: int | None
     label: str
     channel: str
+    kind: str = ""  # a saved method's kind and last four digits (drafts word them)
+    last4: str = ""
 
 
 @dataclass
@@ -141,8 +142,9 @@ class DemoBuilder:
     """Builds the demo rows for one run; deterministic for (profile, seed, today, now).
 
     Business rules come from the co-op profile through the services that apply them: the late
-    fee (`bot.services.balance.late_fee_cents`), the due days, the draft days and the time zone
-    every local time is in.
+    fee (`bot.services.balance.late_fee_cents`), the draft authorization wording
+    (`bot.services.drafts.authorization_text`, the words a member agrees to in the chat), the due
+    days, the draft days and the time zone every local time is in.
     """
 
     def __init__(
@@ -292,7 +294,7 @@ class DemoBuilder:
             },
         )
         self.card_methods += 1
-        return PaymentSource(method_id, f"{brand} ending {last4}", "web")
+        return PaymentSource(method_id, f"{brand} ending {last4}", "web", "card", last4)
 
     def bank(self, member_id: int, holder: str, kind: str, bank: str, last4: str) -> PaymentSource:
         method_id = self.w.next_id["payment_methods"]
@@ -312,7 +314,7 @@ class DemoBuilder:
             },
         )
         self.bank_methods += 1
-        return PaymentSource(method_id, f"{kind.capitalize()} ending {last4}", "web")
+        return PaymentSource(method_id, f"{kind.capitalize()} ending {last4}", "web", kind, last4)
 
     def draft(
         self,
@@ -339,20 +341,15 @@ class DemoBuilder:
                 "created_at": self.local_time(starts_on - timedelta(days=12), 11),
             },
         )
-        phrase = (
-            "the full balance of each bill"
-            if amount_rule == "full_balance"
-            else f"{format_cents(fixed_cents or 0)}"
-        )
-        drafts = self.profile.drafts
-        text = drafts.authorization_template.format(
-            start_date=f"{starts_on:%B} {starts_on.day}, {starts_on.year}",
-            coop_name=self.profile.coop.name,
-            amount_phrase=phrase,
+        text = authorization_text(
+            self.profile,
+            start_date=starts_on,
+            draft_day=day,
+            amount_rule=amount_rule,
+            fixed_amount_cents=fixed_cents,
             account_last4=account_number[-4:],
-            method_label=method.label.lower(),
-            draft_day_ordinal=ordinal(day),
-            cancel_notice_days=drafts.member_cancel_notice_days,
+            method_kind=method.kind,
+            method_last4=method.last4,
         )
         self.w.add(
             "draft_authorizations",
