@@ -4,6 +4,7 @@ being assessed, both timed relative to the run's "now"."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -14,7 +15,7 @@ from bot.store.models import Outage
 def add_outages(g: DemoBuilder) -> list[str]:
     """The two active outages of docs/demo-accounts.md; skipped if already loaded today."""
     made = []
-    specs = [
+    specs: list[dict[str, Any]] = [
         dict(
             town="Wrens",
             zip="30833",

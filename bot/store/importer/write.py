@@ -64,7 +64,7 @@ class _Writer:
                 inserts.append(row)
                 next_id += 1
         for keys, batch in updates.items():
-            fields = {k: bindparam(k) for k in keys if k != "_id"}
+            fields: dict[str, Any] = {k: bindparam(k) for k in keys if k != "_id"}
             if fields:
                 self.conn.execute(
                     table.update().where(table.c.id == bindparam("_id")).values(fields), batch
