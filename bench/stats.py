@@ -55,7 +55,10 @@ def messages_per_second(count: int, seconds: float) -> float:
 
 def format_table(rows: Iterable[Summary]) -> str:
     """A fixed-width text table for the terminal."""
-    header = f"{'turn category':<36} {'count':>6} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'unexp.':>7}"
+    header = (
+        f"{'turn category':<36} {'count':>6} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} "
+        f"{'unexp.':>7}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(

@@ -22,7 +22,7 @@ def _cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.store.demo import generate_demo_data
+    from bot.demo import generate_demo_data
 
     report = generate_demo_data(
         settings.database_url,

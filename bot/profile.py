@@ -85,7 +85,7 @@ class WeekHours(Mapping[int, Hours]):
             return WEEKDAYS.index(day.lower()[:3])
         return day
 
-    def __getitem__(self, day: int | str) -> Hours:  # type: ignore[override]
+    def __getitem__(self, day: int | str) -> Hours:
         try:
             return self._days[self._key(day)]
         except ValueError:
@@ -93,7 +93,7 @@ class WeekHours(Mapping[int, Hours]):
 
     def __contains__(self, day: object) -> bool:
         try:
-            return self._key(day) in self._days  # type: ignore[arg-type]
+            return (self._key(day) if isinstance(day, str) else day) in self._days
         except (ValueError, TypeError):
             return False
 
@@ -274,12 +274,18 @@ class CoopProfile:
 # Validation helpers: each names the field path in its message
 # ---------------------------------------------------------------------------------------------
 
-_MISSING = object()
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 
 
 class _Reader:
+    """Reads one profile document; every failure names the source file and the field path.
+
+    Required and optional reads are separate methods (`text` / `optional_text`, ...): a required
+    read returns its value or fails with "is missing", an optional one returns None (or `()`).
+    A key set to nothing (`fax:`) counts as missing.
+    """
+
     def __init__(self, source: str) -> None:
         self.source = source
 
@@ -292,36 +298,39 @@ class _Reader:
             self.fail(field, f"must be a group of settings (key: value lines), got {value!r}")
         return value
 
-    def section(
-        self, parent: dict[str, Any], key: str, field: str, *, required: bool = True
+    def section(self, parent: dict[str, Any], key: str, field: str) -> dict[str, Any]:
+        return self.mapping(self.get(parent, key, field), field)
+
+    def optional_section(
+        self, parent: dict[str, Any], key: str, field: str
     ) -> dict[str, Any] | None:
-        value = parent.get(key, _MISSING)
-        if value is _MISSING or value is None:
-            if required:
-                self.fail(field, "is missing")
-            return None
-        return self.mapping(value, field)
+        value = parent.get(key)
+        return None if value is None else self.mapping(value, field)
 
     def only_keys(self, m: dict[str, Any], field: str, known: set[str] | frozenset[str]) -> None:
-        """Unknown keys are refused: a misspelt key would otherwise silently fall back to nothing."""
+        """Unknown keys are refused: a misspelt key would otherwise silently fall back to
+        nothing."""
         for key in m:
             if key not in known:
                 where = f"{field}.{key}" if field else str(key)
                 self.fail(where, f"is not a known setting (known here: {', '.join(sorted(known))})")
 
-    def get(self, m: dict[str, Any], key: str, field: str, *, required: bool = True) -> Any:
-        value = m.get(key, _MISSING)
-        if value is _MISSING or value is None:
-            if required:
-                self.fail(field, "is missing")
-            return None
+    def get(self, m: dict[str, Any], key: str, field: str) -> Any:
+        """The raw value of a required key (anything but None)."""
+        value = m.get(key)
+        if value is None:
+            self.fail(field, "is missing")
         return value
 
     # -- scalars --------------------------------------------------------------------------------
-    def text(self, m: dict[str, Any], key: str, field: str, *, required: bool = True) -> str | None:
-        value = self.get(m, key, field, required=required)
-        if value is None:
-            return None
+    def text(self, m: dict[str, Any], key: str, field: str) -> str:
+        return self.text_value(self.get(m, key, field), field)
+
+    def optional_text(self, m: dict[str, Any], key: str, field: str) -> str | None:
+        value = m.get(key)
+        return None if value is None else self.text_value(value, field)
+
+    def text_value(self, value: Any, field: str) -> str:
         if not isinstance(value, str) or not value.strip():
             self.fail(field, f"must be text, got {value!r}")
         return value.strip()
@@ -334,9 +343,19 @@ class _Reader:
         *,
         minimum: int | None = None,
         maximum: int | None = None,
-        required: bool = True,
+    ) -> int:
+        return self.int_value(self.get(m, key, field), field, minimum=minimum, maximum=maximum)
+
+    def optional_integer(
+        self,
+        m: dict[str, Any],
+        key: str,
+        field: str,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int | None:
-        value = self.get(m, key, field, required=required)
+        value = m.get(key)
         if value is None:
             return None
         return self.int_value(value, field, minimum=minimum, maximum=maximum)
@@ -418,12 +437,14 @@ class _Reader:
                 pass
         self.fail(field, f"must be a date like 2026-11-26, got {value!r}")
 
-    def text_list(
-        self, m: dict[str, Any], key: str, field: str, *, required: bool = True
-    ) -> tuple[str, ...]:
-        value = self.get(m, key, field, required=required)
-        if value is None:
-            return ()
+    def text_list(self, m: dict[str, Any], key: str, field: str) -> tuple[str, ...]:
+        return self.text_items(self.get(m, key, field), field)
+
+    def optional_text_list(self, m: dict[str, Any], key: str, field: str) -> tuple[str, ...]:
+        value = m.get(key)
+        return () if value is None else self.text_items(value, field)
+
+    def text_items(self, value: Any, field: str) -> tuple[str, ...]:
         if not isinstance(value, list):
             self.fail(field, f"must be a list, got {value!r}")
         out = []
@@ -441,7 +462,6 @@ class _Reader:
 
 def _coop(r: _Reader, raw: dict[str, Any]) -> Coop:
     m = r.section(raw, "coop", "coop")
-    assert m is not None
     r.only_keys(
         m,
         "coop",
@@ -449,34 +469,29 @@ def _coop(r: _Reader, raw: dict[str, Any]) -> Coop:
     )
     tz_name = r.text(m, "timezone", "coop.timezone")
     try:
-        tz = ZoneInfo(tz_name)  # type: ignore[arg-type]
+        tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         r.fail("coop.timezone", f"must be a time zone like America/New_York, got {tz_name!r}")
     return Coop(
-        name=r.text(m, "name", "coop.name"),  # type: ignore[arg-type]
-        short_name=r.text(m, "short_name", "coop.short_name"),  # type: ignore[arg-type]
-        website=r.text(m, "website", "coop.website"),  # type: ignore[arg-type]
+        name=r.text(m, "name", "coop.name"),
+        short_name=r.text(m, "short_name", "coop.short_name"),
+        website=r.text(m, "website", "coop.website"),
         timezone=tz,
-        counties_served=r.integer(
-            m, "counties_served", "coop.counties_served", minimum=1, required=False
-        ),
-        members_approx=r.integer(
-            m, "members_approx", "coop.members_approx", minimum=0, required=False
-        ),
+        counties_served=r.optional_integer(m, "counties_served", "coop.counties_served", minimum=1),
+        members_approx=r.optional_integer(m, "members_approx", "coop.members_approx", minimum=0),
     )
 
 
 def _phones(r: _Reader, raw: dict[str, Any]) -> Phones:
     m = r.section(raw, "phones", "phones")
-    assert m is not None
     r.only_keys(m, "phones", {"member_services", "member_services_toll_free", "outage_24_7", "fax"})
     return Phones(
-        member_services=r.text(m, "member_services", "phones.member_services"),  # type: ignore[arg-type]
-        outage_24_7=r.text(m, "outage_24_7", "phones.outage_24_7"),  # type: ignore[arg-type]
-        member_services_toll_free=r.text(
-            m, "member_services_toll_free", "phones.member_services_toll_free", required=False
+        member_services=r.text(m, "member_services", "phones.member_services"),
+        outage_24_7=r.text(m, "outage_24_7", "phones.outage_24_7"),
+        member_services_toll_free=r.optional_text(
+            m, "member_services_toll_free", "phones.member_services_toll_free"
         ),
-        fax=r.text(m, "fax", "phones.fax", required=False),
+        fax=r.optional_text(m, "fax", "phones.fax"),
     )
 
 
@@ -514,7 +529,6 @@ def _offices(r: _Reader, raw: dict[str, Any], week: WeekHours) -> tuple[Office, 
             m, where, {"id", "name", "street", "town", "state", "zip", "lunch_closure", "services"}
         )
         office_id = r.text(m, "id", f"{where}.id")
-        assert office_id is not None
         where = f"offices[{i}] ({office_id})"
         if office_id in seen:
             r.fail(f"{where}.id", f"repeats an earlier office id {office_id!r}")
@@ -523,7 +537,7 @@ def _offices(r: _Reader, raw: dict[str, Any], week: WeekHours) -> tuple[Office, 
         if not isinstance(zip_code, str) or not re.fullmatch(r"\d{5}(-\d{4})?", zip_code):
             r.fail(f"{where}.zip", f'must be a ZIP code in quotes, like "30833", got {zip_code!r}')
         lunch = None
-        lunch_raw = r.section(m, "lunch_closure", f"{where}.lunch_closure", required=False)
+        lunch_raw = r.optional_section(m, "lunch_closure", f"{where}.lunch_closure")
         if lunch_raw is not None:
             lw = f"{where}.lunch_closure"
             r.only_keys(lunch_raw, lw, {"start", "end"})
@@ -541,13 +555,13 @@ def _offices(r: _Reader, raw: dict[str, Any], week: WeekHours) -> tuple[Office, 
         offices.append(
             Office(
                 id=office_id,
-                name=r.text(m, "name", f"{where}.name"),  # type: ignore[arg-type]
-                street=r.text(m, "street", f"{where}.street", required=False),
-                town=r.text(m, "town", f"{where}.town"),  # type: ignore[arg-type]
-                state=r.text(m, "state", f"{where}.state"),  # type: ignore[arg-type]
+                name=r.text(m, "name", f"{where}.name"),
+                street=r.optional_text(m, "street", f"{where}.street"),
+                town=r.text(m, "town", f"{where}.town"),
+                state=r.text(m, "state", f"{where}.state"),
                 zip=zip_code,
                 lunch_closure=lunch,
-                services=r.text_list(m, "services", f"{where}.services", required=False),
+                services=r.optional_text_list(m, "services", f"{where}.services"),
             )
         )
     return tuple(offices)
@@ -569,14 +583,13 @@ def _holidays(r: _Reader, raw: dict[str, Any]) -> tuple[Holiday, ...]:
                 f"{where}.date", f"{day.isoformat()} is listed twice (also holidays[{seen[day]}])"
             )
         seen[day] = i
-        out.append(Holiday(day, r.text(m, "name", f"{where}.name")))  # type: ignore[arg-type]
+        out.append(Holiday(day, r.text(m, "name", f"{where}.name")))
     return tuple(sorted(out, key=lambda h: h.date))
 
 
 def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
     f = "billing"
     m = r.section(raw, f, f)
-    assert m is not None
     r.only_keys(
         m,
         f,
@@ -595,7 +608,6 @@ def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
         },
     )
     rh = r.section(m, "reconnect_business_hours", f"{f}.reconnect_business_hours")
-    assert rh is not None
     rw = f"{f}.reconnect_business_hours"
     r.only_keys(rh, rw, {"days", "start", "end"})
     days_raw = r.get(rh, "days", f"{rw}.days")
@@ -616,7 +628,7 @@ def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
     return Billing(
         due_days_after_billing=r.integer(
             m, "due_days_after_billing", f"{f}.due_days_after_billing", minimum=1, maximum=90
-        ),  # type: ignore[arg-type]
+        ),
         payment_cutoff_local_time=r.clock(
             r.get(m, "payment_cutoff_local_time", f"{f}.payment_cutoff_local_time"),
             f"{f}.payment_cutoff_local_time",
@@ -624,7 +636,7 @@ def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
         late_fee_threshold_cents=r.money_cents(m, "late_fee_threshold", f"{f}.late_fee_threshold"),
         late_fee_percent=percent,
         late_fee_minimum_cents=r.money_cents(m, "late_fee_minimum", f"{f}.late_fee_minimum"),
-        disconnect_rule=r.text(m, "disconnect_rule", f"{f}.disconnect_rule"),  # type: ignore[arg-type]
+        disconnect_rule=r.text(m, "disconnect_rule", f"{f}.disconnect_rule"),
         reconnect_fee_business_hours_cents=r.money_cents(
             m, "reconnect_fee_business_hours", f"{f}.reconnect_fee_business_hours"
         ),
@@ -632,22 +644,16 @@ def _billing(r: _Reader, raw: dict[str, Any]) -> Billing:
             m, "reconnect_fee_other_times", f"{f}.reconnect_fee_other_times"
         ),
         reconnect_business_hours=ReconnectHours(tuple(sorted(set(days))), start, end),
-        senior_billing_day=r.integer(
-            m,
-            "senior_billing_day",
-            f"{f}.senior_billing_day",
-            minimum=1,
-            maximum=28,
-            required=False,
+        senior_billing_day=r.optional_integer(
+            m, "senior_billing_day", f"{f}.senior_billing_day", minimum=1, maximum=28
         ),
-        online_payment_posting=r.text(m, "online_payment_posting", f"{f}.online_payment_posting"),  # type: ignore[arg-type]
+        online_payment_posting=r.text(m, "online_payment_posting", f"{f}.online_payment_posting"),
     )
 
 
 def _payments(r: _Reader, raw: dict[str, Any]) -> Payments:
     f = "payments"
     m = r.section(raw, f, f)
-    assert m is not None
     r.only_keys(
         m, f, {"minimum", "maximum", "warn_above_balance", "methods_accepted", "ways_to_pay"}
     )
@@ -676,7 +682,6 @@ def _payments(r: _Reader, raw: dict[str, Any]) -> Payments:
 def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
     f = "drafts"
     m = r.section(raw, f, f)
-    assert m is not None
     r.only_keys(
         m,
         f,
@@ -713,7 +718,6 @@ def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
     if not rules:
         r.fail(f"{f}.amount_rules", "must list at least one of full_balance, fixed")
     template = r.text(m, "authorization_template", f"{f}.authorization_template")
-    assert template is not None
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as exc:
@@ -730,16 +734,16 @@ def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
         amount_rules=rules,
         member_cancel_notice_days=r.integer(
             m, "member_cancel_notice_days", f"{f}.member_cancel_notice_days", minimum=0, maximum=27
-        ),  # type: ignore[arg-type]
+        ),
         amount_notice_days=r.integer(
             m, "amount_notice_days", f"{f}.amount_notice_days", minimum=0, maximum=27
-        ),  # type: ignore[arg-type]
+        ),
         date_change_notice_days=r.integer(
             m, "date_change_notice_days", f"{f}.date_change_notice_days", minimum=0, maximum=60
-        ),  # type: ignore[arg-type]
+        ),
         authorization_retention_years=r.integer(
             m, "authorization_retention_years", f"{f}.authorization_retention_years", minimum=2
-        ),  # type: ignore[arg-type]
+        ),
         authorization_template=" ".join(template.split()),
     )
 
@@ -759,12 +763,10 @@ def _month_day(r: _Reader, value: Any, field: str) -> MonthDay:
 def _extreme_weather(r: _Reader, raw: dict[str, Any]) -> ExtremeWeather:
     f = "extreme_weather"
     m = r.section(raw, f, f)
-    assert m is not None
     r.only_keys(
         m, f, {"winter_window", "winter_forecast_low_below_f", "heat_advisory_suspends", "summary"}
     )
     ww = r.section(m, "winter_window", f"{f}.winter_window")
-    assert ww is not None
     r.only_keys(ww, f"{f}.winter_window", {"start", "end"})
     start = _month_day(
         r, r.get(ww, "start", f"{f}.winter_window.start"), f"{f}.winter_window.start"
@@ -779,14 +781,13 @@ def _extreme_weather(r: _Reader, raw: dict[str, Any]) -> ExtremeWeather:
         heat_advisory_suspends=r.boolean(
             m, "heat_advisory_suspends", f"{f}.heat_advisory_suspends"
         ),
-        summary=" ".join(r.text(m, "summary", f"{f}.summary").split()),  # type: ignore[union-attr]
+        summary=" ".join(r.text(m, "summary", f"{f}.summary").split()),
     )
 
 
 def _verification(r: _Reader, raw: dict[str, Any]) -> Verification:
     f = "verification"
     m = r.section(raw, f, f)
-    assert m is not None
     keys = (
         "max_failures",
         "failure_window_minutes",
@@ -798,34 +799,33 @@ def _verification(r: _Reader, raw: dict[str, Any]) -> Verification:
     )
     r.only_keys(m, f, set(keys))
     values = {k: r.integer(m, k, f"{f}.{k}", minimum=1) for k in keys}
-    if not 4 <= values["otp_length"] <= 10:  # type: ignore[operator]
+    if not 4 <= values["otp_length"] <= 10:
         r.fail(f"{f}.otp_length", f"must be from 4 to 10 digits, got {values['otp_length']!r}")
-    return Verification(**values)  # type: ignore[arg-type]
+    return Verification(**values)
 
 
 def _outages(r: _Reader, raw: dict[str, Any]) -> Outages:
     f = "outages"
     m = r.section(raw, f, f)
-    assert m is not None
     r.only_keys(m, f, {"safe_distance_feet", "report_prefix", "hazard_words"})
     words = r.text_list(m, "hazard_words", f"{f}.hazard_words")
     if not words:
         r.fail(f"{f}.hazard_words", "must list at least one word")
     return Outages(
-        safe_distance_feet=r.integer(m, "safe_distance_feet", f"{f}.safe_distance_feet", minimum=1),  # type: ignore[arg-type]
-        report_prefix=r.text(m, "report_prefix", f"{f}.report_prefix"),  # type: ignore[arg-type]
+        safe_distance_feet=r.integer(m, "safe_distance_feet", f"{f}.safe_distance_feet", minimum=1),
+        report_prefix=r.text(m, "report_prefix", f"{f}.report_prefix"),
         hazard_words=tuple(w.lower() for w in words),
     )
 
 
 def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
-    m = r.section(raw, "faq", "faq", required=False) or {}
+    m = r.optional_section(raw, "faq", "faq") or {}
     out: dict[str, str] = {}
     for key in m:
         if not isinstance(key, str):
             r.fail(f"faq.{key}", "must have a text name")
         text = r.text(m, key, f"faq.{key}")
-        out[key] = " ".join(text.split())  # type: ignore[union-attr]
+        out[key] = " ".join(text.split())
     return out
 
 
@@ -860,9 +860,8 @@ def parse_profile(raw: Any, source: str = "profile") -> CoopProfile:
         r.fail("the file", "must be a YAML mapping of sections (coop:, phones:, ...)")
     r.only_keys(raw, "", _TOP_LEVEL)
     office_raw = r.section(raw, "office_hours", "office_hours")
-    assert office_raw is not None
     office_hours = _week(r, office_raw, "office_hours")
-    agent_raw = r.section(raw, "agent_hours", "agent_hours", required=False)
+    agent_raw = r.optional_section(raw, "agent_hours", "agent_hours")
     agent_hours = _week(r, agent_raw, "agent_hours") if agent_raw is not None else office_hours
     return CoopProfile(
         source=source,

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -252,12 +252,74 @@ def build_children(
 # ---------------------------------------------------------------------------- supervisor
 
 
-class _Stop(Exception):
-    """Raised from the signal handler to leave the supervision loop."""
+class Stop(Exception):
+    """Raised from the signal handler (SIGINT/SIGTERM) to leave what the supervisor is doing."""
 
 
 def _raise_stop(signum: int, _frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    raise Stop(signal.Signals(signum).name)
+
+
+class Supervisor:
+    """Starts children in order, each healthy before the next, and stops every one it started.
+
+    Used as a context manager: inside it the given signals raise `Stop`, so Ctrl-C or SIGTERM
+    leaves through the `with`, whose exit stops what was started in reverse order and restores
+    the previous signal handlers. While stopping, further SIGINT/SIGTERM are ignored so a second
+    Ctrl-C cannot leave orphans. `jecbot run` and `make bench` both supervise with this.
+    """
+
+    def __init__(self, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)):
+        self.signals = signals
+        self.started: list[Child] = []
+        self.stopped = 0  # children stopped so far
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> Supervisor:
+        self._previous = {s: signal.signal(s, _raise_stop) for s in self.signals}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        current = _ignore_stop_signals()
+        try:
+            self._stop_started()
+        finally:
+            for sig, handler in {**current, **self._previous}.items():
+                signal.signal(sig, handler)
+
+    def start(self, child: Child, timeout: float) -> None:
+        """Start `child` and wait for its health check (`StartupError` if it fails or exits)."""
+        child.start()
+        self.started.append(child)
+        wait_healthy(child, timeout)
+
+    def watch(self, poll_seconds: float = 1.0) -> tuple[Child, int]:
+        """Block until a started child exits; return it and its exit code."""
+        while True:
+            for child in self.started:
+                code = child.exit_code()
+                if code is not None:
+                    return child, code
+            time.sleep(poll_seconds)
+
+    def stop_all(self) -> None:
+        """Stop the started children in reverse order, ignoring SIGINT/SIGTERM meanwhile."""
+        current = _ignore_stop_signals()
+        try:
+            self._stop_started()
+        finally:
+            for sig, handler in current.items():
+                signal.signal(sig, handler)
+
+    def _stop_started(self) -> None:
+        while self.started:
+            self.started.pop().stop()
+            self.stopped += 1
+
+
+def _ignore_stop_signals() -> dict[signal.Signals, Any]:
+    """Ignore SIGINT and SIGTERM (so stopping is never interrupted); returns the handlers."""
+    return {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _where_to_talk(settings: Settings, children: list[Child]) -> str:
@@ -271,6 +333,28 @@ def _where_to_talk(settings: Settings, children: list[Child]) -> str:
     return "\n".join(lines)
 
 
+def _supervise(settings: Settings, children: list[Child], supervisor: Supervisor) -> int:
+    try:
+        for child in children:
+            print(f"Starting {child.name} (log: {child.log_path}) ...", flush=True)
+            supervisor.start(child, STARTUP_TIMEOUT_SECONDS[child.name])
+            print(f"  {child.name} is up: {child.health_url.split('?')[0]}", flush=True)
+        print(_where_to_talk(settings, children), flush=True)
+        child, code = supervisor.watch()
+        print(
+            f"\n{child.name} stopped unexpectedly (exit code {code}); "
+            f"see {child.log_path}. Stopping the others.",
+            file=sys.stderr,
+        )
+        return 1
+    except Stop as stop:
+        print(f"\n{stop.args[0]} received: stopping ...", flush=True)
+        return 0
+    except StartupError as exc:
+        print(f"\nCould not start the assistant: {exc}", file=sys.stderr)
+        return 1
+
+
 def run_all(settings: Settings) -> int:
     """Start every process, wait until each is healthy, supervise; 0 on Ctrl-C, 1 on failure."""
     if not RASA_BIN.exists():
@@ -278,40 +362,9 @@ def run_all(settings: Settings) -> int:
         return 1
     endpoints = write_endpoints(settings)
     children = build_children(settings, endpoints)
-    started: list[Child] = []
-    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for child in children:
-            print(f"Starting {child.name} (log: {child.log_path}) ...", flush=True)
-            child.start()
-            started.append(child)
-            wait_healthy(child, STARTUP_TIMEOUT_SECONDS[child.name])
-            print(f"  {child.name} is up: {child.health_url.split('?')[0]}", flush=True)
-        print(_where_to_talk(settings, children), flush=True)
-        while True:
-            for child in started:
-                code = child.exit_code()
-                if code is not None:
-                    print(
-                        f"\n{child.name} stopped unexpectedly (exit code {code}); "
-                        f"see {child.log_path}. Stopping the others.",
-                        file=sys.stderr,
-                    )
-                    return 1
-            time.sleep(1.0)
-    except _Stop as stop:
-        print(f"\n{stop.args[0]} received: stopping ...", flush=True)
-        return 0
-    except StartupError as exc:
-        print(f"\nCould not start the assistant: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        # Ignore further Ctrl-C while stopping, so a second press does not leave orphans.
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
-        for child in reversed(started):
-            child.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if started:
-            print("All processes stopped.", flush=True)
+    supervisor = Supervisor()
+    with supervisor:
+        code = _supervise(settings, children, supervisor)
+    if supervisor.stopped:
+        print("All processes stopped.", flush=True)
+    return code

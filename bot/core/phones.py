@@ -38,6 +38,22 @@ def normalize_phone(
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def read_e164(text: str) -> tuple[str, bool] | None:
+    """`text` read strictly as an international number: (its E.164 form, whether it is a valid
+    number), or None when it is no phone number at all.
+
+    For data that must already be E.164, such as a billing-system import: unlike
+    `normalize_phone`, no region is assumed and no number is looked for inside other text, so the
+    caller can insist the E.164 form equals what it was given.
+    """
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.is_valid_number(number)
+
+
 def is_us_number(e164: str) -> bool:
     return e164.startswith("+1")
 

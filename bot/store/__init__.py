@@ -1,1 +1,2 @@
-"""Member-services data layer: models, engines and sessions, migrations, demo data and import."""
+"""Member-services data layer: models, engines and sessions, migrations and import (the demo
+data, which needs business rules, lives above in `bot.demo`)."""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT
-from bot.store.demo import generate_demo_data
+from bot.demo import generate_demo_data
 from bot.store.models import Account
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, verified_slots
 

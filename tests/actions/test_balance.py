@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.actions.balance import ActionCheckBalance
 from bot.core.gsm7 import is_gsm7
-from bot.store.demo import generate_demo_data
+from bot.demo import generate_demo_data
 from bot.store.models import Account
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 

@@ -42,10 +42,10 @@ from bot.actions.draft.texts import STALE_TERMS
 from bot.config import Settings
 from bot.core.clock import fixed_clock
 from bot.core.gsm7 import is_gsm7 as gsm7_safe
+from bot.demo import generate_demo_data
 from bot.services import drafts
 from bot.services.notify import DeliveryResult
 from bot.store.db import async_session_factory, make_async_engine
-from bot.store.demo import generate_demo_data
 from bot.store.models import (
     Account,
     AuditEntry,

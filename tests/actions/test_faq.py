@@ -12,8 +12,8 @@ from rasa_sdk import Tracker
 from bot.actions.deps import use_deps
 from bot.actions.faq import ActionAnswerInfo
 from bot.core.gsm7 import gsm7_length, is_gsm7
+from bot.demo import generate_demo_data
 from bot.services.info import INFO_INTENTS
-from bot.store.demo import generate_demo_data
 from tests.actions.conftest import EASTERN, TUESDAY_10AM, run_action, tracker_for
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=EASTERN)

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from bot.actions.history import ActionBillHistory, ActionBillPdf, ActionPaymentHistory, pack
 from bot.core.gsm7 import is_gsm7
+from bot.demo import generate_demo_data
 from bot.services.history import named_month, read_bill_token
 from bot.services.signed_links import LinkRefused
-from bot.store.demo import generate_demo_data
 from bot.store.models import Account, Bill
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 

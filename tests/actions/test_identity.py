@@ -17,8 +17,8 @@ from bot.actions.identity.questions import (
 )
 from bot.actions.identity.verify import ValidateVerifyForm
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE
+from bot.demo import generate_demo_data
 from bot.services.identity import MISMATCH_MESSAGE
-from bot.store.demo import generate_demo_data
 from bot.store.models import Account, OutboxMessage
 from tests.actions.identity_helpers import (
     DANA_ACCOUNT,

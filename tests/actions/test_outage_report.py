@@ -24,8 +24,8 @@ from bot.actions.outage_report import (
 )
 from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import PROJECT_ROOT
+from bot.demo import generate_demo_data
 from bot.services.balance import BillingRules
-from bot.store.demo import generate_demo_data
 from bot.store.models import OutageReport
 from tests.actions.conftest import EASTERN
 

@@ -25,7 +25,7 @@ from bot.actions.payment.questions import (
 from bot.actions.payment.submit import ActionCancelPayment, ActionSubmitPayment
 from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.config import PROJECT_ROOT
-from bot.store.demo import generate_demo_data
+from bot.demo import generate_demo_data
 from bot.store.models import Account, Payment, PaymentLink, PaymentMethod
 
 EASTERN = ZoneInfo("America/New_York")

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from bot.actions.usage import ActionUsage, bill_message
 from bot.core.gsm7 import is_gsm7
+from bot.demo import generate_demo_data
 from bot.gateway.sms_format import render_sms
 from bot.services.members import BillRecord
 from bot.services.signed_links import LinkRefused
 from bot.services.usage import read_chart_token
-from bot.store.demo import generate_demo_data
 from bot.store.models import Account, UsageReading
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.run import MODEL_NAME_TIME, our_training_info
+from bench.report import MODEL_NAME_TIME, our_training_info
 from bench.scenarios import (
     BARE_UTTER,
     CATEGORY_ORDER,

@@ -87,7 +87,7 @@ def _model_source(tmp: Path) -> Path:
 
 
 def _seed_database(url: str) -> None:
-    from bot.store.demo import generate_demo_data
+    from bot.demo import generate_demo_data
 
     generate_demo_data(url, members=5, usage_days=7, now=FAKE_NOW)
 

@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import create_engine, text
 
 from bot.config import Settings
+from bot.demo import generate_demo_data
 from bot.gateway.app import create_app
 from bot.gateway.state import GatewayOptions
 from bot.services.history import bill_token
 from bot.services.signed_links import BILL_PDF_SALT, sign
 from bot.services.usage import chart_token
-from bot.store.demo import generate_demo_data
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=ZoneInfo("America/New_York"))
 DANA, EARL = 1, 2  # account ids of 1000004821 and 1000007315 in the demo data

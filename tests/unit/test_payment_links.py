@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.demo import generate_demo_data
 from bot.services.payment_links import (
     LINK_LIFETIME,
     LinkProblem,
@@ -15,7 +16,6 @@ from bot.services.payment_links import (
     create_link,
     verify_link,
 )
-from bot.store.demo import generate_demo_data
 from bot.store.models import Account, PaymentLink
 
 NOW = datetime(2026, 11, 28, 21, 30, tzinfo=ZoneInfo("America/New_York"))

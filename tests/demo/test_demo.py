@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from bot.demo import generate_demo_data
 from bot.store.db import make_sync_engine, sync_session_factory
-from bot.store.demo import generate_demo_data
 from bot.store.migrate import current_revisions
 from bot.store.models import (
     Account,
