@@ -1,4 +1,4 @@
-"""Check balance (journey 3): amount due and when, past due and what it leads to, last payment.
+"""Balance: amount due and when, past due and what it leads to, last payment.
 
 The numbers come from `SqlMemberServices.balance` (the balance rule lives in bot.services.balance);
 this module only words them, one idea per message, each within an SMS's 320 characters.
@@ -69,11 +69,13 @@ def balance_messages(
         return [first, f"{format_cents(summary.past_due_cents)} is past due{fee}.{note}"]
     if summary.status == "current" and summary.due_date is not None:
         return [
-            f"{head}: {format_cents(summary.amount_due_cents)} is due {short_date(summary.due_date)}.{last}"
+            f"{head}: {format_cents(summary.amount_due_cents)} is due "
+            f"{short_date(summary.due_date)}.{last}"
         ]
     if summary.status == "credit":
         return [
-            f"{head}: you have a credit of {format_cents(summary.credit_cents)}, so nothing is due.{last}"
+            f"{head}: you have a credit of {format_cents(summary.credit_cents)}, so nothing is "
+            f"due.{last}"
         ]
     if summary.status == "no_bills":
         return [f"{head}: there are no bills on this account yet."]
@@ -81,7 +83,8 @@ def balance_messages(
 
 
 def balance_buttons(summary: BalanceSummary, account: AccountRecord) -> list[dict[str, str]]:
-    """Next steps: pay or set up a draft when something is owed; always a way to do something else."""
+    """Next steps: pay or set up a draft when something is owed; always a way to do something
+    else."""
     options: list[dict[str, str]] = []
     if summary.amount_due_cents > 0:
         options.append(intent_button("Pay now", "pay_bill"))

@@ -1,4 +1,4 @@
-"""Talk to a person (journey 13): queue for an agent in hours, otherwise offer a callback.
+"""Handoff, talk to a person: queue for an agent in hours, otherwise offer a callback.
 
 Thin: the rules (agent hours, who is online, queue place, wait estimate, callback records) are in
 `bot.services.handoff`. The contract with the gateway is docs/handoff-contract.md: when the
@@ -161,7 +161,10 @@ class ActionTalkToHuman(Action):
             return events + [ConversationPaused()]
 
         if decision == "closed":
-            first = f"{closed_sentence(now, hours)} I can ask someone to call you back then, or keep helping here."
+            first = (
+                f"{closed_sentence(now, hours)} I can ask someone to call you back then, or keep "
+                "helping here."
+            )
         else:
             first = (
                 "Everyone on our member-services team is busy right now. I can ask someone to call "
@@ -218,7 +221,8 @@ class ActionAskCallbackPhone(Action):
         known = await default_phone(tracker, deps)
         if known:
             dispatcher.utter_message(
-                text=f"Should we call you at {display_phone(known)}? Reply YES, or send the number to call.",
+                text=f"Should we call you at {display_phone(known)}? Reply YES, or send the "
+                "number to call.",
                 buttons=[{"title": f"Yes, {display_phone(known)}", "payload": "/affirm"}],
             )
         else:
@@ -265,7 +269,8 @@ class ValidateCallbackForm(FormValidationAction):
         phone = normalize_phone(str(value or ""))
         if phone is None:
             dispatcher.utter_message(
-                text="That doesn't look like a US phone number. Please send 10 digits with the area code, like 706-555-0101."
+                text="That doesn't look like a US phone number. Please send 10 digits with the "
+                "area code, like 706-555-0101."
             )
             return {"callback_phone": None}
         return {"callback_phone": phone}
@@ -327,13 +332,15 @@ class ActionSubmitCallback(Action):
         phone = tracker.get_slot("callback_phone")
         if identity is None or not identity.at_least(Tier.VERIFIED):
             dispatcher.utter_message(
-                text="I need to verify your account before I can set up a callback. Ask for a callback "
-                f"again and I'll walk you through it, or call member services at {deps.profile.phones.member_services}."
+                text="I need to verify your account before I can set up a callback. Ask for a "
+                "callback again and I'll walk you through it, or call member services at "
+                f"{deps.profile.phones.member_services}."
             )
             return clear
         if not phone:
             dispatcher.utter_message(
-                text=f"I couldn't take a phone number, so no callback was set up. You can call member services at {deps.profile.phones.member_services}."
+                text="I couldn't take a phone number, so no callback was set up. You can call "
+                f"member services at {deps.profile.phones.member_services}."
             )
             return clear
         now = deps.now()
@@ -352,6 +359,7 @@ class ActionSubmitCallback(Action):
             )
         when = callback_when(now, OfficeHours(deps.profile))
         dispatcher.utter_message(
-            text=f"Thanks. Someone from member services will call you at {display_phone(phone)} {when}."
+            text=f"Thanks. Someone from member services will call you at {display_phone(phone)} "
+            f"{when}."
         )
         return clear

@@ -1,4 +1,4 @@
-"""Bills and payment history (journey 9): the last 12 bills, the last payments, a PDF of a bill.
+"""History of bills and payments: the last 12 bills, the last payments, a PDF of a bill.
 
 Numbers come from `SqlMemberServices.bills/payments`; the bill PDF is a signed 15-minute link
 (`bot.services.history`) the gateway serves (bot/gateway/account_pages.py). Lists are split into
@@ -32,7 +32,8 @@ PAYMENTS_SHOWN = 6
 
 
 def pack(header: str, lines: Iterable[str], limit: int = SMS_LIMIT) -> list[str]:
-    """`header` and `lines` joined by newlines into as few messages of at most `limit` as possible."""
+    """`header` and `lines` joined by newlines into as few messages of at most `limit` as
+    possible."""
     messages: list[str] = []
     current = header
     for line in lines:
@@ -51,7 +52,10 @@ def bill_line(bill: BillRecord) -> str:
     """`Nov 2026: $142.87, due Dec 12, not paid yet`."""
     fee = f" plus a {format_cents(bill.late_fee_cents)} late fee" if bill.late_fee_cents else ""
     state = "paid" if bill.paid else "not paid yet"
-    return f"{month_label(bill.billing_date)}: {format_cents(bill.amount_cents)}{fee}, due {short_date(bill.due_date)}, {state}"
+    return (
+        f"{month_label(bill.billing_date)}: {format_cents(bill.amount_cents)}{fee}, "
+        f"due {short_date(bill.due_date)}, {state}"
+    )
 
 
 def bill_history_messages(bills: list[BillRecord], last4: str) -> list[str]:
@@ -87,7 +91,8 @@ def payment_line(payment: PaymentRecord, tz: tzinfo) -> str:
 def payment_history_messages(payments: list[PaymentRecord], last4: str, tz: tzinfo) -> list[str]:
     if not payments:
         return [f"I don't see any payments on account ending {last4}."]
-    header = f"Your last {len(payments)} payment{'s' if len(payments) != 1 else ''}, account ending {last4}:"
+    plural = "s" if len(payments) != 1 else ""
+    header = f"Your last {len(payments)} payment{plural}, account ending {last4}:"
     return pack(header, (payment_line(p, tz) for p in payments))
 
 
@@ -211,8 +216,9 @@ class ActionBillPdf(Action):
             assert month is not None
             dispatcher.utter_message(
                 text=(
-                    f"I don't see a bill from {month.label()} on account ending {account.last4}. I have bills "
-                    f"from {month_label(bills[-1].billing_date)} to {month_label(bills[0].billing_date)}."
+                    f"I don't see a bill from {month.label()} on account ending {account.last4}. I "
+                    f"have bills from {month_label(bills[-1].billing_date)} to "
+                    f"{month_label(bills[0].billing_date)}."
                 ),
                 buttons=buttons_or_choices(
                     [
@@ -226,8 +232,9 @@ class ActionBillPdf(Action):
         url = bill_url(deps.settings.public_base_url, token)
         dispatcher.utter_message(
             text=(
-                f"Here's your {month_label(bill.billing_date)} bill ({format_cents(bill.amount_cents)}, due "
-                f"{short_date(bill.due_date)}) as a PDF. The link works for 15 minutes: {url}"
+                f"Here's your {month_label(bill.billing_date)} bill "
+                f"({format_cents(bill.amount_cents)}, due {short_date(bill.due_date)}) as a PDF. "
+                f"The link works for 15 minutes: {url}"
             )
         )
         return []

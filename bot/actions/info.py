@@ -1,102 +1,26 @@
-"""Welcome, help and office hours: public-tier answers built from the co-op profile.
+"""Information: office hours, offices, phones, ways to pay, due dates, fees and the rest.
 
-Every fact (name, phone numbers, hours) comes from `deps.profile`; the wording lives here so the
-same text serves the web chat (buttons) and SMS (the gateway numbers the buttons).
+Thin: `action_office_hours` reads today's hours (holidays, lunch closures) at the clock's "now";
+every other ask_* question goes, with a town for "where is the louisville office", to
+`bot.services.info.answer`, which reads every fact from the co-op profile. Public tier, except
+that a verified member asking "when is my bill due" also gets their own exact due date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.common import verified_account_id
 from bot.actions.deps import get_deps
-from bot.profile import CoopProfile
+from bot.actions.tracker import latest_entity, latest_intent
+from bot.core.dates import local_date
+from bot.core.money import format_cents
+from bot.services import info
 from bot.services.office_hours import OfficeHours
-
-
-@dataclass(frozen=True)
-class MenuOption:
-    """One thing the assistant can do: how the menu describes it and the button that starts it."""
-
-    phrase: str  # completes "I can ...": "tell you our office hours"
-    title: str  # button title
-    payload: str  # button payload (an intent the domain knows)
-
-
-# What the assistant can do, in menu order. Journeys add themselves here as they land.
-MENU: list[MenuOption] = [
-    MenuOption("tell you our office hours", "Office hours", "/ask_office_hours"),
-    MenuOption(
-        "check for a known power outage in your town or ZIP code",
-        "Outage in my area",
-        "/outage_status",
-    ),
-]
-
-
-def _join(phrases: list[str]) -> str:
-    if len(phrases) <= 1:
-        return "".join(phrases)
-    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
-
-
-def buttons() -> list[dict[str, str]]:
-    return [{"title": option.title, "payload": option.payload} for option in MENU]
-
-
-def capabilities_text(profile: CoopProfile, *, greeting: bool) -> str:
-    """'Hi, I'm the ... assistant. I can ...' (greeting) or 'Here's what I can do: ...' (help)."""
-    can = _join([option.phrase for option in MENU])
-    if greeting:
-        return f"Hi, I'm the {profile.coop.name} assistant. I can {can}. What can I help with?"
-    return f"I can {can}. Pick one below or just ask."
-
-
-def contact_text(profile: CoopProfile) -> str:
-    """How to reach a person, and the 24/7 outage line: said in every welcome and help."""
-    return (
-        f"To talk with a person, call member services at {profile.phones.member_services}. "
-        f"For outages and emergencies, call {profile.phones.outage_24_7} any time, 24/7."
-    )
-
-
-class ActionGreet(Action):
-    """Welcome: what the assistant can do, quick options, how to reach a person."""
-
-    def name(self) -> str:
-        return "action_greet"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
-        dispatcher.utter_message(
-            text=capabilities_text(deps.profile, greeting=True), buttons=buttons()
-        )
-        dispatcher.utter_message(text=contact_text(deps.profile))
-        return []
-
-
-class ActionHelp(Action):
-    """The menu again, on request."""
-
-    def name(self) -> str:
-        return "action_help"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
-        dispatcher.utter_message(
-            text=capabilities_text(deps.profile, greeting=False), buttons=buttons()
-        )
-        dispatcher.utter_message(text=contact_text(deps.profile))
-        return []
 
 
 class ActionOfficeHours(Action):
@@ -114,15 +38,52 @@ class ActionOfficeHours(Action):
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
         hours = OfficeHours(deps.profile)
-        office_id = office_for_town(deps.profile, tracker.get_latest_entity_values("town"))
+        office = info.office_for_town(deps.profile, tracker.get_latest_entity_values("town"))
+        office_id = office.id if office is not None else None
         dispatcher.utter_message(text=hours.describe_today(deps.now(), office_id=office_id))
         return []
 
 
-def office_for_town(profile: CoopProfile, towns: Iterable[str]) -> str | None:
-    """The id of the office in one of `towns` (case-insensitive), if any."""
-    by_town = {office.town.casefold(): office.id for office in profile.offices}
-    for town in towns:
-        if str(town).strip().casefold() in by_town:
-            return by_town[str(town).strip().casefold()]
-    return None
+class ActionAnswerInfo(Action):
+    """Answers ask_office_locations, ask_phone_numbers, ask_ways_to_pay, ask_due_date, ask_late_fee,
+    ask_reconnect_fee, ask_extreme_weather, ask_levelized_billing and ask_register_online."""
+
+    def name(self) -> str:
+        return "action_answer_info"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        deps = await get_deps()
+        profile = deps.profile
+        intent = latest_intent(tracker)
+        if intent not in info.INFO_INTENTS:
+            # Reached by a rule with an unexpected intent: say what we can answer, never guess.
+            dispatcher.utter_message(
+                text="I can tell you about our offices, phone numbers, ways to pay, due dates, "
+                "fees, levelized billing and registering online. What would you like to know?"
+            )
+            return []
+
+        for text in info.answer(intent, profile, town=latest_entity(tracker, "town")):
+            dispatcher.utter_message(text=text)
+
+        if intent == "ask_due_date":
+            account_id = verified_account_id(tracker, deps)
+            if account_id is not None:
+                services = deps.members
+                balance = await services.balance(
+                    account_id, local_date(deps.now(), profile.timezone)
+                )
+                last4 = balance.account_last4
+                if balance.due_date is not None:
+                    text = (
+                        f"Your current bill on account ending {last4} is due "
+                        f"{balance.due_date:%b} {balance.due_date.day}, {balance.due_date.year}."
+                    )
+                else:
+                    text = f"Account ending {last4} has no current bill waiting to be paid."
+                if balance.past_due_cents > 0:
+                    text += f" {format_cents(balance.past_due_cents)} is past due now."
+                dispatcher.utter_message(text=text)
+        return []

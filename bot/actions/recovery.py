@@ -1,4 +1,4 @@
-"""Recovering from confusion (journey 14): leaving a form, and the second miss in a row.
+"""Recovery from confusion: leaving a form, and the second miss in a row.
 
 - `action_stop` ("never mind", "cancel payment"; intent `cancel`): leaves whatever form is active,
   at any step, clears that form's answers and says nothing was changed. With no form active it

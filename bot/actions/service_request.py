@@ -1,6 +1,6 @@
-"""Journey 11, start / stop / transfer service: one form, a summary to confirm, a reference.
+"""Service request (start / stop / transfer service): one form, a summary to confirm, a reference.
 
-Thin: dates, addresses, references and next steps are bot/services/service_requests.py. The
+Thin: dates, addresses, references and next steps are bot/services/service_request.py. The
 form's questions depend on `sr_kind` (from the member's first intent): start asks the new address,
 the start date and a contact phone; stop asks the last day; transfer asks the new address and the
 moving day. Stop and transfer apply to the verified account (the gate already asked which one).
@@ -51,14 +51,17 @@ async def _account_place(deps: ActionDeps, account_id: int | None) -> str:
         account = await session.get(Account, account_id)
     if account is None:
         return "your account"
-    return f"{account.service_street}, {account.service_town} (account ending {account.account_number[-4:]})"
+    return (
+        f"{account.service_street}, {account.service_town} "
+        f"(account ending {account.account_number[-4:]})"
+    )
 
 
 def summary_text(kind: str, place: str, address: str | None, day: date, phone: str | None) -> str:
     if kind == "start":
         return (
-            f"Start service at {address} on {weekday_date(day)}, and we'll call {mask_phone(phone or '')} "
-            "with any questions. Is that right?"
+            f"Start service at {address} on {weekday_date(day)}, and we'll call "
+            f"{mask_phone(phone or '')} with any questions. Is that right?"
         )
     if kind == "stop":
         return f"Stop service at {place} on {weekday_date(day)}, with a final bill. Is that right?"
@@ -160,7 +163,10 @@ class ActionAskSrAddress(Action):
                 "What's the new address you're moving to? Street and town, like 27 Broad St, Wrens."
             )
         else:
-            text = "What's the address where you need service? Street and town, like 27 Broad St, Wrens."
+            text = (
+                "What's the address where you need service? Street and town, like 27 Broad St, "
+                "Wrens."
+            )
         dispatcher.utter_message(text=text)
         return []
 
@@ -250,8 +256,8 @@ class ActionServiceRequestSubmit(Action):
             )
             return clear
         dispatcher.utter_message(
-            text=f"Done. Your request to {_ACTION_WORDS[kind]} on {weekday_date(created.requested_date)} is in. "
-            f"Your reference is {created.reference}."
+            text=f"Done. Your request to {_ACTION_WORDS[kind]} on "
+            f"{weekday_date(created.requested_date)} is in. Your reference is {created.reference}."
         )
         dispatcher.utter_message(
             text=f"What happens next: {next_steps(kind, deps.profile)} "

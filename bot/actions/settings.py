@@ -1,6 +1,6 @@
-"""Journey 10, account settings: paperless, alerts, and the phone/email on file.
+"""Settings: paperless, alerts, and the phone/email on file.
 
-Thin: the rules live in bot/services/account_settings.py. After the confirmed-tier gate,
+Thin: the rules live in bot/services/settings.py. After the confirmed-tier gate,
 `action_settings_start` turns paperless on/off at once, or reads the member's first words
 ("text me when my power's out", "change my cell to 706-555-0199") to prefill a form and sets
 `settings_next`. Validators are safe to run twice in one turn (Rasa validates during extraction
@@ -264,7 +264,8 @@ class ValidateNotificationForm(FormValidationAction):
                 dispatcher,
                 tracker,
                 "notify_topic",
-                "I can send alerts for outages, bill ready, payment received or past due. Which one?",
+                "I can send alerts for outages, bill ready, payment received or past due. Which "
+                "one?",
             )
         return {"notify_topic": topic}
 

@@ -1,4 +1,4 @@
-"""Usage and high-bill questions (journey 8): this month against last month and last year, the
+"""Usage and high-bill questions: this month against last month and last year, the
 average daily cost, what differs between the latest bill and the one before, and a chart link.
 
 Figures come from `bot.services.usage` (readings, `compare_month`, `average_daily_cost_cents`)
@@ -52,7 +52,8 @@ def _month_name(month: MonthUsage, with_year: bool = False) -> str:
 
 
 def month_messages(days: list[UsageDay], today: date, last4: str) -> list[str]:
-    """This month (the month of the newest reading) against last month and the same month last year."""
+    """This month (the month of the newest reading) against last month and the same month last
+    year."""
     if not days:
         return [
             f"I don't have meter readings for account ending {last4} yet, so I can't show usage."
@@ -69,8 +70,9 @@ def month_messages(days: list[UsageDay], today: date, last4: str) -> list[str]:
         else _month_name(month, with_year=True)
     )
     first = (
-        f"Account ending {last4}: {label}, {whole_kwh(month.kwh)} kWh for {format_cents(month.cost_cents)}, "
-        f"an average of {format_cents(average_daily_cost_cents(in_month))} a day."
+        f"Account ending {last4}: {label}, {whole_kwh(month.kwh)} kWh for "
+        f"{format_cents(month.cost_cents)}, an average of "
+        f"{format_cents(average_daily_cost_cents(in_month))} a day."
     )
     before = comparison.last_month
     if well_measured(before):
@@ -105,13 +107,15 @@ def month_messages(days: list[UsageDay], today: date, last4: str) -> list[str]:
 
 
 def bill_message(bills: list[BillRecord]) -> str | None:
-    """What differs between the latest bill and the one before (and last year's, when we have it)."""
+    """What differs between the latest bill and the one before (and last year's, when we have
+    it)."""
     if not bills:
         return None
     latest = bills[0]
     head = (
-        f"Your latest bill ({short_date(latest.billing_date)}), {format_cents(latest.amount_cents)}, covers "
-        f"{bill_days(latest)} days and {latest.kwh} kWh."
+        f"Your latest bill ({short_date(latest.billing_date)}), "
+        f"{format_cents(latest.amount_cents)}, covers {bill_days(latest)} days and {latest.kwh} "
+        "kWh."
     )
     change = bill_change(bills)
     if change is None:
@@ -138,8 +142,8 @@ def bill_message(bills: list[BillRecord]) -> str | None:
     year_ago = same_bill_last_year(bills)
     if year_ago is not None:
         text += (
-            f" A year ago the bill was {format_cents(year_ago.amount_cents)} for {year_ago.kwh} kWh over "
-            f"{bill_days(year_ago)} days."
+            f" A year ago the bill was {format_cents(year_ago.amount_cents)} for {year_ago.kwh} "
+            f"kWh over {bill_days(year_ago)} days."
         )
     return text
 

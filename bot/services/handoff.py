@@ -1,4 +1,4 @@
-"""Talking to a person (journey 13): the handoff queue, callback requests and when either applies.
+"""Handoff, talking to a person: the queue for an agent, callback requests and when either applies.
 
 Why this lives here and not in an action: the gateway (queue, agent console) and the assistant
 (the member asking) both read and write the same queue, so the rules sit in one plain, typed module
@@ -85,7 +85,8 @@ def handoff_decision(now: datetime, office_hours: OfficeHours, agents_online: in
 
 
 async def queue_position(session: AsyncSession, handoff_id: int) -> int:
-    """1 + waiting requests made before this one; 0 when assigned. LookupError if unknown or closed."""
+    """1 + waiting requests made before this one; 0 when assigned. LookupError if unknown or
+    closed."""
     request = await session.get(HandoffRequest, handoff_id)
     if request is None or request.status not in OPEN_STATUSES:
         raise LookupError(f"no open handoff request {handoff_id}")
@@ -253,7 +254,7 @@ async def create_callback(
     return request
 
 
-# -- member-facing wording --------------------------------------------------------------------------
+# -- member-facing wording -------------------------------------------------------------------
 
 
 def _day_phrase(moment: datetime, local_now: datetime) -> str:

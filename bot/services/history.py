@@ -1,4 +1,4 @@
-"""Bills and payments history (journey 9): which bill the member means, the signed PDF link and a
+"""History of bills and payments: which bill the member means, the signed PDF link and a
 tiny PDF writer for the copy of a bill the gateway serves.
 
 Why our own PDF writer: a copy of a bill is one page of plain text lines, which the PDF format
@@ -149,7 +149,8 @@ def bill_copy_lines(
         lines.append(f"Member: {name}")
     lines += [
         f"Service address: {account.service_street}, {account.service_town} {account.service_zip}",
-        f"Service period: {long_date(bill.period_start)} to {long_date(bill.period_end)} ({days} days)",
+        f"Service period: {long_date(bill.period_start)} to {long_date(bill.period_end)} ({days} "
+        "days)",
         f"Billing date: {long_date(bill.billing_date)}",
         f"Energy used: {bill.kwh} kWh",
         f"Amount of this bill: {format_cents(bill.amount_cents)}",
@@ -204,7 +205,8 @@ def simple_pdf(lines: Sequence[str], *, title: str = "") -> bytes:
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         (
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 "
+            b"R >> >> "
             b"/Contents 5 0 R >>"
         ),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",

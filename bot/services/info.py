@@ -1,4 +1,4 @@
-"""Information answers (journey 12): which co-op facts answer which question, worded for SMS.
+"""Information answers: which co-op facts answer which question, worded for SMS.
 
 Pure: a `CoopProfile` in, a list of short messages out; no Rasa types, no database, no clock.
 Every fact (addresses, phones, fees, terms, FAQ texts) is read from the profile, so the co-op
@@ -126,7 +126,8 @@ def _lunch_sentence(profile: CoopProfile, offices: Iterable[Office]) -> str:
 
 
 def office_locations(profile: CoopProfile, town: str | None = None) -> list[str]:
-    """Where the offices are; with a town that has an office, just that office and its lunch hour."""
+    """Where the offices are; with a town that has an office, just that office and its lunch
+    hour."""
     office = office_for_town(profile, [town]) if town else None
     if office is not None:
         if office.street:
@@ -171,7 +172,10 @@ def phone_numbers(profile: CoopProfile) -> list[str]:
     services = p.member_services + (
         f" or {p.member_services_toll_free}" if p.member_services_toll_free else ""
     )
-    text = f"Member services: {services}, {_week_hours(profile)}. Outages and emergencies, 24/7: {p.outage_24_7}."
+    text = (
+        f"Member services: {services}, {_week_hours(profile)}. Outages and emergencies, 24/7: "
+        f"{p.outage_24_7}."
+    )
     if p.fax:
         text += f" Fax: {p.fax}."
     return _messages(text)
@@ -210,7 +214,8 @@ def late_fee(profile: CoopProfile) -> list[str]:
     b = profile.billing
     fee = (
         f"A past-due balance over {format_cents(b.late_fee_threshold_cents)} gets a "
-        f"{b.late_fee_percent.normalize():f}% late fee, at least {format_cents(b.late_fee_minimum_cents)}."
+        f"{b.late_fee_percent.normalize():f}% late fee, at least "
+        f"{format_cents(b.late_fee_minimum_cents)}."
     )
     return _messages(fee, b.disconnect_rule)
 
@@ -235,7 +240,8 @@ def reconnect_fee(profile: CoopProfile) -> list[str]:
 def extreme_weather(profile: CoopProfile) -> list[str]:
     return _messages(
         profile.extreme_weather.summary,
-        f"Questions about a past-due bill? Call member services at {profile.phones.member_services}.",
+        "Questions about a past-due bill? Call member services at "
+        f"{profile.phones.member_services}.",
     )
 
 

@@ -1,4 +1,4 @@
-"""Start, stop and transfer service requests (journey 11): dates, references and what happens next.
+"""Service requests (start, stop, transfer service): dates, references and what happens next.
 
 Rules (documented here because members and staff both rely on them):
 - The requested date is a business day in the co-op's time zone: Monday-Friday, not a co-op
@@ -126,7 +126,8 @@ def parse_date(text: str | None, today: date) -> DateResult:
 
 
 def _day_of_month(number: int, today: date) -> DateResult:
-    """ "the 1st": this month's if today or later, else next month's; refuse a day the month lacks."""
+    """ "the 1st": this month's if today or later, else next month's; refuse a day the month
+    lacks."""
     if not 1 <= number <= 31:
         return DateResult(error="Please send a date with the month, like Dec 8.")
     month_start = today.replace(day=1)
@@ -137,7 +138,8 @@ def _day_of_month(number: int, today: date) -> DateResult:
     except ValueError:
         last = (month_start + relativedelta(months=1) - timedelta(days=1)).day
         return DateResult(
-            error=f"{month_start:%B} has no {ordinal(number)}. Please send a date with the month, like {month_start:%b} {last}."
+            error=f"{month_start:%B} has no {ordinal(number)}. Please send a date with the month, "
+            f"like {month_start:%b} {last}."
         )
 
 
@@ -150,15 +152,19 @@ def check_date(day: date, today: date, holidays: dict[date, str] | None = None) 
         )
     if day > today + timedelta(days=MAX_DAYS_AHEAD):
         return DateResult(
-            error=f"I can only schedule up to {MAX_DAYS_AHEAD} days ahead (until {weekday_date(today + timedelta(days=MAX_DAYS_AHEAD))}). Please pick an earlier weekday."
+            error=f"I can only schedule up to {MAX_DAYS_AHEAD} days ahead (until "
+            f"{weekday_date(today + timedelta(days=MAX_DAYS_AHEAD))}). Please pick an "
+            "earlier weekday."
         )
     if day.weekday() >= 5:
         return DateResult(
-            error=f"{weekday_date(day)} is a {day:%A}, and crews work weekdays. Please pick a weekday."
+            error=f"{weekday_date(day)} is a {day:%A}, and crews work weekdays. Please pick a "
+            "weekday."
         )
     if day in holidays:
         return DateResult(
-            error=f"{weekday_date(day)} is {holidays[day]}, when we're closed. Please pick another weekday."
+            error=f"{weekday_date(day)} is {holidays[day]}, when we're closed. Please pick another "
+            "weekday."
         )
     return DateResult(day)
 
@@ -181,7 +187,8 @@ def clean_address(text: str | None) -> tuple[str | None, str | None]:
     if len(raw) > 120:
         return (
             None,
-            "That's too long for an address. Please send the street and town, like 412 Mill St, Wrens.",
+            "That's too long for an address. Please send the street and town, like 412 Mill St, "
+            "Wrens.",
         )
     if (
         len(raw) < 5
@@ -191,7 +198,8 @@ def clean_address(text: str | None) -> tuple[str | None, str | None]:
     ):
         return (
             None,
-            "Please send the street address with the house number and town, like 412 Mill St, Wrens.",
+            "Please send the street address with the house number and town, like 412 Mill St, "
+            "Wrens.",
         )
     return raw, None
 
@@ -204,7 +212,10 @@ def next_steps(kind: str, profile: Any) -> str:
     if kind == "stop":
         return "We'll read the meter on your last day and mail your final bill."
     if kind == "transfer":
-        return "We'll read the meter at your old address and mail its final bill; a deposit may apply at the new one."
+        return (
+            "We'll read the meter at your old address and mail its final bill; a deposit may "
+            "apply at the new one."
+        )
     raise ValueError(f"unknown kind {kind!r}")
 
 

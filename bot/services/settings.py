@@ -1,4 +1,4 @@
-"""Account settings a confirmed member changes themselves (journey 10): paperless billing,
+"""Settings a confirmed member changes themselves: paperless billing,
 notification preferences, and the phone or email on file.
 
 Why these rules:
@@ -78,12 +78,14 @@ def normalize_phone(text: str | None) -> ContactValue:
     except phonenumbers.NumberParseException:
         return ContactValue(
             "phone",
-            error="That doesn't look like a phone number. Please send it with area code, like 706-555-0147.",
+            error="That doesn't look like a phone number. Please send it with area code, like "
+            "706-555-0147.",
         )
     if number.country_code != 1 or not phonenumbers.is_valid_number(number):
         return ContactValue(
             "phone",
-            error="That isn't a valid US phone number. Please send it with area code, like 706-555-0147.",
+            error="That isn't a valid US phone number. Please send it with area code, like "
+            "706-555-0147.",
         )
     return ContactValue(
         "phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -124,7 +126,7 @@ class PreferenceResult:
     changed: bool
 
 
-class ContactStatus(str, Enum):
+class ContactStatus(str, Enum):  # noqa: UP042 (a StrEnum would change what str() gives)
     CODE_SENT = "code_sent"
     INVALID = "invalid"
     SAME_AS_CURRENT = "same_as_current"
@@ -311,7 +313,8 @@ class AccountSettings:
     async def confirm_contact_change(
         self, actor: Actor, kind: str, new_value: str, code: str, *, now: datetime
     ) -> ContactChange:
-        """Check the code sent to `new_value`; on success make it the primary contact of its kind."""
+        """Check the code sent to `new_value`; on success make it the primary contact of its
+        kind."""
         if self._otp is None:
             raise RuntimeError("contact changes need an OtpService")
         candidate = normalize_contact(kind, new_value)

@@ -1,4 +1,4 @@
-"""Usage figures a member can check (journey 8): per-day comparisons, bill-to-bill differences,
+"""Usage figures a member can check: per-day comparisons, bill-to-bill differences,
 the signed chart link and the SVG chart the gateway draws.
 
 Why per day: a calendar month "so far" or a 31-day bill next to a 30-day one would make totals
@@ -284,16 +284,19 @@ def render_usage_svg(
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(heading)}. {escape(summary)}">'
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(heading)}. '
+            f'{escape(summary)}">'
         ),
         f"<title>{escape(heading)}</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
         (
-            f'<text x="{left}" y="22" font-family="Arial, sans-serif" font-size="16" fill="#1a1a1a">'
+            f'<text x="{left}" y="22" font-family="Arial, sans-serif" font-size="16" '
+            'fill="#1a1a1a">'
             f"{escape(heading)}</text>"
         ),
         (
-            f'<text x="{left}" y="38" font-family="Arial, sans-serif" font-size="12" fill="#555555">'
+            f'<text x="{left}" y="38" font-family="Arial, sans-serif" font-size="12" '
+            'fill="#555555">'
             f"{escape(summary)}</text>"
         ),
     ]
@@ -306,8 +309,8 @@ def render_usage_svg(
             f'stroke="#dddddd" stroke-width="1"/>'
         )
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-family="Arial, sans-serif" '
-            f'font-size="11" fill="#555555">{label}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-family="Arial, '
+            f'sans-serif" font-size="11" fill="#555555">{label}</text>'
         )
     for index in range(span):
         day = start + timedelta(days=index)
@@ -317,13 +320,15 @@ def render_usage_svg(
             kwh = Decimal(reading.kwh)
             h = float(kwh) / y_top * plot_h if y_top else 0.0
             parts.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                f'fill="#2f6f4f"><title>{escape(_short(day))}: {kwh} kWh</title></rect>'
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" '
+                f'height="{h:.1f}" fill="#2f6f4f"><title>{escape(_short(day))}: {kwh} '
+                "kWh</title></rect>"
             )
         if index % 7 == 0 or index == span - 1:
             parts.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                f'font-family="Arial, sans-serif" font-size="11" fill="#555555">{escape(_short(day))}</text>'
+                'font-family="Arial, sans-serif" font-size="11" '
+                f'fill="#555555">{escape(_short(day))}</text>'
             )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -29,16 +29,19 @@ def _latest_model() -> Path:
 def test_every_journey_has_test_stories() -> None:
     files = sorted(p.name for p in STORIES.glob("test_*.yml"))
     for journey in [
+        "welcome",
         "identity",
         "balance",
         "payment",
         "draft",
         "outage",
+        "usage",
+        "history",
+        "settings",
+        "service_request",
         "info",
         "handoff",
         "recovery",
-        "usage",
-        "history",
     ]:
         assert f"test_{journey}.yml" in files, f"no test stories for the {journey} journey"
 

@@ -263,7 +263,7 @@ async def test_lock_expires_after_fifteen_minutes(svc) -> None:
 
 
 async def test_one_miss_after_a_lock_does_not_relock(svc) -> None:
-    for i in range(5):
+    for _ in range(5):
         await svc.verify_account(
             conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
         )
@@ -378,7 +378,7 @@ async def test_phone_path_wrong_zip_counts_and_unknown_phone_asks_for_number(svc
     )
     assert unknown.status is VerificationStatus.NOT_ON_FILE and unknown.member is None
     assert await svc.accounts_for_phone("+14045550199") == []
-    for i in range(4):
+    for _ in range(4):
         r = await svc.verify_by_phone(
             conversation_id="sms-1", phone_e164="+17065550101", zip_code="30434", now=NOW
         )
@@ -421,7 +421,8 @@ def test_rules_from_the_jec_profile() -> None:
 
 
 async def test_lockout_and_success_on_sqlite_and_postgresql(db_url) -> None:
-    """The lock queries (max of aware timestamps, counts since the last lock) agree on both databases."""
+    """The lock queries (max of aware timestamps, counts since the last lock) agree on both
+    databases."""
     from bot.store.db import async_session_factory, make_async_engine
 
     engine = make_async_engine(db_url)

@@ -1,10 +1,9 @@
-"""Outage reports from the chat (journey 6): reading an address, a phone for the restore text, and
-saving the member's "text me when it's back" choice on a report.
+"""Outage report: reading the address a member types, and what a report returns.
 
-Address and phone checks are pure (no Rasa types, no I/O) so every odd input a member may type is
+The address check is pure (no Rasa types, no I/O) so every odd input a member may type is
 unit-tested: empty, overlong, emoji, script fragments, a card number. Free text is accepted as an
 address as long as it has a street part and a town or ZIP; a card number is never accepted (the
-caller tells the member it was not kept).
+caller tells the member it was not kept). Creating the report is `OutageService.report`.
 """
 
 from __future__ import annotations
@@ -14,12 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.core.masking import find_bank_numbers, find_card_numbers
-from bot.store.db import session_scope
-from bot.store.models import OutageReport
+from bot.services.outage.status import OutageInfo
 
 MAX_ADDRESS_CHARS = 200
 
@@ -46,7 +41,7 @@ class AddressError:
 
 
 def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address | AddressError:
-    """An address from a member's message ("412 mill st wrens", "88 Church St, Louisville GA 30434").
+    """An address from a member's message ("412 mill st wrens", "88 Church St, Louisville GA").
 
     `towns` are town entities the NLU found in the message (lookup table of the co-op's towns);
     without one, the words after the last comma are taken as the town.
@@ -61,9 +56,8 @@ def parse_address(raw: str | None, towns: Iterable[str | None] = ()) -> Address 
     if not _ALLOWED_RE.match(text):
         return AddressError("unclear")  # emoji, other scripts, <script>, SQL punctuation
 
-    zip_match = None
-    for zip_match in _ZIP_RE.finditer(text):
-        pass  # the last 5-digit group is the ZIP ("3400 hwy 88 blythe 30805")
+    zips = list(_ZIP_RE.finditer(text))
+    zip_match = zips[-1] if zips else None  # the last 5-digit group ("3400 hwy 88 blythe 30805")
     zip5 = zip_match.group(1) if zip_match and zip_match.start() > 0 else None
     rest = text[: zip_match.start()] + text[zip_match.end() :] if zip5 and zip_match else text
     rest = _STATE_RE.sub(" ", rest)
@@ -100,24 +94,8 @@ def _tidy_street(street: str) -> str:
     return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in street.split())
 
 
-# --------------------------------------------------------------------------------------------
-# Database steps the outage service does not cover
-# --------------------------------------------------------------------------------------------
-
-
-async def set_restore_notice(
-    session_factory: async_sessionmaker[AsyncSession], reference: str, phone_e164: str
-) -> bool:
-    """Ask for a text to `phone_e164` when the reported outage is restored; safe to repeat.
-
-    Returns False when no report has that reference.
-    """
-    async with session_scope(session_factory) as session:
-        report = await session.scalar(
-            select(OutageReport).where(OutageReport.reference == reference)
-        )
-        if report is None:
-            return False
-        report.notify_on_restore = True
-        report.notify_phone = phone_e164
-        return True
+@dataclass(frozen=True)
+class ReportResult:
+    reference: str
+    outage: OutageInfo | None  # a known outage the report was linked to
+    created: bool  # False when the idempotency key had been used: this is the first report

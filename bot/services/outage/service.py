@@ -1,177 +1,31 @@
-"""Outages: what crews know, reports from members, and the safety message that comes first.
+"""The outage service: known outages by place, account or reference, and recording a report.
 
-Facts about an outage come only from the `outages` table (the co-op's outage management system or
-its import); nothing here invents a cause or a time. A restoration time is always called an
-estimate, and when there is none the member is told crews are assessing. Reports get a reference
-("R-" plus 5 digits, unique) and are idempotent by key, so a retried or double-tapped report
-creates one row.
+Reads and writes go through the store only. Reports get a reference ("R-" plus 5 digits, unique)
+and are idempotent by key, so a retried or double-tapped report creates one row.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from bot.services.outage.report import ReportResult
+from bot.services.outage.status import (
+    OutageInfo,
+    ReferenceLookup,
+    ReportInfo,
+    normalize_town,
+    normalize_zip5,
+)
 from bot.store.db import session_scope
 from bot.store.models import Account, Outage, OutageReport
-
-SMS_LIMIT = 320
-
-
-@dataclass(frozen=True)
-class OutageInfo:
-    id: int
-    reference: str
-    status: str  # active | restored
-    cause: str | None
-    customers_affected: int
-    crew_status: str | None
-    started_at: datetime
-    estimated_restoration_at: datetime | None
-    restored_at: datetime | None
-    towns: tuple[str, ...]
-    zips: tuple[str, ...]
-    source: str
-
-    @property
-    def active(self) -> bool:
-        return self.status == "active" and self.restored_at is None
-
-
-@dataclass(frozen=True)
-class ReportInfo:
-    reference: str
-    address: str
-    town: str | None
-    zip: str | None
-    hazard: bool
-    notify_on_restore: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    reference: str
-    outage: OutageInfo | None  # a known outage the report was linked to
-    created: bool  # False when the idempotency key had been used: this is the first report
-
-
-@dataclass(frozen=True)
-class ReferenceLookup:
-    kind: str  # outage | report
-    outage: OutageInfo | None
-    report: ReportInfo | None = None
-
-
-# ---------------------------------------------------------------- pure helpers
-
-
-def normalize_town(text: str | None) -> str:
-    """ "  Wrens, GA " -> "wrens": case, spacing, punctuation and a trailing state don't matter."""
-    words = re.sub(r"[^\w\s]", " ", (text or "").lower()).split()
-    if len(words) > 1 and words[-1] in ("ga", "georgia"):
-        words = words[:-1]
-    return " ".join(words)
-
-
-def normalize_zip5(text: str | None) -> str | None:
-    m = re.fullmatch(r"\s*(\d{5})(?:-?\d{4})?\s*", text or "")
-    return m.group(1) if m else None
-
-
-def detect_hazard(text: str, hazard_words: Iterable[str]) -> bool:
-    """Whether a message mentions a hazard ("line down", "sparks", "someone hurt"...).
-
-    Whole words only ("fire" is not "firewood"), plurals and apostrophes tolerated ("lines down",
-    "line's down"). Errs towards yes: the safety message is cheap and a miss is not.
-    """
-    cleaned = " ".join(re.sub(r"[^\w\s]", "", (text or "").lower()).split())
-    for phrase in hazard_words:
-        words = [re.escape(w) for w in re.sub(r"[^\w\s]", "", phrase.lower()).split()]
-        if not words:
-            continue
-        pattern = r"\b" + r"s?\s+".join(words) + r"s?\b"
-        if re.search(pattern, cleaned):
-            return True
-    return False
-
-
-def safety_message(profile_like: Any) -> list[str]:
-    """The safety message, first thing after a hazard is mentioned; each part fits one SMS.
-
-    `profile_like` needs `.phones.outage_24_7` and `.outages.safe_distance_feet` (a CoopProfile).
-    """
-    feet = profile_like.outages.safe_distance_feet
-    phone = profile_like.phones.outage_24_7
-    return [
-        (
-            f"Stay away from that line. Keep at least {feet} feet from it and anything touching it, "
-            "and never touch it. If anyone is in danger, call 911. If a line is on your car, stay "
-            "inside until help arrives."
-        ),
-        (
-            f"Please also call our 24/7 line, {phone}, to report it. Hazards must be reported by "
-            "phone too, not only here."
-        ),
-    ]
-
-
-def _clock(dt: datetime) -> str:
-    return f"{dt:%I:%M %p}".lstrip("0")
-
-
-def format_local_time(dt: datetime, now: datetime, tz: tzinfo) -> str:
-    """ "11:30 PM" today, "tomorrow at 6:00 AM", or "Mon, Nov 30 at 6:00 AM"."""
-    local, today = dt.astimezone(tz), now.astimezone(tz).date()
-    if local.date() == today:
-        return _clock(local)
-    if local.date() == today + timedelta(days=1):
-        return f"tomorrow at {_clock(local)}"
-    return f"{local:%a, %b} {local.day} at {_clock(local)}"
-
-
-def _where(outage: OutageInfo) -> str:
-    if outage.towns:
-        return "near " + " and ".join(outage.towns[:2])
-    if outage.zips:
-        return "in ZIP " + " and ".join(outage.zips[:2])
-    return "in your area"
-
-
-def describe(outage: OutageInfo, now: datetime, tz: tzinfo) -> str:
-    """One message about a known outage: what crews know and when power may be back (an estimate)."""
-    where = _where(outage)
-    if not outage.active:
-        when = f" at {format_local_time(outage.restored_at, now, tz)}" if outage.restored_at else ""
-        return f"Power was restored {where}{when}. If you're still out, please tell us."
-    facts = []
-    if outage.customers_affected:
-        n = outage.customers_affected
-        facts.append(f"about {n:,} homes" if n > 1 else "1 home")
-    facts.append(f"cause: {outage.cause}" if outage.cause else "cause not known yet")
-    text = f"Crews already know about an outage {where} ({', '.join(facts)})."
-    crew = (outage.crew_status or "").strip()
-    est = outage.estimated_restoration_at
-    if est is None:
-        text += " Crews are assessing it; there's no restoration estimate yet."
-    else:
-        if crew and crew.lower() != "assessing":
-            text += f" Crews: {crew}."
-        when = format_local_time(est, now, tz)
-        if est > now:
-            text += f" Estimated restoration: {when}, an estimate that may change."
-        else:
-            text += f" The last estimate, {when}, has passed; we don't have a new one yet."
-    return text
 
 
 def _info(o: Outage) -> OutageInfo:
@@ -203,9 +57,6 @@ def _report_info(r: OutageReport) -> ReportInfo:
         notify_on_restore=r.notify_on_restore,
         created_at=r.created_at,
     )
-
-
-# ---------------------------------------------------------------- the service
 
 
 class OutageService:

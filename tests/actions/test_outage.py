@@ -1,10 +1,11 @@
-"""Reporting an outage and checking its status, as a member reads it, against the demo database
-(outages in Wrens 30833 with an estimate and Louisville 30434 with crews assessing)."""
+"""The outage journey as a member reads it: safety first, the report, the restore text and the
+status, against the demo database (outages in Wrens 30833 with an estimate and Louisville 30434
+with crews assessing) and, for the status by town or ZIP, a few outages of its own."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,21 +14,21 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from bot.actions.outage_report import (
+from bot.actions.outage.report import (
     ActionAskOutageAddress,
-    ActionOutageLookup,
-    ActionOutageNotify,
-    ActionOutageSafety,
     ActionReportOutage,
-    ValidateOutageNotifyForm,
     ValidateOutageReportForm,
 )
+from bot.actions.outage.restore_notice import ActionOutageNotify, ValidateOutageNotifyForm
+from bot.actions.outage.safety import ActionOutageSafety
+from bot.actions.outage.status import ActionOutageStatus
 from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import PROJECT_ROOT
 from bot.demo import generate_demo_data
 from bot.services.balance import BillingRules
-from bot.store.models import OutageReport
-from tests.actions.conftest import EASTERN
+from bot.store.db import session_scope
+from bot.store.models import Outage, OutageArea, OutageReport
+from tests.actions.conftest import EASTERN, TUESDAY_10AM, tracker_for
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain" / "outage.yml").read_text())  # the real forms
 
@@ -35,12 +36,13 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=EASTERN)  # the demo data's "now": Sa
 
 SAFETY = [
     (
-        "Stay away from that line. Keep at least 35 feet from it and anything touching it, and never touch "
-        "it. If anyone is in danger, call 911. If a line is on your car, stay inside until help arrives."
+        "Stay away from that line. Keep at least 35 feet from it and anything touching it, and "
+        "never touch it. If anyone is in danger, call 911. If a line is on your car, stay inside "
+        "until help arrives."
     ),
     (
-        "Please also call our 24/7 line, 1-800-262-5131, to report it. Hazards must be reported by phone "
-        "too, not only here."
+        "Please also call our 24/7 line, 1-800-262-5131, to report it. Hazards must be reported by "
+        "phone too, not only here."
     ),
 ]
 WRENS_OUTAGE = (
@@ -229,8 +231,8 @@ async def test_a_visitor_is_asked_for_the_address(make_deps, demo) -> None:
     messages, _ = await run_action(ActionAskOutageAddress(), tracker("no power", "report_outage"))
     assert texts(messages) == [
         (
-            "I'll report the outage. What's the address where the power is out? Please send the street and the "
-            "town or ZIP code, like 412 Mill St, Wrens."
+            "I'll report the outage. What's the address where the power is out? Please send the "
+            "street and the town or ZIP code, like 412 Mill St, Wrens."
         )
     ]
 
@@ -326,8 +328,8 @@ async def test_the_second_unclear_address_offers_the_24_7_line(make_deps, demo) 
 
     assert texts(messages) == [
         (
-            "I couldn't read that as an address. Letters, numbers and commas work best. If it's easier, call our "
-            "24/7 line, 1-800-262-5131, and we'll take the report by phone."
+            "I couldn't read that as an address. Letters, numbers and commas work best. If it's "
+            "easier, call our 24/7 line, 1-800-262-5131, and we'll take the report by phone."
         )
     ]
     assert slots_of(events)["outage_tries"] == 2.0
@@ -412,7 +414,8 @@ async def test_no_known_outage_asks_to_check_breakers_and_gives_a_reference(
     messages, _ = await run_action(ActionReportOutage(), t)
 
     assert texts(messages)[:2] == [
-        "I don't see a known outage at 1520 Old Quaker Rd, Blythe yet, so your report helps crews find it.",
+        "I don't see a known outage at 1520 Old Quaker Rd, Blythe yet, so your report helps crews "
+        "find it.",
         BREAKERS,
     ]
     assert REFERENCE.match(texts(messages)[2])
@@ -507,7 +510,7 @@ async def test_status_by_reference_gives_the_report_and_its_outage(
     reference = slots_of(events)["outage_reference"]
 
     messages, _ = await run_action(
-        ActionOutageLookup(),
+        ActionOutageStatus(),
         tracker(
             f"any news on {reference.lower()}",
             "outage_status",
@@ -521,7 +524,7 @@ async def test_status_by_reference_gives_the_report_and_its_outage(
 async def test_an_unknown_reference_says_so_without_guessing(make_deps, demo) -> None:
     make_deps(NOW)
     messages, _ = await run_action(
-        ActionOutageLookup(),
+        ActionOutageStatus(),
         tracker("R-99999", "outage_status", entities=entity("reference", "R-99999")),
     )
     assert texts(messages) == [
@@ -535,7 +538,7 @@ async def test_an_unknown_reference_says_so_without_guessing(make_deps, demo) ->
 async def test_status_by_zip_without_an_estimate_says_crews_are_assessing(make_deps, demo) -> None:
     make_deps(NOW)
     messages, _ = await run_action(
-        ActionOutageLookup(), tracker("30434", entities=entity("zip_code", "30434"))
+        ActionOutageStatus(), tracker("30434", entities=entity("zip_code", "30434"))
     )
     assert texts(messages) == [LOUISVILLE_OUTAGE]
 
@@ -543,13 +546,13 @@ async def test_status_by_zip_without_an_estimate_says_crews_are_assessing(make_d
 async def test_no_known_outage_in_a_town_says_so_and_gives_the_24_7_line(make_deps, demo) -> None:
     make_deps(NOW)
     messages, _ = await run_action(
-        ActionOutageLookup(),
+        ActionOutageStatus(),
         tracker("thomson", "outage_status", entities=entity("town", "thomson")),
     )
     assert texts(messages) == [
         (
             "I don't see a known outage in Thomson right now. If your power is out, please call "
-            "our 24/7 line, 1-800-262-5131, or say report outage."
+            "our 24/7 line, 1-800-262-5131, to report it."
         )
     ]
 
@@ -557,7 +560,7 @@ async def test_no_known_outage_in_a_town_says_so_and_gives_the_24_7_line(make_de
 async def test_status_by_account_for_a_verified_member(make_deps, dana_account_id) -> None:
     make_deps(NOW)
     messages, _ = await run_action(
-        ActionOutageLookup(),
+        ActionOutageStatus(),
         tracker("is my power out", "outage_status", slots=verified(dana_account_id)),
     )
     assert texts(messages) == [WRENS_OUTAGE]
@@ -569,7 +572,7 @@ async def test_status_with_no_place_asks_for_one_and_reveals_no_account(
     make_deps(NOW)
     stale = {**verified(dana_account_id), "verified_at": (NOW - timedelta(hours=2)).isoformat()}
     messages, _ = await run_action(
-        ActionOutageLookup(), tracker("is my power out", "outage_status", slots=stale)
+        ActionOutageStatus(), tracker("is my power out", "outage_status", slots=stale)
     )
     assert texts(messages) == [
         (
@@ -582,7 +585,7 @@ async def test_status_with_no_place_asks_for_one_and_reveals_no_account(
 async def test_a_hazard_in_a_status_question_gets_safety_first(make_deps, demo) -> None:
     make_deps(NOW)
     messages, _ = await run_action(
-        ActionOutageLookup(),
+        ActionOutageStatus(),
         tracker(
             "transformer blew in wrens when will power be back",
             "outage_status",
@@ -590,3 +593,115 @@ async def test_a_hazard_in_a_status_question_gets_safety_first(make_deps, demo) 
         ),
     )
     assert texts(messages) == SAFETY + [WRENS_OUTAGE]
+
+
+# ---------------------------------------------------------------- status by town or ZIP
+
+TUESDAY = TUESDAY_10AM  # a working day; these tests bring their own outages, not the demo data's
+
+
+@pytest.fixture
+async def outages(session_factory) -> None:
+    """Wrens: storm damage, 240 homes, estimate 1:30 PM. Louisville: assessing, no estimate.
+    Thomson: restored this morning (must not be reported as active)."""
+    async with session_scope(session_factory) as session:
+        session.add_all(
+            [
+                Outage(
+                    reference="O-1",
+                    status="active",
+                    cause="storm damage",
+                    crew_status="on site",
+                    customers_affected=240,
+                    started_at=TUESDAY - timedelta(hours=2),
+                    estimated_restoration_at=TUESDAY + timedelta(hours=3, minutes=30),
+                    areas=[OutageArea(town="Wrens", zip="30833")],
+                ),
+                Outage(
+                    reference="O-2",
+                    status="active",
+                    cause=None,
+                    crew_status="assessing",
+                    customers_affected=85,
+                    started_at=TUESDAY - timedelta(minutes=40),
+                    areas=[OutageArea(town="Louisville", zip="30434")],
+                ),
+                Outage(
+                    reference="O-3",
+                    status="restored",
+                    cause="tree on line",
+                    customers_affected=12,
+                    started_at=TUESDAY - timedelta(hours=6),
+                    restored_at=TUESDAY - timedelta(hours=1),
+                    areas=[OutageArea(town="Thomson", zip="30824")],
+                ),
+            ]
+        )
+
+
+def town(value: str) -> list[dict]:
+    return [{"entity": "town", "value": value, "start": 0, "end": len(value)}]
+
+
+def zip_code(value: str) -> list[dict]:
+    return [{"entity": "zip_code", "value": value, "start": 0, "end": len(value)}]
+
+
+async def test_known_outage_by_town_gives_cause_and_a_labelled_estimate(make_deps, outages) -> None:
+    make_deps(TUESDAY)
+    messages, events = await run_action(
+        ActionOutageStatus(),
+        tracker_for("is the power out in wrens", "outage_status", town("wrens")),
+    )
+
+    assert [m["text"] for m in messages] == [
+        "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
+        "Crews: on site. Estimated restoration: 1:30 PM, an estimate that may change."
+    ]
+    assert events == []
+
+
+async def test_outage_without_an_estimate_says_crews_are_assessing(make_deps, outages) -> None:
+    make_deps(TUESDAY)
+    messages, _ = await run_action(
+        ActionOutageStatus(), tracker_for("outage in 30434?", "outage_status", zip_code("30434"))
+    )
+
+    assert [m["text"] for m in messages] == [
+        "Crews already know about an outage near Louisville (about 85 homes, cause not known yet). "
+        "Crews are assessing it; there's no restoration estimate yet."
+    ]
+
+
+async def test_no_known_outage_says_so_and_gives_the_24_7_line(make_deps, outages) -> None:
+    make_deps(TUESDAY)
+    messages, _ = await run_action(
+        ActionOutageStatus(), tracker_for("power out in thomson", "outage_status", town("thomson"))
+    )
+
+    assert [m["text"] for m in messages] == [
+        "I don't see a known outage in Thomson right now. If your power is out, please call our "
+        "24/7 line, 1-800-262-5131, to report it."
+    ]
+
+
+async def test_no_town_or_zip_asks_for_one_without_touching_the_database(make_deps) -> None:
+    make_deps(TUESDAY)
+    messages, _ = await run_action(
+        ActionOutageStatus(), tracker_for("is there an outage", "outage_status")
+    )
+
+    assert [m["text"] for m in messages] == [
+        "Which town or 5-digit ZIP code should I check for outages?"
+    ]
+
+
+async def test_estimate_is_shown_in_eastern_time_whatever_the_clock_zone(
+    make_deps, outages
+) -> None:
+    make_deps(TUESDAY.astimezone(UTC))
+    messages, _ = await run_action(
+        ActionOutageStatus(), tracker_for("wrens", "outage_status", town("Wrens"))
+    )
+
+    assert "Estimated restoration: 1:30 PM, an estimate that may change." in messages[0]["text"]

@@ -1,0 +1,71 @@
+"""Safety first: any hazard words in the member's message (line down, sparks, fire, someone
+hurt...) get the safety message before anything else.
+
+It comes from `action_outage_safety` (start of a report), from the report form's validation
+(mid-form) and from the status action, through the helpers here; never twice for one message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.deps import get_deps
+from bot.actions.tracker import latest_text
+from bot.core.masking import mask_sensitive
+from bot.profile import CoopProfile
+from bot.services.outage import detect_hazard, safety_message
+
+
+def safety_already_given(tracker: Tracker) -> bool:
+    """Whether action_outage_safety already ran for the latest user message (no double warning)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_outage_safety":
+            return True
+    return False
+
+
+def utter_safety_if_hazard(
+    dispatcher: CollectingDispatcher, tracker: Tracker, profile: CoopProfile
+) -> bool:
+    """Send the safety messages if the latest message mentions a hazard; True when it did."""
+    if not detect_hazard(latest_text(tracker), profile.outages.hazard_words):
+        return False
+    if not safety_already_given(tracker):
+        for text in safety_message(profile):
+            dispatcher.utter_message(text=text)
+    return True
+
+
+def hazard_events(tracker: Tracker, profile: CoopProfile) -> list[dict[str, Any]]:
+    """The slots that put the hazard on the report: a flag and the member's words, masked."""
+    text = latest_text(tracker)
+    if not detect_hazard(text, profile.outages.hazard_words):
+        return []
+    return [
+        SlotSet("outage_hazard", True),
+        SlotSet("outage_hazard_note", mask_sensitive(text).text[:200]),
+    ]
+
+
+class ActionOutageSafety(Action):
+    """First step of every outage report: the safety message if the member mentioned a hazard."""
+
+    def name(self) -> str:
+        return "action_outage_safety"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        deps = await get_deps()
+        events = hazard_events(tracker, deps.profile)
+        if events:
+            for text in safety_message(deps.profile):
+                dispatcher.utter_message(text=text)
+        return events
