@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.adapters.notifier import build_notifier
 from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.adapters.sql_member_services import SqlMemberServices
-from bot.config import Settings, load_settings
+from bot.config import Settings, check_secrets, load_settings
 from bot.core.clock import Clock, clock_from_env, system_clock
 from bot.profile import CoopProfile, load_profile
 from bot.services.members import MemberServices
@@ -92,8 +92,10 @@ _lock: asyncio.Lock | None = None
 
 
 def _read_configuration() -> tuple[Settings, CoopProfile]:
-    """File reads (.env, profile YAML): run in a worker thread so the loop never blocks."""
+    """File reads (.env, profile YAML): run in a worker thread so the loop never blocks.
+    Refuses example or short secrets on a public installation (ConfigError)."""
     settings = load_settings()
+    check_secrets(settings)
     return settings, load_profile(settings.coop_profile)
 
 
