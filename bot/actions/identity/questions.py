@@ -137,7 +137,10 @@ class ActionAskOtpCode(Action):
             dispatcher.utter_message(text=texts.code_sent(kind, described, minutes))
             return [SlotSet("otp_sent_to", described)]
         if sent.status is SendStatus.RATE_LIMITED:
-            dispatcher.utter_message(text=texts.CODE_RATE_LIMITED)
+            if sent.limited_by == "locked":
+                dispatcher.utter_message(text=texts.codes_paused(phone))
+            else:
+                dispatcher.utter_message(text=texts.CODE_RATE_LIMITED)
             return []
         dispatcher.utter_message(text=texts.code_not_sent(phone))
         return []

@@ -66,6 +66,14 @@ CODE_RATE_LIMITED = (
 )
 
 
+def codes_paused(member_services_phone: str) -> str:
+    """Too many codes or wrong guesses for this phone or account, from any conversation."""
+    return (
+        "For your security I can't send another code right now. Please try again later, or call "
+        f"member services at {member_services_phone}."
+    )
+
+
 def code_wrong(attempts_left: int) -> str:
     tries = "try" if attempts_left == 1 else "tries"
     return f"That code doesn't match. You have {attempts_left} {tries} left."
