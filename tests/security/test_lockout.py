@@ -7,6 +7,7 @@ import itertools
 import logging
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.actions.identity.verify import ValidateVerifyForm
@@ -190,3 +191,77 @@ async def test_cross_conversation_locks_on_sqlite_and_postgresql(db_url) -> None
         assert again.retry_after == later + timedelta(hours=2)
     finally:
         await engine.dispose()
+
+
+def _redis_reachable(url: str = "redis://127.0.0.1:6379/15") -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return True
+    except redis.RedisError:
+        return False
+
+
+async def _lock_an_address(service, accounts, now):
+    for i, (number, zip_code) in enumerate(accounts[:6]):
+        result = await service.verify_account(
+            conversation_id=f"r-{i}",
+            account_number=number,
+            zip_code=zip_code,
+            now=now,
+            client_ip=ATTACKER_IP,
+        )
+    return result
+
+
+async def test_locks_are_mirrored_in_redis_where_configured(session_factory) -> None:
+    import uuid
+
+    from sqlalchemy import delete
+
+    from bot.adapters.redis_locks import RedisLockMirror
+    from bot.services.identity import VerificationService, VerificationStatus
+    from bot.store.models import SecurityLock
+    from tests.actions.identity_helpers import NOW
+
+    url = "redis://127.0.0.1:6379/15"
+    if not _redis_reachable(url):
+        pytest.skip("Redis is not reachable here")
+    mirror = RedisLockMirror(url)
+    try:
+        accounts = await add_sequential_accounts(session_factory, 8)
+        secret = uuid.uuid4().hex * 2  # keys of their own: no other test's locks apply
+        service = VerificationService(session_factory, secret, mirror=mirror)
+        assert (await _lock_an_address(service, accounts, NOW)).status is VerificationStatus.LOCKED
+        async with session_factory() as session:
+            await session.execute(delete(SecurityLock))
+            await session.commit()
+        # The database row is gone; the Redis copy still refuses the address, for the hour.
+        again = await service.verify_account(
+            conversation_id="r-9",
+            account_number=accounts[0][0],
+            zip_code=accounts[0][1],
+            now=NOW,
+            client_ip=ATTACKER_IP,
+        )
+        assert again.status is VerificationStatus.LOCKED
+        keys = await mirror._client.keys("jec:lock:address:*")
+        assert keys and 3500 < await mirror._client.pttl(keys[0]) / 1000 <= 3600
+        await mirror._client.delete(*keys)
+    finally:
+        await mirror.close()
+
+
+async def test_an_unreachable_redis_only_means_the_database_answers(session_factory) -> None:
+    from bot.adapters.redis_locks import RedisLockMirror
+    from bot.services.identity import VerificationService, VerificationStatus
+    from tests.actions.identity_helpers import NOW
+
+    mirror = RedisLockMirror("redis://127.0.0.1:1/0", timeout_seconds=0.5)
+    try:
+        accounts = await add_sequential_accounts(session_factory, 8)
+        service = VerificationService(session_factory, "s" * 40, mirror=mirror)
+        assert (await _lock_an_address(service, accounts, NOW)).status is VerificationStatus.LOCKED
+    finally:
+        await mirror.close()

@@ -23,7 +23,11 @@ OTP_PURPOSE = "confirm"
 def otp_service(deps: ActionDeps) -> OtpService:
     """The one-time-code service over the container's database, rules, notifier and secret."""
     return OtpService(
-        deps.sessions, deps.rules.otp, deps.notifier, secret_key=deps.settings.secret_key
+        deps.sessions,
+        deps.rules.otp,
+        deps.notifier,
+        secret_key=deps.settings.secret_key,
+        mirror=deps.locks,
     )
 
 

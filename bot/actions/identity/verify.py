@@ -39,7 +39,9 @@ STOPPED = "stopped"  # journey value: the gate failed for good; no journey actio
 
 def verification_service(deps: ActionDeps) -> VerificationService:
     """The verification service over the container's database, secret key and rules."""
-    return VerificationService(deps.sessions, deps.settings.secret_key, deps.rules.verification)
+    return VerificationService(
+        deps.sessions, deps.settings.secret_key, deps.rules.verification, mirror=deps.locks
+    )
 
 
 async def phone_path_accounts(tracker: Tracker, deps: ActionDeps) -> list[AccountChoice]:
