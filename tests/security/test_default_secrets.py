@@ -350,3 +350,32 @@ def _payment_payload(token: str) -> dict:
 
     body = token.split(".")[0]
     return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def test_nothing_in_the_code_signs_with_the_master_key() -> None:
+    """Every signer and HMAC takes a purpose key (bot.core.keys), never SECRET_KEY itself."""
+    import ast
+
+    signers = {
+        "URLSafeSerializer",
+        "URLSafeTimedSerializer",
+        "Serializer",
+        "TimedSerializer",
+        "Signer",
+        "TimestampSigner",
+        "new",  # hmac.new
+    }
+    offenders = []
+    for path in sorted((PROJECT_ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if isinstance(first, ast.Call):  # secret_key.encode()
+                first = first.func.value if isinstance(first.func, ast.Attribute) else first
+            named = first.attr if isinstance(first, ast.Attribute) else getattr(first, "id", "")
+            if name in signers and named in {"secret_key", "secret"}:
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+    assert offenders == []
