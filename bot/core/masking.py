@@ -153,7 +153,7 @@ def _find(text: str) -> _Found:
     pairs: list[tuple[Span, Span]] = []
     for drop_format in (True, False):
         norm, origin = normalise_for_matching(text, drop_format=drop_format)
-        found = _bank_pairs(norm, [])
+        found = _bank_pairs(norm)
         pairs += [(_to_original(r, origin), _to_original(a, origin)) for r, a in found]
         taken = [span for pair in found for span in pair]
         cards += [_to_original(c, origin) for c in _card_spans(norm) if not _overlaps(c, taken)]
@@ -172,7 +172,7 @@ def find_card_numbers(text: str) -> list[Span]:
 def _is_amount_or_date(norm: str, a: int, b: int) -> bool:
     """Digits at norm[a:b] that belong to an amount ($, decimals) or a date (slashes)."""
     before, after = norm[max(0, a - 2) : a], norm[b : b + 3]
-    if before.endswith("$") or before.rstrip().endswith("$"):
+    if before.rstrip().endswith("$"):
         return True
     if re.match(r"[.,]\d", after) or re.search(r"\d[.,]$", before):
         return True
@@ -199,13 +199,9 @@ def _routing_spans(norm: str, tokens: list[Span]) -> list[tuple[Span, list[int]]
     return found
 
 
-def _bank_pairs(norm: str, excluded: list[Span]) -> list[tuple[Span, Span]]:
-    """(routing, account) spans in the normalised text, outside `excluded` spans."""
-    tokens = [
-        (m.start(), m.end())
-        for m in _TOKEN.finditer(norm)
-        if not any(m.start() < d and c < m.end() for c, d in excluded)
-    ]
+def _bank_pairs(norm: str) -> list[tuple[Span, Span]]:
+    """(routing, account) spans in the normalised text."""
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(norm)]
     routings = _routing_spans(norm, tokens)
     if not routings:
         return []
