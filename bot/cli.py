@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_secrets, load_settings
 
 
 def _cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+        check_secrets(settings)  # example or short secrets never serve a public installation
         return args.handler(settings, args)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)

@@ -7,13 +7,17 @@ local outbox instead of Twilio and SMTP, and the demo co-op profile.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
 from bot.core.errors import ConfigError
+from bot.core.keys import SecretKey
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,26 +59,35 @@ class Settings:
     coop_profile: Path = PROJECT_ROOT / "profiles" / "jec.yml"
 
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = "change-me-rasa-token"
+    rasa_token: str = field(default="change-me-rasa-token", repr=False)
     action_server_host: str = "127.0.0.1"
     action_server_port: int = 5055
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str = field(default="dev-only-secret-change-me", repr=False)
+    # Older secrets that still verify (most recent first) while links and sessions signed with
+    # them age out; see bot.core.keys.
+    secret_key_previous: tuple[str, ...] = field(default=(), repr=False)
 
     twilio_account_sid: str = ""
-    twilio_auth_token: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
     twilio_from_number: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: str = field(default="", repr=False)
     smtp_from: str = ""
 
     http_timeout_seconds: float = 10.0
     sms_reply_wait_seconds: float = 4.0
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        # The signers get the rotation list through the secret itself (bot.core.keys.SecretKey).
+        previous = tuple(self.secret_key_previous)
+        object.__setattr__(self, "secret_key_previous", previous)
+        object.__setattr__(self, "secret_key", SecretKey(str(self.secret_key), previous))
 
     @property
     def sqlite_default(self) -> bool:
@@ -115,6 +128,9 @@ def load_settings(
         gateway_port=_int("GATEWAY_PORT", env.get("GATEWAY_PORT", "8080")),
         public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/"),
         secret_key=env.get("SECRET_KEY", "dev-only-secret-change-me"),
+        secret_key_previous=tuple(
+            p.strip() for p in env.get("SECRET_KEY_PREVIOUS", "").split(",") if p.strip()
+        ),
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
         twilio_from_number=env.get("TWILIO_FROM_NUMBER", ""),
@@ -129,3 +145,95 @@ def load_settings(
         ),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )
+
+
+# ---------------------------------------------------------------- refusing unsafe secrets
+
+MIN_SECRET_BYTES = 32
+# The example values shipped in .env.example and other placeholders nobody should deploy.
+KNOWN_DEFAULTS = frozenset(
+    {
+        "dev-only-secret-change-me",
+        "change-me-rasa-token",
+        "change-me",
+        "changeme",
+        "secret",
+        "password",
+        "test",
+    }
+)
+_LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local(settings: Settings) -> bool:
+    """True for a developer's machine: the public URL is loopback and the gateway listens only
+    on loopback. Anything else is treated as reachable by others."""
+    host = urlsplit(settings.public_base_url).hostname or ""
+    return _is_loopback(host) and _is_loopback(settings.gateway_host)
+
+
+def _placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in KNOWN_DEFAULTS or "change-me" in lowered or "changeme" in lowered
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """What is wrong with the secrets for an installation others can reach (empty: nothing)."""
+    problems = []
+    required = [("SECRET_KEY", settings.secret_key), ("RASA_TOKEN", settings.rasa_token)]
+    required += [("SECRET_KEY_PREVIOUS", old) for old in settings.secret_key_previous]
+    for name, value in required:
+        if not value.strip():
+            problems.append(f"{name} is empty")
+        elif _placeholder(value):
+            problems.append(f"{name} is an example value")
+        elif len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+            problems.append(f"{name} is shorter than {MIN_SECRET_BYTES} bytes")
+    # Provider credentials are the provider's to choose: only refuse obvious placeholders.
+    for name, value in (
+        ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+        ("SMTP_PASSWORD", settings.smtp_password),
+    ):
+        if value and _placeholder(value):
+            problems.append(f"{name} is an example value")
+    for name, url in (
+        ("DATABASE_URL", settings.database_url),
+        ("RASA_TRACKER_URL", settings.rasa_tracker_url),
+        ("REDIS_URL", settings.redis_url),
+    ):
+        password = urlsplit(url).password if "://" in url else None
+        if password is not None and _placeholder(password):
+            problems.append(f"{name} has an example password")
+    return problems
+
+
+def check_secrets(settings: Settings) -> None:
+    """Refuse (ConfigError, one line) secrets that are empty, example values or under 32 bytes,
+    unless the installation is local (see `is_local`). Never names a secret's value."""
+    if is_local(settings):
+        return
+    problems = secret_problems(settings)
+    if problems:
+        raise ConfigError(
+            "; ".join(problems) + f" (serving {settings.public_base_url}); set random values, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+
+def exit_if_insecure(settings: Settings) -> None:
+    """For process entry points: print the one-line reason and exit with status 2."""
+    try:
+        check_secrets(settings)
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

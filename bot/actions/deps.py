@@ -23,15 +23,17 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.adapters.notifier import build_notifier
+from bot.adapters.redis_locks import RedisLockMirror
 from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.adapters.sql_member_services import SqlMemberServices
-from bot.config import Settings, load_settings
+from bot.config import Settings, check_secrets, load_settings
 from bot.core.clock import Clock, clock_from_env, system_clock
 from bot.profile import CoopProfile, load_profile
 from bot.services.members import MemberServices
 from bot.services.notify import Notifier
 from bot.services.payment_processor import PaymentProcessor
 from bot.services.rules import Rules
+from bot.services.throttle import LockMirror
 from bot.store.db import async_session_factory, make_async_engine
 
 
@@ -48,6 +50,7 @@ class ActionDeps:
     rules: Rules
     clock: Clock = system_clock
     engine: AsyncEngine | None = None  # owned here when built by get_deps(); closed by close_deps()
+    locks: LockMirror | None = None  # Redis copy of the security locks, where REDIS_URL is set
 
     def now(self) -> datetime:
         return self.clock()
@@ -67,6 +70,7 @@ def wire(
     members: MemberServices | None = None,
     notifier: Notifier | None = None,
     processor: PaymentProcessor | None = None,
+    locks: LockMirror | None = None,
 ) -> ActionDeps:
     """The container with its default collaborators (our database, the configured notifier, the
     sandbox processor); pass any of them to use another."""
@@ -83,6 +87,14 @@ def wire(
         rules=rules,
         clock=clock,
         engine=engine,
+        locks=locks
+        or (
+            RedisLockMirror(
+                settings.redis_url, timeout_seconds=min(2.0, settings.http_timeout_seconds)
+            )
+            if settings.redis_url
+            else None
+        ),
     )
 
 
@@ -92,8 +104,10 @@ _lock: asyncio.Lock | None = None
 
 
 def _read_configuration() -> tuple[Settings, CoopProfile]:
-    """File reads (.env, profile YAML): run in a worker thread so the loop never blocks."""
+    """File reads (.env, profile YAML): run in a worker thread so the loop never blocks.
+    Refuses example or short secrets on a public installation (ConfigError)."""
     settings = load_settings()
+    check_secrets(settings)
     return settings, load_profile(settings.coop_profile)
 
 
@@ -134,3 +148,5 @@ async def close_deps() -> None:
     deps, _deps, _deps_loop = _deps, None, None
     if deps is not None and deps.engine is not None:
         await deps.engine.dispose()
+    if deps is not None and isinstance(deps.locks, RedisLockMirror):
+        await deps.locks.close()

@@ -51,9 +51,7 @@ _ON_WORDS = re.compile(r"\b(on|yes|yeah|yep|start|turn on|sign me up|send|want|p
 
 def settings_service(deps: ActionDeps) -> AccountSettings:
     otp = OtpService(
-        deps.sessions,
-        deps.rules.otp,
-        deps.notifier,
+        deps.sessions, deps.rules.otp, deps.notifier, secret_key=deps.settings.secret_key
     )
     return AccountSettings(deps.sessions, otp)
 

@@ -105,6 +105,15 @@ def phone_of(tracker: Tracker) -> str | None:
     return text if re.fullmatch(r"\+[1-9]\d{7,14}", text) else None
 
 
+def client_ip_of(tracker: Tracker) -> str | None:
+    """The web client's address as the gateway saw it (metadata `client_ip`), or None. Used only
+    to count verification tries per address (docs/security.md); never shown or proof of anything.
+    """
+    raw = _latest_metadata(tracker).get("client_ip")
+    text = str(raw).strip() if raw else ""
+    return text[:64] or None
+
+
 def idempotency_key(tracker: Tracker, purpose: str) -> str:
     """Stable for one member turn: the same confirmation re-sent (or an action retried) gives
     the same key, so the payment service charges once.

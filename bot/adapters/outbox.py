@@ -1,7 +1,12 @@
 """The outbox table: every text and email the assistant sends is recorded there, whatever the
 provider (status `outbox` when no provider is configured, `sent` with the provider's id, or
 `failed` with the reason), so IT staff and demo users can always see what was sent
-(`jecbot outbox`). `OutboxNotifier` is the embedded default: nothing leaves the machine."""
+(`jecbot outbox`). `OutboxNotifier` is the embedded default: nothing leaves the machine.
+
+A one-time code text (`bot.services.otp.CodeText`) is kept only in its redacted form
+("JEC code: ******") whenever the row is a record of something a provider delivered or refused;
+only the provider gets the code. In the local outbox (status `outbox`) the row is the delivery
+itself, the member's phone of the embedded demo, so it holds the text as sent."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.gsm7 import straighten
 from bot.services.notify import DeliveryResult, OptOutCheck, sms_problem
+from bot.services.otp import CodeText, stored_text
 from bot.store.db import make_sync_engine, session_scope, sync_session_factory
 from bot.store.models import OutboxMessage
 from bot.store.types import utcnow
@@ -54,7 +60,7 @@ class OutboxWriter:
                 channel=channel,
                 to=to,
                 subject=subject,
-                body=body,
+                body=body if status == "outbox" else stored_text(body),
                 status=status,
                 provider_id=provider_id,
                 error=(error or None) and error[:200],
@@ -67,7 +73,14 @@ class OutboxWriter:
 
     async def _screen_sms(self, to_e164: str, body: str) -> tuple[str, DeliveryResult | None]:
         """The body to send, or a refusal (recorded as a failed outbox row)."""
+        code = body if isinstance(body, CodeText) else None
         body = straighten(body)
+        if code is not None:  # keep the redacted form and validity with the straightened text
+            body = CodeText(
+                body,
+                redacted=straighten(code.redacted),
+                validity_seconds=code.validity_seconds,
+            )
         problem = sms_problem(body)
         if problem:
             oid = await self._record(

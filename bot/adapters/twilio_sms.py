@@ -1,7 +1,9 @@
 """Texts through Twilio's REST API (emails are not Twilio's job: they go to the outbox).
 
 The twilio library is blocking: each call runs in `asyncio.to_thread` with a timeout, so the event
-loop never waits on the network.
+loop never waits on the network. A one-time code text (`bot.services.otp.CodeText`) is sent with
+Twilio's `validity_period` set to the code's lifetime, so a delayed text is dropped rather than
+delivered with a dead code; its outbox row keeps only the redacted form.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.adapters.outbox import Clock, OutboxWriter, provider_error
 from bot.config import Settings
 from bot.services.notify import DeliveryResult, OptOutCheck
+from bot.services.otp import CodeText
 from bot.store.types import utcnow
 
 
@@ -52,10 +55,17 @@ class TwilioNotifier(OutboxWriter):
         body, refused = await self._screen_sms(to_e164, body)
         if refused:
             return refused
+        extra: dict[str, Any] = {}
+        if isinstance(body, CodeText):
+            extra["validity_period"] = body.validity_seconds
         try:
             message = await asyncio.wait_for(
                 asyncio.to_thread(
-                    self._client.messages.create, to=to_e164, from_=self._from, body=body
+                    self._client.messages.create,
+                    to=to_e164,
+                    from_=self._from,
+                    body=str(body),
+                    **extra,
                 ),
                 timeout=self._timeout + 1,
             )

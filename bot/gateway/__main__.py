@@ -6,12 +6,13 @@ import logging
 
 from aiohttp import web
 
-from bot.config import load_settings
+from bot.config import exit_if_insecure, load_settings
 from bot.gateway.app import create_app
 
 
 def main() -> None:
     settings = load_settings()
+    exit_if_insecure(settings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -33,6 +33,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.core.checks import aba_routing_valid, card_brand, luhn_valid
 from bot.core.dates import local_date
+from bot.core.keys import Purpose, keyring
 from bot.gateway.events import METHOD_SAVED, MethodSaved
 from bot.gateway.state import GATEWAY, SETTINGS
 from bot.services.members import method_label
@@ -306,7 +307,8 @@ def saved_page(label: str, channel: str) -> web.Response:
 
 
 def _csrf_serializer(request: web.Request) -> URLSafeSerializer:
-    return URLSafeSerializer(request.app[SETTINGS].secret_key, salt="jec-pay-csrf")
+    keys = keyring(request.app[SETTINGS].secret_key, Purpose.PAYMENT_LINKS)
+    return URLSafeSerializer(keys, salt="jec-pay-csrf")
 
 
 def _issue_csrf(request: web.Request, response: web.StreamResponse, token: str) -> None:

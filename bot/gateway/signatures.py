@@ -8,23 +8,19 @@ With no Twilio auth token configured (the embedded default), a key derived from
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from twilio.request_validator import RequestValidator
 
 from bot.config import Settings
+from bot.core.keys import Purpose, key_for
 
 
 def signing_token(settings: Settings) -> str:
     if settings.twilio_auth_token:
         return settings.twilio_auth_token
-    return (
-        "sim-"
-        + hmac.new(settings.secret_key.encode(), b"twilio-simulator", hashlib.sha256).hexdigest()
-    )
+    return "sim-" + key_for(settings.secret_key, Purpose.SIMULATOR)
 
 
 def public_url(settings: Settings, path_qs: str) -> str:

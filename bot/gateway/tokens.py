@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from bot.core.keys import Purpose, keyring
+
 TOKEN_MAX_AGE_SECONDS = 30 * 24 * 3600
 _SALT = "jec-gateway-conversation"
 
 
 class ConversationTokens:
     def __init__(self, secret_key: str, max_age_seconds: int = TOKEN_MAX_AGE_SECONDS) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+        self._serializer = URLSafeTimedSerializer(
+            keyring(secret_key, Purpose.CONVERSATION), salt=_SALT
+        )
         self._max_age = max_age_seconds
 
     def issue(self, conversation_id: str) -> str:

@@ -1,4 +1,4 @@
-"""Signed, single-use links to the secure payment page (15 minutes), for adding a card or bank account.
+"""Signed, single-use links to the secure payment page (15 minutes), to add a card or bank account.
 
 Why: card and bank numbers never travel through the chat or SMS (compliance.md). When a member
 wants to pay with a new method, the assistant creates a link with `create_link` and sends it; the
@@ -10,8 +10,9 @@ A link is two things:
   account and conversation it was made for, its `purpose` (`add_method`), `expires_at` (15 minutes
   after creation) and `used_at` (set once, by `consume`);
 - a URL `{settings.public_base_url}/pay/{token}` where `token` is
-  `URLSafeTimedSerializer(settings.secret_key, salt="payment-link").dumps({"n": nonce})`. The
-  signature stops tampering and guessing; the row makes the link single-use and revocable.
+  `URLSafeTimedSerializer(<payment-links key>, salt="payment-link").dumps({"n": nonce})`, the key
+  derived from `settings.secret_key` (bot.core.keys). The signature stops tampering and
+  guessing; the row makes the link single-use and revocable.
 
 Contract for the secure page (served by the gateway):
 
@@ -43,6 +44,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.core.keys import Purpose, keyring
 from bot.store.models import PaymentLink
 
 LINK_LIFETIME = timedelta(minutes=15)
@@ -52,8 +54,12 @@ ProblemReason = Literal["invalid", "expired", "used"]
 
 PROBLEM_MESSAGES: dict[str, str] = {
     "invalid": "This link isn't valid. Please ask the assistant for a new one.",
-    "expired": "This link has expired (links work for 15 minutes). Please ask the assistant for a new one.",
-    "used": "This link was already used (each link works once). Please ask the assistant for a new one.",
+    "expired": (
+        "This link has expired (links work for 15 minutes). Please ask the assistant for a new one."
+    ),
+    "used": (
+        "This link was already used (each link works once). Please ask the assistant for a new one."
+    ),
 }
 
 
@@ -87,7 +93,7 @@ class LinkInfo:
 
 
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=SALT)
+    return URLSafeTimedSerializer(keyring(secret_key, Purpose.PAYMENT_LINKS), salt=SALT)
 
 
 def link_url(public_base_url: str, token: str) -> str:

@@ -2,8 +2,9 @@
 
 Why signed rather than stored: the gateway serves the chart and the PDF to whoever holds the link
 (an `<img>` in the web chat, a link in a text message) and has no session to check. The link
-itself carries the account id and what to show, signed with `settings.secret_key` (itsdangerous
-`URLSafeTimedSerializer`, one salt per kind of document), and stops working after 15 minutes. A
+itself carries the account id and what to show, signed with the links key derived from
+`settings.secret_key` (bot.core.keys; itsdangerous `URLSafeTimedSerializer`, one salt per kind
+of document), and stops working after 15 minutes. A
 tampered link fails the signature; nothing in it is secret (ids only, never an account number).
 
 The time comes from the caller's clock (`now`), not from `time.time()`, so the action server's
@@ -18,6 +19,8 @@ from typing import Any, Literal
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from bot.core.keys import Purpose, keyring
+
 LINK_MAX_AGE_SECONDS = 15 * 60
 MAX_TOKEN_LENGTH = 600  # anything longer is not one of ours
 
@@ -27,7 +30,8 @@ BILL_PDF_SALT = "bill-pdf"
 
 @dataclass(frozen=True)
 class LinkRefused(Exception):
-    """Why a link cannot be used: `expired` (older than 15 minutes) or `invalid` (tampered, foreign)."""
+    """Why a link cannot be used: `expired` (older than 15 minutes) or `invalid` (tampered or
+    foreign)."""
 
     reason: Literal["expired", "invalid"]
 
@@ -42,7 +46,9 @@ def _serializer(secret_key: str, salt: str, now: datetime) -> URLSafeTimedSerial
         def get_timestamp(self) -> int:
             return stamp
 
-    return URLSafeTimedSerializer(secret_key, salt=salt, signer=_ClockSigner)
+    return URLSafeTimedSerializer(
+        keyring(secret_key, Purpose.LINKS), salt=salt, signer=_ClockSigner
+    )
 
 
 def sign(secret_key: str, salt: str, payload: dict[str, Any], *, now: datetime) -> str:

@@ -342,12 +342,19 @@ class OneTimeCode(Base):
     """A 6-digit code, stored only as a salted hash; 10-minute expiry, 5 attempts."""
 
     __tablename__ = "one_time_codes"
+    __table_args__ = (
+        Index("ix_one_time_codes_destination_time", "destination_key", "created_at"),
+        Index("ix_one_time_codes_account_time", "account_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(120), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     purpose: Mapped[str] = mapped_column(String(30))  # confirm_tier|contact_change
     destination: Mapped[str] = mapped_column(String(254))  # masked, for display
+    # HMAC of the real destination, so sends and wrong guesses are limited per phone or email
+    # across conversations without storing the address again.
+    destination_key: Mapped[str | None] = mapped_column(String(64))
     code_hash: Mapped[str] = mapped_column(String(128))
     salt: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column()
@@ -360,16 +367,40 @@ class VerificationAttempt(Base):
     """One try at identifying a member; lockouts are counted from these rows."""
 
     __tablename__ = "verification_attempts"
-    __table_args__ = (Index("ix_verification_attempts_account_time", "account_key", "created_at"),)
+    __table_args__ = (
+        Index("ix_verification_attempts_account_time", "account_key", "created_at"),
+        Index("ix_verification_attempts_phone_time", "phone_key", "created_at"),
+        Index("ix_verification_attempts_address_time", "address_key", "created_at"),
+        Index("ix_verification_attempts_time", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(120), index=True)
     # HMAC of the account number typed, so lockouts also apply to numbers that do not exist
     # without storing what was typed.
     account_key: Mapped[str] = mapped_column(String(64))
+    # HMACs of where the try came from (the texting phone; the web client's address), so
+    # guessing from fresh conversations is still counted per source.
+    phone_key: Mapped[str | None] = mapped_column(String(64))
+    address_key: Mapped[str | None] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(30))  # zip|last_payment|phone_on_file|otp
     success: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecurityLock(Base):
+    """A lock that spans conversations: verification or one-time codes refused for one account,
+    phone, client address or code destination (`key`, an HMAC) until `until`."""
+
+    __tablename__ = "security_locks"
+    __table_args__ = (Index("ix_security_locks_scope_key_until", "scope", "key", "until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20))  # account|phone|address|otp_destination|...
+    key: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(40))
+    locked_at: Mapped[datetime] = mapped_column()
+    until: Mapped[datetime] = mapped_column()
 
 
 class NotificationPreference(Base):

@@ -130,8 +130,8 @@ async def test_sms_phone_on_file_skips_the_account_number(demo):
     texts, _, _ = await run(ActionAskZipCode(), ask)
     assert texts == [
         (
-            "I see this number on account ending 4821. To confirm it's you, reply with the "
-            "ZIP code of that service address."
+            "I see this number on file. To confirm it's you, reply with the ZIP code of the "
+            "service address."
         )
     ]
     dispatcher_slots = await ValidateVerifyForm().required_slots([], None, ask, {})  # type: ignore[arg-type]
@@ -155,15 +155,15 @@ async def test_sms_from_an_unknown_phone_asks_for_the_account_number(demo):
     ]  # type: ignore[arg-type]
 
 
-async def test_marcus_by_sms_names_both_accounts_and_the_zip_picks_one(demo):
+async def test_marcus_by_sms_is_asked_for_a_zip_and_the_zip_picks_one_account(demo):
     meta = {"channel": "sms", "phone": MARCUS_PHONE}
     texts, _, _ = await run(
         ActionAskZipCode(), make_tracker(text="hi", metadata=meta, active_loop="verify_form")
     )
     assert texts == [
         (
-            "I see this number on accounts ending 5560 and 5578. To confirm it's you, reply "
-            "with the ZIP code of the service address you want to ask about."
+            "I see this number on file. To confirm it's you, reply with the ZIP code of the "
+            "service address you want to ask about."
         )
     ]
     answer = make_tracker(

@@ -181,8 +181,8 @@ async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_s
 
     assert await dana.text("whats my balance") == [
         (
-            "I see this number on account ending 4821. To confirm it's you, reply with the ZIP code of "
-            "that service address."
+            "I see this number on file. To confirm it's you, reply with the ZIP code of the "
+            "service address."
         )
     ]
     balance = await dana.text("30833")
@@ -193,8 +193,8 @@ async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_s
 
     assert await dana.text("pay my bill") == [
         (
-            "To continue, I'll text a 6-digit code to the phone on file ending 0101. Reply with it here. "
-            "It expires in 10 min."
+            "To continue, I'll text a 6-digit code to the phone on file ending 0101. "
+            "Reply with it here. It expires in 10 min."
         )
     ]
     amount_question = " ".join(await dana.text(code_sent_to(rasa_stack, DANA_PHONE, outbox_before)))
@@ -217,7 +217,8 @@ async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_s
     )
     assert rows == [(14287, "succeeded", "sms", "Visa ending 4242")]
     transcript = rasa_stack.sql(
-        "select m.direction, m.sender from messages m join conversations c on c.id = m.conversation_id "
+        "select m.direction, m.sender from messages m "
+        "join conversations c on c.id = m.conversation_id "
         "where c.channel = 'sms' and c.external_id = :phone order by m.seq",
         phone=DANA_PHONE,
     )
@@ -260,7 +261,8 @@ async def test_a_web_member_talks_to_an_agent_who_hands_back_to_the_bot(
     ) as console:
         csrf = await _console_sign_in(console, gateway, username)
         try:
-            # The member verifies, then asks for a person: office hours (the clock) and Maria online.
+            # The member verifies, then asks for a person: office hours (the clock) and Maria
+            # online.
             assert (await web_member.texts("what's my balance"))[0].endswith(
                 "What's your 10-digit account number? It's at the top of your bill."
             )
@@ -271,8 +273,9 @@ async def test_a_web_member_talks_to_an_agent_who_hands_back_to_the_bot(
             queued = await web_member.say("can I talk to a real person")
             assert [m["text"] for m in queued if m["text"]] == [
                 (
-                    "Sure. I'm connecting you with our member-services team. You're number 1 in line, "
-                    "usually about 4 minutes. I'll stay quiet while you chat with them."
+                    "Sure. I'm connecting you with our member-services team. "
+                    "You're number 1 in line, usually about 4 minutes. "
+                    "I'll stay quiet while you chat with them."
                 )
             ]
             [handoff_id] = [m["custom"]["handoff"]["handoff_id"] for m in queued if m.get("custom")]

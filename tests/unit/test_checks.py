@@ -170,3 +170,12 @@ def test_gsm7_length_counts_extension_characters_twice() -> None:
     assert gsm7_length("abc") == 3
     assert gsm7_length("[x]") == 5
     assert gsm7_length("\u20ac5") == 3
+
+
+def test_mask_digits_never_shows_more_than_half() -> None:
+    from bot.core.masking import mask_digits
+
+    assert mask_digits("123456789012") == "********9012"
+    assert mask_digits("123456") == "***456"
+    assert mask_digits("12345") == "***45"
+    assert mask_digits("1234") == "**34"

@@ -449,3 +449,39 @@ async def test_lockout_and_success_on_sqlite_and_postgresql(db_url) -> None:
         assert after.ok and after.member.first_name == "Dana"
     finally:
         await engine.dispose()
+
+
+def test_long_locks_are_worded_in_hours() -> None:
+    from bot.services.identity import locked_message
+
+    assert "for 1 hour." in locked_message(NOW + timedelta(minutes=60), NOW, RULES)
+    assert "for 2 hours." in locked_message(NOW + timedelta(minutes=61), NOW, RULES)
+    assert "for 24 hours." in locked_message(NOW + timedelta(hours=24), NOW, RULES)
+    assert "for 15 minutes." in locked_message(NOW + timedelta(minutes=15), NOW, RULES)
+
+
+def test_client_addresses_are_bucketed_before_keying() -> None:
+    from bot.services.throttle import address_bucket
+
+    assert address_bucket("203.0.113.7") == "203.0.113.7"
+    assert address_bucket("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64"
+    assert address_bucket("::ffff:203.0.113.7") == "203.0.113.7"
+    assert address_bucket("[2001:db8::1]") == "2001:db8::/64"
+    for junk in ("", "unknown", "203.0.113.7, 10.0.0.1", None, 42, "x" * 100):
+        assert address_bucket(junk) is None
+
+
+async def test_sources_are_stored_as_hmacs_only(svc, session_factory) -> None:
+    await svc.verify_account(
+        conversation_id="c1",
+        account_number="1000004821",
+        zip_code="30434",
+        now=NOW,
+        channel="sms",
+        phone_e164="+17065550101",
+        client_ip="203.0.113.7",
+    )
+    async with session_factory() as s:
+        (row,) = (await s.scalars(select(VerificationAttempt))).all()
+    assert len(row.phone_key) == len(row.address_key) == 64
+    assert "7065550101" not in row.phone_key and "203.0.113" not in row.address_key

@@ -244,3 +244,13 @@ async def test_send_and_check_on_sqlite_and_postgresql(db_url) -> None:
         assert (await check(otp, code, conv="pg")).status is OtpStatus.NONE_PENDING
     finally:
         await engine.dispose()
+
+
+async def test_the_code_text_carries_its_redacted_form_and_validity(otp, notifier) -> None:
+    from bot.services.otp import CodeText
+
+    await send(otp)
+    ((_to, body),) = notifier.sms
+    assert isinstance(body, CodeText)
+    assert body.redacted == "JEC code: ******. Never share it. Expires in 10 min."
+    assert body.validity_seconds == 600

@@ -21,8 +21,14 @@ OTP_PURPOSE = "confirm"
 
 
 def otp_service(deps: ActionDeps) -> OtpService:
-    """The one-time-code service over the container's database, rules and notifier."""
-    return OtpService(deps.sessions, deps.rules.otp, deps.notifier)
+    """The one-time-code service over the container's database, rules, notifier and secret."""
+    return OtpService(
+        deps.sessions,
+        deps.rules.otp,
+        deps.notifier,
+        secret_key=deps.settings.secret_key,
+        mirror=deps.locks,
+    )
 
 
 async def code_destination(deps: ActionDeps, member_id: int) -> tuple[str | None, str]:

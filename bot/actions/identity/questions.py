@@ -15,7 +15,7 @@ from bot.actions.deps import get_deps
 from bot.actions.identity import texts
 from bot.actions.identity.confirm import OTP_PURPOSE, code_destination, otp_service
 from bot.actions.identity.verify import phone_path_accounts, verification_service
-from bot.actions.tracker import asked_before
+from bot.actions.tracker import asked_before, channel_of, client_ip_of, phone_of
 from bot.services.identity import locked_message
 from bot.services.otp import SendStatus
 
@@ -31,7 +31,10 @@ class ActionAskAccountNumber(Action):
     ) -> list[Any]:
         deps = await get_deps()
         until = await verification_service(deps).locked_until(
-            conversation_id=tracker.sender_id, now=deps.now()
+            conversation_id=tracker.sender_id,
+            now=deps.now(),
+            phone_e164=phone_of(tracker) if channel_of(tracker) == "sms" else None,
+            client_ip=client_ip_of(tracker),
         )
         if until is not None:
             dispatcher.utter_message(
@@ -44,7 +47,8 @@ class ActionAskAccountNumber(Action):
 
 
 class ActionAskZipCode(Action):
-    """The second factor; on SMS with the phone on file, the only question."""
+    """The second factor; on SMS with the phone on file, the only question (which names no
+    account: the texter may not be the member)."""
 
     def name(self) -> str:
         return "action_ask_zip_code"
@@ -55,7 +59,7 @@ class ActionAskZipCode(Action):
         deps = await get_deps()
         accounts = await phone_path_accounts(tracker, deps)
         if accounts:
-            text = texts.zip_question_for_phone([a.last4 for a in accounts])
+            text = texts.zip_question_for_phone(len(accounts))
         else:
             text = texts.ZIP_QUESTION
         dispatcher.utter_message(text=text)
@@ -133,7 +137,10 @@ class ActionAskOtpCode(Action):
             dispatcher.utter_message(text=texts.code_sent(kind, described, minutes))
             return [SlotSet("otp_sent_to", described)]
         if sent.status is SendStatus.RATE_LIMITED:
-            dispatcher.utter_message(text=texts.CODE_RATE_LIMITED)
+            if sent.limited_by == "locked":
+                dispatcher.utter_message(text=texts.codes_paused(phone))
+            else:
+                dispatcher.utter_message(text=texts.CODE_RATE_LIMITED)
             return []
         dispatcher.utter_message(text=texts.code_not_sent(phone))
         return []

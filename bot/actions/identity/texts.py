@@ -24,17 +24,17 @@ ACCOUNT_CHOICE_QUESTION = "You have more than one account. Which one?"
 ACCOUNT_CHOICE_UNCLEAR = "Sorry, I didn't catch which account. Please pick one below."
 
 
-def zip_question_for_phone(last4s: list[str]) -> str:
-    """The ZIP question when the texting phone is on file for one or more accounts."""
-    if len(last4s) == 1:
+def zip_question_for_phone(accounts: int) -> str:
+    """The ZIP question when the texting phone is on file for one or more accounts. It names no
+    account digits: whoever holds the phone has not given a second factor yet."""
+    if accounts == 1:
         return (
-            f"I see this number on account ending {last4s[0]}. To confirm it's you, "
-            "reply with the ZIP code of that service address."
+            "I see this number on file. To confirm it's you, reply with the ZIP code of the "
+            "service address."
         )
-    endings = " and ".join(last4s[:2]) if len(last4s) == 2 else str(len(last4s))
     return (
-        f"I see this number on accounts ending {endings}. To confirm it's you, reply with "
-        "the ZIP code of the service address you want to ask about."
+        "I see this number on file. To confirm it's you, reply with the ZIP code of the service "
+        "address you want to ask about."
     )
 
 
@@ -64,6 +64,14 @@ CODE_RATE_LIMITED = (
     "I've sent several codes already. Please use the latest one, or wait a few minutes "
     "and ask again."
 )
+
+
+def codes_paused(member_services_phone: str) -> str:
+    """Too many codes or wrong guesses for this phone or account, from any conversation."""
+    return (
+        "For your security I can't send another code right now. Please try again later, or call "
+        f"member services at {member_services_phone}."
+    )
 
 
 def code_wrong(attempts_left: int) -> str:

@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions.common import current_identity, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.identity import texts
-from bot.actions.tracker import channel_of, phone_of
+from bot.actions.tracker import channel_of, client_ip_of, phone_of
 from bot.core.amounts import parse_amount
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE
 from bot.services.identity import (
@@ -39,7 +39,9 @@ STOPPED = "stopped"  # journey value: the gate failed for good; no journey actio
 
 def verification_service(deps: ActionDeps) -> VerificationService:
     """The verification service over the container's database, secret key and rules."""
-    return VerificationService(deps.sessions, deps.settings.secret_key, deps.rules.verification)
+    return VerificationService(
+        deps.sessions, deps.settings.secret_key, deps.rules.verification, mirror=deps.locks
+    )
 
 
 async def phone_path_accounts(tracker: Tracker, deps: ActionDeps) -> list[AccountChoice]:
@@ -232,6 +234,8 @@ class ValidateVerifyForm(FormValidationAction):
                 last_payment_amount_cents=cents,
                 now=deps.now(),
                 channel=channel_of(tracker),
+                phone_e164=phone if channel_of(tracker) == "sms" else None,
+                client_ip=client_ip_of(tracker),
             )
             cleared = {"account_number": None, "zip_code": None, "last_payment_amount": None}
         elif zip5 and not number and phone and await phone_path_accounts(tracker, deps):

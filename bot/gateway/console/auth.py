@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.config import Settings
+from bot.core.keys import Purpose, keyring
 
 SESSION_COOKIE = "jec_console"
 LOGIN_COOKIE = "jec_console_login"
@@ -64,8 +65,9 @@ class SessionCodec:
     """Reads and writes the console's session and pre-login cookies."""
 
     def __init__(self, settings: Settings) -> None:
-        self._serializer = URLSafeSerializer(settings.secret_key, salt="jec-console-session")
-        self._login = URLSafeSerializer(settings.secret_key, salt="jec-console-login")
+        keys = keyring(settings.secret_key, Purpose.CONSOLE)
+        self._serializer = URLSafeSerializer(keys, salt="jec-console-session")
+        self._login = URLSafeSerializer(keys, salt="jec-console-login")
         self._secure = secure_cookies(settings)
 
     def read(self, request: web.Request, now: datetime) -> ConsoleSession | None:
