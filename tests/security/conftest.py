@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.actions.deps import ActionDeps, use_deps, wire
 from bot.config import PROJECT_ROOT, Settings
+from bot.demo import generate_demo_data
 from bot.profile import CoopProfile, load_profile
 from bot.store.db import session_scope
-from bot.store.demo import generate_demo_data
 from bot.store.models import Account, Member
 from tests.actions.identity_helpers import DEMO_TODAY, NOW
 
