@@ -16,12 +16,12 @@ JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
 
-.PHONY: help setup db train validate run test clean bench screenshots
+.PHONY: help setup db lint train validate run test clean bench screenshots
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test   set up, validate the training data, train if needed, run every test"
-	@echo "steps:      make setup | db | validate | train | clean"
+	@echo "steps:      make setup | db | lint | validate | train | clean"
 
 ## Both environments (uv, locked) and .env. Cheap when nothing changed.
 setup:
@@ -49,6 +49,12 @@ db:
 	@echo "==> Demo data (skipped if members exist)"
 	@$(JECBOT) demo-data --if-empty
 
+## Lint and formatting (ruff, configured in pyproject.toml): the same check CI runs.
+lint:
+	@echo "==> ruff check and ruff format --check"
+	@.venv/bin/ruff check bot tests bench
+	@.venv/bin/ruff format --check --quiet bot tests bench
+
 ## Check the Rasa training data and domain.
 validate:
 	@echo "==> Validating Rasa domain and training data"
@@ -62,7 +68,7 @@ train:
 run: setup db train
 	@$(JECBOT) run
 
-test: setup validate train
+test: setup lint validate train
 	@echo "==> Running the test suite"
 	@$(PYTEST) tests
 

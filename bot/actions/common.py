@@ -116,8 +116,14 @@ def verified_account_id(tracker: Tracker, deps: ActionDeps) -> int | None:
 
 def not_verified_message(needed: Tier) -> str:
     if needed is Tier.CONFIRMED:
-        return "I need to confirm it's you before I can do that. Just ask again and I'll send you a code."
-    return "I need to verify your account before I can share that. Just ask again and I'll walk you through it."
+        return (
+            "I need to confirm it's you before I can do that. "
+            "Just ask again and I'll send you a code."
+        )
+    return (
+        "I need to verify your account before I can share that. "
+        "Just ask again and I'll walk you through it."
+    )
 
 
 def require_tier(
@@ -177,7 +183,7 @@ def scrub_card_numbers(value: Any) -> ScrubResult:
 def intent_button(
     title: str, intent: str, entities: Mapping[str, Any] | None = None
 ) -> dict[str, str]:
-    """A button whose payload triggers `intent` directly ("/pay_bill", '/inform{"account_number":...}')."""
+    """A button whose payload triggers `intent` directly ("/pay_bill", '/inform{"amount":...}')."""
     import json
 
     payload = f"/{intent}"

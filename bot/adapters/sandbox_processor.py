@@ -119,7 +119,8 @@ class SandboxProcessor:
         routing_digits, account_digits = _digits(routing), _digits(account)
         if not aba_routing_valid(routing_digits):
             raise TokenizeError(
-                "That routing number doesn't look right. It's the 9 digits at the bottom left of a check."
+                "That routing number doesn't look right. It's the 9 digits at the bottom left of a "
+                "check."
             )
         if not (account_digits.isdigit() and 4 <= len(account_digits) <= 17):
             raise TokenizeError(

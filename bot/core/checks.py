@@ -27,13 +27,14 @@ _ABA_PREFIXES = set(range(13)) | set(range(21, 33)) | set(range(61, 73)) | {80}
 
 
 def aba_routing_valid(routing: str) -> bool:
-    """An ABA routing number: 9 digits, known prefix, weights 3,7,1 repeated summing to a multiple of 10."""
+    """An ABA routing number: 9 digits, a known prefix, and weights 3,7,1 (repeated) whose
+    weighted sum is a multiple of 10."""
     if len(routing) != 9 or not routing.isascii() or not routing.isdigit():
         return False
     if int(routing[:2]) not in _ABA_PREFIXES or routing == "000000000":
         return False
     weights = (3, 7, 1) * 3
-    return sum(int(d) * w for d, w in zip(routing, weights)) % 10 == 0
+    return sum(int(d) * w for d, w in zip(routing, weights, strict=True)) % 10 == 0
 
 
 def card_brand(number: str) -> str | None:

@@ -48,7 +48,8 @@ def problem_page(reason: str, what: str) -> web.Response:
 <body>
 <main>
 <h1>{escape(title, quote=False)}</h1>
-<p role="alert">{escape(detail, quote=False)} Ask the assistant for your {escape(what, quote=False)} again and you'll get a new link.</p>
+<p role="alert">{escape(detail, quote=False)} Ask the assistant for your
+{escape(what, quote=False)} again and you'll get a new link.</p>
 </main>
 </body>
 </html>"""

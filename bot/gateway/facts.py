@@ -31,7 +31,8 @@ class GatewayTexts:
     @property
     def sms_help(self) -> str:
         return (
-            f"{self.coop_name} account and outage texts. Member services {self.member_services_phone}, "
+            f"{self.coop_name} account and outage texts. Member services "
+            f"{self.member_services_phone}, "
             f"outages 24/7 {self.outage_phone}. Reply STOP to opt out. Msg & data rates may apply."
         )
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BillingRules:
-    """The billing terms the balance rules need, taken from the co-op profile's `billing` section."""
+    """The billing terms the balance rules need, from the co-op profile's `billing` section."""
 
     late_fee_threshold_cents: int = 2500
     late_fee_percent: Decimal = Decimal(5)

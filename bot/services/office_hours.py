@@ -43,7 +43,7 @@ def _join_names(names: list[str]) -> str:
 
 
 class OfficeHours:
-    """Opening-hours rules built from the profile. Cheap to build; holds no state but the profile."""
+    """Opening-hours rules built from the profile. Cheap to build; holds only the profile."""
 
     def __init__(self, profile: CoopProfile) -> None:
         self.profile = profile
@@ -104,7 +104,8 @@ class OfficeHours:
     def is_open(
         self, now: datetime, *, office_id: str | None = None, schedule: Schedule = "office"
     ) -> bool:
-        """Open at `now`? Opening time counts as open, closing time as closed (8:00 open, 17:00 closed).
+        """Open at `now`? Opening time counts as open, closing time as closed
+        (8:00 open, 17:00 closed).
 
         Without `office_id` the question is "are the offices open", so a lunch closure at some
         offices does not close them all; with it, that office's lunch closure applies.
@@ -152,7 +153,8 @@ class OfficeHours:
         return f"{name}, {moment:%b} {moment.day} at {clock}"
 
     def _lunch_note(self, local: datetime) -> str:
-        """ "(the Louisville and Thomson offices close 1-2 PM for lunch)" while lunch is still ahead or on."""
+        """The lunch note, "(the Louisville and Thomson offices close 1-2 PM for lunch)", while
+        lunch is still ahead or on."""
         groups: dict[tuple[time, time], list[str]] = {}
         t = local.time().replace(tzinfo=None)
         for office in self.profile.offices:
@@ -181,13 +183,15 @@ class OfficeHours:
             t = local.time().replace(tzinfo=None)
             if lunch.start <= t < lunch.end and hours.open <= t < hours.close:
                 return (
-                    f"The {office.town} office is closed for lunch until {format_clock(lunch.end)}. "
+                    f"The {office.town} office is closed for lunch until "
+                    f"{format_clock(lunch.end)}. "
                     f"It is open until {format_clock(hours.close)} today."
                 )
 
         if hours is not None and self.is_open(now, office_id=office_id):
             if office is None:
-                return f"Our offices are open until {format_clock(hours.close)} today{self._lunch_note(local)}."
+                close = format_clock(hours.close)
+                return f"Our offices are open until {close} today{self._lunch_note(local)}."
             lunch = office.lunch_closure
             t = local.time().replace(tzinfo=None)
             extra = ""
@@ -218,7 +222,7 @@ class OfficeHours:
         return f"{closed} {reopens} {self._when(opening, local)}."
 
     def describe_week(self, *, schedule: Schedule = "office") -> str:
-        """The usual week, e.g. "Our offices are open Mon-Fri 8 AM-5 PM, closed on co-op holidays. ..."."""
+        """The usual week: "Our offices are open Mon-Fri 8 AM-5 PM, closed on co-op holidays..."."""
         week = self._week(schedule)
         runs: list[tuple[int, int, Hours]] = []
         for day in range(7):

@@ -44,7 +44,8 @@ def check_amount(amount_cents: int, rules: PaymentRules) -> str | None:
         return f"The smallest payment I can take is {format_cents(rules.minimum_cents)}."
     if amount_cents > rules.maximum_cents:
         return (
-            f"I can take payments up to {format_cents(rules.maximum_cents)} here. For a larger payment, "
+            f"I can take payments up to {format_cents(rules.maximum_cents)} here. For a larger "
+            "payment, "
             "please call member services."
         )
     return None
@@ -67,11 +68,12 @@ def amount_warning(
         if balance_cents <= 0
         else f"your balance is {format_cents(balance_cents)}"
     )
-    return f"Just so you know, {owed}; the extra {format_cents(extra)} will be a credit on your account."
+    credit = format_cents(extra)
+    return f"Just so you know, {owed}; the extra {credit} will be a credit on your account."
 
 
 def posting_estimate(now: datetime, rules: PaymentRules | CoopProfile) -> str:
-    """`1-2 business days (by Tuesday, December 1)`: the profile's posting text plus the latest date.
+    """`1-2 business days (by Tuesday, December 1)`: the profile's posting text and latest date.
 
     Business days skip weekends and the profile's holidays, counted from the local date of `now`.
     Accepts `PaymentRules` or a profile. If the text has no "N business days" the text alone.

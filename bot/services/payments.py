@@ -128,7 +128,7 @@ class PaymentService:
         conversation_id: str | None,
         now: datetime,
     ) -> PaymentOutcome:
-        """Charge a saved method once per idempotency key. See the module docstring for the steps."""
+        """Charge a saved method once per idempotency key (the steps: the module docstring)."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         attempt = _Attempt(
@@ -192,7 +192,8 @@ class PaymentService:
         if account.status == "final":
             return refuse(
                 "closed_account",
-                "That account is closed, so I can't take a payment for it here. Please call member services.",
+                "That account is closed, so I can't take a payment for it here. Please call member "
+                "services.",
             )
         if method is None or method.member_id != a.member_id:
             return refuse("foreign_method", "I couldn't find that payment method on your profile.")
@@ -306,7 +307,8 @@ class PaymentService:
             )
             return PaymentOutcome(
                 "refused",
-                "Something went wrong on our side with that payment request. Nothing new was charged; "
+                "Something went wrong on our side with that payment request. Nothing new was "
+                "charged; "
                 "please start the payment again.",
                 a.amount_cents,
                 reason="idempotency_key_reused",
@@ -338,7 +340,8 @@ class PaymentService:
                 )
             else:
                 message = (
-                    f"Done. Payment of {amount} received, confirmation {payment.confirmation_number}. "
+                    f"Done. Payment of {amount} received, confirmation "
+                    f"{payment.confirmation_number}. "
                     f"It posts in {self._rules.posting_text}."
                 )
             return PaymentOutcome(
@@ -354,7 +357,8 @@ class PaymentService:
             return PaymentOutcome("failed", ERROR_MESSAGE, reason="processor_error", **common)  # type: ignore[arg-type]
         return PaymentOutcome(
             "pending",
-            "That payment is still being processed. Nothing more was charged; I'll have the result shortly.",
+            "That payment is still being processed. Nothing more was charged; I'll have the result "
+            "shortly.",
             reason="in_progress",
             **common,  # type: ignore[arg-type]
         )

@@ -33,8 +33,8 @@ def profile() -> CoopProfile:
 def make_deps(
     profile: CoopProfile, sqlite_url: str, session_factory: async_sessionmaker[AsyncSession]
 ) -> Iterator[Any]:
-    """`make_deps(now, processor=...)` installs deps with a clock stuck at `now` (and any collaborator
-    given in place of the default); removed after the test."""
+    """`make_deps(now, processor=...)` installs deps with a clock stuck at `now` (and any
+    collaborator given in place of the default); removed after the test."""
 
     def make(now: datetime = TUESDAY_10AM, **collaborators: Any) -> ActionDeps:
         deps = wire(

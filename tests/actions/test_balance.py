@@ -65,7 +65,8 @@ async def test_bobbie_jo_disconnected_gets_the_next_step(demo, session_factory):
     assert texts == [
         "Account ending 9914 (5 Pine Hollow Rd, Stapleton) is disconnected. $268.80 is owed.",
         (
-            "To restore service, pay the past-due balance and call member services at (706) 547-2167 to "
+            "To restore service, pay the past-due balance and call member services at (706) "
+            "547-2167 to "
             "arrange reconnection. A reconnection fee (from $50.00) applies."
         ),
     ]
@@ -91,7 +92,8 @@ async def test_not_verified_gets_no_numbers(demo):
     )
     assert texts == [
         (
-            "I need to verify your account before I can share that. Just ask again and I'll walk you "
+            "I need to verify your account before I can share that. Just ask again and I'll walk "
+            "you "
             "through it."
         )
     ]

@@ -1,4 +1,5 @@
-"""Shared action helpers: money typed by members, channels, idempotency keys, card scrubbing, idle rule."""
+"""Shared action helpers: money typed by members, channels, idempotency keys, card scrubbing,
+the idle rule."""
 
 from __future__ import annotations
 

@@ -230,8 +230,10 @@ async def test_in_hours_with_nobody_online_offers_a_callback_today(
     messages, events = await run_action(ActionTalkToHuman(), tracker("agent", "talk_to_human"))
 
     assert messages[0]["text"] == (
-        "Everyone on our member-services team is busy right now. I can ask someone to call you back "
-        "today before 5 PM, or keep helping here. For outages or emergencies, call 1-800-262-5131 any time."
+        "Everyone on our member-services team is busy right now. I can ask someone to call you "
+        "back "
+        "today before 5 PM, or keep helping here. For outages or emergencies, call 1-800-262-5131 "
+        "any time."
     )
     assert events[0]["value"] == "no_agents"
 
@@ -246,7 +248,7 @@ async def test_handback_says_the_assistant_is_back(make_deps) -> None:
     assert events[0]["name"] == "handoff_result" and events[0]["value"] is None
 
 
-# -- callback form ----------------------------------------------------------------------------------
+# -- callback form --------------------------------------------------------------------------------
 
 
 async def test_callback_phone_question_offers_the_number_on_file(make_deps, dana) -> None:
@@ -292,7 +294,8 @@ async def test_callback_phone_validation(make_deps, dana) -> None:
     result, said = await validate("callback_phone", "555-0101", "inform", slots)
     assert result == {"callback_phone": None}
     assert said == [
-        "That doesn't look like a US phone number. Please send 10 digits with the area code, like 706-555-0101."
+        "That doesn't look like a US phone number. Please send 10 digits with the area code, like "
+        "706-555-0101."
     ]
     result, said = await validate("callback_phone", "4111 1111 1111 1111", "inform", slots)
     assert result == {"callback_phone": None} and said[0].startswith(
@@ -368,7 +371,8 @@ async def test_submitting_without_verification_stores_nothing(make_deps, session
         ActionSubmitCallback(), tracker("x", "inform", slots={"callback_phone": "+17065550101"})
     )
     assert [m["text"] for m in messages] == [
-        "I need to verify your account before I can set up a callback. Ask for a callback again and "
+        "I need to verify your account before I can set up a callback. Ask for a callback again "
+        "and "
         "I'll walk you through it, or call member services at (706) 547-2167."
     ]
     async with session_scope(session_factory) as session:

@@ -1,4 +1,5 @@
-"""Bill history, payment history and bill PDF links for the demo members, on a real SQLite database."""
+"""Bill history, payment history and bill PDF links for the demo members, on a real SQLite
+database."""
 
 from __future__ import annotations
 
@@ -212,7 +213,8 @@ async def test_a_month_without_a_bill_says_which_months_there_are(demo, session_
     texts, messages, _ = await run(ActionBillPdf(), after_gate(slots, "my bill from june 2025"))
     assert texts == [
         (
-            "I don't see a bill from June 2025 on account ending 4821. I have bills from Dec 2025 to "
+            "I don't see a bill from June 2025 on account ending 4821. I have bills from Dec 2025 "
+            "to "
             "Nov 2026."
         )
     ]
@@ -238,7 +240,8 @@ async def test_not_verified_gets_no_link_or_list(demo):
         texts, _, _ = await run(action, make_tracker(text="x", intent=intent))
         assert texts == [
             (
-                "I need to verify your account before I can share that. Just ask again and I'll walk "
+                "I need to verify your account before I can share that. Just ask again and I'll "
+                "walk "
                 "you through it."
             )
         ]

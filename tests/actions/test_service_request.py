@@ -76,7 +76,8 @@ async def test_stop_asks_the_last_day_at_the_verified_account(demo, session_fact
         ("dec 24", "Thu, Dec 24 is Christmas Eve, when we're closed. Please pick another weekday."),
         (
             "march 3",
-            "I can only schedule up to 60 days ahead (until Wed, Jan 27). Please pick an earlier weekday.",
+            "I can only schedule up to 60 days ahead (until Wed, Jan 27). Please pick an earlier "
+            "weekday.",
         ),
         ("whenever", "I couldn't read that date. Please send it like Dec 8 or next Monday."),
     ],

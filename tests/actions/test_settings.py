@@ -360,7 +360,8 @@ async def test_bad_numbers_and_card_numbers_are_not_kept(demo, session_factory):
     )
     assert texts == [
         (
-            "That's already the number on file (***-***-0101). Send a different one, or say never mind. "
+            "That's already the number on file (***-***-0101). Send a different one, or say never "
+            "mind. "
             "If you'd rather talk with a person, say agent or call (706) 547-2167."
         )
     ]

@@ -46,15 +46,18 @@ async def test_dana_month_comparison_bill_difference_and_chart(demo, session_fac
     texts, messages, events = await usage_for(session_factory, "1000004821", "Dana")
     assert texts == [
         (
-            "Account ending 4821: November so far (Nov 1-27), 525 kWh for $62.51, an average of $2.32 a day. "
+            "Account ending 4821: November so far (Nov 1-27), 525 kWh for $62.51, an average of "
+            "$2.32 a day. "
             "October 2026: 526 kWh for $62.61 over 31 days."
         ),
         (
-            "Per day you used 19.5 kWh this month against 17.0 in October: 14.6% more. I don't have enough readings "
+            "Per day you used 19.5 kWh this month against 17.0 in October: 14.6% more. I don't "
+            "have enough readings "
             "from November 2025 to compare with last year."
         ),
         (
-            "Your latest bill (Nov 27), $142.87, covers 31 days and 927 kWh. The one before covered 30 days and "
+            "Your latest bill (Nov 27), $142.87, covers 31 days and 927 kWh. The one before "
+            "covered 30 days and "
             "720 kWh. So this bill has 1 more day and 28.8% more kWh: 29.9 kWh a day, against 24.0."
         ),
         "Your daily use for the last 30 days. The chart link works for 15 minutes.",
@@ -145,8 +148,10 @@ def test_bill_message_names_fewer_days_and_last_year_when_known():
         _bill(1, date(2025, 10, 27), date(2025, 11, 26), 800, 12000),
     ]
     assert bill_message(bills) == (
-        "Your latest bill (Nov 25), $140.00, covers 29 days and 900 kWh. The one before covered 30 days and "
-        "900 kWh. So this bill has 1 fewer day and the same kWh: 31.0 kWh a day, against 30.0. A year ago the "
+        "Your latest bill (Nov 25), $140.00, covers 29 days and 900 kWh. The one before covered 30 "
+        "days and "
+        "900 kWh. So this bill has 1 fewer day and the same kWh: 31.0 kWh a day, against 30.0. A "
+        "year ago the "
         "bill was $120.00 for 800 kWh over 31 days."
     )
     assert (
@@ -161,7 +166,8 @@ async def test_not_verified_gets_no_figures(demo):
     )
     assert texts == [
         (
-            "I need to verify your account before I can share that. Just ask again and I'll walk you "
+            "I need to verify your account before I can share that. Just ask again and I'll walk "
+            "you "
             "through it."
         )
     ]

@@ -393,14 +393,16 @@ async def test_in_office_hours_with_an_agent_online_the_member_is_queued_and_the
 
     assert texts_of(replies) == [
         (
-            "Sure. I'm connecting you with our member-services team. You're number 1 in line, usually "
+            "Sure. I'm connecting you with our member-services team. You're number 1 in line, "
+            "usually "
             "about 4 minutes. I'll stay quiet while you chat with them."
         )
     ]
     [custom] = [r["custom"] for r in replies if r.get("custom")]
     assert custom["handoff"]["status"] == "queued"
     [(handoff_id, status, tier, channel)] = rasa_stack.sql(
-        "select id, status, verified_tier, channel from handoff_requests where conversation_id = :c",
+        "select id, status, verified_tier, channel from handoff_requests where conversation_id = "
+        ":c",
         c=dana.sender,
     )
     assert (handoff_id, status, tier, channel) == (
@@ -426,8 +428,10 @@ async def test_on_a_holiday_the_member_hears_when_we_open_and_is_offered_a_callb
 
     assert texts_of(replies) == [
         (
-            "Our office is closed today for Christmas Day. We open Monday at 8 AM. I can ask someone to "
-            "call you back then, or keep helping here. For outages or emergencies, call 1-800-262-5131 any time."
+            "Our office is closed today for Christmas Day. We open Monday at 8 AM. I can ask "
+            "someone to "
+            "call you back then, or keep helping here. For outages or emergencies, call "
+            "1-800-262-5131 any time."
         )
     ]
     assert [b["title"] for b in replies[0]["buttons"]] == ["Request a callback", "Keep chatting"]

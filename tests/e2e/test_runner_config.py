@@ -1,4 +1,5 @@
-"""What `jecbot run` tells Rasa: the generated endpoints file for the default and production .env."""
+"""What `jecbot run` tells Rasa: the generated endpoints file for the default and production
+.env."""
 
 from __future__ import annotations
 

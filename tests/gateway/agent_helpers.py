@@ -166,7 +166,7 @@ async def text_in(
 
 
 async def add_member(factory: Any, *, phone: str = "+17065550101") -> tuple[int, int]:
-    """Dana Whitfield with account 1000004821 and a phone on file; returns (member_id, account_id)."""
+    """Dana Whitfield, account 1000004821, a phone on file; returns (member_id, account_id)."""
     from bot.store.models import Account, Contact, Member
 
     async with session_scope(factory) as session:

@@ -100,7 +100,9 @@ GOOD = {
 }
 
 CSV_FILES = {
-    "members.csv": "member_number,first_name,last_name,is_senior\nB-1,Bea,Hill,no\nB-2,Al,Ward,yes\n",
+    "members.csv": (
+        "member_number,first_name,last_name,is_senior\nB-1,Bea,Hill,no\nB-2,Al,Ward,yes\n"
+    ),
     "accounts.csv": (
         "account_number,member_number,status,service_street,service_town,service_zip,paperless\n"
         "4000000001,B-1,active,1 Oak St,Gibson,30810,yes\n"
@@ -121,7 +123,9 @@ CSV_FILES = {
         "4000000002,118.20,2026-11-02T09:00:00-05:00,Office,legacy-991,office\n"
     ),
     "usage.csv": "account_number,day,kwh,cost\n4000000001,2026-11-27,12.5,1.49\n",
-    "outages.csv": "reference,started_at,towns,zips\nOMS-9,2026-11-28T08:00:00-05:00,Gibson;Mitchell,30810\n",
+    "outages.csv": (
+        "reference,started_at,towns,zips\nOMS-9,2026-11-28T08:00:00-05:00,Gibson;Mitchell,30810\n"
+    ),
 }
 
 

@@ -80,7 +80,8 @@ def test_utc_input_is_read_in_eastern_time(hours: OfficeHours) -> None:
 @pytest.mark.parametrize(
     ("utc_open", "utc_before"),
     [
-        # DST starts Sun Mar 8 2026: Fri Mar 6 is EST (8 AM = 13:00 UTC), Mon Mar 9 is EDT (8 AM = 12:00 UTC)
+        # DST starts Sun Mar 8 2026: Fri Mar 6 is EST (8 AM = 13:00 UTC),
+        # Mon Mar 9 is EDT (8 AM = 12:00 UTC)
         (datetime(2026, 3, 6, 13, 0), datetime(2026, 3, 6, 12, 59)),
         (datetime(2026, 3, 9, 12, 0), datetime(2026, 3, 9, 11, 59)),
         # DST ends Sun Nov 1 2026: Fri Oct 30 is EDT (12:00 UTC), Mon Nov 2 is EST (13:00 UTC)
@@ -166,12 +167,13 @@ def test_closes_at(hours: OfficeHours) -> None:
     assert hours.closes_at(local(2026, 12, 1, 18)) is None
 
 
-# -- member-facing wording ------------------------------------------------------------------------------
+# -- member-facing wording ------------------------------------------------------------------------
 
 
 def test_describe_today_while_open_mentions_lunch_closures(hours: OfficeHours) -> None:
     assert hours.describe_today(local(2026, 12, 1, 10, 0)) == (
-        "Our offices are open until 5 PM today (the Louisville and Thomson offices close 1-2 PM for lunch)."
+        "Our offices are open until 5 PM today (the Louisville and Thomson offices close 1-2 PM "
+        "for lunch)."
     )
 
 
@@ -197,7 +199,8 @@ def test_describe_today_after_closing_on_a_weekday(hours: OfficeHours) -> None:
 
 def test_describe_today_early_morning(hours: OfficeHours) -> None:
     assert hours.describe_today(local(2026, 12, 1, 7, 0)) == (
-        "Our offices open at 8 AM today and close at 5 PM (the Louisville and Thomson offices close 1-2 PM for lunch)."
+        "Our offices open at 8 AM today and close at 5 PM (the Louisville and Thomson offices "
+        "close 1-2 PM for lunch)."
     )
 
 

@@ -273,7 +273,8 @@ async def test_the_same_key_twice_charges_once_and_repeats_the_confirmation(
     assert again.duplicate and again.ok
     assert again.confirmation_number == first.confirmation_number
     assert again.message == (
-        f"That payment is already done (confirmation {first.confirmation_number}). Nothing more was charged."
+        f"That payment is already done (confirmation {first.confirmation_number}). Nothing more "
+        "was charged."
     )
     assert len(processor.charges) == 1
     assert len(await payment_rows(session_factory)) == 1
@@ -434,10 +435,12 @@ def test_amount_warning_only_above_the_balance() -> None:
     assert amount_warning(14287, 14287) is None
     assert amount_warning(5000, 14287) is None
     assert amount_warning(20000, 14287) == (
-        "Just so you know, your balance is $142.87; the extra $57.13 will be a credit on your account."
+        "Just so you know, your balance is $142.87; the extra $57.13 will be a credit on your "
+        "account."
     )
     assert amount_warning(2000, 0) == (
-        "Just so you know, you don't owe anything right now; the extra $20.00 will be a credit on your account."
+        "Just so you know, you don't owe anything right now; the extra $20.00 will be a credit on "
+        "your account."
     )
     assert amount_warning(20000, 14287, replace(RULES, warn_above_balance=False)) is None
 

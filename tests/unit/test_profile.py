@@ -167,8 +167,8 @@ def test_lunch_outside_hours(raw: dict[str, Any]) -> None:
         raw, lambda d: d["offices"][1]["lunch_closure"].update({"start": "17:30", "end": "18:00"})
     )
     assert (
-        "offices[1] (louisville).lunch_closure (17:30-18:00) must fall inside office hours (08:00-17:00)"
-        in message
+        "offices[1] (louisville).lunch_closure (17:30-18:00) must fall inside office hours "
+        "(08:00-17:00)" in message
     )
 
 
@@ -184,15 +184,16 @@ def test_draft_days_outside_1_to_28(raw: dict[str, Any], day: object) -> None:
     message = error_for(raw, lambda d: d["drafts"].__setitem__("allowed_days", [3, day]))
     assert (
         message
-        == f"profiles/jec.yml: drafts.allowed_days[1] must be a day of the month from 1 to 28, got {day!r}"
+        == "profiles/jec.yml: drafts.allowed_days[1] must be a day of the month from 1 to 28, "
+        f"got {day!r}"
     )
 
 
 def test_unknown_timezone(raw: dict[str, Any]) -> None:
     message = error_for(raw, lambda d: d["coop"].__setitem__("timezone", "America/Wrens"))
     assert (
-        message
-        == "profiles/jec.yml: coop.timezone must be a time zone like America/New_York, got 'America/Wrens'"
+        message == "profiles/jec.yml: coop.timezone must be a time zone like America/New_York, "
+        "got 'America/Wrens'"
     )
 
 
@@ -206,7 +207,8 @@ def test_duplicate_holiday_dates(raw: dict[str, Any]) -> None:
 def test_money_as_a_yaml_float_is_refused(raw: dict[str, Any]) -> None:
     message = error_for(raw, lambda d: d["billing"].__setitem__("late_fee_minimum", 3.0))
     assert message == (
-        'profiles/jec.yml: billing.late_fee_minimum must be an amount in quotes, like "25.00", got 3.0 (a number)'
+        'profiles/jec.yml: billing.late_fee_minimum must be an amount in quotes, like "25.00", got '
+        "3.0 (a number)"
     )
 
 

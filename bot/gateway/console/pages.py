@@ -130,20 +130,23 @@ def queue_region(
           <td>{_tier(r.verified_tier, r.verified_how)}</td><td>{e(r.topic or "-")}</td>
           <td><form method="post" action="/console/handoffs/{r.handoff_id}/take">
             <input type="hidden" name="csrf" value="{e(csrf)}">
-            <button type="submit" aria-label="Take conversation {i} ({e(r.topic or r.channel)})">Take</button>
+            <button type="submit"
+              aria-label="Take conversation {i} ({e(r.topic or r.channel)})">Take</button>
           </form></td>
         </tr>"""
             for i, r in enumerate(waiting, 1)
         )
         table = f"""<table><caption>Members waiting, longest first</caption>
         <thead><tr><th scope="col">#</th><th scope="col">Waiting</th><th scope="col">Channel</th>
-        <th scope="col">Identity</th><th scope="col">Topic</th><th scope="col"><span class="sr">Action</span></th></tr></thead>
+        <th scope="col">Identity</th><th scope="col">Topic</th>
+        <th scope="col"><span class="sr">Action</span></th></tr></thead>
         <tbody>{rows}</tbody></table>"""
     else:
         table = '<p class="muted">No one is waiting.</p>'
     mine_html = (
         "".join(
-            f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - {e(r.topic or "conversation")}</a>'
+            f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - '
+            f"{e(r.topic or 'conversation')}</a>"
             f' <span class="muted">since {e(waited(r.created_at, now))} ago</span></li>'
             for r in mine
         )
@@ -151,15 +154,19 @@ def queue_region(
     )
     others_html = (
         "".join(
-            f"<li>{e(r.channel.upper())} - {e(r.topic or 'conversation')} with {e(r.agent_name or 'an agent')}</li>"
+            f"<li>{e(r.channel.upper())} - {e(r.topic or 'conversation')} with "
+            f"{e(r.agent_name or 'an agent')}</li>"
             for r in others
         )
         or '<li class="muted">None.</li>'
     )
     return f"""
-      <section aria-labelledby="waiting-h"><h2 id="waiting-h">Queue ({len(waiting)} waiting)</h2>{table}</section>
-      <section aria-labelledby="mine-h"><h2 id="mine-h">My conversations</h2><ul>{mine_html}</ul></section>
-      <section aria-labelledby="others-h"><h2 id="others-h">With other agents</h2><ul>{others_html}</ul></section>"""
+      <section aria-labelledby="waiting-h">
+        <h2 id="waiting-h">Queue ({len(waiting)} waiting)</h2>{table}</section>
+      <section aria-labelledby="mine-h">
+        <h2 id="mine-h">My conversations</h2><ul>{mine_html}</ul></section>
+      <section aria-labelledby="others-h">
+        <h2 id="others-h">With other agents</h2><ul>{others_html}</ul></section>"""
 
 
 def _done_table(
@@ -178,10 +185,13 @@ def _done_table(
         + "".join(f"<td>{e(r.get(key) or '-')}</td>" for key, _label in columns)
         + f"""<td><form method="post" action="/console/{kind}/{r["id"]}/done">
               <input type="hidden" name="csrf" value="{e(csrf)}">
-              <button type="submit" aria-label="Mark {e(caption.lower())} {r["id"]} done">Mark done</button></form></td></tr>"""
+              <button type="submit"
+                aria-label="Mark {e(caption.lower())} {r["id"]} done">Mark done</button>
+              </form></td></tr>"""
         for r in rows
     )
-    return f"""<h2>{e(caption)}</h2><table><thead><tr>{head}<th scope="col"><span class="sr">Action</span></th></tr></thead>
+    return f"""<h2>{e(caption)}</h2><table><thead><tr>{head}
+      <th scope="col"><span class="sr">Action</span></th></tr></thead>
       <tbody>{body}</tbody></table>"""
 
 
@@ -239,7 +249,8 @@ def message_item(message: StoredMessage, tz: Any) -> str:
         who = f"{message.payload.get('agent_name') or 'Agent'} (agent)"
     at = message.created_at.astimezone(tz).strftime("%-I:%M %p") if message.created_at else ""
     return (
-        f'<li class="msg {e(message.sender)}" data-seq="{message.seq}"><span class="who">{e(who)}</span> '
+        f'<li class="msg {e(message.sender)}" data-seq="{message.seq}"><span '
+        f'class="who">{e(who)}</span> '
         f'<time>{e(at)}</time><div class="text">{e(message.text)}</div></li>'
     )
 
@@ -269,14 +280,16 @@ def conversation_page(
             f"""
       <form method="post" action="/console/handoffs/{row.handoff_id}/transfer" class="inline">
         <input type="hidden" name="csrf" value="{e(csrf)}">
-        <label for="to-agent">Transfer to</label> <select id="to-agent" name="agent_id">{options}</select>
+        <label for="to-agent">Transfer to</label>
+        <select id="to-agent" name="agent_id">{options}</select>
         <button type="submit">Transfer</button>
       </form>"""
             if agents
             else ""
         )
         controls = f"""
-    <form method="post" action="/console/handoffs/{row.handoff_id}/reply" class="stack" id="reply-form">
+    <form method="post" action="/console/handoffs/{row.handoff_id}/reply" class="stack"
+      id="reply-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
       <label for="reply">{e(reply_label)}</label>
       <textarea id="reply" name="text" rows="3" maxlength="1600" required></textarea>
@@ -290,13 +303,16 @@ def conversation_page(
     </div>"""
     elif row.status == "waiting":
         controls = f"""<form method="post" action="/console/handoffs/{row.handoff_id}/take">
-        <input type="hidden" name="csrf" value="{e(csrf)}"><button type="submit">Take this conversation</button></form>"""
+        <input type="hidden" name="csrf" value="{e(csrf)}">
+        <button type="submit">Take this conversation</button></form>"""
     else:
-        controls = f'<p class="muted">This conversation is {e(row.status)}{" with " + e(row.agent_name) if row.agent_name else ""}.</p>'
+        with_agent = f" with {e(row.agent_name)}" if row.agent_name else ""
+        controls = f'<p class="muted">This conversation is {e(row.status)}{with_agent}.</p>'
+    since = row.created_at.astimezone(tz).strftime("%-I:%M %p") if row.created_at else "-"
     body = f"""
     <p><a href="/console">Back to the queue</a></p>
     <h1>{e(row.channel.upper())} conversation: {e(row.topic or "member question")}</h1>{note}
-    <p>Identity: {_tier(row.verified_tier, row.verified_how)}. Waiting since {e(row.created_at.astimezone(tz).strftime("%-I:%M %p") if row.created_at else "-")}.</p>
+    <p>Identity: {_tier(row.verified_tier, row.verified_how)}. Waiting since {e(since)}.</p>
     <div class="columns">
       <section aria-labelledby="t-h" class="transcript-box">
         <h2 id="t-h">Transcript</h2>
