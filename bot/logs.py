@@ -104,16 +104,15 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     every line the request causes, and return it in the X-Request-ID response header."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request_token = request_id_var.set(request_id)
-    conversation_token = conversation_id_var.set(None)
+    # Set, not reset afterwards: aiohttp writes its access-log line for this request after the
+    # middleware returns, in the same task, and the next request on the connection sets its own.
+    request_id_var.set(request_id)
+    conversation_id_var.set(None)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers["X-Request-ID"] = request_id
         raise
-    finally:
-        request_id_var.reset(request_token)
-        conversation_id_var.reset(conversation_token)
     if not response.prepared:
         response.headers["X-Request-ID"] = request_id
     return response

@@ -33,7 +33,7 @@ from bot.gateway.hub import Hub, KeyedLocks
 from bot.gateway.masking import MaskResult, mask_inbound, masked_notice
 from bot.gateway.rasa_client import BotBackend, RasaUnavailable
 from bot.gateway.sms_format import last_buttons, render_sms
-from bot.logs import conversation_id_var
+from bot.logs import conversation_id_var, mask_log_text
 
 if TYPE_CHECKING:
     from bot.ops.metrics import GatewayMetrics
@@ -133,6 +133,7 @@ class ConversationService:
                 return []
             self.hub.publish(conv.id, {"type": "typing", "active": True})
             sender = "bot"
+            log.debug("bot turn (%s): %s", conv.channel, mask_log_text(rasa_text))
             started = time.monotonic()
             try:
                 replies = await self.rasa.send(conv.id, rasa_text, metadata)
