@@ -92,6 +92,40 @@ def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.backup import BackupError, backup
+
+    try:
+        report = backup(
+            settings.database_url, settings.rasa_tracker_url, Path(args.path), clock_from_env()()
+        )
+    except BackupError as exc:
+        print(f"Backup refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backed up to {report.summary()}")
+    return 0
+
+
+def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.backup import BackupError, restore
+
+    try:
+        report = restore(
+            settings.database_url,
+            settings.rasa_tracker_url,
+            Path(args.path),
+            clock_from_env()(),
+            force=args.force,
+        )
+    except BackupError as exc:
+        print(f"Restore refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored from {report.summary()}; run `jecbot init-db` if the code is newer")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jecbot", description="JEC member assistant tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
+    p = add(
+        "backup",
+        _cmd_backup,
+        "copy the SQLite databases into a new directory while the assistant runs (online backup)",
+    )
+    p.add_argument("path", help="a new (or empty) directory, e.g. var/backups/2026-12-02")
+    p = add("restore", _cmd_restore, "put a `jecbot backup` directory back (assistant stopped)")
+    p.add_argument("path", help="the backup directory")
+    p.add_argument(
+        "--force", action="store_true", help="replace the current database (kept beside it)"
+    )
     return parser
 
 
