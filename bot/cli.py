@@ -126,6 +126,55 @@ def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.retention import run_retention
+    from bot.profile import load_profile
+
+    report = run_retention(
+        settings.database_url,
+        settings.rasa_tracker_url,
+        load_profile(settings.coop_profile),
+        clock_from_env()(),
+        dry_run=args.dry_run,
+    )
+    print(report.summary())
+    return 0
+
+
+def _cmd_member(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.core.clock import clock_from_env
+    from bot.ops.member import MemberNotFound, erase_member, export_member
+
+    try:
+        if args.action == "export":
+            data = export_member(settings.database_url, settings.rasa_tracker_url, args.account)
+            out = json.dumps(data, indent=2, default=str)
+            if args.output:
+                Path(args.output).write_text(out + "\n", encoding="utf-8")
+                print(f"Wrote {args.output}")
+            else:
+                print(out)
+            return 0
+        if not args.yes:
+            print("Erasing cannot be undone: run again with --yes to go ahead.", file=sys.stderr)
+            return 1
+        report = erase_member(
+            settings.database_url,
+            settings.rasa_tracker_url,
+            args.account,
+            clock_from_env()(),
+            actor=f"it:{args.by}",
+        )
+    except MemberNotFound as exc:
+        print(f"Not found: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jecbot", description="JEC member assistant tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="replace the current database (kept beside it)"
     )
+    p = add("retention", _cmd_retention, "delete what is past its period (profile `retention:`)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    p = add("member", _cmd_member, "a member's data: export it as JSON, or erase what may be")
+    p.add_argument("action", choices=["export", "erase"])
+    p.add_argument("account", help="one of the member's account numbers")
+    p.add_argument("--output", help="export: write the JSON to this file instead of stdout")
+    p.add_argument("--yes", action="store_true", help="erase: confirm (it cannot be undone)")
+    p.add_argument("--by", default="it", help="erase: who asked, for the audit log")
     return parser
 
 
