@@ -93,14 +93,20 @@ def _selected(settings: Settings) -> list[str]:
     return [c for c in settings.ready_checks if c != "redis" or settings.redis_url]
 
 
-async def readyz(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
+async def run_checks(app: web.Application) -> dict[str, str]:
+    """The selected readiness checks, concurrently; also sets `jec_dependency_up`."""
+    gw = app[GATEWAY]
     names = _selected(gw.settings)
     results = dict(zip(names, await asyncio.gather(*(CHECKS[n](gw) for n in names)), strict=True))
-    metrics = request.app.get(METRICS)
+    metrics = app.get(METRICS)
     if metrics is not None:
         for name, result in results.items():
             metrics.dependency_up.labels(name=name).set(1 if result == "ok" else 0)
+    return results
+
+
+async def readyz(request: web.Request) -> web.Response:
+    results = await run_checks(request.app)
     down = sorted(name for name, result in results.items() if result != "ok")
     body = {"status": "ready" if not down else "not ready", "checks": results, "down": down}
     if down:
@@ -140,6 +146,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not metrics_allowed(request, gw.settings):
         return web.json_response({"error": "forbidden"}, status=403)
     registry = request.app[METRICS]
+    await run_checks(request.app)  # jec_dependency_up, fresh at every scrape
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS * 2):
             await registry.refresh(gw.sessions, gw.clock())

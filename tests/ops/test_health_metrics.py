@@ -87,9 +87,9 @@ async def _ws_turn(client, text: str) -> None:
     await ws.close()
 
 
-def _sample(text: str, name: str, **labels: str) -> float | None:
+def _sample(text: str, metric: str, **labels: str) -> float | None:
     """The value of one sample in Prometheus text format."""
-    wanted = name + (
+    wanted = metric + (
         "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else ""
     )
     for line in text.splitlines():
@@ -108,6 +108,10 @@ async def test_metrics_count_turns_by_channel_and_rasa_errors(client, fake_rasa)
     text = await resp.text()
     assert _sample(text, "jec_turn_seconds_count", channel="web") == 2
     assert _sample(text, "jec_rasa_errors_total") == 1
+    assert _sample(text, "jec_dependency_up", name="rasa") == 1
+    await fake_rasa.server.close()
+    text = await (await client.get("/metrics")).text()
+    assert _sample(text, "jec_dependency_up", name="rasa") == 0
 
 
 async def test_metrics_read_payments_texts_locks_and_queues_from_the_database(client):
