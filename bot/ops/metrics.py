@@ -105,6 +105,11 @@ class GatewayMetrics:
             "How long the longest-waiting conversation has waited for an agent",
             registry=r,
         )
+        self.handoff_wait_recent = Gauge(
+            "jec_handoff_wait_seconds_avg_15m",
+            "Average wait for an agent of the conversations assigned in the last 15 minutes",
+            registry=r,
+        )
         self.undelivered = Gauge(
             "jec_sms_undelivered",
             "Replies to texting members not yet handed to the SMS provider (last 24 hours)",
@@ -146,7 +151,7 @@ class GatewayMetrics:
             )
             self.locks_recent.set(recent or 0)
             self.agents_online.set(await agents_available(session, now))
-            await self._handoffs(session, now)
+            await self._handoffs(session, now, since)
             await self._undelivered(session, now)
 
     async def _payments(self, session: AsyncSession, since: datetime) -> None:
@@ -188,7 +193,7 @@ class GatewayMetrics:
         for status, n in recent.items():
             self.texts_recent.labels(status=status).set(n)
 
-    async def _handoffs(self, session: AsyncSession, now: datetime) -> None:
+    async def _handoffs(self, session: AsyncSession, now: datetime, since: datetime) -> None:
         waiting = HandoffRequest.status == "waiting"
         count, oldest = (
             await session.execute(
@@ -199,6 +204,13 @@ class GatewayMetrics:
         ).one()
         self.handoff_waiting.set(count or 0)
         self.handoff_wait_seconds.set(_age(now, oldest))
+        assigned = await session.execute(
+            select(HandoffRequest.created_at, HandoffRequest.assigned_at).where(
+                HandoffRequest.assigned_at >= since
+            )
+        )
+        waits = [_age(done, start) for start, done in assigned if done is not None]
+        self.handoff_wait_recent.set(sum(waits) / len(waits) if waits else 0.0)
 
     async def _undelivered(self, session: AsyncSession, now: datetime) -> None:
         query = (

@@ -150,6 +150,13 @@ async def test_metrics_read_payments_texts_locks_and_queues_from_the_database(cl
                 HandoffRequest(
                     conversation_id="c", channel="web", created_at=now - timedelta(minutes=4)
                 ),
+                HandoffRequest(
+                    conversation_id="d",
+                    channel="sms",
+                    status="assigned",
+                    created_at=now - timedelta(minutes=3),
+                    assigned_at=now - timedelta(minutes=1),
+                ),
             ]
         )
     text = await (await client.get("/metrics")).text()
@@ -162,6 +169,7 @@ async def test_metrics_read_payments_texts_locks_and_queues_from_the_database(cl
     assert _sample(text, "jec_security_locks_15m") == 1
     assert _sample(text, "jec_handoff_waiting") == 1
     assert 230 < (_sample(text, "jec_handoff_oldest_wait_seconds") or 0) < 300
+    assert _sample(text, "jec_handoff_wait_seconds_avg_15m") == 120
     assert _sample(text, "jec_agents_online") == 0
     assert _sample(text, "jec_sms_undelivered") == 0
 

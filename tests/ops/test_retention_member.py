@@ -1,5 +1,6 @@
 """Retention deletes what is past its period (injected clock) and nothing else; a member's
-export holds what we hold about them, masked as stored; erasure keeps what the law requires."""
+export holds what we hold about them, masked as stored; erasure keeps what the law requires.
+The data-layer tests run on SQLite and on PostgreSQL (`db_url`)."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ def _conversation(cid: str, at: datetime, text: str = "hello", channel: str = "w
     ]
 
 
-def test_retention_deletes_only_what_is_past_its_period(sqlite_url, tmp_path, profile):
-    generate_demo_data(sqlite_url, members=2, today=date(2026, 11, 28))
+def test_retention_deletes_only_what_is_past_its_period(db_url, tmp_path, profile):
+    generate_demo_data(db_url, members=2, today=date(2026, 11, 28))
     profile = replace(
         profile,
         retention=Retention(
@@ -99,7 +100,7 @@ def test_retention_deletes_only_what_is_past_its_period(sqlite_url, tmp_path, pr
     )
     old, recent = NOW - timedelta(days=31), NOW - timedelta(days=2)
     _add(
-        sqlite_url,
+        db_url,
         *_conversation("web-old", old),
         *_conversation("web-new", recent),
         VerificationAttempt(
@@ -128,33 +129,33 @@ def test_retention_deletes_only_what_is_past_its_period(sqlite_url, tmp_path, pr
     tracker = _tracker(
         tmp_path / "tracker.db", [("web-old", old.timestamp()), ("web-new", recent.timestamp())]
     )
-    payments_before = _count(sqlite_url, Payment)
+    payments_before = _count(db_url, Payment)
 
-    dry = run_retention(sqlite_url, tracker, profile, NOW, dry_run=True)
+    dry = run_retention(db_url, tracker, profile, NOW, dry_run=True)
     assert dry.counts["conversation messages"] == 1
     assert dry.counts["Rasa tracker events"] == 1
-    assert _count(sqlite_url, ConversationMessage) == 2  # a dry run deletes nothing
+    assert _count(db_url, ConversationMessage) == 2  # a dry run deletes nothing
 
-    report = run_retention(sqlite_url, tracker, profile, NOW)
+    report = run_retention(db_url, tracker, profile, NOW)
     assert report.counts == dry.counts
-    assert _count(sqlite_url, Conversation) == 1
-    assert _count(sqlite_url, Conversation, Conversation.id == "web-new") == 1
-    assert _count(sqlite_url, VerificationAttempt) == 1
-    assert _count(sqlite_url, OutboxMessage, OutboxMessage.body == "") == 1
-    assert _count(sqlite_url, OutboxMessage) == 2  # who and when stay
-    assert _count(sqlite_url, AuditEntry, AuditEntry.action == "old") == 0
-    assert _count(sqlite_url, AuditEntry, AuditEntry.action == "new") == 1
-    assert _count(sqlite_url, Payment) == payments_before  # never deleted here
+    assert _count(db_url, Conversation) == 1
+    assert _count(db_url, Conversation, Conversation.id == "web-new") == 1
+    assert _count(db_url, VerificationAttempt) == 1
+    assert _count(db_url, OutboxMessage, OutboxMessage.body == "") == 1
+    assert _count(db_url, OutboxMessage) == 2  # who and when stay
+    assert _count(db_url, AuditEntry, AuditEntry.action == "old") == 0
+    assert _count(db_url, AuditEntry, AuditEntry.action == "new") == 1
+    assert _count(db_url, Payment) == payments_before  # never deleted here
     conn = sqlite3.connect(tmp_path / "tracker.db")
     assert [r[0] for r in conn.execute("select sender_id from events")] == ["web-new"]
     conn.close()
-    again = run_retention(sqlite_url, tracker, profile, NOW)
+    again = run_retention(db_url, tracker, profile, NOW)
     assert not any(again.counts.values())
 
 
-def test_draft_authorizations_are_kept_two_years_after_cancellation(sqlite_url, profile):
-    generate_demo_data(sqlite_url, members=2, today=date(2026, 11, 28))
-    engine = make_sync_engine(sqlite_url)
+def test_draft_authorizations_are_kept_two_years_after_cancellation(db_url, profile):
+    generate_demo_data(db_url, members=2, today=date(2026, 11, 28))
+    engine = make_sync_engine(db_url)
     with Session(engine) as s, s.begin():
         account = s.scalar(select(Account).where(Account.account_number == DANA))
         method = s.scalar(select(PaymentMethod).where(PaymentMethod.member_id == account.member_id))
@@ -181,16 +182,16 @@ def test_draft_authorizations_are_kept_two_years_after_cancellation(sqlite_url, 
                 )
             )
     engine.dispose()
-    before = _count(sqlite_url, DraftAuthorization)
-    report = run_retention(sqlite_url, "", profile, NOW)
+    before = _count(db_url, DraftAuthorization)
+    report = run_retention(db_url, "", profile, NOW)
     assert report.counts["draft authorizations"] == 1
-    assert _count(sqlite_url, DraftAuthorization) == before - 1
+    assert _count(db_url, DraftAuthorization) == before - 1
 
 
-def test_member_export_holds_their_data_masked_as_stored(sqlite_url, tmp_path):
-    generate_demo_data(sqlite_url, members=2, today=date(2026, 11, 28))
+def test_member_export_holds_their_data_masked_as_stored(db_url, tmp_path):
+    generate_demo_data(db_url, members=2, today=date(2026, 11, 28))
     _add(
-        sqlite_url,
+        db_url,
         *_conversation(
             "sms-dana", NOW, text="pay with 4242 **** **** 4242", channel="sms", ext=DANA_PHONE
         ),
@@ -198,7 +199,7 @@ def test_member_export_holds_their_data_masked_as_stored(sqlite_url, tmp_path):
         OutboxMessage(channel="sms", to=DANA_PHONE, body="Receipt", status="outbox"),
     )
     tracker = _tracker(tmp_path / "t.db", [("sms-dana", NOW.timestamp()), ("web-x", 1.0)])
-    data = export_member(sqlite_url, tracker, DANA)
+    data = export_member(db_url, tracker, DANA)
     assert data["member"]["first_name"] == "Dana"
     assert DANA in [a["account_number"] for a in data["accounts"]]
     assert [m["text"] for m in data["messages"]] == ["pay with 4242 **** **** 4242"]
@@ -207,32 +208,30 @@ def test_member_export_holds_their_data_masked_as_stored(sqlite_url, tmp_path):
     assert all("token" not in m and len(m["last4"]) == 4 for m in data["payment_methods"])
     json.dumps(data)  # JSON-ready
     with pytest.raises(MemberNotFound):
-        export_member(sqlite_url, tracker, "9999999999")
+        export_member(db_url, tracker, "9999999999")
 
 
-def test_member_erase_forgets_conversations_and_keeps_payments_and_authorizations(
-    sqlite_url, tmp_path
-):
-    generate_demo_data(sqlite_url, members=2, today=date(2026, 11, 28))
+def test_member_erase_forgets_conversations_and_keeps_payments_and_authorizations(db_url, tmp_path):
+    generate_demo_data(db_url, members=2, today=date(2026, 11, 28))
     _add(
-        sqlite_url,
+        db_url,
         *_conversation("sms-dana", NOW, channel="sms", ext=DANA_PHONE),
         *_conversation("web-someone-else", NOW),
         OutboxMessage(channel="sms", to=DANA_PHONE, body="Receipt for $142.87", status="outbox"),
         CallbackRequest(channel="sms", phone=DANA_PHONE, name="Dana", conversation_id="sms-dana"),
     )
     tracker = _tracker(tmp_path / "t.db", [("sms-dana", NOW.timestamp()), ("web-x", 1.0)])
-    payments = _count(sqlite_url, Payment)
-    report = erase_member(sqlite_url, tracker, DANA, NOW, actor="it:maria")
+    payments = _count(db_url, Payment)
+    report = erase_member(db_url, tracker, DANA, NOW, actor="it:maria")
     assert report.erased["messages"] == 1 and report.erased["Rasa tracker events"] == 1
-    assert _count(sqlite_url, Conversation, Conversation.id == "sms-dana") == 0
-    assert _count(sqlite_url, Conversation, Conversation.id == "web-someone-else") == 1
-    assert _count(sqlite_url, CallbackRequest) == 0
-    assert _count(sqlite_url, OutboxMessage, OutboxMessage.to == DANA_PHONE) == 0
-    assert _count(sqlite_url, OutboxMessage, OutboxMessage.to == "***-***-0101") == 1
-    assert _count(sqlite_url, Payment) == payments  # financial records stay
-    assert _count(sqlite_url, AuditEntry, AuditEntry.action == "member_erased") == 1
-    data = export_member(sqlite_url, tracker, DANA)
+    assert _count(db_url, Conversation, Conversation.id == "sms-dana") == 0
+    assert _count(db_url, Conversation, Conversation.id == "web-someone-else") == 1
+    assert _count(db_url, CallbackRequest) == 0
+    assert _count(db_url, OutboxMessage, OutboxMessage.to == DANA_PHONE) == 0
+    assert _count(db_url, OutboxMessage, OutboxMessage.to == "***-***-0101") == 1
+    assert _count(db_url, Payment) == payments  # financial records stay
+    assert _count(db_url, AuditEntry, AuditEntry.action == "member_erased") == 1
+    data = export_member(db_url, tracker, DANA)
     assert data["messages"] == [] and data["member"]["first_name"] == "Dana"
 
 
