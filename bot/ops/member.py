@@ -250,10 +250,10 @@ def _tracker(tracker_url: str, senders: list[str], *, erase: bool) -> Any:
             params = {f"s{i}": sender for i, sender in enumerate(senders)}
             where = "sender_id in (" + ", ".join(f":{k}" for k in params) + ")"
             if erase:
-                return conn.execute(text(f"delete from events where {where}"), params).rowcount  # noqa: S608
+                return conn.execute(text(f"delete from events where {where}"), params).rowcount
             rows = conn.execute(
                 text(
-                    "select sender_id, type_name, timestamp, intent_name, action_name, data "  # noqa: S608
+                    "select sender_id, type_name, timestamp, intent_name, action_name, data "
                     f"from events where {where} order by id"
                 ),
                 params,
