@@ -3,9 +3,10 @@
 `configure_logging(settings)` installs one stdout handler: readable text for `make run`
 (LOG_FORMAT=text) or one JSON object per line for production log collectors (LOG_FORMAT=json).
 Either way every record passes `mask_log_text` first (card and bank numbers as the chat masks
-them, then any other run of 6 or more digits: one-time codes, full account and phone numbers),
-and carries the request id and conversation id of the task that logged it (`contextvars`, set by
-the gateway's request middleware and its conversation pipeline). See docs/operations.md.
+them, then any other run of 6 or more digits: one-time codes, full account and phone numbers;
+then signed-link tokens), and carries the request id and conversation id of the task that
+logged it (`contextvars`, set by the gateway's request middleware and its conversation
+pipeline). See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -29,15 +30,22 @@ request_id_var: ContextVar[str | None] = ContextVar("jec_request_id", default=No
 conversation_id_var: ContextVar[str | None] = ContextVar("jec_conversation_id", default=None)
 
 _LONG_DIGITS = re.compile(r"(?<!\d)\d{6,}(?!\d)")
+# Signed links in request paths (payment page, usage chart, bill PDF) and `token=` query values:
+# a logged link would let whoever reads the log open it while it is valid.
+_LINK_TOKEN = re.compile(r"(/(?:pay|usage|bill)/)[^\s\"?#]+?(\.pdf|\.svg)?(?=[\s\"?#]|$)")
+_QUERY_TOKEN = re.compile(r"((?:token|signature)=)[^\s\"&#]+", re.IGNORECASE)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(conversation_id)s] %(message)s"
 
 
 def mask_log_text(text: str) -> str:
-    """What may reach a log: cards and bank numbers masked as in the chat, then every other run
-    of 6+ digits (a one-time code, a full account or phone number) down to its last 4 at most."""
+    """What may reach a log: cards and bank numbers masked as in the chat, every other run of 6+
+    digits (a one-time code, a full account or phone number) down to its last 4 at most, and
+    the tokens of signed links hidden."""
     masked = mask_sensitive(text).text
-    return _LONG_DIGITS.sub(lambda m: mask_digits(m.group(0)), masked)
+    masked = _LONG_DIGITS.sub(lambda m: mask_digits(m.group(0)), masked)
+    masked = _LINK_TOKEN.sub(lambda m: f"{m.group(1)}<token>{m.group(2) or ''}", masked)
+    return _QUERY_TOKEN.sub(r"\1<hidden>", masked)
 
 
 class ContextFilter(logging.Filter):

@@ -142,3 +142,14 @@ def test_the_runner_masks_and_rotates_a_childs_log(tmp_path: Path):
     text = "".join(f.read_text() for f in files)
     assert ACCOUNT not in text and "******4821" in text
     assert "line 399" in (tmp_path / "talker.log").read_text()
+
+
+def test_signed_link_tokens_never_reach_a_log():
+    line = (
+        '127.0.0.1 "GET /pay/eyJhbGciOi.abc-DEF_123 HTTP/1.1" 200; '
+        '"GET /bill/InR5cCI6.Ikp_XVCJ9.pdf HTTP/1.1"; GET /status?token=s3cr3t-rasa&x=1'
+    )
+    masked = mask_log_text(line)
+    assert "eyJhbGciOi" not in masked and "InR5cCI6" not in masked and "s3cr3t" not in masked
+    assert "/pay/<token>" in masked and "/bill/<token>.pdf" in masked
+    assert "token=<hidden>&x=1" in masked
