@@ -4,7 +4,8 @@ Containers and systemd units run this (app image, before Rasa starts) so the act
 tracker store and lock store Rasa gets are exactly `bot.runner.endpoints_config(settings)`:
 there is no second, hand-written endpoints file to drift. Usage:
     python deploy/write_endpoints.py /run/jec/endpoints.yml
-The file holds the database and Redis passwords: it is written 0600; both images run as the same uid (10001).
+The file holds the database and Redis passwords: it is written 0600 (both images run as
+uid 10001, so the Rasa container can read it).
 """
 
 import os

@@ -3,12 +3,11 @@
 # RASA_TOKEN comes from the environment (a Secret); the endpoints file from write_endpoints.py.
 set -eu
 : "${RASA_TOKEN:?RASA_TOKEN must be set}"
-ENDPOINTS=/run/jec/endpoints.yml
 exec rasa run \
     --enable-api \
     --auth-token "$RASA_TOKEN" \
     -i 0.0.0.0 \
     -p 5005 \
-    --endpoints "$ENDPOINTS" \
+    --endpoints /run/jec/endpoints.yml \
     --credentials credentials.yml \
     --model models
