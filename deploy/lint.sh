@@ -59,7 +59,7 @@ root="$work/root"
 mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd/system" "$root/bin" \
   "$root/opt/jec/.venv/bin" "$root/opt/jec/rasa-env/.venv/bin"
 for exe in bin/sh opt/jec/.venv/bin/python opt/jec/.venv/bin/jecbot \
-  opt/jec/rasa-env/.venv/bin/rasa; do
+  opt/jec/rasa-env/.venv/bin/python; do
   printf '#!/bin/sh\n' >"$root/$exe"
   chmod +x "$root/$exe"
 done

@@ -10,6 +10,7 @@ process or a moved port fails here instead of on a co-op's server. See docs/depl
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 import shlex
@@ -26,6 +27,7 @@ import bot.config as config_module
 from bot.cli import build_parser
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.runner import build_children, endpoints_config
+from bot.runner import write_endpoints as runner_write_endpoints
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
@@ -195,11 +197,25 @@ def healthcheck_instruction_url(lines: list[str]) -> str:
     return with_defaults(cmd[-1].split()[-1])
 
 
-def rasa_entrypoint_argv() -> list[str]:
-    """The `rasa run ...` command of the Rasa image's entrypoint."""
-    text = re.sub(r"\\\n\s*", " ", (DEPLOY / "rasa" / "entrypoint.sh").read_text())
-    line = next(ln for ln in text.splitlines() if ln.strip().startswith("exec rasa "))
-    return shlex.split(line.strip().removeprefix("exec "))
+def deploy_module(relative: str) -> Any:
+    """Import a script of deploy/ (they are not a package)."""
+    path = DEPLOY / relative
+    spec = importlib.util.spec_from_file_location(f"deploy_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rasa_launch(values: Mapping[str, str | None], listen: str | None, tmp: Path) -> list[str]:
+    """The argv the Rasa container or unit execs for these settings: deploy/rasa_config.py's
+    spec, through deploy/rasa/launch.py."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(config_module, "load_dotenv", lambda *_a, **_k: False)
+        mp.setattr(config_module.os, "environ", {k: v or "" for k, v in values.items()})
+        spec = deploy_module("rasa_config.py").rasa_spec(tmp)
+    argv, _env = deploy_module("rasa/launch.py").command(json.loads(json.dumps(spec)), listen)
+    return argv
 
 
 def url_path_port(url: str) -> tuple[str, int | None]:
@@ -251,6 +267,9 @@ def test_containers_get_only_known_settings() -> None:
     for name, service in services.items():
         if name in INFRA_SERVICES:
             continue
+        if name == "rasa":  # gets its configuration from rasa-config's files only
+            assert "env_file" not in service and "environment" not in service
+            continue
         assert service["env_file"] == ".env", f"compose service {name} must read deploy/.env"
         assert set(service.get("environment") or {}) <= names, name
     for workload in k8s_workload_processes().values():
@@ -280,7 +299,8 @@ def test_every_file_runs_the_processes_the_runner_supervises() -> None:
 
 
 def test_one_shot_steps_are_real_commands() -> None:
-    """Migrations run `jecbot init-db`; Rasa's endpoints come from deploy/write_endpoints.py."""
+    """Migrations run `jecbot init-db`; Rasa's configuration comes from deploy/rasa_config.py,
+    which the Rasa image's launcher reads."""
     commands = set(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
     services = compose()["services"]
     job = k8s("Job", "jec-migrate")["spec"]["template"]["spec"]["containers"][0]["command"]
@@ -290,10 +310,18 @@ def test_one_shot_steps_are_real_commands() -> None:
     init = k8s("Deployment", "jec-rasa")["spec"]["template"]["spec"]["initContainers"][0]
     pre = shlex.split(unit("jec-rasa.service")["ExecStartPre"][0])
     for argv in (services["rasa-config"]["command"], init["command"], pre):
-        assert argv[1] == "deploy/write_endpoints.py"
+        assert argv[1] == "deploy/rasa_config.py"
         assert (PROJECT_ROOT / argv[1]).is_file()
-        assert argv[2] == "/run/jec/endpoints.yml"
-    assert "/run/jec/endpoints.yml" in rasa_entrypoint_argv()
+        assert argv[2] == "/run/jec"
+    image = json_or_shell(
+        instruction(dockerfile_stage(DEPLOY / "rasa" / "Dockerfile", None), "ENTRYPOINT")
+    )
+    service = shlex.split(unit("jec-rasa.service")["ExecStart"][0])
+    for argv in (image, service):
+        assert Path(argv[1]).name == "launch.py" and argv[2] == "/run/jec/rasa.json"
+    # Both k8s and compose share /run/jec between the writer and Rasa.
+    mounts = {v.split(":")[1] for v in services["rasa"]["volumes"]}
+    assert "/run/jec" in mounts
 
 
 def _app_commands() -> dict[str, dict[str, list[str]]]:
@@ -325,19 +353,36 @@ def test_app_processes_run_the_runners_command(name: str) -> None:
         assert [with_defaults(a) for a in argv[1:]] == expected, where
 
 
-def test_rasa_runs_with_the_runners_options() -> None:
-    settings = Settings()
-    expected = runner_children(settings)["rasa"].argv
-    expected_opts = options(expected)
-    for where, argv in {
-        "deploy/rasa/entrypoint.sh": rasa_entrypoint_argv(),
-        "jec-rasa.service": shlex.split(systemd_processes()["rasa"]["ExecStart"][0]),
-    }.items():
-        assert Path(argv[0]).name == "rasa" and argv[1] == expected[1] == "run", where
-        opts = options(argv)
-        assert set(opts) == set(expected_opts), where
-        for same in ("--credentials", "--model", "-p"):
-            assert opts[same] == expected_opts[same], (where, same)
+@pytest.mark.parametrize(
+    ("where", "listen"),
+    [
+        ("compose (deploy/env.example)", "0.0.0.0"),
+        ("systemd (deploy/systemd/jec.env.example)", None),
+    ],
+)
+def test_rasa_runs_the_runners_command_line(where: str, listen: str | None, tmp_path) -> None:
+    """Rasa starts with `jecbot run`'s own argv (only the bind address differs in a container),
+    and whatever module that argv runs is in the Rasa image."""
+    values = dotenv_values(ENV_TEMPLATES[where])
+    settings = settings_from(values)
+    runner_write_endpoints(settings, tmp_path / "runner" / "endpoints.yml")
+    children = build_children(settings, tmp_path / "endpoints.yml", gateway=False)
+    expected = next(c for c in children if c.name == "rasa").argv
+    argv = rasa_launch(values, listen, tmp_path)
+    if listen is not None:
+        expected[expected.index("-i") + 1] = listen
+    assert argv == expected
+    assert (tmp_path / "endpoints.yml").is_file()
+    assert (tmp_path / "endpoints.yml").read_text() == (
+        tmp_path / "runner" / "endpoints.yml"
+    ).read_text()
+    dockerfile = (DEPLOY / "rasa" / "Dockerfile").read_text()
+    assert Path(argv[0]).is_relative_to(PROJECT_ROOT)
+    image_path = "/app/" + str(Path(argv[0]).relative_to(PROJECT_ROOT))
+    assert image_path.startswith("/app/rasa-env/.venv/bin/"), image_path
+    if "-m" in argv:  # e.g. a Rasa-side package of ours: the image must contain it
+        package = argv[argv.index("-m") + 1].split(".")[0]
+        assert re.search(rf"^COPY {package}\b", dockerfile, re.MULTILINE), package
 
 
 # ----------------------------------------------------------------------------- ports and hosts
@@ -424,8 +469,15 @@ def test_systemd_units_listen_where_the_settings_say() -> None:
     rasa = urlsplit(settings.rasa_url)
     # The runner binds the action server with SANIC_HOST = ACTION_SERVER_HOST; so does the unit.
     assert unit_environment(units["actions"])["SANIC_HOST"] == children["actions"].env["SANIC_HOST"]
-    rasa_opts = options(shlex.split(units["rasa"]["ExecStart"][0]))
-    assert (rasa_opts["-i"], rasa_opts["-p"]) == (rasa.hostname, str(rasa.port))
+    rasa_opts = options(children["rasa"].argv)  # what launch.py execs (see above)
+    assert (
+        (rasa_opts["-i"], rasa_opts["-p"])
+        == (rasa.hostname, str(rasa.port))
+        == (
+            "127.0.0.1",
+            "5005",
+        )
+    )
     ports = {
         "gateway": settings.gateway_port,
         "actions": settings.action_server_port,
