@@ -27,13 +27,17 @@ else
   uv sync --frozen --quiet --project deploy/tools
 fi
 
+echo "==> ruff: deploy/*.py (the helper scripts the images copy)"
+.venv/bin/ruff check --quiet deploy
+.venv/bin/ruff format --check --quiet deploy
+
 echo "==> hadolint: Dockerfiles"
 "$tools/hadolint" --failure-threshold info deploy/*/Dockerfile
 
 echo "==> docker-compose config: deploy/compose.yaml against the Compose specification"
 # compose needs the files the installer creates (.env, the two password files): use the examples.
-cp -r deploy "$work/deploy"
-rm -rf "$work/deploy/tools"
+mkdir -p "$work/deploy/secrets"
+cp -r deploy/compose.yaml deploy/caddy deploy/postgres "$work/deploy/"
 cp deploy/env.example "$work/deploy/.env"
 printf 'lint-only\n' >"$work/deploy/secrets/postgres_password"
 printf 'lint-only\n' >"$work/deploy/secrets/redis_password"
