@@ -9,15 +9,17 @@ tools=deploy/tools/.venv/bin
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-need() {
-  command -v "$1" >/dev/null || {
+# The Debian tools: CI (.ci/run installs them) must have them; elsewhere a missing one is
+# skipped with a warning, so `make test` still works on a fresh clone.
+have() {
+  command -v "$1" >/dev/null && return 0
+  if [ "${CI:-}" = "true" ]; then
     echo "lint-deploy: $1 is missing (apt-get install $2; .ci/run installs it)" >&2
     exit 1
-  }
+  fi
+  echo "lint-deploy: WARNING: $1 is missing, check skipped (apt-get install $2)" >&2
+  return 1
 }
-need docker-compose docker-compose
-need systemd-analyze systemd
-need caddy caddy
 
 echo "==> Deployment linters (deploy/tools)"
 # The app environment's interpreter (Python 3.11+, found by `make setup`) when there is one.
@@ -34,18 +36,22 @@ echo "==> ruff: deploy/*.py (the helper scripts the images copy)"
 echo "==> hadolint: Dockerfiles"
 "$tools/hadolint" --failure-threshold info deploy/*/Dockerfile
 
-echo "==> docker-compose config: deploy/compose.yaml against the Compose specification"
-# compose needs the files the installer creates (.env, the two password files): use the examples.
-mkdir -p "$work/deploy/secrets"
-cp -r deploy/compose.yaml deploy/caddy deploy/postgres "$work/deploy/"
-cp deploy/env.example "$work/deploy/.env"
-printf 'lint-only\n' >"$work/deploy/secrets/postgres_password"
-printf 'lint-only\n' >"$work/deploy/secrets/redis_password"
-(cd "$work/deploy" && docker-compose -f compose.yaml config --quiet)
+if have docker-compose docker-compose; then
+  echo "==> docker-compose config: deploy/compose.yaml against the Compose specification"
+  # compose needs the files the installer creates (.env, the two password files): use the examples.
+  mkdir -p "$work/deploy/secrets"
+  cp -r deploy/compose.yaml deploy/caddy deploy/postgres "$work/deploy/"
+  cp deploy/env.example "$work/deploy/.env"
+  printf 'lint-only\n' >"$work/deploy/secrets/postgres_password"
+  printf 'lint-only\n' >"$work/deploy/secrets/redis_password"
+  (cd "$work/deploy" && docker-compose -f compose.yaml config --quiet)
+fi
 
-echo "==> caddy adapt: Caddyfiles"
-PUBLIC_BASE_URL=https://chat.example.coop caddy adapt --config deploy/caddy/Caddyfile >/dev/null
-caddy adapt --config deploy/systemd/Caddyfile >/dev/null
+if have caddy caddy; then
+  echo "==> caddy adapt: Caddyfiles"
+  PUBLIC_BASE_URL=https://chat.example.coop caddy adapt --config deploy/caddy/Caddyfile >/dev/null
+  caddy adapt --config deploy/systemd/Caddyfile >/dev/null
+fi
 
 echo "==> yamllint: deploy/ and .github/"
 "$tools/yamllint" --strict -c deploy/.yamllint.yaml deploy .github
@@ -58,24 +64,26 @@ echo "==> checkov: Dockerfiles, Kubernetes manifests, CI workflow"
   --skip-path deploy/tools/.venv -d deploy
 "$tools/checkov" --quiet --compact --skip-download --framework github_actions -d .github
 
-echo "==> systemd-analyze verify: deploy/systemd (in a scratch root with stub executables)"
-root="$work/root"
-mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd/system" "$root/bin" \
-  "$root/opt/jec/.venv/bin" "$root/opt/jec/rasa-env/.venv/bin"
-for exe in bin/sh opt/jec/.venv/bin/python opt/jec/.venv/bin/jecbot \
-  opt/jec/rasa-env/.venv/bin/python; do
-  printf '#!/bin/sh\n' >"$root/$exe"
-  chmod +x "$root/$exe"
-done
-cp /usr/lib/systemd/system/*.target /usr/lib/systemd/system/*.slice "$root/usr/lib/systemd/system/"
-cp deploy/systemd/*.service deploy/systemd/*.target "$root/etc/systemd/system/"
-# Unknown keys are only warnings to systemd-analyze: any output at all fails the check.
-out=$(systemd-analyze verify --man=no --root="$root" "$root"/etc/systemd/system/jec* 2>&1) || {
-  echo "$out" >&2
-  exit 1
-}
-if [ -n "$out" ]; then
-  echo "$out" >&2
-  exit 1
+if have systemd-analyze systemd; then
+  echo "==> systemd-analyze verify: deploy/systemd (in a scratch root with stub executables)"
+  root="$work/root"
+  mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd/system" "$root/bin" \
+    "$root/opt/jec/.venv/bin" "$root/opt/jec/rasa-env/.venv/bin"
+  for exe in bin/sh opt/jec/.venv/bin/python opt/jec/.venv/bin/jecbot \
+    opt/jec/rasa-env/.venv/bin/python; do
+    printf '#!/bin/sh\n' >"$root/$exe"
+    chmod +x "$root/$exe"
+  done
+  cp /usr/lib/systemd/system/*.target /usr/lib/systemd/system/*.slice "$root/usr/lib/systemd/system/"
+  cp deploy/systemd/*.service deploy/systemd/*.target "$root/etc/systemd/system/"
+  # Unknown keys are only warnings to systemd-analyze: any output at all fails the check.
+  out=$(systemd-analyze verify --man=no --root="$root" "$root"/etc/systemd/system/jec* 2>&1) || {
+    echo "$out" >&2
+    exit 1
+  }
+  if [ -n "$out" ]; then
+    echo "$out" >&2
+    exit 1
+  fi
 fi
 echo "lint-deploy: all deployment files pass"
