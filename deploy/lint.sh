@@ -56,8 +56,11 @@ fi
 echo "==> yamllint: deploy/ and .github/"
 "$tools/yamllint" --strict -c deploy/.yamllint.yaml deploy .github
 
-echo "==> kubernetes-validate: deploy/k8s against the Kubernetes schemas"
-"$tools/kubernetes-validate" --strict --quiet deploy/k8s/*.yaml deploy/k8s/secret/*.yaml
+echo "==> kubernetes-validate: deploy/k8s against the Kubernetes schemas (newest and 1.27)"
+for version in "" 1.27.0; do
+  "$tools/kubernetes-validate" --strict --quiet ${version:+-k "$version"} \
+    deploy/k8s/*.yaml deploy/k8s/secret/*.yaml
+done
 
 echo "==> checkov: Dockerfiles, Kubernetes manifests, CI workflow"
 "$tools/checkov" --quiet --compact --skip-download --framework dockerfile kubernetes \
