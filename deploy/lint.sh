@@ -36,8 +36,12 @@ echo "==> ruff: deploy/*.py (the helper scripts the images copy)"
 echo "==> hadolint: Dockerfiles"
 "$tools/hadolint" --failure-threshold info deploy/*/Dockerfile
 
+echo "==> check-jsonschema: compose.yaml (Compose Specification), ci.yml (GitHub workflow schema)"
+"$tools/check-jsonschema" --builtin-schema vendor.compose-spec deploy/compose.yaml
+"$tools/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
 if have docker-compose docker-compose; then
-  echo "==> docker-compose config: deploy/compose.yaml against the Compose specification"
+  echo "==> docker-compose config: deploy/compose.yaml as Debian's docker-compose reads it"
   # compose needs the files the installer creates (.env, the two password files): use the examples.
   mkdir -p "$work/deploy/secrets"
   cp -r deploy/compose.yaml deploy/caddy deploy/postgres "$work/deploy/"
