@@ -71,3 +71,27 @@ def test_launch_refuses_a_command_the_image_does_not_have(tmp_path: Path) -> Non
     )
     assert done.returncode != 0
     assert "rebuild it" in done.stderr
+
+
+def test_launch_execs_the_command_with_its_environment(tmp_path: Path) -> None:
+    """The process launch.py becomes is the spec's command, with the spec's environment and
+    without the variables it must not inherit."""
+    spec = tmp_path / "rasa.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "argv": ["/bin/sh", "-c", 'echo "$RASA_ONLY:${SECRET_KEY:-unset}:$0"', "-i"],
+                "env": {"RASA_ONLY": "yes"},
+                "unset": ["SECRET_KEY"],
+            }
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(DEPLOY / "rasa" / "launch.py"), str(spec)],
+        env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "never-for-rasa"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "yes:unset:-i"
