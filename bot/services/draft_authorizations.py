@@ -84,23 +84,38 @@ async def _bank_method(
     return method
 
 
-async def _audit(
+async def _authorize(
     session: AsyncSession,
     *,
     action: str,
+    text: str,
     account: Account,
     enrollment: DraftEnrollment,
     now: datetime,
     channel: str,
     verified_how: str,
     conversation_id: str | None,
+    copy_sent_to: str | None,
     details: dict[str, object],
 ) -> None:
-    """One audit entry in the same transaction (`audit.record` refuses anything secret-looking)."""
+    """Store the member's authorization (`action`: enroll, change or cancel) with its audit entry
+    in the same transaction (`audit.record` refuses anything secret-looking)."""
+    session.add(
+        DraftAuthorization(
+            enrollment_id=enrollment.id,
+            action=action,
+            text=text,
+            accepted_at=now,
+            channel=channel,
+            verified_how=verified_how,
+            conversation_id=conversation_id,
+            copy_sent_to=copy_sent_to,
+        )
+    )
     await audit.record(
         session,
         actor=f"member:{account.member_id}",
-        action=action,
+        action=f"draft.{action}",
         account_id=account.id,
         conversation_id=conversation_id,
         channel=channel,
@@ -108,6 +123,7 @@ async def _audit(
         details={"enrollment_id": enrollment.id, **details},
         now=now,
     )
+    await session.flush()
 
 
 async def enroll(
@@ -162,27 +178,17 @@ async def enroll(
     )
     session.add(enrollment)
     await session.flush()
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="enroll",
-            text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
+    await _authorize(
         session,
-        action="draft.enroll",
+        action="enroll",
+        text=text,
         account=account,
         enrollment=enrollment,
         now=now,
         channel=channel,
         verified_how=verified_how,
         conversation_id=conversation_id,
+        copy_sent_to=copy_sent_to,
         details={
             "draft_day": draft_day,
             "amount_rule": amount_rule,
@@ -190,7 +196,6 @@ async def enroll(
             "method": method_phrase(method.kind, method.brand, method.last4),
         },
     )
-    await session.flush()
     return enrollment
 
 
@@ -253,27 +258,17 @@ async def change(
     enrollment.fixed_amount_cents = new_amount
     enrollment.payment_method_id = method.id
     enrollment.starts_on = starts_on
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="change",
-            text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
+    await _authorize(
         session,
-        action="draft.change",
+        action="change",
+        text=text,
         account=account,
         enrollment=enrollment,
         now=now,
         channel=channel,
         verified_how=verified_how,
         conversation_id=conversation_id,
+        copy_sent_to=copy_sent_to,
         details={
             "before": before,
             "draft_day": new_day,
@@ -281,7 +276,6 @@ async def change(
             "starts_on": starts_on.isoformat(),
         },
     )
-    await session.flush()
     return enrollment
 
 
@@ -312,35 +306,24 @@ async def cancel(
     enrollment.status = "cancelled"
     enrollment.cancelled_at = now
     enrollment.ends_on = still or today
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="cancel",
-            text=drafts.cancellation_text(
-                profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
-            ),
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
+    await _authorize(
         session,
-        action="draft.cancel",
+        action="cancel",
+        text=drafts.cancellation_text(
+            profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
+        ),
         account=account,
         enrollment=enrollment,
         now=now,
         channel=channel,
         verified_how=verified_how,
         conversation_id=conversation_id,
+        copy_sent_to=copy_sent_to,
         details={
             "first_skipped": first_skipped.isoformat(),
             "still_happening": still.isoformat() if still else None,
         },
     )
-    await session.flush()
     return CancelResult(enrollment, first_skipped, still)
 
 
