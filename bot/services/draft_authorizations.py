@@ -17,8 +17,10 @@ Two levels:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -498,6 +500,41 @@ class Cancelled:
     copy: CopyOutcome
 
 
+_T = TypeVar("_T")
+
+
+async def _store_then_copy(
+    sessions: async_sessionmaker[AsyncSession],
+    members: MemberServices,
+    notifier: Notifier,
+    profile: CoopProfile,
+    agreement: Agreement,
+    *,
+    subject: str,
+    store: Callable[[AsyncSession, str | None], Awaitable[tuple[DraftEnrollment, _T]]],
+) -> tuple[Enrollment, str, CopyOutcome, _T]:
+    """Run `store` (given the session and where the copy will go, masked) in one transaction,
+    then send the member a copy of the authorization it wrote, once that is committed.
+
+    Returns the enrollment, the stored text, where the copy went and what `store` returned.
+    """
+    destination = await copy_destination(members, agreement.member_id)
+    async with session_scope(sessions) as session:
+        enrollment, extra = await store(session, destination.masked if destination else None)
+        written = await _written_authorization(session, enrollment.id)
+        view, authorization_id, text = _view(enrollment), written.id, written.text
+    copy = await deliver_copy(
+        sessions,
+        notifier,
+        profile,
+        destination,
+        authorization_id=authorization_id,
+        subject=subject,
+        text=text,
+    )
+    return view, text, copy, extra
+
+
 async def record_enrollment(
     sessions: async_sessionmaker[AsyncSession],
     members: MemberServices,
@@ -515,8 +552,10 @@ async def record_enrollment(
 
     Raises `DraftError` (nothing stored, no copy) when the terms or the account do not allow it.
     """
-    destination = await copy_destination(members, agreement.member_id)
-    async with session_scope(sessions) as session:
+
+    async def store(
+        session: AsyncSession, copy_sent_to: str | None
+    ) -> tuple[DraftEnrollment, None]:
         enrollment = await enroll(
             session,
             account_id=agreement.account_id,
@@ -530,18 +569,18 @@ async def record_enrollment(
             verified_how=agreement.verified_how,
             conversation_id=agreement.conversation_id,
             profile=profile,
-            copy_sent_to=destination.masked if destination else None,
+            copy_sent_to=copy_sent_to,
         )
-        written = await _written_authorization(session, enrollment.id)
-        view, authorization_id, text = _view(enrollment), written.id, written.text
-    copy = await deliver_copy(
+        return enrollment, None
+
+    view, _, copy, _ = await _store_then_copy(
         sessions,
+        members,
         notifier,
         profile,
-        destination,
-        authorization_id=authorization_id,
+        agreement,
         subject=f"{profile.coop.name}: your bank draft authorization",
-        text=text,
+        store=store,
     )
     return Recorded(view, copy)
 
@@ -563,8 +602,10 @@ async def record_change(
 
     `still_happening` is a draft already submitted under the old terms, which goes through as is.
     """
-    destination = await copy_destination(members, agreement.member_id)
-    async with session_scope(sessions) as session:
+
+    async def store(
+        session: AsyncSession, copy_sent_to: str | None
+    ) -> tuple[DraftEnrollment, date | None]:
         current = await get_active(session, agreement.account_id)
         still = (
             drafts.draft_still_happening(current, agreement.now, profile)
@@ -584,18 +625,18 @@ async def record_change(
             payment_method_id=payment_method_id,
             amount_rule=amount_rule,
             fixed_amount_cents=fixed_amount_cents,
-            copy_sent_to=destination.masked if destination else None,
+            copy_sent_to=copy_sent_to,
         )
-        written = await _written_authorization(session, enrollment.id)
-        view, authorization_id, text = _view(enrollment), written.id, written.text
-    copy = await deliver_copy(
+        return enrollment, still
+
+    view, _, copy, still = await _store_then_copy(
         sessions,
+        members,
         notifier,
         profile,
-        destination,
-        authorization_id=authorization_id,
+        agreement,
         subject=f"{profile.coop.name}: your new bank draft authorization",
-        text=text,
+        store=store,
     )
     return Recorded(view, copy, still)
 
@@ -608,8 +649,10 @@ async def record_cancellation(
     agreement: Agreement,
 ) -> Cancelled:
     """Cancel the active enrollment, store the cancellation record, send the member a copy."""
-    destination = await copy_destination(members, agreement.member_id)
-    async with session_scope(sessions) as session:
+
+    async def store(
+        session: AsyncSession, copy_sent_to: str | None
+    ) -> tuple[DraftEnrollment, CancelResult]:
         result = await cancel(
             session,
             account_id=agreement.account_id,
@@ -618,17 +661,17 @@ async def record_cancellation(
             verified_how=agreement.verified_how,
             conversation_id=agreement.conversation_id,
             profile=profile,
-            copy_sent_to=destination.masked if destination else None,
+            copy_sent_to=copy_sent_to,
         )
-        written = await _written_authorization(session, result.enrollment.id)
-        authorization_id, text = written.id, written.text
-    copy = await deliver_copy(
+        return result.enrollment, result
+
+    _, text, copy, result = await _store_then_copy(
         sessions,
+        members,
         notifier,
         profile,
-        destination,
-        authorization_id=authorization_id,
+        agreement,
         subject=f"{profile.coop.name}: your bank draft is cancelled",
-        text=text,
+        store=store,
     )
     return Cancelled(text, result.first_skipped, result.still_happening, copy)
