@@ -86,6 +86,32 @@ async def _bank_method(
     return method
 
 
+def _first_draft_and_text(
+    profile: CoopProfile,
+    account: Account,
+    method: PaymentMethod,
+    *,
+    draft_day: int,
+    amount_rule: str,
+    amount: int | None,
+    today: date,
+) -> tuple[date, str]:
+    """The first draft date under these terms (by the notice rule) and the authorization wording
+    the member agrees to, rebuilt from the same inputs as the text they were shown."""
+    starts_on = drafts.next_draft_date(draft_day, today, profile, amount_rule)
+    text = drafts.authorization_text(
+        profile,
+        start_date=starts_on,
+        draft_day=draft_day,
+        amount_rule=amount_rule,
+        fixed_amount_cents=amount,
+        account_last4=account.account_number[-4:],
+        method_kind=method.kind,
+        method_last4=method.last4,
+    )
+    return starts_on, text
+
+
 async def _authorize(
     session: AsyncSession,
     *,
@@ -157,16 +183,14 @@ async def enroll(
         raise drafts.AlreadyEnrolled(
             "This account is already on bank draft. I can change or cancel that enrollment instead."
         )
-    starts_on = drafts.next_draft_date(draft_day, today, profile, amount_rule)
-    text = drafts.authorization_text(
+    starts_on, text = _first_draft_and_text(
         profile,
-        start_date=starts_on,
+        account,
+        method,
         draft_day=draft_day,
         amount_rule=amount_rule,
-        fixed_amount_cents=amount,
-        account_last4=account.account_number[-4:],
-        method_kind=method.kind,
-        method_last4=method.last4,
+        amount=amount,
+        today=today,
     )
     enrollment = DraftEnrollment(
         account_id=account.id,
@@ -239,16 +263,14 @@ async def change(
         fixed_amount_cents = enrollment.fixed_amount_cents
     new_amount = drafts.validate_terms(new_rule, fixed_amount_cents, profile)
     method = await _bank_method(session, account, payment_method_id or enrollment.payment_method_id)
-    starts_on = drafts.next_draft_date(new_day, today, profile, new_rule)
-    text = drafts.authorization_text(
+    starts_on, text = _first_draft_and_text(
         profile,
-        start_date=starts_on,
+        account,
+        method,
         draft_day=new_day,
         amount_rule=new_rule,
-        fixed_amount_cents=new_amount,
-        account_last4=account.account_number[-4:],
-        method_kind=method.kind,
-        method_last4=method.last4,
+        amount=new_amount,
+        today=today,
     )
     before = {
         "draft_day": enrollment.draft_day,
