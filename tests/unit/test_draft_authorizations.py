@@ -21,13 +21,13 @@ from bot.services.drafts import CardNotAllowed
 from bot.services.notify import DeliveryResult
 from bot.store.db import async_session_factory, make_async_engine, session_scope
 from bot.store.models import (
-    Account,
     Contact,
     DraftAuthorization,
     DraftEnrollment,
     Member,
     PaymentMethod,
 )
+from tests.store import rows
 
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 TODAY = date(2026, 11, 28)
@@ -81,13 +81,7 @@ async def earl(sessions: async_sessionmaker[AsyncSession]) -> Earl:
         member = Member(member_number="M1", first_name="Earl", last_name="Hardeman")
         s.add(member)
         await s.flush()
-        account = Account(
-            account_number="1000007315",
-            member_id=member.id,
-            service_street="88 Church St",
-            service_town="Louisville",
-            service_zip="30434",
-        )
+        account = rows.account(member, "1000007315")
         checking = PaymentMethod(
             member_id=member.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
         )

@@ -26,13 +26,13 @@ from bot.services.drafts import (
 from bot.services.members import MethodRecord, method_phrase
 from bot.store.db import session_scope
 from bot.store.models import (
-    Account,
     AuditEntry,
     DraftAuthorization,
     DraftEnrollment,
     Member,
     PaymentMethod,
 )
+from tests.store import rows
 
 NY = ZoneInfo("America/New_York")
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
@@ -306,13 +306,7 @@ async def seeded(session_factory: async_sessionmaker[AsyncSession]) -> dict[str,
         other = Member(member_number="M2", first_name="Someone", last_name="Else")
         s.add_all([earl, other])
         await s.flush()
-        account = Account(
-            account_number="1000007315",
-            member_id=earl.id,
-            service_street="88 Church St",
-            service_town="Louisville",
-            service_zip="30434",
-        )
+        account = rows.account(earl, "1000007315")
         checking = PaymentMethod(
             member_id=earl.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
         )

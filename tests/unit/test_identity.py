@@ -20,7 +20,8 @@ from bot.services.identity import (
     tier_still_valid,
 )
 from bot.store.db import session_scope
-from bot.store.models import Account, AuditEntry, Contact, Member, Payment, VerificationAttempt
+from bot.store.models import AuditEntry, Contact, Member, Payment, VerificationAttempt
+from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 RULES = VerificationRules(member_services_phone="(706) 547-2167")
@@ -33,27 +34,9 @@ async def seed(factory) -> dict[str, int]:
         marcus = Member(member_number="M2", first_name="Marcus", last_name="Reed")
         s.add_all([dana, marcus])
         await s.flush()
-        a1 = Account(
-            account_number="1000004821",
-            member_id=dana.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
-        m1 = Account(
-            account_number="1000005560",
-            member_id=marcus.id,
-            service_street="27 Broad St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
-        m2 = Account(
-            account_number="1000005578",
-            member_id=marcus.id,
-            service_street="3400 Hwy 88",
-            service_town="Blythe",
-            service_zip="30805",
-        )
+        a1 = rows.account(dana, "1000004821")
+        m1 = rows.account(marcus, "1000005560")
+        m2 = rows.account(marcus, "1000005578")
         s.add_all([a1, m1, m2])
         s.add_all(
             [

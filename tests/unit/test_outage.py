@@ -27,7 +27,8 @@ from bot.services.outage import (
     set_restore_notice,
 )
 from bot.store.db import session_scope
-from bot.store.models import Account, Member, Outage, OutageArea, OutageReport
+from bot.store.models import Member, Outage, OutageArea, OutageReport
+from tests.store import rows
 
 TZ = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)  # 3:00 PM in Wrens
@@ -72,20 +73,8 @@ async def seed(factory) -> dict[str, int]:
         loretta = Member(member_number="M2", first_name="Loretta", last_name="Boyd")
         s.add_all([dana, loretta])
         await s.flush()
-        a1 = Account(
-            account_number="1000004821",
-            member_id=dana.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
-        a2 = Account(
-            account_number="1000002209",
-            member_id=loretta.id,
-            service_street="1520 Old Quaker Rd",
-            service_town="Blythe",
-            service_zip="30805",
-        )
+        a1 = rows.account(dana, "1000004821")
+        a2 = rows.account(loretta, "1000002209", ("1520 Old Quaker Rd", "Blythe", "30805"))
         s.add_all([a1, a2])
         await s.flush()
         return {"wrens": wrens.id, "louisville": louisville.id, "dana": a1.id, "loretta": a2.id}

@@ -20,7 +20,8 @@ from bot.services.service_request import (
     parse_date,
     read_requested_date,
 )
-from bot.store.models import Account, AuditEntry, Member, ServiceRequest
+from bot.store.models import AuditEntry, Member, ServiceRequest
+from tests.store import rows
 
 EASTERN = ZoneInfo("America/New_York")
 SATURDAY = date(2026, 11, 28)
@@ -108,13 +109,7 @@ async def _member(session_factory) -> tuple[int, int]:
         member = Member(member_number="M1", first_name="Dana", last_name="W")
         session.add(member)
         await session.flush()
-        account = Account(
-            account_number="1000004821",
-            member_id=member.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        account = rows.account(member, "1000004821")
         session.add(account)
         await session.commit()
         return member.id, account.id
