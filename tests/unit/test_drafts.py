@@ -181,7 +181,7 @@ def test_ordinals(n: int, word: str) -> None:
     assert drafts.ordinal(n) == word
 
 
-def test_authorization_for_the_full_amount_reads_like_the_dialogue() -> None:
+def test_full_amount_authorization_names_start_amount_accounts_day_and_how_to_cancel() -> None:
     text = drafts.authorization_text(
         PROFILE,
         start_date=date(2027, 1, 18),
