@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.balance import BalanceSummary, BillingRules, summarize_balance
@@ -56,6 +56,17 @@ def method_record(method: PaymentMethod) -> MethodRecord:
     return _record(MethodRecord, method, is_active=bool(method.is_active))
 
 
+def _with_member() -> Select[tuple[Account, Member]]:
+    """Accounts with their member (whose name the account record carries)."""
+    return select(Account, Member).join(Member, Member.id == Account.member_id)
+
+
+async def _one_account(session: AsyncSession, *where: ColumnElement[bool]) -> AccountRecord | None:
+    """The one account matching `where` (an id or a number), as a record, or None."""
+    row = (await session.execute(_with_member().where(*where))).first()
+    return _account_record(row[0], row[1]) if row else None
+
+
 def normalize_account_number(raw: str) -> str:
     return "".join(ch for ch in raw if ch not in " -")
 
@@ -78,31 +89,16 @@ class SqlMemberServices:
         if not number.isdigit():
             return None
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Account, Member)
-                    .join(Member, Member.id == Account.member_id)
-                    .where(Account.account_number == number)
-                )
-            ).first()
-            return _account_record(row[0], row[1]) if row else None
+            return await _one_account(session, Account.account_number == number)
 
     async def account(self, account_id: int) -> AccountRecord | None:
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Account, Member)
-                    .join(Member, Member.id == Account.member_id)
-                    .where(Account.id == account_id)
-                )
-            ).first()
-            return _account_record(row[0], row[1]) if row else None
+            return await _one_account(session, Account.id == account_id)
 
     async def accounts_for_member(self, member_id: int) -> list[AccountRecord]:
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Account, Member)
-                .join(Member, Member.id == Account.member_id)
+                _with_member()
                 .where(Account.member_id == member_id)
                 .order_by(Account.account_number)
             )
@@ -111,8 +107,7 @@ class SqlMemberServices:
     async def accounts_for_phone(self, e164: str) -> list[AccountRecord]:
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Account, Member)
-                .join(Member, Member.id == Account.member_id)
+                _with_member()
                 .join(Contact, Contact.member_id == Member.id)
                 .where(Contact.kind == "phone", Contact.value == e164)
                 .order_by(Account.account_number)
@@ -122,16 +117,9 @@ class SqlMemberServices:
 
     async def balance(self, account_id: int, today: date) -> BalanceSummary:
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Account, Member)
-                    .join(Member, Member.id == Account.member_id)
-                    .where(Account.id == account_id)
-                )
-            ).first()
-            if row is None:
+            account = await _one_account(session, Account.id == account_id)
+            if account is None:
                 raise LookupError(f"no account with id {account_id}")
-            account = _account_record(row[0], row[1])
             open_bills = [
                 bill_record(b)
                 for b in (
