@@ -7,7 +7,6 @@ and are idempotent by key, so a retried or double-tapped report creates one row.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -24,7 +23,7 @@ from bot.services.outage.status import (
     normalize_town,
     normalize_zip5,
 )
-from bot.store.db import session_scope
+from bot.store.db import session_scope, unused_reference
 from bot.store.models import Account, Outage, OutageReport
 
 
@@ -253,13 +252,7 @@ class OutageService:
             return ReportResult(reference=row.reference, outage=outage, created=False)
 
     async def _free_reference(self, session: AsyncSession) -> str:
-        for _ in range(50):
-            reference = f"{self._prefix}{10000 + secrets.randbelow(90000)}"
-            if (
-                await session.scalar(
-                    select(OutageReport.id).where(OutageReport.reference == reference)
-                )
-                is None
-            ):
-                return reference
-        raise RuntimeError("outage report references are nearly exhausted; widen the format")
+        reference = await unused_reference(session, OutageReport.reference, self._prefix, tries=50)
+        if reference is None:
+            raise RuntimeError("outage report references are nearly exhausted; widen the format")
+        return reference
