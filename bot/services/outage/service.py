@@ -58,6 +58,16 @@ def _report_info(r: OutageReport) -> ReportInfo:
     )
 
 
+async def _linked_outage(session: AsyncSession, outage_id: int | None) -> OutageInfo | None:
+    """The outage a report was linked to when it was made, as it stands now (None if unlinked)."""
+    if outage_id is None:
+        return None
+    linked = await session.scalar(
+        select(Outage).options(selectinload(Outage.areas)).where(Outage.id == outage_id)
+    )
+    return _info(linked) if linked else None
+
+
 class OutageService:
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], report_prefix: str = "R-"
@@ -142,14 +152,7 @@ class OutageService:
                 select(OutageReport).where(OutageReport.reference.in_(candidates))
             )
             if report is not None:
-                outage = None
-                if report.outage_id is not None:
-                    linked = await session.scalar(
-                        select(Outage)
-                        .options(selectinload(Outage.areas))
-                        .where(Outage.id == report.outage_id)
-                    )
-                    outage = _info(linked) if linked else None
+                outage = await _linked_outage(session, report.outage_id)
                 if outage is None:
                     matches = self._matching(
                         await self._active(session),
@@ -241,14 +244,7 @@ class OutageService:
             )
             if row is None:
                 return None
-            outage = None
-            if row.outage_id is not None:
-                linked = await session.scalar(
-                    select(Outage)
-                    .options(selectinload(Outage.areas))
-                    .where(Outage.id == row.outage_id)
-                )
-                outage = _info(linked) if linked else None
+            outage = await _linked_outage(session, row.outage_id)
             return ReportResult(reference=row.reference, outage=outage, created=False)
 
     async def _free_reference(self, session: AsyncSession) -> str:
