@@ -1,4 +1,5 @@
-"""Rows the data-layer tests seed, one line each: a service account at a known address.
+"""Rows the data-layer tests seed, one line each: a service account at a known address, a saved
+card or bank account.
 
 The addresses are the demo's named members' (`bot/demo/named.py`), so a test reads like the
 demo: Dana's home is 412 Mill St, Wrens. Any other address is passed in.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store.models import Account, Member
+from bot.store.models import Account, Member, PaymentMethod
 
 # account number -> (street, town, ZIP)
 ADDRESSES = {
@@ -39,3 +40,21 @@ def account(
         **owner_link,
         **columns,
     )
+
+
+def card(owner: Member, token: str, **columns: Any) -> PaymentMethod:
+    """A saved card of `owner`: the sandbox Visa ending 4242, expiring 9/2028, unless `columns`
+    say otherwise (last4, expiry, is_active)."""
+    defaults: dict[str, Any] = {
+        "kind": "card",
+        "brand": "Visa",
+        "last4": "4242",
+        "exp_month": 9,
+        "exp_year": 2028,
+    }
+    return PaymentMethod(member_id=owner.id, token=token, **(defaults | columns))
+
+
+def bank(owner: Member, token: str, last4: str, kind: str = "checking") -> PaymentMethod:
+    """A saved bank account of `owner` (checking or savings), as the sandbox tokenizes one."""
+    return PaymentMethod(member_id=owner.id, token=token, kind=kind, brand="Bank", last4=last4)

@@ -25,7 +25,6 @@ from bot.store.models import (
     DraftAuthorization,
     DraftEnrollment,
     Member,
-    PaymentMethod,
 )
 from tests.store import rows
 
@@ -82,18 +81,8 @@ async def earl(sessions: async_sessionmaker[AsyncSession]) -> Earl:
         s.add(member)
         await s.flush()
         account = rows.account(member, "1000007315")
-        checking = PaymentMethod(
-            member_id=member.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
-        )
-        card = PaymentMethod(
-            member_id=member.id,
-            token="tok_visa",
-            kind="card",
-            brand="Visa",
-            last4="4242",
-            exp_month=9,
-            exp_year=2028,
-        )
+        checking = rows.bank(member, "tok_chk", "6120")
+        card = rows.card(member, "tok_visa")
         phone = Contact(
             member_id=member.id, kind="phone", value=EARL_PHONE, is_primary=True, is_verified=True
         )

@@ -30,7 +30,6 @@ from bot.store.models import (
     DraftAuthorization,
     DraftEnrollment,
     Member,
-    PaymentMethod,
 )
 from tests.store import rows
 
@@ -307,24 +306,10 @@ async def seeded(session_factory: async_sessionmaker[AsyncSession]) -> dict[str,
         s.add_all([earl, other])
         await s.flush()
         account = rows.account(earl, "1000007315")
-        checking = PaymentMethod(
-            member_id=earl.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
-        )
-        card = PaymentMethod(
-            member_id=earl.id,
-            token="tok_visa",
-            kind="card",
-            brand="Visa",
-            last4="4242",
-            exp_month=9,
-            exp_year=2028,
-        )
-        savings = PaymentMethod(
-            member_id=earl.id, token="tok_sav", kind="savings", brand="Bank", last4="0042"
-        )
-        foreign = PaymentMethod(
-            member_id=other.id, token="tok_other", kind="checking", brand="Bank", last4="9999"
-        )
+        checking = rows.bank(earl, "tok_chk", "6120")
+        card = rows.card(earl, "tok_visa")
+        savings = rows.bank(earl, "tok_sav", "0042", "savings")
+        foreign = rows.bank(other, "tok_other", "9999")
         s.add_all([account, checking, card, savings, foreign])
         await s.flush()
         return {

@@ -91,16 +91,7 @@ async def _seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
                     paid=paid,
                 )
             )
-        visa = PaymentMethod(
-            member_id=dana.id,
-            token="tok_sandbox_visa",
-            kind="card",
-            brand="Visa",
-            last4="4242",
-            exp_month=9,
-            exp_year=2028,
-            holder_name="Dana Whitfield",
-        )
+        visa = rows.card(dana, "tok_sandbox_visa", holder_name="Dana Whitfield")
         old = PaymentMethod(
             member_id=dana.id,
             token="tok_sandbox_old",

@@ -64,32 +64,16 @@ async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
             )
         )
 
-        def method(member: Member, token: str, **kw: object) -> PaymentMethod:
-            defaults: dict[str, object] = {
-                "kind": "card",
-                "brand": "Visa",
-                "last4": "4242",
-                "exp_month": 9,
-                "exp_year": 2028,
-            }
-            return PaymentMethod(member_id=member.id, token=token, **(defaults | kw))
-
         methods = {
-            "visa": method(dana, "tok_sandbox_visa4242"),
-            "declining": method(dana, "tok_sandbox_decline_0002", last4="0002"),
-            "erroring": method(dana, "tok_sandbox_error", last4="0119"),
-            "inactive": method(dana, "tok_sandbox_old", last4="1881", is_active=False),
-            "expired": method(
+            "visa": rows.card(dana, "tok_sandbox_visa4242"),
+            "declining": rows.card(dana, "tok_sandbox_decline_0002", last4="0002"),
+            "erroring": rows.card(dana, "tok_sandbox_error", last4="0119"),
+            "inactive": rows.card(dana, "tok_sandbox_old", last4="1881", is_active=False),
+            "expired": rows.card(
                 dana, "tok_sandbox_expired", last4="1111", exp_month=10, exp_year=2026
             ),
-            "earl_checking": method(
-                earl,
-                "tok_sandbox_earl",
-                kind="checking",
-                brand=None,
-                last4="6120",
-                exp_month=None,
-                exp_year=None,
+            "earl_checking": PaymentMethod(
+                member_id=earl.id, token="tok_sandbox_earl", kind="checking", last4="6120"
             ),
         }
         s.add_all(methods.values())
