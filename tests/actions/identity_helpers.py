@@ -22,16 +22,6 @@ EARL_ACCOUNT, EARL_ZIP = "1000007315", "30434"
 MARCUS_PHONE = "+17065550104"
 BOBBIE_ACCOUNT, BOBBIE_ZIP = "1000009914", "30823"
 
-# One account of each named demo member (docs/demo-accounts.md), with the first name the
-# assistant greets: a reply about every one of them shows each kind of account situation.
-NAMED_ACCOUNTS = (
-    ("1000004821", "Dana"),
-    ("1000007315", "Earl"),
-    ("1000009914", "Bobbie Jo"),
-    ("1000005560", "Marcus"),
-    ("1000002209", "Loretta"),
-)
-
 
 def domain() -> dict[str, Any]:
     """The identity domain as the action server receives it (forms and slots)."""

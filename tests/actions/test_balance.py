@@ -9,14 +9,8 @@ from bot.actions.balance import ActionCheckBalance
 from bot.core.gsm7 import is_gsm7
 from bot.demo import generate_demo_data
 from bot.store.models import Account
-from tests.actions.identity_helpers import (
-    DEMO_TODAY,
-    NAMED_ACCOUNTS,
-    NOW,
-    make_tracker,
-    run,
-    verified_slots,
-)
+from tests.actions.demo_db import NAMED_ACCOUNTS
+from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 
 
 @pytest.fixture

@@ -16,14 +16,8 @@ from bot.demo import generate_demo_data
 from bot.services.history import named_month, read_bill_token
 from bot.services.signed_links import LinkRefused
 from bot.store.models import Account, Bill
-from tests.actions.identity_helpers import (
-    DEMO_TODAY,
-    NAMED_ACCOUNTS,
-    NOW,
-    make_tracker,
-    run,
-    verified_slots,
-)
+from tests.actions.demo_db import NAMED_ACCOUNTS
+from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 
 PDF_LINK_TEXT = "as a PDF. The link works for 15 minutes: "
 

@@ -17,14 +17,8 @@ from bot.services.members import BillRecord
 from bot.services.signed_links import LinkRefused
 from bot.services.usage import read_chart_token
 from bot.store.models import Account, UsageReading
-from tests.actions.identity_helpers import (
-    DEMO_TODAY,
-    NAMED_ACCOUNTS,
-    NOW,
-    make_tracker,
-    run,
-    verified_slots,
-)
+from tests.actions.demo_db import NAMED_ACCOUNTS
+from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 
 
 @pytest.fixture
