@@ -8,17 +8,14 @@ every action calls first (docs/conversation-design.md, "Defence in depth").
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.deps import get_deps
 from bot.actions.tracker import idle_gap
 from bot.core.masking import find_bank_numbers, find_card_numbers
 from bot.services.identity import Tier, VerificationRules, tier_still_valid
@@ -163,34 +160,6 @@ async def own_account(
         )
         return None
     return account
-
-
-class OwnAccountAction(Action):
-    """An action about the verified member's own account: `answer` runs once `own_account` has
-    found it; otherwise the member was already told why and the action does nothing."""
-
-    @abstractmethod
-    def name(self) -> str:
-        """Subclasses name themselves; being abstract keeps rasa-sdk from registering this base."""
-
-    @abstractmethod
-    async def answer(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-        account: AccountRecord,
-    ) -> list[dict[str, Any]]:
-        """Answer about `account` (the member's own, read just now)."""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
-        account = await own_account(dispatcher, tracker, deps)
-        if account is None:
-            return []
-        return await self.answer(dispatcher, tracker, deps, account)
 
 
 def cleared_identity_events() -> list[dict[str, Any]]:

@@ -13,16 +13,17 @@ from collections.abc import Iterable
 from datetime import tzinfo
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
-from bot.actions.common import OwnAccountAction, buttons_or_choices, intent_button, utter_all
-from bot.actions.deps import ActionDeps
+from bot.actions.common import buttons_or_choices, intent_button, own_account, utter_all
+from bot.actions.deps import get_deps
 from bot.core.dates import local_date, short_date
 from bot.core.masking import mask_sensitive
 from bot.core.money import format_cents
 from bot.services.history import bill_token, bill_url, month_label, named_month, pick_bill
-from bot.services.members import AccountRecord, BillRecord, PaymentRecord
+from bot.services.members import BillRecord, PaymentRecord
 
 SMS_LIMIT = 320
 HISTORY_INTENTS = ("bill_history", "bill_pdf", "payment_history")
@@ -110,17 +111,17 @@ def requested_text(tracker: Tracker) -> str:
     return ""
 
 
-class ActionBillHistory(OwnAccountAction):
+class ActionBillHistory(Action):
     def name(self) -> str:
         return "action_bill_history"
 
-    async def answer(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-        account: AccountRecord,
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
+        deps = await get_deps()
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
+            return []
         services = deps.members
         bills = await services.bills(account.id, limit=12)
         buttons = buttons_or_choices(
@@ -134,17 +135,17 @@ class ActionBillHistory(OwnAccountAction):
         return []
 
 
-class ActionPaymentHistory(OwnAccountAction):
+class ActionPaymentHistory(Action):
     def name(self) -> str:
         return "action_payment_history"
 
-    async def answer(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-        account: AccountRecord,
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
+        deps = await get_deps()
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
+            return []
         services = deps.members
         payments = await services.payments(account.id, limit=PAYMENTS_SHOWN)
         buttons = buttons_or_choices(
@@ -162,17 +163,17 @@ class ActionPaymentHistory(OwnAccountAction):
         return []
 
 
-class ActionBillPdf(OwnAccountAction):
+class ActionBillPdf(Action):
     def name(self) -> str:
         return "action_bill_pdf"
 
-    async def answer(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-        account: AccountRecord,
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
+        deps = await get_deps()
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
+            return []
         services = deps.members
         bills = await services.bills(account.id, limit=12)
         if not bills:
