@@ -24,13 +24,13 @@ from bot.core.masking import mask_sensitive
 from bot.core.money import format_cents
 from bot.services.history import bill_token, bill_url, month_label, named_month, pick_bill
 from bot.services.members import BillRecord, PaymentRecord
+from bot.services.notify import SMS_MAX_CHARS
 
-SMS_LIMIT = 320
 HISTORY_INTENTS = ("bill_history", "bill_pdf", "payment_history")
 PAYMENTS_SHOWN = 6
 
 
-def pack(header: str, lines: Iterable[str], limit: int = SMS_LIMIT) -> list[str]:
+def pack(header: str, lines: Iterable[str], limit: int = SMS_MAX_CHARS) -> list[str]:
     """`header` and `lines` joined by newlines into as few messages of at most `limit` as
     possible."""
     messages: list[str] = []
