@@ -2,7 +2,8 @@
 
 Processes, in order (each must answer its health check before the next starts):
 
-1. the action server (`python -m rasa_sdk --actions bot.actions`, our app environment),
+1. the action server (`python -m bot.actions.server`: rasa-sdk's server behind the action-server
+   key, our app environment),
 2. the Rasa server (`rasa run` through `rasa_addons.serve`, the Python 3.10 environment): the
    signed gateway channel (`rasa_addons.gateway_channel`) and the token-protected HTTP API,
 3. the gateway (`python -m bot.gateway`), once that package has an entry point.
@@ -258,7 +259,7 @@ def build_children(
             argv=[
                 str(APP_PYTHON),
                 "-m",
-                "bot.actions",
+                "bot.actions.server",
                 "--port",
                 str(settings.action_server_port),
             ],

@@ -1,8 +1,8 @@
 """Item 2: the action server answers only Rasa (which presents the action-server key).
 
 The attack: anyone who reaches port 5055 posts an action call with whatever slots and metadata
-they like and reads the answer. The real action server (`python -m bot.actions`, started exactly
-as `jecbot run` starts it) must refuse every call without the key derived for
+they like and reads the answer. The real action server (`python -m bot.actions.server`, started
+exactly as `jecbot run` starts it) must refuse every call without the key derived for
 `Purpose.ACTION_SERVER`, accept Rasa's, and refuse to listen on a public or wildcard address.
 """
 
@@ -153,7 +153,7 @@ def test_the_action_server_refuses_to_start_on_every_interface(tmp_path: Path) -
         "ACTION_SERVER_PORT": str(_free_port()),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "bot.actions"],
+        [sys.executable, "-m", "bot.actions.server"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -77,7 +77,7 @@ def test_no_secret_is_on_any_command_line_and_rasa_never_holds_the_master_secret
     assert rasa.env[ENV_ACTION_SERVER_KEY] == key_for(SECRET, Purpose.ACTION_SERVER)
     assert rasa.env[ENV_CHANNEL_KEYS] == key_for(SECRET, Purpose.RASA_CHANNEL)
     assert SECRET not in rasa.env.values() and "SECRET_KEY" in rasa.unset
-    assert actions.argv[1:3] == ["-m", "bot.actions"]
+    assert actions.argv[1:3] == ["-m", "bot.actions.server"]
     assert actions.env["SECRET_KEY"] == SECRET  # the action server derives its own key
 
 

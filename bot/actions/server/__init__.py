@@ -1,6 +1,6 @@
 """The action server: rasa-sdk's Sanic app, answering only the Rasa server.
 
-`python -m bot.actions` (what `jecbot run` starts) serves the actions of this package like
+`python -m bot.actions.server` (what `jecbot run` starts) serves the actions of this package like
 `python -m rasa_sdk --actions bot.actions`, with two differences: every request except `/health`
 must carry the action-server key (derived from SECRET_KEY for `Purpose.ACTION_SERVER`, sent by Rasa
 as the `X-JEC-Action-Key` header that `jecbot run` writes into Rasa's endpoints), or it gets 401;

@@ -1,6 +1,0 @@
-"""`python -m bot.actions`: the action server (see `bot.actions.server`)."""
-
-from bot.actions.server import main
-
-if __name__ == "__main__":
-    main()
