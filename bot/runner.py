@@ -15,8 +15,9 @@ Secrets never go on a command line: Rasa gets its API token, the channel keys an
 action-server key through its environment (no `SECRET_KEY`: only the keys derived for it), and the
 action server derives its own key. Rasa and the action server listen on internal addresses only
 (`bot.config.listen_problems`).
-Each child's output goes to `var/log/<name>.log`. Ctrl-C (SIGINT) or SIGTERM stops every child;
-a child that dies stops the others and the message names it and its log.
+Each child's output goes to `var/log/<name>.log`, masked line by line (`bot.logs.mask_log_text`)
+and rotated at LOG_MAX_BYTES keeping LOG_BACKUP_COUNT old files. Ctrl-C (SIGINT) or SIGTERM
+stops every child; a child that dies stops the others and the message names it and its log.
 
 This module is a supervisor, not a server: it uses plain blocking calls on purpose.
 """
@@ -24,10 +25,13 @@ This module is a supervisor, not a server: it uses plain blocking calls on purpo
 from __future__ import annotations
 
 import importlib.util
+import logging
+import logging.handlers
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +44,7 @@ import yaml
 
 from bot.config import PROJECT_ROOT, Settings, listen_problems
 from bot.core.keys import ACTION_KEY_HEADER, Purpose, key_for, keyring
+from bot.logs import mask_log_text
 
 RASA_BIN = PROJECT_ROOT / "rasa-env" / ".venv" / "bin" / "rasa"
 RASA_PYTHON = RASA_BIN.parent / "python"
@@ -157,28 +162,69 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()  # variables of our environment the child must not inherit
     process: subprocess.Popen[bytes] | None = None
+    # Rotation of the log file (0: one growing file, as before)
+    max_bytes: int = 0
+    backup_count: int = 0
     _log: IO[bytes] | None = None
+    _copier: threading.Thread | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        banner = f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(self.argv)}\n"
+        if self.max_bytes > 0:
+            self._start_rotating(mask_log_text(banner))
+            return
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._log.write(
-            f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
-            f"{' '.join(self.argv)}\n".encode()
-        )
+        self._log.write(banner.encode())
         self._log.flush()
-        env = {**os.environ, **self.env}
-        for name in self.unset:
-            env.pop(name, None)
         self.process = subprocess.Popen(
             self.argv,
             cwd=PROJECT_ROOT,
-            env=env,
+            env=self._environment(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
+
+    def _environment(self) -> dict[str, str]:
+        """Ours plus `env`, without the variables in `unset`."""
+        env = {**os.environ, **self.env}
+        for name in self.unset:
+            env.pop(name, None)
+        return env
+
+    def _start_rotating(self, banner: str) -> None:
+        """The child writes to a pipe; a thread masks each line into a rotating log file."""
+        handler = logging.handlers.RotatingFileHandler(
+            self.log_path,
+            maxBytes=self.max_bytes,
+            backupCount=self.backup_count,
+            encoding="utf-8",
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.emit(logging.makeLogRecord({"msg": banner.rstrip("\n")}))
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=PROJECT_ROOT,
+            env=self._environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pipe = self.process.stdout
+        assert pipe is not None
+
+        def copy() -> None:
+            with pipe:
+                for raw in iter(pipe.readline, b""):
+                    line = mask_log_text(raw.decode("utf-8", "replace").rstrip("\n"))
+                    handler.emit(logging.makeLogRecord({"msg": line}))
+            handler.close()
+
+        self._copier = threading.Thread(target=copy, name=f"log-{self.name}", daemon=True)
+        self._copier.start()
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -202,6 +248,9 @@ class Child:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._copier is not None:
+            self._copier.join(timeout=5)  # the pipe closes when the child has exited
+            self._copier = None
 
 
 def is_healthy(url: str, timeout: float = 2.0) -> bool:
@@ -252,6 +301,7 @@ def build_children(
     model Rasa loads) and the gateway when it exists and `gateway` is true. Rasa reads the
     credentials file written next to `endpoints`; no secret is in any argv."""
     log_dir = settings.var_dir / "log"
+    rotation = {"max_bytes": settings.log_max_bytes, "backup_count": settings.log_backup_count}
     rasa = urlsplit(settings.rasa_url)
     children = [
         Child(
@@ -266,6 +316,7 @@ def build_children(
             health_url=f"http://{settings.action_server_host}:{settings.action_server_port}/health",
             log_path=log_dir / "actions.log",
             env={"SANIC_HOST": settings.action_server_host, **secret_environment(settings)},
+            **rotation,
         ),
         Child(
             name="rasa",
@@ -290,6 +341,7 @@ def build_children(
             log_path=log_dir / "rasa.log",
             env=rasa_environment(settings),
             unset=RASA_UNSET,
+            **rotation,
         ),
     ]
     if gateway and gateway_available():
@@ -300,6 +352,7 @@ def build_children(
                 health_url=f"http://{settings.gateway_host}:{settings.gateway_port}/health",
                 log_path=log_dir / "gateway.log",
                 env=secret_environment(settings),
+                **rotation,
             )
         )
     return children
