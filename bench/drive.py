@@ -1,5 +1,6 @@
-"""Driving members: the NLU check before timing, then concurrent scripted conversations over
-Rasa's REST channel, each turn timed from request to reply.
+"""Driving members: the NLU check before timing, then concurrent scripted conversations, each turn
+timed from request to reply: over Rasa's REST channel for the bare bot, over the signed gateway
+channel (`bot.chat.send`) for our stack.
 
 The timed phase is all aiohttp in one event loop; every request has a timeout, and an error or
 an unexpected reply is recorded as a sample, never raised.
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -25,6 +27,18 @@ class Sample:
     category: str
     ms: float
     ok: bool
+
+
+async def send_rest(
+    session: aiohttp.ClientSession, rasa_url: str, sender: str, text: str
+) -> list[dict[str, Any]]:
+    """One turn over a plain Rasa's REST channel (the bare bot)."""
+    async with session.post(
+        f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
+    ) as response:
+        response.raise_for_status()
+        body = await response.json()
+        return body if isinstance(body, list) else []
 
 
 def _timeout() -> aiohttp.ClientTimeout:
@@ -58,12 +72,17 @@ async def converse(
     script: list[Turn],
     samples: list[Sample],
     misses: list[str],
+    secret_key: str | None = None,
 ) -> None:
-    """One conversation, turn after turn, timing each; errors are recorded, never raised."""
+    """One conversation, turn after turn, timing each; errors are recorded, never raised.
+    With `secret_key` the turns are signed for our gateway channel, else sent over REST."""
     for turn in script:
         started = time.perf_counter()
         try:
-            replies = await send(session, rasa_url, sender, turn.text)
+            if secret_key is None:
+                replies = await send_rest(session, rasa_url, sender, turn.text)
+            else:
+                replies = await send(session, rasa_url, sender, turn.text, secret_key=secret_key)
             ok = reply_matches(turn, replies)
             detail = " | ".join(str(r.get("text")) for r in replies)
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -74,7 +93,12 @@ async def converse(
 
 
 async def drive(
-    rasa_url: str, script_for: Callable[[int, int], list[Turn]], members: int, rounds: int, tag: str
+    rasa_url: str,
+    script_for: Callable[[int, int], list[Turn]],
+    members: int,
+    rounds: int,
+    tag: str,
+    secret_key: str | None = None,
 ) -> tuple[list[Sample], float, list[str]]:
     """`members` concurrent members, each holding `rounds` conversations one after another;
     returns the samples, the timed phase's wall seconds and the first unexpected replies."""
@@ -84,7 +108,7 @@ async def drive(
     connector = aiohttp.TCPConnector(limit=members + 2)
     async with aiohttp.ClientSession(timeout=_timeout(), connector=connector) as session:
         # Warm-up (not measured): the first turns of a fresh Rasa load lazily built graphs.
-        await converse(session, rasa_url, f"warm-{tag}-{run}", script_for(0, 0), [], [])
+        await converse(session, rasa_url, f"warm-{tag}-{run}", script_for(0, 0), [], [], secret_key)
 
         async def member(m: int) -> None:
             for r in range(rounds):
@@ -95,6 +119,7 @@ async def drive(
                     script_for(m, r),
                     samples,
                     misses,
+                    secret_key,
                 )
 
         started = time.perf_counter()

@@ -118,6 +118,7 @@ def bench_bot(
     nlu_turns: list[Turn],
     config: BenchConfig,
     supervisor: Supervisor,
+    secret_key: str | None = None,
 ) -> BotResult:
     """Start one bot, check its NLU, time the members' conversations, stop it."""
     print(f"==> {name}: starting", flush=True)
@@ -129,7 +130,7 @@ def bench_bot(
         print(f"    NLU miss (its latency still counts): {miss}", flush=True)
     print(f"==> {name}: {config.members} members x {config.rounds} conversations", flush=True)
     samples, wall, misses = asyncio.run(
-        drive(rasa_url, script_for, config.members, config.rounds, name.split()[0])
+        drive(rasa_url, script_for, config.members, config.rounds, name.split()[0], secret_key)
     )
     for miss in misses:
         print(f"    unexpected reply: {miss}", flush=True)
@@ -207,6 +208,7 @@ def _run(config: BenchConfig, training: dict[str, object], supervisor: Superviso
         nlu_turns,
         config,
         supervisor,
+        secret_key=settings.secret_key,
     )
     figures = report(results, training, bare_training_s, config, (load_before, os.getloadavg()))
     out = BENCH_DIR / "last.json"

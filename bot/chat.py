@@ -1,4 +1,7 @@
-"""`jecbot chat`: talk to the running assistant from a terminal, through Rasa's REST channel.
+"""`jecbot chat`: talk to the running assistant from a terminal, through Rasa's gateway channel.
+
+Each turn is signed like the gateway's (bot.gateway.rasa_client), with the key derived from this
+installation's SECRET_KEY, so only someone holding the installation's `.env` can chat this way.
 
 Until the gateway's web chat exists this is how a developer or IT person tries the assistant.
 Bot messages are printed as they come; buttons become numbered choices (type the number to pick
@@ -16,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import Settings
+from bot.gateway.rasa_client import CHANNEL_PATH, channel_key, signed_turn
 
 QUIT_WORDS = {"/quit", "/exit"}
 
@@ -53,12 +57,17 @@ def to_message(typed: str, state: ChatState) -> str:
 
 
 async def send(
-    session: aiohttp.ClientSession, rasa_url: str, sender: str, text: str
+    session: aiohttp.ClientSession,
+    rasa_url: str,
+    sender: str,
+    text: str,
+    *,
+    secret_key: str,
+    metadata: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """One turn over the REST channel; raises aiohttp errors to the caller."""
-    async with session.post(
-        f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
-    ) as response:
+    """One signed turn over the gateway channel; raises aiohttp errors to the caller."""
+    body, headers = signed_turn(channel_key(secret_key), sender, text, metadata or {})
+    async with session.post(f"{rasa_url}{CHANNEL_PATH}", data=body, headers=headers) as response:
         response.raise_for_status()
         body = await response.json()
         return body if isinstance(body, list) else []
@@ -89,7 +98,13 @@ async def _chat(settings: Settings, sender: str) -> int:
             if not typed.strip():
                 continue
             try:
-                replies = await send(session, settings.rasa_url, sender, to_message(typed, state))
+                replies = await send(
+                    session,
+                    settings.rasa_url,
+                    sender,
+                    to_message(typed, state),
+                    secret_key=settings.secret_key,
+                )
             except (TimeoutError, aiohttp.ClientConnectionError):
                 print(f"\n{_not_running(settings)}", file=sys.stderr)
                 return 1

@@ -95,6 +95,12 @@ class Settings:
     rasa_token: str = field(default="change-me-rasa-token", repr=False)
     action_server_host: str = "127.0.0.1"
     action_server_port: int = 5055
+    # Rasa (the host of RASA_URL) and the action server listen on loopback or an internal address;
+    # the wildcard (0.0.0.0, ::) only when this is set, for containers whose network decides who
+    # reaches the port. A public address is always refused (see `listen_problems`).
+    listen_all_interfaces: bool = False
+    # How old a signed turn may be when Rasa's gateway channel receives it (replay window).
+    rasa_channel_max_age_seconds: float = 60.0
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
@@ -165,6 +171,12 @@ def load_settings(
         rasa_token=env.get("RASA_TOKEN", "change-me-rasa-token"),
         action_server_host=env.get("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_port=_int("ACTION_SERVER_PORT", env.get("ACTION_SERVER_PORT", "5055")),
+        listen_all_interfaces=_bool(
+            "LISTEN_ALL_INTERFACES", env.get("LISTEN_ALL_INTERFACES", "false")
+        ),
+        rasa_channel_max_age_seconds=_float(
+            "RASA_CHANNEL_MAX_AGE_SECONDS", env.get("RASA_CHANNEL_MAX_AGE_SECONDS", "60")
+        ),
         gateway_host=env.get("GATEWAY_HOST", "127.0.0.1"),
         gateway_port=_int("GATEWAY_PORT", env.get("GATEWAY_PORT", "8080")),
         public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/"),
@@ -285,3 +297,35 @@ def exit_if_insecure(settings: Settings) -> None:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+# ---------------------------------------------------------------- internal listeners
+
+
+def listen_problems(settings: Settings) -> list[str]:
+    """Why Rasa or the action server would listen where others can reach them (empty: fine).
+
+    Both trust only the gateway's signature and Rasa's key, but neither is meant to be reachable:
+    a public address is refused, and the wildcard address unless LISTEN_ALL_INTERFACES is set
+    (a container, where the platform's network limits who reaches the port). A name (a container
+    or service name) is left to the platform's network."""
+    problems = []
+    for name, host in (
+        ("RASA_URL", urlsplit(settings.rasa_url).hostname or ""),
+        ("ACTION_SERVER_HOST", settings.action_server_host),
+    ):
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            continue
+        if address.is_unspecified and not settings.listen_all_interfaces:
+            problems.append(
+                f"{name} would listen on every interface ({host}); use 127.0.0.1 or an internal "
+                "address (or LISTEN_ALL_INTERFACES=true inside a container)"
+            )
+        elif address.is_global:
+            problems.append(
+                f"{name} is a public address ({host}); Rasa and the action server must listen "
+                "on loopback or an internal address only"
+            )
+    return problems

@@ -19,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.store.db import async_session_factory, make_async_engine, make_sync_engine
 from bot.store.models import Base
 
+# The real Rasa stack (session fixtures `rasa_stack`, `gateway`, `member_factory`, `talk`...),
+# shared by tests/e2e and the real-Rasa attack tests in tests/security.
+pytest_plugins = ["tests.stack"]
+
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -38,6 +38,11 @@ class Purpose(StrEnum):
     VERIFICATION = "verification-keys"  # HMACs of account numbers, phones and addresses
 
 
+# The header in which Rasa presents the action-server key (`Purpose.ACTION_SERVER`) to our
+# action server; `jecbot run` writes it into Rasa's endpoints.
+ACTION_KEY_HEADER = "X-JEC-Action-Key"
+
+
 class SecretKey(str):
     """The current secret (the `str` value) plus the previous ones kept for rotation."""
 

@@ -78,7 +78,10 @@ def create_app(
         store = ConversationStore(factory, now)
         sms_store = SmsStore(factory, now)
         rasa = rasa_client or RasaClient(
-            settings.rasa_url, lambda: http, timeout_seconds=rasa_timeout
+            settings.rasa_url,
+            lambda: http,
+            secret_key=settings.secret_key,
+            timeout_seconds=rasa_timeout,
         )
         sms_sender = notifier or _build_notifier(settings, factory, sms_store)
         hub = Hub()

@@ -1,19 +1,58 @@
-"""The bot turn: one member message to Rasa's REST channel, the bot's replies back.
+"""The bot turn: one member message to Rasa's gateway channel, the bot's replies back.
 
-Rasa's REST channel (`POST /webhooks/rest/webhook`) passes `metadata` into the tracker's
-`latest_message.metadata`, which is how actions learn the channel and, for SMS, the sender's
-phone number (the first verification factor when it is on file).
+Rasa's gateway channel (`POST /webhooks/gateway/webhook`, `rasa_addons/gateway_channel.py`)
+passes `metadata` into the tracker's `latest_message.metadata`, which is how actions learn the
+channel and, for SMS, the sender's phone number (the first verification factor when it is on
+file). Because the metadata is trusted that far, every turn is signed: an HMAC-SHA256 with the
+`Purpose.RASA_CHANNEL` key over the timestamp and the raw body (metadata included), in two
+headers. Rasa refuses unsigned, forged, stale (over a minute) and replayed turns. The wire format
+is described in docs/security.md; `rasa_addons/signing.py` is the verifying side.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import aiohttp
 
+from bot.core.keys import Purpose, key_for
+
 log = logging.getLogger(__name__)
+
+CHANNEL_PATH = "/webhooks/gateway/webhook"
+TIMESTAMP_HEADER = "X-JEC-Timestamp"
+SIGNATURE_HEADER = "X-JEC-Signature"
+
+
+def signed_turn(
+    key: str, sender: str, text: str, metadata: dict[str, Any], *, now: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one signed turn. `now` is wall-clock seconds (the transport's
+    time, not the business clock: Rasa compares it with its own clock)."""
+    body = json.dumps(
+        {"sender": sender, "message": text, "metadata": metadata, "message_id": uuid.uuid4().hex},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    timestamp = str(int(time.time() if now is None else now))
+    mac = hmac.new(key.encode("ascii"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: f"v1={mac.hexdigest()}",
+    }
+    return body, headers
+
+
+def channel_key(secret_key: str) -> str:
+    """The key that signs turns for Rasa's gateway channel."""
+    return key_for(secret_key, Purpose.RASA_CHANNEL)
 
 
 class RasaUnavailable(Exception):
@@ -67,19 +106,23 @@ class RasaClient:
         base_url: str,
         session: Callable[[], aiohttp.ClientSession],
         *,
+        secret_key: str,
         timeout_seconds: float = 10.0,
-        token: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._token = token
+        self._key = channel_key(secret_key)
+        self._wall_clock = wall_clock
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        url = f"{self._base}/webhooks/rest/webhook"
-        body = {"sender": sender, "message": text, "metadata": metadata}
+        url = f"{self._base}{CHANNEL_PATH}"
+        body, headers = signed_turn(self._key, sender, text, metadata, now=self._wall_clock())
         try:
-            async with self._session().post(url, json=body, timeout=self._timeout) as resp:
+            async with self._session().post(
+                url, data=body, headers=headers, timeout=self._timeout
+            ) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
                 raw = await resp.json(content_type=None)

@@ -28,7 +28,7 @@ import pytest
 from bot.gateway.agents_cli import create_agent
 from bot.gateway.signatures import sign
 from bot.gateway.simulate import twiml_bodies
-from e2e.conftest import Gateway, Stack
+from tests.stack import Gateway, Stack
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 

@@ -23,7 +23,7 @@ import pytest
 
 from bot.store.db import make_sync_engine, sync_session_factory
 from bot.store.models import Agent
-from e2e.conftest import EASTERN, FAKE_NOW, Member, Stack
+from tests.stack import EASTERN, FAKE_NOW, Member, Stack
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 

@@ -17,7 +17,11 @@ def test_default_profile_uses_sqlite_tracker_and_in_memory_locks(tmp_path: Path)
     written = yaml.safe_load(write_endpoints(settings).read_text())
 
     assert written == {
-        "action_endpoint": {"url": "http://127.0.0.1:5055/webhook"},
+        "action_endpoint": {
+            "url": "http://127.0.0.1:5055/webhook",
+            # The action server's key, filled in by Rasa from its environment (never on disk).
+            "headers": {"X-JEC-Action-Key": "${JEC_ACTION_SERVER_KEY}"},
+        },
         "tracker_store": {"type": "SQL", "url": f"sqlite:///{tmp_path}/rasa-tracker.db"},
         "lock_store": {"type": "in_memory"},
     }
@@ -35,7 +39,10 @@ def test_production_profile_uses_postgres_tracker_and_redis_locks(tmp_path: Path
 
     written = yaml.safe_load(write_endpoints(settings).read_text())
 
-    assert written["action_endpoint"] == {"url": "http://10.0.0.5:5056/webhook"}
+    assert written["action_endpoint"] == {
+        "url": "http://10.0.0.5:5056/webhook",
+        "headers": {"X-JEC-Action-Key": "${JEC_ACTION_SERVER_KEY}"},
+    }
     assert written["tracker_store"] == {
         "type": "SQL",
         "url": "postgresql://jec:secret@db.internal:5432/jec_rasa",
@@ -51,6 +58,7 @@ def test_production_profile_uses_postgres_tracker_and_redis_locks(tmp_path: Path
 
 
 def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path) -> None:
+    """The API is on, with the token handed over in Rasa's environment, never in its argv."""
     settings = Settings(var_dir=tmp_path, rasa_url="http://127.0.0.1:5099", rasa_token="t0k")
     rasa = next(
         c for c in build_children(settings, tmp_path / "e.yml", gateway=False) if c.name == "rasa"
@@ -59,7 +67,8 @@ def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path)
     argv = rasa.argv
     assert argv[argv.index("-i") + 1] == "127.0.0.1"
     assert argv[argv.index("-p") + 1] == "5099"
-    assert argv[argv.index("--auth-token") + 1] == "t0k"
+    assert rasa.env["RASA_TOKEN"] == "t0k"
+    assert "--auth-token" not in argv and not any("t0k" in arg for arg in argv)
     assert "--enable-api" in argv
     assert rasa.log_path == tmp_path / "log" / "rasa.log"
 

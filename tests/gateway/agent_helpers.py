@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.config import Settings
+from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.signatures import sign
 from bot.store.db import session_scope
 from bot.store.models import HandoffRequest
@@ -87,7 +88,7 @@ class ControlledRasa(FakeRasa):
 
 def rasa_app(fake: ControlledRasa) -> web.Application:
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", fake.webhook)
+    app.router.add_post(CHANNEL_PATH, fake.webhook)
     app.router.add_get("/", fake.root)
     app.router.add_post("/conversations/{cid}/tracker/events", fake.events)
     app.router.add_post("/conversations/{cid}/trigger_intent", fake.trigger)

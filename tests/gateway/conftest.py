@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.gateway.app import create_app
+from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.state import GatewayOptions
 from bot.store.db import async_session_factory, make_async_engine
 from gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa, Texter
@@ -21,7 +22,7 @@ from gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa, Texter
 async def fake_rasa(aiohttp_server: Any) -> FakeRasa:
     fake = FakeRasa()
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", fake.webhook)
+    app.router.add_post(CHANNEL_PATH, fake.webhook)
     app.router.add_get("/", fake.root)
     fake.server = await aiohttp_server(app)
     return fake

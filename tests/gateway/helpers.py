@@ -21,9 +21,13 @@ AUTH_TOKEN = "test-auth-token-123"
 
 @dataclass
 class FakeRasa:
-    """Answers like Rasa's REST channel; `reply` maps a request body to bot messages."""
+    """Answers like Rasa's gateway channel; `reply` maps a request body to bot messages.
+    `calls` holds the turns without the transport's `message_id` (kept in `message_ids`) and
+    `headers` the signature headers of each."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     reply: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda body: [
         {"recipient_id": body["sender"], "text": f"You said: {body['message']}"}
     ]
@@ -33,6 +37,10 @@ class FakeRasa:
 
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.message_ids.append(body.pop("message_id", ""))
+        self.headers.append(
+            {k: v for k, v in request.headers.items() if k.lower().startswith("x-jec-")}
+        )
         self.calls.append(body)
         if self.delay:
             await asyncio.sleep(self.delay)

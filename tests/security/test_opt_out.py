@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bot.config import Settings
 from bot.gateway.app import create_app
 from bot.gateway.keywords import Keyword, classify
+from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.state import GatewayOptions
 from tests.gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa, Texter
 
@@ -95,7 +96,7 @@ def test_opting_back_in_in_plain_words(text: str) -> None:
 async def texter(aiohttp_client: Any, aiohttp_server: Any, sqlite_url: str, tmp_path) -> Texter:
     fake = FakeRasa()
     rasa = web.Application()
-    rasa.router.add_post("/webhooks/rest/webhook", fake.webhook)
+    rasa.router.add_post(CHANNEL_PATH, fake.webhook)
     rasa.router.add_get("/", fake.root)
     fake.server = await aiohttp_server(rasa)
     settings = Settings(

@@ -1,4 +1,5 @@
-"""Shared end-to-end fixtures: ONE real stack for the whole session.
+"""Shared end-to-end fixtures: ONE real stack for the whole session (tests/e2e and the real-Rasa
+attack tests in tests/security use it; tests/conftest.py registers this module as a plugin).
 
 `rasa_stack` starts the REAL action server and the REAL Rasa 3.6 server (the same code `jecbot run`
 uses, bot.runner) on free ports, with the trained model, a temporary SQLite database full of demo
@@ -38,6 +39,7 @@ from sqlalchemy import create_engine, text
 
 from bot.chat import send
 from bot.config import PROJECT_ROOT, Settings
+from bot.gateway.rasa_client import CHANNEL_PATH, channel_key, signed_turn
 from bot.runner import (
     RASA_BIN,
     STARTUP_TIMEOUT_SECONDS,
@@ -221,7 +223,8 @@ def fake_clock(rasa_stack: Stack) -> Iterator[FakeClock]:
 
 
 class Member:
-    """One member's conversation over Rasa's REST channel, with the metadata the gateway sends."""
+    """One member's conversation over Rasa's gateway channel, with the metadata the gateway sends,
+    signed as the gateway signs it."""
 
     def __init__(
         self, session: aiohttp.ClientSession, stack: Stack, sender: str, metadata: dict[str, Any]
@@ -233,10 +236,11 @@ class Member:
 
     async def say(self, text: str) -> list[dict[str, Any]]:
         """One turn; the bot's replies (text, buttons, custom) as Rasa sends them."""
-        body = {"sender": self.sender, "message": text, "metadata": self.metadata}
+        key = channel_key(self.stack.secret_key)
+        body, headers = signed_turn(key, self.sender, text, self.metadata)
         try:
             async with self.session.post(
-                f"{self.stack.rasa_url}/webhooks/rest/webhook", json=body
+                f"{self.stack.rasa_url}{CHANNEL_PATH}", data=body, headers=headers
             ) as response:
                 response.raise_for_status()
                 replies = await response.json()
@@ -279,7 +283,9 @@ async def talk(rasa_stack: Stack):
 
         async def say(text: str) -> list[dict]:
             try:
-                return await send(session, rasa_stack.rasa_url, sender, text)
+                return await send(
+                    session, rasa_stack.rasa_url, sender, text, secret_key=rasa_stack.secret_key
+                )
             except Exception:
                 print(f"\nlogs: {rasa_stack.log_dir}")
                 raise
