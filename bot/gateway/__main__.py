@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.config import exit_if_insecure, load_settings
 from bot.gateway.app import create_app
+from bot.gateway.edge import ScrubbingAccessLogger
 
 
 def main() -> None:
@@ -16,9 +17,11 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # aiohttp's access log prints paths only (never message text or form bodies).
+    # aiohttp's access log prints paths only (never message text or form bodies), and the
+    # secure-link tokens in those paths are scrubbed.
     web.run_app(
         create_app(settings),
+        access_log_class=ScrubbingAccessLogger,
         host=settings.gateway_host,
         port=settings.gateway_port,
         print=lambda msg: logging.getLogger("bot.gateway").info(msg),

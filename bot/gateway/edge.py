@@ -135,10 +135,12 @@ _LOOPBACK_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)
 
 
 class Origins:
-    """Origins whose pages may open the chat WebSocket (a browser always sends `Origin`)."""
+    """Origins whose pages may open the chat WebSocket (a browser always sends `Origin`): the
+    gateway's own (PUBLIC_BASE_URL), those in ALLOWED_ORIGINS, and, when ALLOWED_ORIGINS is
+    not set, loopback pages on any port for development."""
 
     def __init__(self, settings: Settings) -> None:
-        configured = settings.allowed_origins or (_origin_of(settings.public_base_url),)
+        configured = (*settings.allowed_origins, _origin_of(settings.public_base_url))
         self._allowed = {o.rstrip("/").lower() for o in configured}
         self._loopback = not settings.allowed_origins  # the default includes dev machines
 

@@ -209,9 +209,9 @@ async def _on_frame(
     button = await _offered_button(gw, conv, raw_payload)
     if button is not None:  # a click on a button just offered: its title, its payload
         text = button["title"]
-    elif isinstance(raw_text, str):  # anything else is typed text, the payload ignored
+    elif isinstance(raw_text, str) and raw_text.strip():  # typed text; the payload ignored
         text = raw_text
-    else:
+    else:  # no text: a payload not offered is read as typed text
         text = raw_payload if isinstance(raw_payload, str) else None
     text = clean_text(text).strip() if isinstance(text, str) else ""
     if not text:
