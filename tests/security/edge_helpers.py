@@ -67,9 +67,7 @@ class Chat:
     _n: int = 0
 
     @classmethod
-    async def open(
-        cls, client: TestClient, token: str | None = None, **connect: Any
-    ) -> Chat:
+    async def open(cls, client: TestClient, token: str | None = None, **connect: Any) -> Chat:
         ws = await client.ws_connect("/ws", **connect)
         await ws.send_json({"type": "hello", "token": token, "last_seq": 0})
         first = await asyncio.wait_for(ws.receive_json(), 5)
