@@ -78,7 +78,7 @@ async def inbound(request: web.Request) -> web.Response:
     keyword = classify(body, opted_out=opted_out)
     if keyword is not None:
         await gw.sms_store.set_inbound_status(sid, "keyword")
-        return await _keyword(gw, conv, phone, body, keyword)
+        return await _keyword(gw, conv, phone, body, keyword, edge.max_chars)
     if opted_out:  # stored (masked) for the record; nothing is sent back
         if body.strip():
             await gw.service.accept_member_message(
@@ -153,9 +153,9 @@ async def _deliver_later(
 
 
 async def _keyword(
-    gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword
+    gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword, max_chars: int
 ) -> web.Response:
-    await gw.service.accept_member_message(conv, body, notify_masking=False)
+    await gw.service.accept_member_message(conv, body, notify_masking=False, max_chars=max_chars)
     if keyword is Keyword.OPT_OUT:
         changed = await gw.sms_store.set_opted_out(
             phone, True, f"keyword:{body.strip().upper()[:20]}"
