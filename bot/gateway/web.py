@@ -14,6 +14,7 @@ typed text never reaches Rasa as a command. Each turn carries the member's addre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -66,10 +67,12 @@ def notice_frame(text: str) -> dict[str, Any]:
 
 async def _refuse(ws: web.WebSocketResponse, text: str) -> None:
     """Tell the member why, then close with a reason (never a silent drop)."""
-    if not ws.closed:
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError):  # the client may be gone already
         await ws.send_json(notice_frame(text))
         await ws.send_json({"type": "error", "error": "rate_limited"})
-        await ws.close(code=RATE_LIMITED, message=b"rate limited")
+    await ws.close(code=RATE_LIMITED, message=b"rate limited")
 
 
 async def _hello(
