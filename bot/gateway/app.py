@@ -106,7 +106,7 @@ def create_app(
             events=events,
         )
         app[GATEWAY] = gw
-        app[EDGE] = Edge.from_settings(settings)
+        edge = app[EDGE] = Edge.from_settings(settings)
         router = HandoffRouter(
             gw, RasaControl(settings.rasa_url, settings.rasa_token, lambda: http, rasa_timeout)
         )
@@ -121,6 +121,7 @@ def create_app(
                 sweeper.cancel()
                 await asyncio.gather(sweeper, return_exceptions=True)
             await tasks.drain()
+            await edge.limits.close()
             await http.close()
             await engine.dispose()
 

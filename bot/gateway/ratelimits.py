@@ -16,6 +16,7 @@ while the verification locks, which are in the database, still hold.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -67,7 +68,8 @@ class EdgeLimits:
     """The gateway's rate limits and caps; one per process, in the gateway container."""
 
     def __init__(self, settings: Settings, *, key_prefix: str = "jec-gateway") -> None:
-        self._limiter = MovingWindowRateLimiter(_storage(settings, key_prefix))
+        self._storage = _storage(settings, key_prefix)
+        self._limiter = MovingWindowRateLimiter(self._storage)
         self._messages = parse_many(settings.rate_messages_per_connection)
         self._texts = parse_many(settings.rate_texts_per_phone)
         self._new_conversations = parse_many(settings.rate_new_conversations_per_address)
@@ -76,6 +78,16 @@ class EdgeLimits:
         self.max_pending = settings.max_pending_turns
         self._open: Counter[str] = Counter()
         self._pending: Counter[str] = Counter()
+
+    async def close(self) -> None:
+        """At shutdown: stop the memory storage's expiry timer, close the Redis connections."""
+        timer = getattr(self._storage, "timer", None)
+        if isinstance(timer, asyncio.Task) and not timer.done():
+            timer.cancel()
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
     async def _hit(self, items: list[RateLimitItem], *keys: str) -> bool:
         try:
