@@ -16,12 +16,12 @@ JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
 
-.PHONY: help setup db lint train validate run test clean bench screenshots
+.PHONY: help setup db lint lint-deploy train validate run test clean bench screenshots
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test   set up, validate the training data, train if needed, run every test"
-	@echo "steps:      make setup | db | lint | validate | train | clean"
+	@echo "steps:      make setup | db | lint | lint-deploy | validate | train | clean"
 
 ## Both environments (uv, locked) and .env. Cheap when nothing changed.
 setup:
@@ -55,6 +55,12 @@ lint:
 	@.venv/bin/ruff check bot tests bench
 	@.venv/bin/ruff format --check --quiet bot tests bench
 
+## Deployment files (deploy/, .github/): hadolint, docker-compose config, caddy adapt, yamllint,
+## kubernetes-validate, checkov, systemd-analyze verify. The Python linters live in their own
+## locked environment (deploy/tools); the others are Debian packages that .ci/run installs.
+lint-deploy:
+	@deploy/lint.sh
+
 ## Check the Rasa training data and domain.
 validate:
 	@echo "==> Validating Rasa domain and training data"
@@ -68,7 +74,7 @@ train:
 run: setup db train
 	@$(JECBOT) run
 
-test: setup lint validate train
+test: setup lint lint-deploy validate train
 	@echo "==> Running the test suite"
 	@$(PYTEST) tests
 

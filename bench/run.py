@@ -14,7 +14,7 @@ failure: `bot.runner.Supervisor`, the same supervision `jecbot run` uses):
    answers are fixed;
 4. the figures are printed (and written to var/bench/last.json): count, p50, p95 and max latency
    per turn category, messages per second per bot, the database-backed p50 minus the utter-only
-   p50 (the issue's budget is 30 ms: printed, never asserted), and how long training our model
+   p50 (our budget is 30 ms: printed, never asserted), and how long training our model
    took when `make bench` trained it.
 
 The parts: `bench.config` (folders, clock, environment), `bench.bare` (the reference bot),

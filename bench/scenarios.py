@@ -25,7 +25,7 @@ OUR_PROFILE = "ours: custom action, no DB"
 OUR_OUTAGE = "ours: DB-backed (outage by town)"
 OUR_VERIFY = "ours: DB-backed (verify + balance)"
 
-# Which categories are compared against the budget (DB-backed p50 minus utter-only p50).
+# The categories compared for the database cost of a turn (DB-backed p50 minus utter-only p50).
 UTTER_ONLY = OUR_UTTER
 DB_BACKED = (OUR_OUTAGE, OUR_VERIFY)
 CATEGORY_ORDER = (BARE_UTTER, OUR_UTTER, OUR_PROFILE, OUR_OUTAGE, OUR_VERIFY)

@@ -92,6 +92,104 @@ def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.backup import BackupError, backup
+
+    try:
+        report = backup(
+            settings.database_url, settings.rasa_tracker_url, Path(args.path), clock_from_env()()
+        )
+    except BackupError as exc:
+        print(f"Backup refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backed up to {report.summary()}")
+    return 0
+
+
+def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.backup import BackupError, restore
+
+    try:
+        report = restore(
+            settings.database_url,
+            settings.rasa_tracker_url,
+            Path(args.path),
+            clock_from_env()(),
+            force=args.force,
+        )
+    except BackupError as exc:
+        print(f"Restore refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored from {report.summary()}; run `jecbot init-db` if the code is newer")
+    return 0
+
+
+def _cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.retention import run_retention
+    from bot.profile import load_profile
+
+    report = run_retention(
+        settings.database_url,
+        settings.rasa_tracker_url,
+        load_profile(settings.coop_profile),
+        clock_from_env()(),
+        dry_run=args.dry_run,
+    )
+    print(report.summary())
+    return 0
+
+
+def _cmd_member(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.core.clock import clock_from_env
+    from bot.ops.member import MemberNotFound, erase_member, export_member
+
+    try:
+        if args.action == "export":
+            data = export_member(settings.database_url, settings.rasa_tracker_url, args.account)
+            out = json.dumps(data, indent=2, default=str)
+            if args.output:
+                Path(args.output).write_text(out + "\n", encoding="utf-8")
+                print(f"Wrote {args.output}")
+            else:
+                print(out)
+            return 0
+        if not args.yes:
+            print("Erasing cannot be undone: run again with --yes to go ahead.", file=sys.stderr)
+            return 1
+        report = erase_member(
+            settings.database_url,
+            settings.rasa_tracker_url,
+            args.account,
+            clock_from_env()(),
+            actor=f"it:{args.by}",
+        )
+    except MemberNotFound as exc:
+        print(f"Not found: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def _cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.doctor import run_doctor
+
+    findings = run_doctor(settings, clock_from_env()().date())
+    for finding in findings:
+        print(finding.line())
+    to_fix = [f for f in findings if f.level == "fix"]
+    if to_fix:
+        print(f"\n{len(to_fix)} thing(s) to fix before going live (see docs/operations.md).")
+        return 1
+    print("\nReady to go live.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jecbot", description="JEC member assistant tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +242,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
+    p = add(
+        "backup",
+        _cmd_backup,
+        "copy the SQLite databases into a new directory while the assistant runs (online backup)",
+    )
+    p.add_argument("path", help="a new (or empty) directory, e.g. var/backups/2026-12-02")
+    p = add("restore", _cmd_restore, "put a `jecbot backup` directory back (assistant stopped)")
+    p.add_argument("path", help="the backup directory")
+    p.add_argument(
+        "--force", action="store_true", help="replace the current database (kept beside it)"
+    )
+    p = add("retention", _cmd_retention, "delete what is past its period (profile `retention:`)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    p = add("member", _cmd_member, "a member's data: export it as JSON, or erase what may be")
+    p.add_argument("action", choices=["export", "erase"])
+    p.add_argument("account", help="one of the member's account numbers")
+    p.add_argument("--output", help="export: write the JSON to this file instead of stdout")
+    p.add_argument("--yes", action="store_true", help="erase: confirm (it cannot be undone)")
+    p.add_argument("--by", default="it", help="erase: who asked, for the audit log")
+    add("doctor", _cmd_doctor, "check the configuration before going live; prints what to fix")
     return parser
 
 
@@ -151,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        check_secrets(settings)  # example or short secrets never serve a public installation
+        if args.handler is not _cmd_doctor:  # the doctor reports unsafe secrets instead
+            check_secrets(settings)  # example or short secrets never serve a public installation
         return args.handler(settings, args)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)

@@ -21,6 +21,10 @@ from bot.core.errors import ConfigError
 from bot.core.keys import SecretKey
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What /readyz may check; READY_CHECKS picks a subset (e.g. without `actions` where a network
+# policy lets only Rasa reach the action server). `redis` is checked only when REDIS_URL is set.
+READY_CHECKS = ("database", "rasa", "actions", "redis")
+LOG_FORMATS = ("text", "json")
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -49,8 +53,33 @@ def _int(name: str, raw: str) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return value
+
+
 def _list(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    networks = _list(raw)
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list IP networks, not {net!r}") from None
+    return networks
+
+
+def _checks(name: str, raw: str) -> tuple[str, ...]:
+    checks = tuple(c.lower() for c in _list(raw))
+    unknown = [c for c in checks if c not in READY_CHECKS]
+    if unknown:
+        raise ConfigError(f"{name} may name only {', '.join(READY_CHECKS)}, not {unknown[0]!r}")
+    return checks
 
 
 def _rate(name: str, raw: str) -> str:
@@ -96,6 +125,14 @@ class Settings:
     http_timeout_seconds: float = 10.0
     sms_reply_wait_seconds: float = 4.0
     log_level: str = "INFO"
+    # Operations (docs/operations.md): log format, the runner's log file rotation, /metrics
+    # access and which dependencies /readyz checks.
+    log_format: str = "text"  # text|json
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backup_count: int = 5
+    metrics_token: str = field(default="", repr=False)
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    ready_checks: tuple[str, ...] = READY_CHECKS
 
     # The member-facing edge (docs/security.md): what the gateway accepts and how often.
     message_max_chars: int = 1600  # longer texts are cut (with a note) before Rasa sees them
@@ -106,7 +143,7 @@ class Settings:
     rate_messages_per_connection: str = "20/minute"
     rate_new_conversations_per_address: str = "10/hour"
     rate_connections_per_address: str = "60/minute"
-    rate_texts_per_phone: str = "30/10 minutes"
+    rate_texts_per_phone: str = "30/10minutes"
     max_connections_per_address: int = 20  # open WebSockets at once
     max_pending_turns: int = 3  # member messages waiting for the assistant, per conversation
 
@@ -171,9 +208,15 @@ def load_settings(
             "SMS_REPLY_WAIT_SECONDS", env.get("SMS_REPLY_WAIT_SECONDS", "4")
         ),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_format=_choice("LOG_FORMAT", env.get("LOG_FORMAT", "text"), LOG_FORMATS),
+        log_max_bytes=_int("LOG_MAX_BYTES", env.get("LOG_MAX_BYTES", str(10 * 1024 * 1024))),
+        log_backup_count=_int("LOG_BACKUP_COUNT", env.get("LOG_BACKUP_COUNT", "5")),
+        metrics_token=env.get("METRICS_TOKEN", ""),
+        metrics_allow=_networks("METRICS_ALLOW", env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")),
+        ready_checks=_checks("READY_CHECKS", env.get("READY_CHECKS", ",".join(READY_CHECKS))),
         message_max_chars=_int("MESSAGE_MAX_CHARS", env.get("MESSAGE_MAX_CHARS", "1600")),
         allowed_origins=_list(env.get("ALLOWED_ORIGINS", "")),
-        trusted_proxies=_list(env.get("TRUSTED_PROXIES", "")),
+        trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         rate_messages_per_connection=_rate(
             "RATE_MESSAGES_PER_CONNECTION", env.get("RATE_MESSAGES_PER_CONNECTION", "20/minute")
         ),
@@ -185,7 +228,7 @@ def load_settings(
             "RATE_CONNECTIONS_PER_ADDRESS", env.get("RATE_CONNECTIONS_PER_ADDRESS", "60/minute")
         ),
         rate_texts_per_phone=_rate(
-            "RATE_TEXTS_PER_PHONE", env.get("RATE_TEXTS_PER_PHONE", "30/10 minutes")
+            "RATE_TEXTS_PER_PHONE", env.get("RATE_TEXTS_PER_PHONE", "30/10minutes")
         ),
         max_connections_per_address=_int(
             "MAX_CONNECTIONS_PER_ADDRESS", env.get("MAX_CONNECTIONS_PER_ADDRESS", "20")
@@ -250,6 +293,7 @@ def secret_problems(settings: Settings) -> list[str]:
     for name, value in (
         ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
         ("SMTP_PASSWORD", settings.smtp_password),
+        ("METRICS_TOKEN", settings.metrics_token),
     ):
         if value and _placeholder(value):
             problems.append(f"{name} is an example value")

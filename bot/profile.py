@@ -234,6 +234,27 @@ class Outages:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long the assistant keeps what it records, in days (`jecbot retention` deletes what is
+    older). Draft authorizations follow `drafts.authorization_retention_years` after the
+    enrollment is cancelled (NACHA: two years after revocation); payments are never deleted
+    here, they are the co-op's financial records."""
+
+    conversation_messages_days: int = 365  # chat and SMS messages, Rasa tracker events
+    verification_attempts_days: int = 90
+    outbox_bodies_days: int = 30  # bodies blanked; who, when and the status stay
+    audit_entries_days: int = 7 * 365
+
+
+RETENTION_KEYS = (
+    "conversation_messages_days",
+    "verification_attempts_days",
+    "outbox_bodies_days",
+    "audit_entries_days",
+)
+
+
+@dataclass(frozen=True)
 class CoopProfile:
     """Everything the assistant knows about the co-op. Immutable; load once, pass down."""
 
@@ -251,6 +272,7 @@ class CoopProfile:
     verification: Verification
     outages: Outages
     faq: Mapping[str, str]
+    retention: Retention = Retention()
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -818,6 +840,18 @@ def _outages(r: _Reader, raw: dict[str, Any]) -> Outages:
     )
 
 
+def _retention(r: _Reader, raw: dict[str, Any]) -> Retention:
+    f = "retention"
+    m = r.optional_section(raw, f, f)
+    if m is None:
+        return Retention()
+    r.only_keys(m, f, set(RETENTION_KEYS))
+    values = {
+        k: r.optional_integer(m, k, f"{f}.{k}", minimum=1, maximum=36500) for k in RETENTION_KEYS
+    }
+    return Retention(**{k: v for k, v in values.items() if v is not None})
+
+
 def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
     m = r.optional_section(raw, "faq", "faq") or {}
     out: dict[str, str] = {}
@@ -843,6 +877,7 @@ _TOP_LEVEL = {
     "verification",
     "outages",
     "faq",
+    "retention",
 }
 
 
@@ -878,6 +913,7 @@ def parse_profile(raw: Any, source: str = "profile") -> CoopProfile:
         verification=_verification(r, raw),
         outages=_outages(r, raw),
         faq=_faq(r, raw),
+        retention=_retention(r, raw),
     )
 
 

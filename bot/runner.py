@@ -8,8 +8,9 @@ Processes, in order (each must answer its health check before the next starts):
 
 The Rasa endpoints file is generated from `.env` into `var/endpoints.yml` (action server URL, SQL
 tracker store, in-memory or Redis lock store), so the production profile is only a different `.env`.
-Each child's output goes to `var/log/<name>.log`. Ctrl-C (SIGINT) or SIGTERM stops every child;
-a child that dies stops the others and the message names it and its log.
+Each child's output goes to `var/log/<name>.log`, masked line by line (`bot.logs.mask_log_text`)
+and rotated at LOG_MAX_BYTES keeping LOG_BACKUP_COUNT old files. Ctrl-C (SIGINT) or SIGTERM
+stops every child; a child that dies stops the others and the message names it and its log.
 
 This module is a supervisor, not a server: it uses plain blocking calls on purpose.
 """
@@ -17,10 +18,13 @@ This module is a supervisor, not a server: it uses plain blocking calls on purpo
 from __future__ import annotations
 
 import importlib.util
+import logging
+import logging.handlers
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +36,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.logs import mask_log_text
 
 RASA_BIN = PROJECT_ROOT / "rasa-env" / ".venv" / "bin" / "rasa"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
@@ -106,15 +111,20 @@ class Child:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # Rotation of the log file (0: one growing file, as before)
+    max_bytes: int = 0
+    backup_count: int = 0
     _log: IO[bytes] | None = None
+    _copier: threading.Thread | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        banner = f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(self.argv)}\n"
+        if self.max_bytes > 0:
+            self._start_rotating(mask_log_text(banner))
+            return
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._log.write(
-            f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: "
-            f"{' '.join(self.argv)}\n".encode()
-        )
+        self._log.write(banner.encode())
         self._log.flush()
         self.process = subprocess.Popen(
             self.argv,
@@ -125,6 +135,38 @@ class Child:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
+
+    def _start_rotating(self, banner: str) -> None:
+        """The child writes to a pipe; a thread masks each line into a rotating log file."""
+        handler = logging.handlers.RotatingFileHandler(
+            self.log_path,
+            maxBytes=self.max_bytes,
+            backupCount=self.backup_count,
+            encoding="utf-8",
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.emit(logging.makeLogRecord({"msg": banner.rstrip("\n")}))
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pipe = self.process.stdout
+        assert pipe is not None
+
+        def copy() -> None:
+            with pipe:
+                for raw in iter(pipe.readline, b""):
+                    line = mask_log_text(raw.decode("utf-8", "replace").rstrip("\n"))
+                    handler.emit(logging.makeLogRecord({"msg": line}))
+            handler.close()
+
+        self._copier = threading.Thread(target=copy, name=f"log-{self.name}", daemon=True)
+        self._copier.start()
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -148,6 +190,9 @@ class Child:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._copier is not None:
+            self._copier.join(timeout=5)  # the pipe closes when the child has exited
+            self._copier = None
 
 
 def is_healthy(url: str, timeout: float = 2.0) -> bool:
@@ -197,6 +242,7 @@ def build_children(
     """The processes to start, in order: actions, Rasa (`model` is a file or a folder whose newest
     model Rasa loads) and the gateway when it exists and `gateway` is true."""
     log_dir = settings.var_dir / "log"
+    rotation = {"max_bytes": settings.log_max_bytes, "backup_count": settings.log_backup_count}
     rasa = urlsplit(settings.rasa_url)
     children = [
         Child(
@@ -213,6 +259,7 @@ def build_children(
             health_url=f"http://{settings.action_server_host}:{settings.action_server_port}/health",
             log_path=log_dir / "actions.log",
             env={"SANIC_HOST": settings.action_server_host},
+            **rotation,
         ),
         Child(
             name="rasa",
@@ -235,6 +282,7 @@ def build_children(
             ],
             health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
             log_path=log_dir / "rasa.log",
+            **rotation,
         ),
     ]
     if gateway and gateway_available():
@@ -244,6 +292,7 @@ def build_children(
                 argv=[str(APP_PYTHON), "-m", "bot.gateway"],
                 health_url=f"http://{settings.gateway_host}:{settings.gateway_port}/health",
                 log_path=log_dir / "gateway.log",
+                **rotation,
             )
         )
     return children

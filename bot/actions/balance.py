@@ -12,13 +12,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, intent_button, require_tier
+from bot.actions.common import buttons_or_choices, intent_button, own_account, utter_all
 from bot.actions.deps import get_deps
 from bot.core.dates import local_date, short_date
 from bot.core.money import format_cents
 from bot.profile import CoopProfile
 from bot.services.balance import BalanceSummary
-from bot.services.identity import Tier
 from bot.services.members import AccountRecord
 
 
@@ -104,23 +103,14 @@ class ActionCheckBalance(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
-        if identity is None or identity.account_id is None:
-            return []
-        services = deps.members
-        account = await services.account(identity.account_id)
-        if account is None or account.member_id != identity.member_id:
-            dispatcher.utter_message(
-                text=(
-                    "I can't find that account right now. Please call member services at "
-                    f"{deps.profile.phones.member_services}."
-                )
-            )
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
             return []
         today = local_date(deps.now(), deps.profile.timezone)
-        summary = await services.balance(account.id, today)
-        messages = balance_messages(summary, account, deps.profile)
-        for text in messages[:-1]:
-            dispatcher.utter_message(text=text)
-        dispatcher.utter_message(text=messages[-1], buttons=balance_buttons(summary, account))
+        summary = await deps.members.balance(account.id, today)
+        utter_all(
+            dispatcher,
+            balance_messages(summary, account, deps.profile),
+            balance_buttons(summary, account),
+        )
         return []

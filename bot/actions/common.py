@@ -22,6 +22,7 @@ from bot.services.identity import Tier, VerificationRules, tier_still_valid
 
 if TYPE_CHECKING:
     from bot.actions.deps import ActionDeps
+    from bot.services.members import AccountRecord
 
 # Slots that make up the identity; cleared together on log out and when the gate fails.
 IDENTITY_SLOTS = (
@@ -141,6 +142,26 @@ def require_tier(
     return identity
 
 
+async def own_account(
+    dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
+) -> AccountRecord | None:
+    """The verified member's chosen account, read fresh and only if it is still theirs; else None
+    (the member was told why: not verified, or the account cannot be found)."""
+    identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
+    if identity is None or identity.account_id is None:
+        return None
+    account = await deps.members.account(identity.account_id)
+    if account is None or account.member_id != identity.member_id:
+        dispatcher.utter_message(
+            text=(
+                "I can't find that account right now. Please call member services at "
+                f"{deps.profile.phones.member_services}."
+            )
+        )
+        return None
+    return account
+
+
 def cleared_identity_events() -> list[dict[str, Any]]:
     """SlotSet events that forget who the member is (log out, failed gate)."""
     from rasa_sdk.events import SlotSet
@@ -203,6 +224,15 @@ def buttons_or_choices(options: Iterable[tuple[str, str] | dict[str, str]]) -> l
             title, payload = option
         buttons.append({"title": title.strip()[:60], "payload": payload})
     return buttons
+
+
+def utter_all(
+    dispatcher: CollectingDispatcher, texts: list[str], buttons: list[dict[str, str]]
+) -> None:
+    """Send the messages in order, with the buttons on the last one (the member's next steps)."""
+    for text in texts[:-1]:
+        dispatcher.utter_message(text=text)
+    dispatcher.utter_message(text=texts[-1], buttons=buttons)
 
 
 def offer_person(member_services_phone: str) -> str:

@@ -245,8 +245,9 @@ class ValidateCallbackForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        # Callbacks are a verified-tier request (compliance.md). A gate that failed for good ends
-        # the form at once; action_submit_callback then explains (or stays silent).
+        # Callbacks are a verified-tier request (docs/policies.md, "Identity tiers"). A gate that
+        # failed for good ends the form at once; action_submit_callback then explains (or stays
+        # silent).
         deps = await get_deps()
         identity = _identity(tracker, deps)
         if identity is None or not identity.at_least(Tier.VERIFIED):

@@ -1,9 +1,10 @@
 """History of bills and payments: the last 12 bills, the last payments, a PDF of a bill.
 
-Numbers come from `SqlMemberServices.bills/payments`; the bill PDF is a signed 15-minute link
-(`bot.services.history`) the gateway serves (bot/gateway/account_pages.py). Lists are split into
-messages of at most 320 characters, so SMS and web read the same. Which bill: the latest, or the
-month the member named in the message that started the journey ("my october bill").
+Numbers come from the member services (`bills`, `payments`); the bill PDF is a signed
+15-minute link (`bot.services.history`) the gateway serves (bot/gateway/account_pages.py). Lists
+are split into messages of at most 320 characters, so SMS and web read the same. Which bill: the
+latest, or the month the member named in the message that started the journey ("my october
+bill").
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, intent_button, require_tier
-from bot.actions.deps import ActionDeps, get_deps
-from bot.adapters.sql_member_services import SqlMemberServices
+from bot.actions.common import buttons_or_choices, intent_button, own_account, utter_all
+from bot.actions.deps import get_deps
 from bot.core.dates import local_date, short_date
 from bot.core.masking import mask_sensitive
 from bot.core.money import format_cents
 from bot.services.history import bill_token, bill_url, month_label, named_month, pick_bill
-from bot.services.identity import Tier
-from bot.services.members import AccountRecord, BillRecord, PaymentRecord
+from bot.services.members import BillRecord, PaymentRecord
+from bot.services.notify import SMS_MAX_CHARS
 
-SMS_LIMIT = 320
 HISTORY_INTENTS = ("bill_history", "bill_pdf", "payment_history")
 PAYMENTS_SHOWN = 6
 
 
-def pack(header: str, lines: Iterable[str], limit: int = SMS_LIMIT) -> list[str]:
+def pack(header: str, lines: Iterable[str], limit: int = SMS_MAX_CHARS) -> list[str]:
     """`header` and `lines` joined by newlines into as few messages of at most `limit` as
     possible."""
     messages: list[str] = []
@@ -112,34 +111,6 @@ def requested_text(tracker: Tracker) -> str:
     return ""
 
 
-async def _account(
-    dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-) -> tuple[SqlMemberServices, AccountRecord] | None:
-    """The verified member's own account, or None (the member was told why)."""
-    identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
-    if identity is None or identity.account_id is None:
-        return None
-    services = deps.members
-    account = await services.account(identity.account_id)
-    if account is None or account.member_id != identity.member_id:
-        dispatcher.utter_message(
-            text=(
-                "I can't find that account right now. Please call member services at "
-                f"{deps.profile.phones.member_services}."
-            )
-        )
-        return None
-    return services, account
-
-
-def _send(
-    dispatcher: CollectingDispatcher, texts: list[str], buttons: list[dict[str, str]]
-) -> None:
-    for text in texts[:-1]:
-        dispatcher.utter_message(text=text)
-    dispatcher.utter_message(text=texts[-1], buttons=buttons)
-
-
 class ActionBillHistory(Action):
     def name(self) -> str:
         return "action_bill_history"
@@ -148,10 +119,10 @@ class ActionBillHistory(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        found = await _account(dispatcher, tracker, deps)
-        if found is None:
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
             return []
-        services, account = found
+        services = deps.members
         bills = await services.bills(account.id, limit=12)
         buttons = buttons_or_choices(
             [
@@ -160,7 +131,7 @@ class ActionBillHistory(Action):
                 intent_button("Something else", "help"),
             ]
         )
-        _send(dispatcher, bill_history_messages(bills, account.last4), buttons)
+        utter_all(dispatcher, bill_history_messages(bills, account.last4), buttons)
         return []
 
 
@@ -172,10 +143,10 @@ class ActionPaymentHistory(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        found = await _account(dispatcher, tracker, deps)
-        if found is None:
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
             return []
-        services, account = found
+        services = deps.members
         payments = await services.payments(account.id, limit=PAYMENTS_SHOWN)
         buttons = buttons_or_choices(
             [
@@ -184,7 +155,7 @@ class ActionPaymentHistory(Action):
                 intent_button("Something else", "help"),
             ]
         )
-        _send(
+        utter_all(
             dispatcher,
             payment_history_messages(payments, account.last4, deps.profile.timezone),
             buttons,
@@ -200,10 +171,10 @@ class ActionBillPdf(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        found = await _account(dispatcher, tracker, deps)
-        if found is None:
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
             return []
-        services, account = found
+        services = deps.members
         bills = await services.bills(account.id, limit=12)
         if not bills:
             dispatcher.utter_message(

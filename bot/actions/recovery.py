@@ -23,6 +23,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.common import IDENTITY_SLOTS
 from bot.actions.deps import get_deps
 from bot.services.handoff import cancel_handoff
 from bot.store.db import session_scope
@@ -36,21 +37,7 @@ STOPPED: dict[str, str] = {
 NOTHING_TO_STOP = "OK. There's nothing in progress to stop. What can I help with?"
 LEFT_QUEUE = "OK, I've taken you out of the line for a person. Anything else I can help with?"
 # Slots that belong to the member's identity: leaving a form never forgets who they are.
-_KEEP = frozenset(
-    {
-        "tier",
-        "member_id",
-        "account_id",
-        "account_last4",
-        "member_first_name",
-        "verified_how",
-        "verified_at",
-        "journey",
-        "channel",
-        "phone",
-        "gate_stopped",
-    }
-)
+_KEEP = frozenset({*IDENTITY_SLOTS, "journey", "channel", "phone", "gate_stopped"})
 
 # Button titles for the intents worth offering as a guess after a second miss.
 GUESS_TITLES: dict[str, str] = {

@@ -17,12 +17,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, intent_button, require_tier
+from bot.actions.common import buttons_or_choices, intent_button, own_account
 from bot.actions.deps import get_deps
 from bot.core.dates import local_date, short_date
 from bot.core.money import format_cents
-from bot.services.identity import Tier
-from bot.services.members import AccountRecord, BillRecord, UsageDay
+from bot.services.members import BillRecord, UsageDay
 from bot.services.usage import (
     MonthUsage,
     average_daily_cost_cents,
@@ -178,19 +177,10 @@ class ActionUsage(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
         deps = await get_deps()
-        identity = require_tier(dispatcher, tracker, Tier.VERIFIED, deps)
-        if identity is None or identity.account_id is None:
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
             return []
         services = deps.members
-        account: AccountRecord | None = await services.account(identity.account_id)
-        if account is None or account.member_id != identity.member_id:
-            dispatcher.utter_message(
-                text=(
-                    "I can't find that account right now. Please call member services at "
-                    f"{deps.profile.phones.member_services}."
-                )
-            )
-            return []
         now = deps.now()
         today = local_date(now, deps.profile.timezone)
         year_before = date(today.year - 1, today.month, 1) - timedelta(days=31)

@@ -66,6 +66,8 @@ def contact_text(profile: CoopProfile) -> str:
 class ActionGreet(Action):
     """Welcome: what the assistant can do, quick options, how to reach a person."""
 
+    greeting = True
+
     def name(self) -> str:
         return "action_greet"
 
@@ -74,24 +76,16 @@ class ActionGreet(Action):
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
         dispatcher.utter_message(
-            text=capabilities_text(deps.profile, greeting=True), buttons=buttons()
+            text=capabilities_text(deps.profile, greeting=self.greeting), buttons=buttons()
         )
         dispatcher.utter_message(text=contact_text(deps.profile))
         return []
 
 
-class ActionHelp(Action):
-    """The menu again, on request."""
+class ActionHelp(ActionGreet):
+    """The menu again, on request (the welcome without the greeting)."""
+
+    greeting = False
 
     def name(self) -> str:
         return "action_help"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
-        dispatcher.utter_message(
-            text=capabilities_text(deps.profile, greeting=False), buttons=buttons()
-        )
-        dispatcher.utter_message(text=contact_text(deps.profile))
-        return []

@@ -3,10 +3,12 @@ co-op's imported export). Only the process containers construct it."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.balance import BalanceSummary, BillingRules, summarize_balance
@@ -20,16 +22,21 @@ from bot.services.members import (
 )
 from bot.store.models import Account, Bill, Contact, Member, Payment, PaymentMethod, UsageReading
 
+_R = TypeVar("_R")
+
+
+def _record(record_type: type[_R], row: object, **overrides: object) -> _R:
+    """A frozen record from an ORM row: each field read from the row's attribute of the same name,
+    except `overrides` (values derived or coerced here, like NULL flags read as False)."""
+    names = (f.name for f in fields(record_type))
+    values = {name: getattr(row, name) for name in names if name not in overrides}
+    return record_type(**values, **overrides)
+
 
 def _account_record(account: Account, member: Member | None = None) -> AccountRecord:
-    return AccountRecord(
-        id=account.id,
-        account_number=account.account_number,
-        member_id=account.member_id,
-        status=account.status,
-        service_street=account.service_street,
-        service_town=account.service_town,
-        service_zip=account.service_zip,
+    return _record(
+        AccountRecord,
+        account,
         member_first_name=member.first_name if member else "",
         member_last_name=member.last_name if member else "",
         paperless=bool(account.paperless),
@@ -38,47 +45,26 @@ def _account_record(account: Account, member: Member | None = None) -> AccountRe
 
 
 def bill_record(bill: Bill) -> BillRecord:
-    return BillRecord(
-        id=bill.id,
-        account_id=bill.account_id,
-        period_start=bill.period_start,
-        period_end=bill.period_end,
-        billing_date=bill.billing_date,
-        due_date=bill.due_date,
-        amount_cents=bill.amount_cents,
-        kwh=bill.kwh,
-        late_fee_cents=bill.late_fee_cents or 0,
-        paid=bool(bill.paid),
-    )
+    return _record(BillRecord, bill, late_fee_cents=bill.late_fee_cents or 0, paid=bool(bill.paid))
 
 
 def payment_record(payment: Payment) -> PaymentRecord:
-    return PaymentRecord(
-        id=payment.id,
-        account_id=payment.account_id,
-        amount_cents=payment.amount_cents,
-        method_label=payment.method_label,
-        status=payment.status,
-        channel=payment.channel,
-        created_at=payment.created_at,
-        received_at=payment.received_at,
-        confirmation_number=payment.confirmation_number,
-        failure_reason=payment.failure_reason,
-    )
+    return _record(PaymentRecord, payment)
 
 
 def method_record(method: PaymentMethod) -> MethodRecord:
-    return MethodRecord(
-        id=method.id,
-        member_id=method.member_id,
-        kind=method.kind,
-        brand=method.brand,
-        last4=method.last4,
-        exp_month=method.exp_month,
-        exp_year=method.exp_year,
-        holder_name=method.holder_name,
-        is_active=bool(method.is_active),
-    )
+    return _record(MethodRecord, method, is_active=bool(method.is_active))
+
+
+def _with_member() -> Select[tuple[Account, Member]]:
+    """Accounts with their member (whose name the account record carries)."""
+    return select(Account, Member).join(Member, Member.id == Account.member_id)
+
+
+async def _one_account(session: AsyncSession, *where: ColumnElement[bool]) -> AccountRecord | None:
+    """The one account matching `where` (an id or a number), as a record, or None."""
+    row = (await session.execute(_with_member().where(*where))).first()
+    return _account_record(row[0], row[1]) if row else None
 
 
 def normalize_account_number(raw: str) -> str:
@@ -103,31 +89,16 @@ class SqlMemberServices:
         if not number.isdigit():
             return None
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Account, Member)
-                    .join(Member, Member.id == Account.member_id)
-                    .where(Account.account_number == number)
-                )
-            ).first()
-            return _account_record(row[0], row[1]) if row else None
+            return await _one_account(session, Account.account_number == number)
 
     async def account(self, account_id: int) -> AccountRecord | None:
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Account, Member)
-                    .join(Member, Member.id == Account.member_id)
-                    .where(Account.id == account_id)
-                )
-            ).first()
-            return _account_record(row[0], row[1]) if row else None
+            return await _one_account(session, Account.id == account_id)
 
     async def accounts_for_member(self, member_id: int) -> list[AccountRecord]:
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Account, Member)
-                .join(Member, Member.id == Account.member_id)
+                _with_member()
                 .where(Account.member_id == member_id)
                 .order_by(Account.account_number)
             )
@@ -136,8 +107,7 @@ class SqlMemberServices:
     async def accounts_for_phone(self, e164: str) -> list[AccountRecord]:
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Account, Member)
-                .join(Member, Member.id == Account.member_id)
+                _with_member()
                 .join(Contact, Contact.member_id == Member.id)
                 .where(Contact.kind == "phone", Contact.value == e164)
                 .order_by(Account.account_number)
@@ -147,16 +117,9 @@ class SqlMemberServices:
 
     async def balance(self, account_id: int, today: date) -> BalanceSummary:
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Account, Member)
-                    .join(Member, Member.id == Account.member_id)
-                    .where(Account.id == account_id)
-                )
-            ).first()
-            if row is None:
+            account = await _one_account(session, Account.id == account_id)
+            if account is None:
                 raise LookupError(f"no account with id {account_id}")
-            account = _account_record(row[0], row[1])
             open_bills = [
                 bill_record(b)
                 for b in (

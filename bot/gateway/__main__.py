@@ -9,14 +9,13 @@ from aiohttp import web
 from bot.config import exit_if_insecure, load_settings
 from bot.gateway.app import create_app
 from bot.gateway.edge import ScrubbingAccessLogger
+from bot.logs import configure_logging
 
 
 def main() -> None:
     settings = load_settings()
     exit_if_insecure(settings)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)  # LOG_FORMAT text|json, masked, with request/conversation ids
     # aiohttp's access log prints paths only (never message text or form bodies), and the
     # secure-link tokens in those paths are scrubbed.
     web.run_app(

@@ -38,12 +38,15 @@ from bot.gateway.handoff import (
     RasaControl,
     sweep_forever,
 )
+from bot.gateway.health import METRICS
 from bot.gateway.hub import Hub, TaskTracker
 from bot.gateway.rasa_client import BotBackend, RasaClient
 from bot.gateway.routes import setup_routes
 from bot.gateway.state import GATEWAY, SETTINGS, Gateway, GatewayOptions
 from bot.gateway.tokens import ConversationTokens
 from bot.gateway.turns import ConversationService, SmsSender
+from bot.logs import request_id_middleware
+from bot.ops.metrics import GatewayMetrics
 from bot.profile import load_profile
 from bot.services.balance import BillingRules
 from bot.services.payment_processor import PaymentProcessor
@@ -59,8 +62,9 @@ def create_app(
     options: GatewayOptions | None = None,
     processor: PaymentProcessor | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[request_id_middleware])
     app[SETTINGS] = settings
+    app[METRICS] = metrics = GatewayMetrics()
     profile = load_profile(settings.coop_profile)  # a wrong profile stops start-up here
     texts = GatewayTexts.from_profile(profile)
     opts = options or GatewayOptions.from_settings(settings)
@@ -101,7 +105,13 @@ def create_app(
             tokens=ConversationTokens(settings.secret_key),
             clock=now,
             service=ConversationService(
-                store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender, events=events
+                store=store,
+                rasa=rasa,
+                hub=hub,
+                texts=texts,
+                sms=sms_sender,
+                events=events,
+                metrics=metrics,
             ),
             events=events,
         )

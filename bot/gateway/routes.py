@@ -14,6 +14,9 @@ from bot.gateway.payment_page import setup_payment_page
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", webchat.index, name="index")
     app.router.add_get("/health", health.health, name="health")
+    app.router.add_get("/livez", health.livez, name="livez")
+    app.router.add_get("/readyz", health.readyz, name="readyz")
+    app.router.add_get("/metrics", health.metrics, name="metrics")
     app.router.add_get("/ws", webchat.websocket, name="ws")
     app.router.add_post("/sms/twilio", sms.inbound, name="sms_inbound")
     app.router.add_post("/sms/twilio/status", sms.status_callback, name="sms_status")

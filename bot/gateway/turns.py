@@ -15,9 +15,10 @@ Features hear about the pipeline through `bot.gateway.events`: a newly stored me
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.gateway.conversations import ConversationInfo, ConversationStore, StoredMessage
 from bot.gateway.edge import cut_notice, cut_text, typed_text_for_rasa
@@ -33,6 +34,10 @@ from bot.gateway.hub import Hub, KeyedLocks
 from bot.gateway.masking import MaskResult, mask_inbound, masked_notice
 from bot.gateway.rasa_client import BotBackend, RasaUnavailable
 from bot.gateway.sms_format import last_buttons, render_sms
+from bot.logs import conversation_id_var, mask_log_text
+
+if TYPE_CHECKING:
+    from bot.ops.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +76,9 @@ class ConversationService:
         texts: GatewayTexts,
         sms: SmsSender,
         events: GatewayEvents,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.store = store
         self.rasa = rasa
         self.hub = hub
@@ -143,6 +150,7 @@ class ConversationService:
         conversation queued for an agent, say) holds before its next turn starts. A listener
         must therefore never await a bot turn of the same conversation; it spawns one instead.
         """
+        conversation_id_var.set(conv.id)
         if not from_button:
             rasa_text = typed_text_for_rasa(rasa_text)
         async with self._locks.hold(conv.id):
@@ -151,11 +159,16 @@ class ConversationService:
                 return []
             self.hub.publish(conv.id, {"type": "typing", "active": True})
             sender = "bot"
+            log.debug("bot turn (%s): %s", conv.channel, mask_log_text(rasa_text))
+            started = time.monotonic()
             try:
                 replies = await self.rasa.send(conv.id, rasa_text, metadata)
             except RasaUnavailable as exc:
                 log.warning("assistant unavailable for conversation %s: %s", conv.id, exc)
                 replies, sender = [{"text": self.texts.assistant_unavailable}], "system"
+            if self.metrics is not None:
+                elapsed = time.monotonic() - started
+                self.metrics.observe_turn(conv.channel, elapsed, rasa_failed=sender == "system")
             stored = [
                 await self._store_and_publish(
                     conv,
@@ -176,6 +189,7 @@ class ConversationService:
         self, conv: ConversationInfo, sender: str, text: str, payload: dict[str, Any] | None = None
     ) -> StoredMessage:
         """Store, publish and (SMS) text one outbound message; for agents and notices."""
+        conversation_id_var.set(conv.id)
         message = await self._store_and_publish(conv, sender, text, payload or {})
         if conv.channel == "sms":
             await self.deliver_sms(conv, [message])

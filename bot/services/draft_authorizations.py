@@ -17,8 +17,10 @@ Two levels:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -84,23 +86,64 @@ async def _bank_method(
     return method
 
 
-async def _audit(
+def _first_draft_and_text(
+    profile: CoopProfile,
+    account: Account,
+    method: PaymentMethod,
+    *,
+    draft_day: int,
+    amount_rule: str,
+    amount: int | None,
+    today: date,
+) -> tuple[date, str]:
+    """The first draft date under these terms (by the notice rule) and the authorization wording
+    the member agrees to, rebuilt from the same inputs as the text they were shown."""
+    starts_on = drafts.next_draft_date(draft_day, today, profile, amount_rule)
+    text = drafts.authorization_text(
+        profile,
+        start_date=starts_on,
+        draft_day=draft_day,
+        amount_rule=amount_rule,
+        fixed_amount_cents=amount,
+        account_last4=account.account_number[-4:],
+        method_kind=method.kind,
+        method_last4=method.last4,
+    )
+    return starts_on, text
+
+
+async def _authorize(
     session: AsyncSession,
     *,
     action: str,
+    text: str,
     account: Account,
     enrollment: DraftEnrollment,
     now: datetime,
     channel: str,
     verified_how: str,
     conversation_id: str | None,
+    copy_sent_to: str | None,
     details: dict[str, object],
 ) -> None:
-    """One audit entry in the same transaction (`audit.record` refuses anything secret-looking)."""
+    """Store the member's authorization (`action`: enroll, change or cancel) with its audit entry
+    in the same transaction (`audit.record` refuses anything secret-looking)."""
+    session.add(
+        DraftAuthorization(
+            enrollment_id=enrollment.id,
+            action=action,
+            text=text,
+            accepted_at=now,
+            channel=channel,
+            verified_how=verified_how,
+            conversation_id=conversation_id,
+            copy_sent_to=copy_sent_to,
+        )
+    )
     await audit.record(
         session,
         actor=f"member:{account.member_id}",
-        action=action,
+        action=f"draft.{action}",
         account_id=account.id,
         conversation_id=conversation_id,
         channel=channel,
@@ -108,6 +151,7 @@ async def _audit(
         details={"enrollment_id": enrollment.id, **details},
         now=now,
     )
+    await session.flush()
 
 
 async def enroll(
@@ -139,16 +183,14 @@ async def enroll(
         raise drafts.AlreadyEnrolled(
             "This account is already on bank draft. I can change or cancel that enrollment instead."
         )
-    starts_on = drafts.next_draft_date(draft_day, today, profile, amount_rule)
-    text = drafts.authorization_text(
+    starts_on, text = _first_draft_and_text(
         profile,
-        start_date=starts_on,
+        account,
+        method,
         draft_day=draft_day,
         amount_rule=amount_rule,
-        fixed_amount_cents=amount,
-        account_last4=account.account_number[-4:],
-        method_kind=method.kind,
-        method_last4=method.last4,
+        amount=amount,
+        today=today,
     )
     enrollment = DraftEnrollment(
         account_id=account.id,
@@ -162,27 +204,17 @@ async def enroll(
     )
     session.add(enrollment)
     await session.flush()
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="enroll",
-            text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
+    await _authorize(
         session,
-        action="draft.enroll",
+        action="enroll",
+        text=text,
         account=account,
         enrollment=enrollment,
         now=now,
         channel=channel,
         verified_how=verified_how,
         conversation_id=conversation_id,
+        copy_sent_to=copy_sent_to,
         details={
             "draft_day": draft_day,
             "amount_rule": amount_rule,
@@ -190,7 +222,6 @@ async def enroll(
             "method": method_phrase(method.kind, method.brand, method.last4),
         },
     )
-    await session.flush()
     return enrollment
 
 
@@ -232,16 +263,14 @@ async def change(
         fixed_amount_cents = enrollment.fixed_amount_cents
     new_amount = drafts.validate_terms(new_rule, fixed_amount_cents, profile)
     method = await _bank_method(session, account, payment_method_id or enrollment.payment_method_id)
-    starts_on = drafts.next_draft_date(new_day, today, profile, new_rule)
-    text = drafts.authorization_text(
+    starts_on, text = _first_draft_and_text(
         profile,
-        start_date=starts_on,
+        account,
+        method,
         draft_day=new_day,
         amount_rule=new_rule,
-        fixed_amount_cents=new_amount,
-        account_last4=account.account_number[-4:],
-        method_kind=method.kind,
-        method_last4=method.last4,
+        amount=new_amount,
+        today=today,
     )
     before = {
         "draft_day": enrollment.draft_day,
@@ -253,27 +282,17 @@ async def change(
     enrollment.fixed_amount_cents = new_amount
     enrollment.payment_method_id = method.id
     enrollment.starts_on = starts_on
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="change",
-            text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
+    await _authorize(
         session,
-        action="draft.change",
+        action="change",
+        text=text,
         account=account,
         enrollment=enrollment,
         now=now,
         channel=channel,
         verified_how=verified_how,
         conversation_id=conversation_id,
+        copy_sent_to=copy_sent_to,
         details={
             "before": before,
             "draft_day": new_day,
@@ -281,7 +300,6 @@ async def change(
             "starts_on": starts_on.isoformat(),
         },
     )
-    await session.flush()
     return enrollment
 
 
@@ -312,35 +330,24 @@ async def cancel(
     enrollment.status = "cancelled"
     enrollment.cancelled_at = now
     enrollment.ends_on = still or today
-    session.add(
-        DraftAuthorization(
-            enrollment_id=enrollment.id,
-            action="cancel",
-            text=drafts.cancellation_text(
-                profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
-            ),
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
-        )
-    )
-    await _audit(
+    await _authorize(
         session,
-        action="draft.cancel",
+        action="cancel",
+        text=drafts.cancellation_text(
+            profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
+        ),
         account=account,
         enrollment=enrollment,
         now=now,
         channel=channel,
         verified_how=verified_how,
         conversation_id=conversation_id,
+        copy_sent_to=copy_sent_to,
         details={
             "first_skipped": first_skipped.isoformat(),
             "still_happening": still.isoformat() if still else None,
         },
     )
-    await session.flush()
     return CancelResult(enrollment, first_skipped, still)
 
 
@@ -515,6 +522,41 @@ class Cancelled:
     copy: CopyOutcome
 
 
+_T = TypeVar("_T")
+
+
+async def _store_then_copy(
+    sessions: async_sessionmaker[AsyncSession],
+    members: MemberServices,
+    notifier: Notifier,
+    profile: CoopProfile,
+    agreement: Agreement,
+    *,
+    subject: str,
+    store: Callable[[AsyncSession, str | None], Awaitable[tuple[DraftEnrollment, _T]]],
+) -> tuple[Enrollment, str, CopyOutcome, _T]:
+    """Run `store` (given the session and where the copy will go, masked) in one transaction,
+    then send the member a copy of the authorization it wrote, once that is committed.
+
+    Returns the enrollment, the stored text, where the copy went and what `store` returned.
+    """
+    destination = await copy_destination(members, agreement.member_id)
+    async with session_scope(sessions) as session:
+        enrollment, extra = await store(session, destination.masked if destination else None)
+        written = await _written_authorization(session, enrollment.id)
+        view, authorization_id, text = _view(enrollment), written.id, written.text
+    copy = await deliver_copy(
+        sessions,
+        notifier,
+        profile,
+        destination,
+        authorization_id=authorization_id,
+        subject=subject,
+        text=text,
+    )
+    return view, text, copy, extra
+
+
 async def record_enrollment(
     sessions: async_sessionmaker[AsyncSession],
     members: MemberServices,
@@ -532,8 +574,10 @@ async def record_enrollment(
 
     Raises `DraftError` (nothing stored, no copy) when the terms or the account do not allow it.
     """
-    destination = await copy_destination(members, agreement.member_id)
-    async with session_scope(sessions) as session:
+
+    async def store(
+        session: AsyncSession, copy_sent_to: str | None
+    ) -> tuple[DraftEnrollment, None]:
         enrollment = await enroll(
             session,
             account_id=agreement.account_id,
@@ -547,18 +591,18 @@ async def record_enrollment(
             verified_how=agreement.verified_how,
             conversation_id=agreement.conversation_id,
             profile=profile,
-            copy_sent_to=destination.masked if destination else None,
+            copy_sent_to=copy_sent_to,
         )
-        written = await _written_authorization(session, enrollment.id)
-        view, authorization_id, text = _view(enrollment), written.id, written.text
-    copy = await deliver_copy(
+        return enrollment, None
+
+    view, _, copy, _ = await _store_then_copy(
         sessions,
+        members,
         notifier,
         profile,
-        destination,
-        authorization_id=authorization_id,
+        agreement,
         subject=f"{profile.coop.name}: your bank draft authorization",
-        text=text,
+        store=store,
     )
     return Recorded(view, copy)
 
@@ -580,8 +624,10 @@ async def record_change(
 
     `still_happening` is a draft already submitted under the old terms, which goes through as is.
     """
-    destination = await copy_destination(members, agreement.member_id)
-    async with session_scope(sessions) as session:
+
+    async def store(
+        session: AsyncSession, copy_sent_to: str | None
+    ) -> tuple[DraftEnrollment, date | None]:
         current = await get_active(session, agreement.account_id)
         still = (
             drafts.draft_still_happening(current, agreement.now, profile)
@@ -601,18 +647,18 @@ async def record_change(
             payment_method_id=payment_method_id,
             amount_rule=amount_rule,
             fixed_amount_cents=fixed_amount_cents,
-            copy_sent_to=destination.masked if destination else None,
+            copy_sent_to=copy_sent_to,
         )
-        written = await _written_authorization(session, enrollment.id)
-        view, authorization_id, text = _view(enrollment), written.id, written.text
-    copy = await deliver_copy(
+        return enrollment, still
+
+    view, _, copy, still = await _store_then_copy(
         sessions,
+        members,
         notifier,
         profile,
-        destination,
-        authorization_id=authorization_id,
+        agreement,
         subject=f"{profile.coop.name}: your new bank draft authorization",
-        text=text,
+        store=store,
     )
     return Recorded(view, copy, still)
 
@@ -625,8 +671,10 @@ async def record_cancellation(
     agreement: Agreement,
 ) -> Cancelled:
     """Cancel the active enrollment, store the cancellation record, send the member a copy."""
-    destination = await copy_destination(members, agreement.member_id)
-    async with session_scope(sessions) as session:
+
+    async def store(
+        session: AsyncSession, copy_sent_to: str | None
+    ) -> tuple[DraftEnrollment, CancelResult]:
         result = await cancel(
             session,
             account_id=agreement.account_id,
@@ -635,17 +683,17 @@ async def record_cancellation(
             verified_how=agreement.verified_how,
             conversation_id=agreement.conversation_id,
             profile=profile,
-            copy_sent_to=destination.masked if destination else None,
+            copy_sent_to=copy_sent_to,
         )
-        written = await _written_authorization(session, result.enrollment.id)
-        authorization_id, text = written.id, written.text
-    copy = await deliver_copy(
+        return result.enrollment, result
+
+    _, text, copy, result = await _store_then_copy(
         sessions,
+        members,
         notifier,
         profile,
-        destination,
-        authorization_id=authorization_id,
+        agreement,
         subject=f"{profile.coop.name}: your bank draft is cancelled",
-        text=text,
+        store=store,
     )
     return Cancelled(text, result.first_skipped, result.still_happening, copy)

@@ -1,4 +1,5 @@
-"""Identity verification: who the member is, and how sure we are (compliance.md "Identity tiers").
+"""Identity verification: who the member is, and how sure we are (docs/policies.md, "Identity
+tiers").
 
 Tiers: `public` (nothing proven) < `verified` (account number plus ZIP of the service address or the
 last payment's amount; by SMS a text from a phone on file is the first factor) < `confirmed`

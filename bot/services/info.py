@@ -15,9 +15,9 @@ from bot.core.gsm7 import gsm7_length
 from bot.core.gsm7 import to_gsm7 as gsm7_safe
 from bot.core.money import format_cents
 from bot.profile import CoopProfile, Office
+from bot.services.notify import SMS_MAX_CHARS
 from bot.services.office_hours import format_clock, format_clock_range
 
-SMS_LIMIT = 320
 _DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -26,7 +26,7 @@ _DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # --------------------------------------------------------------------------------------------
 
 
-def split_for_sms(text: str, limit: int = SMS_LIMIT) -> list[str]:
+def split_for_sms(text: str, limit: int = SMS_MAX_CHARS) -> list[str]:
     """GSM-7-safe pieces of at most `limit` characters, cut between sentences (or words)."""
     text = " ".join(gsm7_safe(text).split())
     if not text:

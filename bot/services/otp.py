@@ -1,4 +1,5 @@
-"""One-time codes: the second step from `verified` to `confirmed` (compliance.md "Identity tiers").
+"""One-time codes: the second step from `verified` to `confirmed` (docs/policies.md, "Identity
+tiers").
 
 - A 6-digit code from `secrets`, sent to a phone or email on file, valid 10 minutes, 5 tries,
   usable once.

@@ -1,8 +1,9 @@
 """Signed, single-use links to the secure payment page (15 minutes), to add a card or bank account.
 
-Why: card and bank numbers never travel through the chat or SMS (compliance.md). When a member
-wants to pay with a new method, the assistant creates a link with `create_link` and sends it; the
-member types the numbers on the secure page, never in the conversation.
+Why: card and bank numbers never travel through the chat or SMS (docs/policies.md, "Card and
+bank data"). When a member wants to pay with a new method, the assistant creates a link with
+`create_link` and sends it; the member types the numbers on the secure page, never in the
+conversation.
 
 A link is two things:
 

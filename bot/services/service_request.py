@@ -17,19 +17,17 @@ Staff see the rows in the agent console (service_requests table). No Rasa types 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.dates import local_date, ordinal, weekday_date
 from bot.services import audit
-from bot.store.db import session_scope
+from bot.store.db import session_scope, unused_reference
 from bot.store.models import ServiceRequest
 
 KINDS = ("start", "stop", "transfer")
@@ -228,16 +226,10 @@ class CreatedRequest:
 
 
 async def _new_reference(session: AsyncSession) -> str:
-    for _ in range(20):
-        reference = f"S-{secrets.randbelow(90000) + 10000}"
-        if (
-            await session.scalar(
-                select(ServiceRequest.id).where(ServiceRequest.reference == reference)
-            )
-            is None
-        ):
-            return reference
-    raise RuntimeError("could not find a free service request reference")
+    reference = await unused_reference(session, ServiceRequest.reference, "S-", tries=20)
+    if reference is None:
+        raise RuntimeError("could not find a free service request reference")
+    return reference
 
 
 async def create_request(

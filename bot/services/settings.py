@@ -168,6 +168,22 @@ class Actor:
     def name(self) -> str:
         return f"member:{self.member_id}"
 
+    async def audit(
+        self, session: AsyncSession, action: str, details: dict[str, object], *, now: datetime
+    ) -> None:
+        """One audit entry for this actor's change, in the caller's transaction."""
+        await audit.record(
+            session,
+            actor=self.name,
+            action=action,
+            account_id=self.account_id,
+            conversation_id=self.conversation_id,
+            channel=self.channel,
+            verified_how=self.verified_how,
+            details=details,
+            now=now,
+        )
+
 
 class AccountSettings:
     def __init__(
@@ -193,17 +209,7 @@ class AccountSettings:
             if bool(account.paperless) == on:
                 return PaperlessResult(changed=False, paperless=on)
             account.paperless = on
-            await audit.record(
-                session,
-                actor=actor.name,
-                action="settings.paperless",
-                account_id=actor.account_id,
-                conversation_id=actor.conversation_id,
-                channel=actor.channel,
-                verified_how=actor.verified_how,
-                details={"paperless": on},
-                now=now,
-            )
+            await actor.audit(session, "settings.paperless", {"paperless": on}, now=now)
             return PaperlessResult(changed=True, paperless=on)
 
     # ---- notifications
@@ -244,15 +250,10 @@ class AccountSettings:
                 )
             else:
                 row.enabled = enabled
-            await audit.record(
+            await actor.audit(
                 session,
-                actor=actor.name,
-                action="settings.notification",
-                account_id=actor.account_id,
-                conversation_id=actor.conversation_id,
-                channel=actor.channel,
-                verified_how=actor.verified_how,
-                details={"topic": topic, "channel": channel, "enabled": enabled},
+                "settings.notification",
+                {"topic": topic, "channel": channel, "enabled": enabled},
                 now=now,
             )
             return PreferenceResult(topic, channel, enabled, changed=True)
@@ -372,15 +373,10 @@ class AccountSettings:
                         created_at=now,
                     )
                 )
-            await audit.record(
+            await actor.audit(
                 session,
-                actor=actor.name,
-                action=f"settings.contact.{kind}",
-                account_id=actor.account_id,
-                conversation_id=actor.conversation_id,
-                channel=actor.channel,
-                verified_how=actor.verified_how,
-                details={"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
+                f"settings.contact.{kind}",
+                {"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
                 now=now,
             )
         return ContactChange(ContactStatus.UPDATED, kind, candidate.value, masked_new, masked_old)

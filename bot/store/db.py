@@ -10,11 +10,12 @@ the async engine (aiosqlite / asyncpg) so no query blocks the event loop; comman
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -80,6 +81,18 @@ def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessio
 
 def sync_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+async def unused_reference(
+    session: AsyncSession, column: InstrumentedAttribute[str], prefix: str, *, tries: int
+) -> str | None:
+    """A reference like `S-12345` (the prefix and five random digits) that no row holds yet in
+    `column`, or None after `tries` draws all taken. Unique indexes still guard the insert."""
+    for _ in range(tries):
+        reference = f"{prefix}{10000 + secrets.randbelow(90000)}"
+        if await session.scalar(select(column).where(column == reference)) is None:
+            return reference
+    return None
 
 
 @asynccontextmanager

@@ -551,7 +551,7 @@ class SmsStatusCallback(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- Live agents (journey 13; sign-in and console in bot/gateway) ---------------------------------
+# --- Live agents (talk to a person; sign-in and console in bot/gateway) ---------------------------
 
 
 class Agent(Base):

@@ -18,6 +18,16 @@ from bot.demo import generate_demo_data
 from bot.store.models import Account
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, verified_slots
 
+# One account of each named demo member (docs/demo-accounts.md), with the first name the
+# assistant greets: a reply about every one of them shows each kind of account situation.
+NAMED_ACCOUNTS = (
+    ("1000004821", "Dana"),
+    ("1000007315", "Earl"),
+    ("1000009914", "Bobbie Jo"),
+    ("1000005560", "Marcus"),
+    ("1000002209", "Loretta"),
+)
+
 
 def merged_domain(*names: str) -> dict[str, Any]:
     """The slots and forms of the named domain/*.yml files, merged in order."""

@@ -9,6 +9,7 @@ from bot.actions.balance import ActionCheckBalance
 from bot.core.gsm7 import is_gsm7
 from bot.demo import generate_demo_data
 from bot.store.models import Account
+from tests.actions.demo_db import NAMED_ACCOUNTS
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 
 
@@ -74,13 +75,7 @@ async def test_bobbie_jo_disconnected_gets_the_next_step(demo, session_factory):
 
 
 async def test_every_balance_reply_fits_one_sms(demo, session_factory):
-    for number, name in (
-        ("1000004821", "Dana"),
-        ("1000007315", "Earl"),
-        ("1000009914", "Bobbie Jo"),
-        ("1000005560", "Marcus"),
-        ("1000002209", "Loretta"),
-    ):
+    for number, name in NAMED_ACCOUNTS:
         texts, _, _ = await balance_for(session_factory, number, name)
         for text in texts:
             assert len(text) <= 320 and is_gsm7(text), text

@@ -1,4 +1,4 @@
-"""Bank draft conversations (journey 5) against the demo data in a real SQLite database.
+"""Bank draft conversations against the demo data in a real SQLite database.
 
 Demo members (docs/demo-accounts.md, data generated for Saturday 2026-11-28): Earl Hardeman has
 checking ending 6120 and no draft; Loretta Boyd is on draft the 18th (full amount) from checking

@@ -17,8 +17,9 @@ from bot.actions.handoff import (
     ValidateCallbackForm,
 )
 from bot.store.db import session_scope
-from bot.store.models import Account, Agent, CallbackRequest, Contact, HandoffRequest, Member
+from bot.store.models import Agent, CallbackRequest, Contact, HandoffRequest, Member
 from tests.actions.conftest import EASTERN, TUESDAY_10AM, run_action
+from tests.store import rows
 
 SATURDAY_11AM = datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN)
 CLOSED_OFFER = (
@@ -39,13 +40,7 @@ async def dana(session_factory) -> dict[str, int]:
     """Dana Whitfield, account ending 4821, phone on file (706) 555-0101."""
     async with session_scope(session_factory) as session:
         member = Member(member_number="M-1", first_name="Dana", last_name="Whitfield")
-        account = Account(
-            account_number="1000004821",
-            member=member,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        account = rows.account(member, "1000004821")
         session.add_all(
             [
                 member,

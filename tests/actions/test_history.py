@@ -16,6 +16,7 @@ from bot.demo import generate_demo_data
 from bot.services.history import named_month, read_bill_token
 from bot.services.signed_links import LinkRefused
 from bot.store.models import Account, Bill
+from tests.actions.demo_db import NAMED_ACCOUNTS
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 
 PDF_LINK_TEXT = "as a PDF. The link works for 15 minutes: "
@@ -136,13 +137,7 @@ async def test_dana_last_payments_with_dates_amounts_and_method_labels(demo, ses
 
 
 async def test_every_history_reply_fits_one_sms(demo, session_factory):
-    for number, name in (
-        ("1000004821", "Dana"),
-        ("1000007315", "Earl"),
-        ("1000009914", "Bobbie Jo"),
-        ("1000005560", "Marcus"),
-        ("1000002209", "Loretta"),
-    ):
+    for number, name in NAMED_ACCOUNTS:
         slots = await slots_for(session_factory, number, name)
         for action, intent in (
             (ActionBillHistory(), "bill_history"),

@@ -47,6 +47,17 @@ async def start(
     return texts, set_slots
 
 
+async def answer(
+    form: Any, slots: dict[str, Any], slot: str, text: str, loop: str, **tracker: Any
+) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    """What the form's validation does with `text`, typed as the answer to `slot` in `loop`."""
+    return await run(
+        form,
+        make_tracker(text=text, slots=slots, new_slots={slot: text}, active_loop=loop, **tracker),
+        domain(),
+    )
+
+
 async def test_earl_goes_paperless(demo, session_factory):
     slots = await confirmed(session_factory, "1000007315", "Earl")
     texts, set_slots = await start(slots, "paperless_on", "go paperless")
@@ -174,41 +185,14 @@ async def test_a_bare_notifications_request_lists_what_is_on_then_asks(demo, ses
 async def test_alert_answers_are_validated_and_nonsense_reasked(demo, session_factory):
     slots = await confirmed(session_factory, "1000004821", "Dana")
     form = ValidateNotificationForm()
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text="bananas",
-            slots=slots,
-            new_slots={"notify_topic": "bananas"},
-            active_loop="notification_form",
-        ),
-        domain(),
-    )
+    texts, _, set_slots = await answer(form, slots, "notify_topic", "bananas", "notification_form")
     assert texts == [
         "I can send alerts for outages, bill ready, payment received or past due. Which one?"
     ]
     assert set_slots["notify_topic"] is None
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text="past due",
-            slots=slots,
-            new_slots={"notify_topic": "past due"},
-            active_loop="notification_form",
-        ),
-        domain(),
-    )
+    texts, _, set_slots = await answer(form, slots, "notify_topic", "past due", "notification_form")
     assert texts == [] and set_slots["notify_topic"] == "past_due"
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text="off",
-            slots=slots,
-            new_slots={"notify_enabled": "off"},
-            active_loop="notification_form",
-        ),
-        domain(),
-    )
+    texts, _, set_slots = await answer(form, slots, "notify_enabled", "off", "notification_form")
     assert set_slots["notify_enabled"] is False
 
 
@@ -230,16 +214,7 @@ async def test_phone_change_sends_the_code_to_the_new_number_and_says_what_chang
     slots = await confirmed(session_factory, "1000004821", "Dana")
     slots["contact_kind_choice"] = "phone"
     form = ValidateContactForm()
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text="706-555-0147",
-            slots=slots,
-            new_slots={"new_contact": "706-555-0147"},
-            active_loop="contact_form",
-        ),
-        domain(),
-    )
+    texts, _, set_slots = await answer(form, slots, "new_contact", "706-555-0147", "contact_form")
     assert texts == [
         (
             "I sent a 6-digit code to your new number ***-***-0147. Nothing changes "
@@ -252,30 +227,14 @@ async def test_phone_change_sends_the_code_to_the_new_number_and_says_what_chang
 
     slots["new_contact"] = pending
     wrong = "000000" if code != "000000" else "111111"
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text=wrong,
-            slots=slots,
-            new_slots={"contact_code": wrong},
-            active_loop="contact_form",
-            message_id="m-2",
-        ),
-        domain(),
+    texts, _, set_slots = await answer(
+        form, slots, "contact_code", wrong, "contact_form", message_id="m-2"
     )
     assert texts == ["That code doesn't match. You have 4 tries left."]
     assert set_slots["contact_code"] is None
 
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text=code,
-            slots=slots,
-            new_slots={"contact_code": code},
-            active_loop="contact_form",
-            message_id="m-3",
-        ),
-        domain(),
+    texts, _, set_slots = await answer(
+        form, slots, "contact_code", code, "contact_form", message_id="m-3"
     )
     assert set_slots["contact_code"] == "updated"
     done_texts, _, _ = await run(
@@ -328,35 +287,16 @@ async def test_bad_numbers_and_card_numbers_are_not_kept(demo, session_factory):
         "contact_kind_choice": "phone",
     }
     form = ValidateContactForm()
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text="555", slots=slots, new_slots={"new_contact": "555"}, active_loop="contact_form"
-        ),
-        domain(),
-    )
+    texts, _, set_slots = await answer(form, slots, "new_contact", "555", "contact_form")
     assert texts == [
         "That isn't a valid US phone number. Please send it with area code, like 706-555-0147."
     ]
     assert set_slots["new_contact"] is None
     card = "4111 1111 1111 1111"
-    texts, _, set_slots = await run(
-        form,
-        make_tracker(
-            text=card, slots=slots, new_slots={"new_contact": card}, active_loop="contact_form"
-        ),
-        domain(),
-    )
+    texts, _, set_slots = await answer(form, slots, "new_contact", card, "contact_form")
     assert set_slots["new_contact"] is None and "didn't keep that number" in texts[0]
-    texts, _, _ = await run(
-        form,
-        make_tracker(
-            text="(706) 555-0101",
-            slots={**slots, "settings_failures": 1},
-            new_slots={"new_contact": "(706) 555-0101"},
-            active_loop="contact_form",
-        ),
-        domain(),
+    texts, _, _ = await answer(
+        form, {**slots, "settings_failures": 1}, "new_contact", "(706) 555-0101", "contact_form"
     )
     assert texts == [
         (

@@ -17,6 +17,7 @@ from bot.services.members import BillRecord
 from bot.services.signed_links import LinkRefused
 from bot.services.usage import read_chart_token
 from bot.store.models import Account, UsageReading
+from tests.actions.demo_db import NAMED_ACCOUNTS
 from tests.actions.identity_helpers import DEMO_TODAY, NOW, make_tracker, run, verified_slots
 
 
@@ -108,13 +109,7 @@ async def test_marcus_lower_bill_is_said_plainly(demo, session_factory):
 
 
 async def test_every_usage_reply_fits_one_sms_and_guesses_no_cause(demo, session_factory):
-    for number, name in (
-        ("1000004821", "Dana"),
-        ("1000007315", "Earl"),
-        ("1000009914", "Bobbie Jo"),
-        ("1000005560", "Marcus"),
-        ("1000002209", "Loretta"),
-    ):
+    for number, name in NAMED_ACCOUNTS:
         texts, _, _ = await usage_for(session_factory, number, name)
         for text in texts:
             assert len(text) <= 320 and is_gsm7(text), text

@@ -11,17 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import make_sync_engine, sync_session_factory
 from bot.store.models import Account, Bill, Member, Payment
+from tests.store import rows
 
 
 def _member_with_account(session) -> Account:
     member = Member(member_number="T1", first_name="Test", last_name="Member")
-    account = Account(
-        account_number="1234567890",
-        member=member,
-        service_street="1 Main St",
-        service_town="Wrens",
-        service_zip="30833",
-    )
+    account = rows.account(member, "1234567890", ("1 Main St", "Wrens", "30833"))
     session.add_all([member, account])
     session.flush()
     return account

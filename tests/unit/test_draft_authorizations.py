@@ -21,13 +21,12 @@ from bot.services.drafts import CardNotAllowed
 from bot.services.notify import DeliveryResult
 from bot.store.db import async_session_factory, make_async_engine, session_scope
 from bot.store.models import (
-    Account,
     Contact,
     DraftAuthorization,
     DraftEnrollment,
     Member,
-    PaymentMethod,
 )
+from tests.store import rows
 
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 TODAY = date(2026, 11, 28)
@@ -81,25 +80,9 @@ async def earl(sessions: async_sessionmaker[AsyncSession]) -> Earl:
         member = Member(member_number="M1", first_name="Earl", last_name="Hardeman")
         s.add(member)
         await s.flush()
-        account = Account(
-            account_number="1000007315",
-            member_id=member.id,
-            service_street="88 Church St",
-            service_town="Louisville",
-            service_zip="30434",
-        )
-        checking = PaymentMethod(
-            member_id=member.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
-        )
-        card = PaymentMethod(
-            member_id=member.id,
-            token="tok_visa",
-            kind="card",
-            brand="Visa",
-            last4="4242",
-            exp_month=9,
-            exp_year=2028,
-        )
+        account = rows.account(member, "1000007315")
+        checking = rows.bank(member, "tok_chk", "6120")
+        card = rows.card(member, "tok_visa")
         phone = Contact(
             member_id=member.id, kind="phone", value=EARL_PHONE, is_primary=True, is_verified=True
         )

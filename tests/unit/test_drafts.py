@@ -26,13 +26,12 @@ from bot.services.drafts import (
 from bot.services.members import MethodRecord, method_phrase
 from bot.store.db import session_scope
 from bot.store.models import (
-    Account,
     AuditEntry,
     DraftAuthorization,
     DraftEnrollment,
     Member,
-    PaymentMethod,
 )
+from tests.store import rows
 
 NY = ZoneInfo("America/New_York")
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
@@ -181,7 +180,7 @@ def test_ordinals(n: int, word: str) -> None:
     assert drafts.ordinal(n) == word
 
 
-def test_authorization_for_the_full_amount_reads_like_the_dialogue() -> None:
+def test_full_amount_authorization_names_start_amount_accounts_day_and_how_to_cancel() -> None:
     text = drafts.authorization_text(
         PROFILE,
         start_date=date(2027, 1, 18),
@@ -306,31 +305,11 @@ async def seeded(session_factory: async_sessionmaker[AsyncSession]) -> dict[str,
         other = Member(member_number="M2", first_name="Someone", last_name="Else")
         s.add_all([earl, other])
         await s.flush()
-        account = Account(
-            account_number="1000007315",
-            member_id=earl.id,
-            service_street="88 Church St",
-            service_town="Louisville",
-            service_zip="30434",
-        )
-        checking = PaymentMethod(
-            member_id=earl.id, token="tok_chk", kind="checking", brand="Bank", last4="6120"
-        )
-        card = PaymentMethod(
-            member_id=earl.id,
-            token="tok_visa",
-            kind="card",
-            brand="Visa",
-            last4="4242",
-            exp_month=9,
-            exp_year=2028,
-        )
-        savings = PaymentMethod(
-            member_id=earl.id, token="tok_sav", kind="savings", brand="Bank", last4="0042"
-        )
-        foreign = PaymentMethod(
-            member_id=other.id, token="tok_other", kind="checking", brand="Bank", last4="9999"
-        )
+        account = rows.account(earl, "1000007315")
+        checking = rows.bank(earl, "tok_chk", "6120")
+        card = rows.card(earl, "tok_visa")
+        savings = rows.bank(earl, "tok_sav", "0042", "savings")
+        foreign = rows.bank(other, "tok_other", "9999")
         s.add_all([account, checking, card, savings, foreign])
         await s.flush()
         return {

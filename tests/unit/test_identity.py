@@ -20,7 +20,8 @@ from bot.services.identity import (
     tier_still_valid,
 )
 from bot.store.db import session_scope
-from bot.store.models import Account, AuditEntry, Contact, Member, Payment, VerificationAttempt
+from bot.store.models import AuditEntry, Contact, Member, Payment, VerificationAttempt
+from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 RULES = VerificationRules(member_services_phone="(706) 547-2167")
@@ -33,27 +34,9 @@ async def seed(factory) -> dict[str, int]:
         marcus = Member(member_number="M2", first_name="Marcus", last_name="Reed")
         s.add_all([dana, marcus])
         await s.flush()
-        a1 = Account(
-            account_number="1000004821",
-            member_id=dana.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
-        m1 = Account(
-            account_number="1000005560",
-            member_id=marcus.id,
-            service_street="27 Broad St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
-        m2 = Account(
-            account_number="1000005578",
-            member_id=marcus.id,
-            service_street="3400 Hwy 88",
-            service_town="Blythe",
-            service_zip="30805",
-        )
+        a1 = rows.account(dana, "1000004821")
+        m1 = rows.account(marcus, "1000005560")
+        m2 = rows.account(marcus, "1000005578")
         s.add_all([a1, m1, m2])
         s.add_all(
             [
@@ -104,6 +87,21 @@ async def svc(session_factory):
     return service
 
 
+async def attempt(
+    service: VerificationService,
+    zip_code: str,
+    *,
+    account: str = "1000004821",
+    conversation: str = "c1",
+    at: datetime = NOW,
+    **extra: str,
+):
+    """One account+ZIP attempt: Dana's account in conversation c1 at NOW unless told otherwise."""
+    return await service.verify_account(
+        conversation_id=conversation, account_number=account, zip_code=zip_code, now=at, **extra
+    )
+
+
 def test_tiers_are_ordered() -> None:
     assert Tier.PUBLIC < Tier.VERIFIED < Tier.CONFIRMED
     assert Tier.CONFIRMED >= Tier.VERIFIED
@@ -121,9 +119,7 @@ def test_input_normalisation() -> None:
 
 
 async def test_account_and_zip_verifies_and_lists_accounts(svc) -> None:
-    r = await svc.verify_account(
-        conversation_id="c1", account_number="1000 004 821", zip_code="30833-0042", now=NOW
-    )
+    r = await attempt(svc, "30833-0042", account="1000 004 821")
     assert r.ok and r.status is VerificationStatus.VERIFIED
     assert r.tier is Tier.VERIFIED
     assert r.method == "zip"
@@ -133,9 +129,7 @@ async def test_account_and_zip_verifies_and_lists_accounts(svc) -> None:
 
 
 async def test_member_with_two_accounts_gets_both_to_pick_from(svc) -> None:
-    r = await svc.verify_account(
-        conversation_id="c1", account_number="1000005578", zip_code="30805", now=NOW
-    )
+    r = await attempt(svc, "30805", account="1000005578")
     assert r.ok
     assert r.member.account_id == svc.ids["m2"]
     assert {a.last4 for a in r.member.accounts} == {"5560", "5578"}
@@ -153,24 +147,16 @@ async def test_last_payment_amount_is_a_second_factor(svc) -> None:
 
 
 async def test_wrong_zip_and_unknown_account_get_identical_answers(svc) -> None:
-    wrong_zip = await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
-    )
-    unknown = await svc.verify_account(
-        conversation_id="c2", account_number="9999999999", zip_code="30833", now=NOW
-    )
+    wrong_zip = await attempt(svc, "30434")
+    unknown = await attempt(svc, "30833", account="9999999999", conversation="c2")
     assert wrong_zip.status is unknown.status is VerificationStatus.MISMATCH
     assert wrong_zip.message == unknown.message == MISMATCH_MESSAGE
     assert wrong_zip.member is None and unknown.member is None
 
 
 async def test_attempts_store_only_an_hmac_of_the_account_number(svc, session_factory) -> None:
-    await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
-    )
-    await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW
-    )
+    await attempt(svc, "30434")
+    await attempt(svc, "30833")
     async with session_factory() as s:
         rows = (await s.scalars(select(VerificationAttempt))).all()
     assert [r.success for r in rows] == [False, True]
@@ -181,167 +167,87 @@ async def test_attempts_store_only_an_hmac_of_the_account_number(svc, session_fa
 
 async def test_malformed_input_is_re_asked_and_not_counted(svc, session_factory) -> None:
     for _ in range(6):
-        r = await svc.verify_account(
-            conversation_id="c1", account_number="12345", zip_code="30833", now=NOW
-        )
+        r = await attempt(svc, "30833", account="12345")
         assert r.status is VerificationStatus.FORMAT and "10 digits" in r.message
-    bad_zip = await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="308", now=NOW
-    )
+    bad_zip = await attempt(svc, "308")
     assert bad_zip.status is VerificationStatus.FORMAT
     async with session_factory() as s:
         assert (await s.scalars(select(VerificationAttempt))).all() == []
-    r = await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW
-    )
+    r = await attempt(svc, "30833")
     assert r.ok
 
 
 async def test_fifth_failure_locks_the_conversation_and_points_to_the_phone(svc) -> None:
     for i in range(4):
-        r = await svc.verify_account(
-            conversation_id="c1",
-            account_number=f"100000000{i}",
-            zip_code="30833",
-            now=NOW + timedelta(minutes=i),
-        )
+        r = await attempt(svc, "30833", account=f"100000000{i}", at=NOW + timedelta(minutes=i))
         assert r.status is VerificationStatus.MISMATCH
-    fifth = await svc.verify_account(
-        conversation_id="c1",
-        account_number="1000004821",
-        zip_code="11111",
-        now=NOW + timedelta(minutes=4),
-    )
+    fifth = await attempt(svc, "11111", at=NOW + timedelta(minutes=4))
     assert fifth.status is VerificationStatus.LOCKED
     assert fifth.retry_after == NOW + timedelta(minutes=19)
     assert "(706) 547-2167" in fifth.message and "15 minutes" in fifth.message
 
     # Even the right answer fails while locked, and says when to try again.
-    right = await svc.verify_account(
-        conversation_id="c1",
-        account_number="1000004821",
-        zip_code="30833",
-        now=NOW + timedelta(minutes=10),
-    )
+    right = await attempt(svc, "30833", at=NOW + timedelta(minutes=10))
     assert right.status is VerificationStatus.LOCKED and right.member is None
     assert right.retry_after == NOW + timedelta(minutes=19)
     assert "9 minutes" in right.message
 
     # Another conversation on another account is unaffected by this conversation's lock.
-    other = await svc.verify_account(
-        conversation_id="c2",
-        account_number="1000005560",
-        zip_code="30833",
-        now=NOW + timedelta(minutes=10),
+    other = await attempt(
+        svc, "30833", account="1000005560", conversation="c2", at=NOW + timedelta(minutes=10)
     )
     assert other.ok
 
 
 async def test_lock_expires_after_fifteen_minutes(svc) -> None:
     for i in range(5):
-        r = await svc.verify_account(
-            conversation_id="c1",
-            account_number="1000004821",
-            zip_code="30434",
-            now=NOW + timedelta(seconds=i),
-        )
+        r = await attempt(svc, "30434", at=NOW + timedelta(seconds=i))
     assert r.status is VerificationStatus.LOCKED
-    still = await svc.verify_account(
-        conversation_id="c1",
-        account_number="1000004821",
-        zip_code="30833",
-        now=NOW + timedelta(minutes=14, seconds=59),
-    )
+    still = await attempt(svc, "30833", at=NOW + timedelta(minutes=14, seconds=59))
     assert still.status is VerificationStatus.LOCKED
-    after = await svc.verify_account(
-        conversation_id="c1",
-        account_number="1000004821",
-        zip_code="30833",
-        now=NOW + timedelta(minutes=15, seconds=5),
-    )
+    after = await attempt(svc, "30833", at=NOW + timedelta(minutes=15, seconds=5))
     assert after.ok
 
 
 async def test_one_miss_after_a_lock_does_not_relock(svc) -> None:
     for _ in range(5):
-        await svc.verify_account(
-            conversation_id="c1", account_number="1000004821", zip_code="30434", now=NOW
-        )
+        await attempt(svc, "30434")
     later = NOW + timedelta(minutes=15)
-    miss = await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="30434", now=later
-    )
+    miss = await attempt(svc, "30434", at=later)
     assert miss.status is VerificationStatus.MISMATCH
 
 
 async def test_failures_on_one_account_across_conversations_lock_that_account(svc) -> None:
     for i in range(3):
-        r = await svc.verify_account(
-            conversation_id="attacker-1",
-            account_number="1000004821",
-            zip_code="30434",
-            now=NOW + timedelta(minutes=i),
-        )
+        r = await attempt(svc, "30434", conversation="attacker-1", at=NOW + timedelta(minutes=i))
         assert r.status is VerificationStatus.MISMATCH
-    r = await svc.verify_account(
-        conversation_id="attacker-2",
-        account_number="1000004821",
-        zip_code="30805",
-        now=NOW + timedelta(minutes=3),
-    )
+    r = await attempt(svc, "30805", conversation="attacker-2", at=NOW + timedelta(minutes=3))
     assert r.status is VerificationStatus.MISMATCH
-    fifth = await svc.verify_account(
-        conversation_id="attacker-2",
-        account_number="1000004821",
-        zip_code="30824",
-        now=NOW + timedelta(minutes=4),
-    )
+    fifth = await attempt(svc, "30824", conversation="attacker-2", at=NOW + timedelta(minutes=4))
     assert fifth.status is VerificationStatus.LOCKED
     # The real member, in a fresh conversation, is locked out of that account too...
-    member = await svc.verify_account(
-        conversation_id="dana",
-        account_number="1000004821",
-        zip_code="30833",
-        now=NOW + timedelta(minutes=5),
-    )
+    member = await attempt(svc, "30833", conversation="dana", at=NOW + timedelta(minutes=5))
     assert member.status is VerificationStatus.LOCKED
     # ...but the lock is about that account: other accounts still verify in a fresh conversation.
-    other = await svc.verify_account(
-        conversation_id="marcus",
-        account_number="1000005560",
-        zip_code="30833",
-        now=NOW + timedelta(minutes=5),
+    other = await attempt(
+        svc, "30833", account="1000005560", conversation="marcus", at=NOW + timedelta(minutes=5)
     )
     assert other.ok
 
 
 async def test_failures_older_than_the_window_do_not_count(svc) -> None:
     for i in range(4):
-        await svc.verify_account(
-            conversation_id="c1",
-            account_number="1000004821",
-            zip_code="30434",
-            now=NOW + timedelta(minutes=i),
-        )
-    r = await svc.verify_account(
-        conversation_id="c1",
-        account_number="1000004821",
-        zip_code="30434",
-        now=NOW + timedelta(minutes=16),
-    )
+        await attempt(svc, "30434", at=NOW + timedelta(minutes=i))
+    r = await attempt(svc, "30434", at=NOW + timedelta(minutes=16))
     assert r.status is VerificationStatus.MISMATCH
 
 
 async def test_success_and_lockout_are_audited_without_the_account_number(
     svc, session_factory
 ) -> None:
-    await svc.verify_account(
-        conversation_id="c1", account_number="1000004821", zip_code="30833", now=NOW, channel="web"
-    )
+    await attempt(svc, "30833", channel="web")
     for _ in range(5):
-        await svc.verify_account(
-            conversation_id="c2", account_number="1000005560", zip_code="11111", now=NOW
-        )
+        await attempt(svc, "11111", account="1000005560", conversation="c2")
     async with session_factory() as s:
         entries = (await s.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
     actions = [e.action for e in entries]
@@ -431,21 +337,11 @@ async def test_lockout_and_success_on_sqlite_and_postgresql(db_url) -> None:
         await seed(factory)
         service = VerificationService(factory, SECRET, RULES)
         for i in range(5):
-            r = await service.verify_account(
-                conversation_id="pg",
-                account_number="1000004821",
-                zip_code="30434",
-                now=NOW + timedelta(minutes=i),
-            )
+            r = await attempt(service, "30434", conversation="pg", at=NOW + timedelta(minutes=i))
         assert r.status is VerificationStatus.LOCKED and r.retry_after == NOW + timedelta(
             minutes=19
         )
-        after = await service.verify_account(
-            conversation_id="pg",
-            account_number="1000004821",
-            zip_code="30833",
-            now=NOW + timedelta(minutes=19),
-        )
+        after = await attempt(service, "30833", conversation="pg", at=NOW + timedelta(minutes=19))
         assert after.ok and after.member.first_name == "Dana"
     finally:
         await engine.dispose()

@@ -1,6 +1,7 @@
 """The package's layers: imports point one way, and only the containers wire collaborators.
 
-core -> config -> profile -> store -> services -> adapters -> (actions | gateway) -> entry points.
+core -> config (logs) -> profile -> store -> services -> adapters (ops) -> (actions | gateway) ->
+entry points.
 A module may import its own layer and the layers below it, never above; actions and gateway never
 import each other; a journey's action module imports only the shared action modules. Every import
 counts, including those inside functions and under `TYPE_CHECKING`: a type is a dependency too.
@@ -18,10 +19,12 @@ BOT = PROJECT_ROOT / "bot"
 LAYERS: dict[str, int] = {
     "bot.core": 0,
     "bot.config": 1,
+    "bot.logs": 1,
     "bot.profile": 2,
     "bot.store": 3,
     "bot.services": 4,
     "bot.adapters": 5,
+    "bot.ops": 5,
     "bot.actions": 6,
     "bot.gateway": 6,
     "bot.demo": 7,

@@ -13,7 +13,6 @@ from bot.adapters.sql_member_services import SqlMemberServices
 from bot.services.balance import BillingRules
 from bot.services.members import MemberServices, MethodRecord
 from bot.store.models import (
-    Account,
     Bill,
     Contact,
     Member,
@@ -21,6 +20,7 @@ from bot.store.models import (
     PaymentMethod,
     UsageReading,
 )
+from tests.store import rows
 
 TODAY = date(2026, 11, 28)
 EASTERN = ZoneInfo("America/New_York")
@@ -52,28 +52,9 @@ async def _seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         marcus = Member(member_number="M2", first_name="Marcus", last_name="Reed")
         s.add_all([dana, marcus])
         await s.flush()
-        home = Account(
-            account_number="1000004821",
-            member_id=dana.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-            paperless=True,
-        )
-        shop = Account(
-            account_number="1000005578",
-            member_id=marcus.id,
-            service_street="3400 Hwy 88",
-            service_town="Blythe",
-            service_zip="30805",
-        )
-        house = Account(
-            account_number="1000005560",
-            member_id=marcus.id,
-            service_street="27 Broad St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        home = rows.account(dana, "1000004821", paperless=True)
+        shop = rows.account(marcus, "1000005578")
+        house = rows.account(marcus, "1000005560")
         s.add_all([home, shop, house])
         await s.flush()
         s.add_all(
@@ -110,16 +91,7 @@ async def _seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
                     paid=paid,
                 )
             )
-        visa = PaymentMethod(
-            member_id=dana.id,
-            token="tok_sandbox_visa",
-            kind="card",
-            brand="Visa",
-            last4="4242",
-            exp_month=9,
-            exp_year=2028,
-            holder_name="Dana Whitfield",
-        )
+        visa = rows.card(dana, "tok_sandbox_visa", holder_name="Dana Whitfield")
         old = PaymentMethod(
             member_id=dana.id,
             token="tok_sandbox_old",

@@ -14,7 +14,8 @@ from bot.profile import load_profile
 from bot.services.notify import DeliveryResult
 from bot.services.otp import OtpRules, OtpService, OtpStatus, SendStatus
 from bot.store.db import session_scope
-from bot.store.models import Account, Member, OneTimeCode, OutboxMessage
+from bot.store.models import Member, OneTimeCode, OutboxMessage
+from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 PHONE = "+17065550101"
@@ -174,13 +175,7 @@ async def test_email_destination_is_masked(session_factory, notifier) -> None:
         member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
         s.add(member)
         await s.flush()
-        account = Account(
-            account_number="1000004821",
-            member_id=member.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        account = rows.account(member, "1000004821")
         s.add(account)
         await s.flush()
         account_id = account.id

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,7 +28,8 @@ from bot.services.outage import (
     set_restore_notice,
 )
 from bot.store.db import session_scope
-from bot.store.models import Account, Member, Outage, OutageArea, OutageReport
+from bot.store.models import Member, Outage, OutageArea, OutageReport
+from tests.store import rows
 
 TZ = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)  # 3:00 PM in Wrens
@@ -72,20 +74,8 @@ async def seed(factory) -> dict[str, int]:
         loretta = Member(member_number="M2", first_name="Loretta", last_name="Boyd")
         s.add_all([dana, loretta])
         await s.flush()
-        a1 = Account(
-            account_number="1000004821",
-            member_id=dana.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
-        a2 = Account(
-            account_number="1000002209",
-            member_id=loretta.id,
-            service_street="1520 Old Quaker Rd",
-            service_town="Blythe",
-            service_zip="30805",
-        )
+        a1 = rows.account(dana, "1000004821")
+        a2 = rows.account(loretta, "1000002209", ("1520 Old Quaker Rd", "Blythe", "30805"))
         s.add_all([a1, a2])
         await s.flush()
         return {"wrens": wrens.id, "louisville": louisville.id, "dana": a1.id, "loretta": a2.id}
@@ -97,6 +87,33 @@ async def svc(session_factory):
     service = OutageService(session_factory, report_prefix=PROFILE.outages.report_prefix)
     service.ids = ids  # type: ignore[attr-defined]
     return service
+
+
+async def report_at(
+    service: OutageService,
+    address: str,
+    town: str,
+    zip_code: str,
+    conversation: str,
+    *,
+    account_id: int | None = None,
+    channel: str = "web",
+    idempotency_key: str | None = None,
+    now: datetime = NOW,
+    **details: Any,
+):
+    """An outage report at an address: by web, from no verified account, at NOW, unless told."""
+    return await service.report(
+        account_id=account_id,
+        address=address,
+        town=town,
+        zip=zip_code,
+        channel=channel,
+        conversation_id=conversation,
+        idempotency_key=idempotency_key,
+        now=now,
+        **details,
+    )
 
 
 async def test_lookup_by_account_town_and_zip(svc) -> None:
@@ -111,19 +128,19 @@ async def test_lookup_by_account_town_and_zip(svc) -> None:
 
 
 async def test_report_links_the_known_outage_and_gets_a_reference(svc, session_factory) -> None:
-    r = await svc.report(
+    r = await report_at(
+        svc,
+        "412 Mill St",
+        None,
+        None,
+        "c1",
         account_id=svc.ids["dana"],
-        address="412 Mill St",
-        town=None,
-        zip=None,
         hazard=True,
         hazard_description="line down across driveway",
         notify_on_restore=True,
         notify_phone="+17065550101",
         channel="sms",
-        conversation_id="c1",
         idempotency_key="sms:SM1",
-        now=NOW,
     )
     assert (
         r.created
@@ -143,16 +160,7 @@ async def test_report_links_the_known_outage_and_gets_a_reference(svc, session_f
 
 
 async def test_unverified_report_at_an_address_without_a_known_outage(svc) -> None:
-    r = await svc.report(
-        account_id=None,
-        address="9 Main St",
-        town="Thomson",
-        zip="30824",
-        channel="web",
-        conversation_id="c2",
-        idempotency_key=None,
-        now=NOW,
-    )
+    r = await report_at(svc, "9 Main St", "Thomson", "30824", "c2")
     assert r.created and r.outage is None
 
 
@@ -178,16 +186,7 @@ async def test_report_is_idempotent_by_key(svc, session_factory) -> None:
 async def test_report_references_are_unique(svc) -> None:
     refs = [
         (
-            await svc.report(
-                account_id=None,
-                address=f"{i} Main St",
-                town="Wrens",
-                zip="30833",
-                channel="web",
-                conversation_id=f"c{i}",
-                idempotency_key=f"k{i}",
-                now=NOW,
-            )
+            await report_at(svc, f"{i} Main St", "Wrens", "30833", f"c{i}", idempotency_key=f"k{i}")
         ).reference
         for i in range(40)
     ]
@@ -195,16 +194,7 @@ async def test_report_references_are_unique(svc) -> None:
 
 
 async def test_lookup_by_reference(svc) -> None:
-    report = await svc.report(
-        account_id=None,
-        address="1 Broad St",
-        town="Wrens",
-        zip="30833",
-        channel="web",
-        conversation_id="c4",
-        idempotency_key="k",
-        now=NOW,
-    )
+    report = await report_at(svc, "1 Broad St", "Wrens", "30833", "c4", idempotency_key="k")
     digits = report.reference[2:]
     for typed in (report.reference, report.reference.lower(), f"r {digits}", digits):
         found = await svc.find_by_reference(typed)
@@ -313,25 +303,11 @@ async def test_reports_and_lookups_on_sqlite_and_postgresql(db_url) -> None:
         factory = async_session_factory(engine)
         ids = await seed(factory)
         service = OutageService(factory)
-        first = await service.report(
-            account_id=ids["dana"],
-            address="412 Mill St",
-            town=None,
-            zip=None,
-            channel="web",
-            conversation_id="pg",
-            idempotency_key="pg-1",
-            now=NOW,
+        first = await report_at(
+            service, "412 Mill St", None, None, "pg", account_id=ids["dana"], idempotency_key="pg-1"
         )
-        again = await service.report(
-            account_id=ids["dana"],
-            address="412 Mill St",
-            town=None,
-            zip=None,
-            channel="web",
-            conversation_id="pg",
-            idempotency_key="pg-1",
-            now=NOW,
+        again = await report_at(
+            service, "412 Mill St", None, None, "pg", account_id=ids["dana"], idempotency_key="pg-1"
         )
         assert again.reference == first.reference and not again.created
         assert first.outage.reference == "O-1001"
@@ -408,13 +384,12 @@ async def test_restore_text_is_saved_on_the_report_and_repeating_is_harmless(
     session_factory,
 ) -> None:
     now = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
-    result = await OutageService(session_factory).report(
-        account_id=None,
-        address="5 Pine Hollow Rd",
-        town="Stapleton",
-        zip=None,
-        channel="web",
-        conversation_id="c1",
+    result = await report_at(
+        OutageService(session_factory),
+        "5 Pine Hollow Rd",
+        "Stapleton",
+        None,
+        "c1",
         idempotency_key="k1",
         now=now,
     )

@@ -26,7 +26,8 @@ from bot.services.payments import (
     PaymentService,
 )
 from bot.store.db import async_session_factory, make_async_engine
-from bot.store.models import Account, AuditEntry, Bill, Member, Payment, PaymentMethod
+from bot.store.models import AuditEntry, Bill, Member, Payment, PaymentMethod
+from tests.store import rows
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "jec.yml"
 NOW = datetime(2026, 11, 28, 15, 30, tzinfo=UTC)  # Saturday 10:30 AM in Georgia
@@ -43,36 +44,12 @@ async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         earl = Member(member_number="M2", first_name="Earl", last_name="Hardeman")
         s.add_all([dana, earl])
         await s.flush()
-        home = Account(
-            account_number="1000004821",
-            member_id=dana.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
+        home = rows.account(dana, "1000004821")
+        closed = rows.account(dana, "1000004839", ("9 Old Rd", "Wrens", "30833"), status="final")
+        off = rows.account(
+            dana, "1000009914", ("5 Pine Hollow Rd", "Stapleton", "30823"), status="disconnected"
         )
-        closed = Account(
-            account_number="1000004839",
-            member_id=dana.id,
-            service_street="9 Old Rd",
-            service_town="Wrens",
-            service_zip="30833",
-            status="final",
-        )
-        off = Account(
-            account_number="1000009914",
-            member_id=dana.id,
-            service_street="5 Pine Hollow Rd",
-            service_town="Stapleton",
-            service_zip="30823",
-            status="disconnected",
-        )
-        earls = Account(
-            account_number="1000007315",
-            member_id=earl.id,
-            service_street="88 Church St",
-            service_town="Louisville",
-            service_zip="30434",
-        )
+        earls = rows.account(earl, "1000007315")
         s.add_all([home, closed, off, earls])
         await s.flush()
         s.add(
@@ -87,32 +64,16 @@ async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
             )
         )
 
-        def method(member: Member, token: str, **kw: object) -> PaymentMethod:
-            defaults: dict[str, object] = {
-                "kind": "card",
-                "brand": "Visa",
-                "last4": "4242",
-                "exp_month": 9,
-                "exp_year": 2028,
-            }
-            return PaymentMethod(member_id=member.id, token=token, **(defaults | kw))
-
         methods = {
-            "visa": method(dana, "tok_sandbox_visa4242"),
-            "declining": method(dana, "tok_sandbox_decline_0002", last4="0002"),
-            "erroring": method(dana, "tok_sandbox_error", last4="0119"),
-            "inactive": method(dana, "tok_sandbox_old", last4="1881", is_active=False),
-            "expired": method(
+            "visa": rows.card(dana, "tok_sandbox_visa4242"),
+            "declining": rows.card(dana, "tok_sandbox_decline_0002", last4="0002"),
+            "erroring": rows.card(dana, "tok_sandbox_error", last4="0119"),
+            "inactive": rows.card(dana, "tok_sandbox_old", last4="1881", is_active=False),
+            "expired": rows.card(
                 dana, "tok_sandbox_expired", last4="1111", exp_month=10, exp_year=2026
             ),
-            "earl_checking": method(
-                earl,
-                "tok_sandbox_earl",
-                kind="checking",
-                brand=None,
-                last4="6120",
-                exp_month=None,
-                exp_year=None,
+            "earl_checking": PaymentMethod(
+                member_id=earl.id, token="tok_sandbox_earl", kind="checking", last4="6120"
             ),
         }
         s.add_all(methods.values())

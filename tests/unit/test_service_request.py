@@ -20,7 +20,8 @@ from bot.services.service_request import (
     parse_date,
     read_requested_date,
 )
-from bot.store.models import Account, AuditEntry, Member, ServiceRequest
+from bot.store.models import AuditEntry, Member, ServiceRequest
+from tests.store import rows
 
 EASTERN = ZoneInfo("America/New_York")
 SATURDAY = date(2026, 11, 28)
@@ -108,16 +109,36 @@ async def _member(session_factory) -> tuple[int, int]:
         member = Member(member_number="M1", first_name="Dana", last_name="W")
         session.add(member)
         await session.flush()
-        account = Account(
-            account_number="1000004821",
-            member_id=member.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        account = rows.account(member, "1000004821")
         session.add(account)
         await session.commit()
         return member.id, account.id
+
+
+async def _request(
+    session_factory,
+    member_id: int,
+    account_id: int,
+    kind: str,
+    requested_date: date,
+    *,
+    details: dict[str, str] | None = None,
+    channel: str = "web",
+):
+    """`create_request` for conversation c1 at NOW, with the co-op's holidays and time zone."""
+    return await create_request(
+        session_factory,
+        kind=kind,
+        member_id=member_id,
+        account_id=account_id,
+        requested_date=requested_date,
+        details=details or {},
+        channel=channel,
+        conversation_id="c1",
+        now=NOW,
+        holidays=HOLIDAYS,
+        tz=PROFILE.timezone,
+    )
 
 
 async def test_a_stop_request_is_stored_open_with_a_unique_reference_and_audited(
@@ -126,19 +147,7 @@ async def test_a_stop_request_is_stored_open_with_a_unique_reference_and_audited
     member_id, account_id = await _member(session_factory)
     refs = set()
     for _ in range(3):
-        created = await create_request(
-            session_factory,
-            kind="stop",
-            member_id=member_id,
-            account_id=account_id,
-            requested_date=date(2026, 12, 8),
-            details={},
-            channel="web",
-            conversation_id="c1",
-            now=NOW,
-            holidays=HOLIDAYS,
-            tz=PROFILE.timezone,
-        )
+        created = await _request(session_factory, member_id, account_id, "stop", date(2026, 12, 8))
         assert re.fullmatch(r"S-\d{5}", created.reference)
         refs.add(created.reference)
     assert len(refs) == 3
@@ -153,18 +162,14 @@ async def test_a_start_request_keeps_address_and_masks_the_phone_in_the_audit(
     session_factory,
 ) -> None:
     member_id, account_id = await _member(session_factory)
-    created = await create_request(
+    created = await _request(
         session_factory,
-        kind="start",
-        member_id=member_id,
-        account_id=account_id,
-        requested_date=date(2026, 12, 1),
+        member_id,
+        account_id,
+        "start",
+        date(2026, 12, 1),
         details={"address": "27 Broad St, Wrens", "contact_phone": "+17065550147"},
         channel="sms",
-        conversation_id="c1",
-        now=NOW,
-        holidays=HOLIDAYS,
-        tz=PROFILE.timezone,
     )
     async with session_factory() as session:
         row = await session.scalar(
@@ -180,30 +185,6 @@ async def test_the_service_refuses_a_weekend_even_if_a_caller_skipped_validation
 ) -> None:
     member_id, account_id = await _member(session_factory)
     with pytest.raises(ValueError, match="Saturday"):
-        await create_request(
-            session_factory,
-            kind="stop",
-            member_id=member_id,
-            account_id=account_id,
-            requested_date=date(2026, 12, 5),
-            details={},
-            channel="web",
-            conversation_id="c1",
-            now=NOW,
-            holidays=HOLIDAYS,
-            tz=PROFILE.timezone,
-        )
+        await _request(session_factory, member_id, account_id, "stop", date(2026, 12, 5))
     with pytest.raises(ValueError, match="address"):
-        await create_request(
-            session_factory,
-            kind="transfer",
-            member_id=member_id,
-            account_id=account_id,
-            requested_date=date(2026, 12, 7),
-            details={},
-            channel="web",
-            conversation_id="c1",
-            now=NOW,
-            holidays=HOLIDAYS,
-            tz=PROFILE.timezone,
-        )
+        await _request(session_factory, member_id, account_id, "transfer", date(2026, 12, 7))

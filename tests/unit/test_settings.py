@@ -18,7 +18,8 @@ from bot.services.settings import (
     normalize_email,
     normalize_phone,
 )
-from bot.store.models import Account, AuditEntry, Contact, Member, NotificationPreference
+from bot.store.models import AuditEntry, Contact, Member, NotificationPreference
+from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 OLD_PHONE = "+17065550101"
@@ -51,14 +52,7 @@ async def actor(session_factory) -> Actor:
         member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
         session.add(member)
         await session.flush()
-        account = Account(
-            account_number="1000004821",
-            member_id=member.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-            paperless=False,
-        )
+        account = rows.account(member, "1000004821", paperless=False)
         session.add(account)
         session.add(
             Contact(

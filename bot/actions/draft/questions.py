@@ -3,6 +3,7 @@ already answered and asked again (`tracker.validator_spoke`)."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.common import require_tier
-from bot.actions.deps import get_deps
+from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import leave_form_events, terms_from_slots
 from bot.actions.tracker import asked_before, validator_spoke
@@ -19,16 +20,35 @@ from bot.services import draft_authorizations, drafts
 from bot.services.identity import Tier
 
 
-class ActionAskDraftDay(Action):
+class _DraftQuestion(Action):
+    """A draft form's question: silent when this turn's validator already re-asked, otherwise
+    `ask`, which returns the events to apply."""
+
+    @abstractmethod
     def name(self) -> str:
-        return "action_ask_draft_day"
+        """Subclasses name themselves; being abstract keeps rasa-sdk from registering this base."""
+
+    @abstractmethod
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
+    ) -> list[dict[str, Any]]:
+        """Ask the question (the validator has not spoken this turn)."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         if validator_spoke(tracker):
             return []
-        deps = await get_deps()
+        return await self.ask(dispatcher, tracker, await get_deps())
+
+
+class ActionAskDraftDay(_DraftQuestion):
+    def name(self) -> str:
+        return "action_ask_draft_day"
+
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
+    ) -> list[dict[str, Any]]:
         text = texts.day_question(
             deps.profile,
             changing=tracker.active_loop_name == "draft_change_form",
@@ -38,45 +58,37 @@ class ActionAskDraftDay(Action):
         return []
 
 
-class ActionAskDraftAmountRule(Action):
+class ActionAskDraftAmountRule(_DraftQuestion):
     def name(self) -> str:
         return "action_ask_draft_amount_rule"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
     ) -> list[dict[str, Any]]:
-        if validator_spoke(tracker):
-            return []
         dispatcher.utter_message(
             text=texts.AMOUNT_RULE_QUESTION, buttons=texts.amount_rule_buttons()
         )
         return []
 
 
-class ActionAskDraftFixedAmount(Action):
+class ActionAskDraftFixedAmount(_DraftQuestion):
     def name(self) -> str:
         return "action_ask_draft_fixed_amount"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
     ) -> list[dict[str, Any]]:
-        if validator_spoke(tracker):
-            return []
-        deps = await get_deps()
         dispatcher.utter_message(text=texts.fixed_amount_question(deps.profile))
         return []
 
 
-class ActionAskDraftMethodId(Action):
+class ActionAskDraftMethodId(_DraftQuestion):
     def name(self) -> str:
         return "action_ask_draft_method_id"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
     ) -> list[dict[str, Any]]:
-        if validator_spoke(tracker):
-            return []
-        deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return leave_form_events()
@@ -88,34 +100,28 @@ class ActionAskDraftMethodId(Action):
         return []
 
 
-class ActionAskDraftChangeWhat(Action):
+class ActionAskDraftChangeWhat(_DraftQuestion):
     def name(self) -> str:
         return "action_ask_draft_change_what"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
     ) -> list[dict[str, Any]]:
-        if validator_spoke(tracker):
-            return []
-        deps = await get_deps()
         dispatcher.utter_message(
             text=texts.CHANGE_WHAT_QUESTION, buttons=texts.change_buttons(deps.profile)
         )
         return []
 
 
-class ActionAskDraftAuthorized(Action):
+class ActionAskDraftAuthorized(_DraftQuestion):
     """Shows the authorization wording exactly as it will be stored, and asks for YES."""
 
     def name(self) -> str:
         return "action_ask_draft_authorized"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
     ) -> list[dict[str, Any]]:
-        if validator_spoke(tracker):
-            return []
-        deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None or identity.account_id is None:
             return leave_form_events()
@@ -139,16 +145,13 @@ class ActionAskDraftAuthorized(Action):
         return [SlotSet("draft_shown_on", today.isoformat())]
 
 
-class ActionAskDraftCancelConfirmed(Action):
+class ActionAskDraftCancelConfirmed(_DraftQuestion):
     def name(self) -> str:
         return "action_ask_draft_cancel_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
     ) -> list[dict[str, Any]]:
-        if validator_spoke(tracker):
-            return []
-        deps = await get_deps()
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None or identity.account_id is None:
             return leave_form_events()

@@ -20,6 +20,7 @@ from bot.actions.draft.slots import reset_events, terms_from_slots, verified_how
 from bot.actions.tracker import channel_of
 from bot.services import draft_authorizations, drafts
 from bot.services.draft_authorizations import Agreement
+from bot.services.drafts import DraftSituation
 from bot.services.identity import Tier
 
 
@@ -35,12 +36,13 @@ def _agreement(deps: ActionDeps, tracker: Tracker, identity: Identity) -> Agreem
     )
 
 
-def _authorized_today(
+async def _authorized_today(
     dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps, declined: str
-) -> tuple[Identity, date] | None:
+) -> tuple[Agreement, date, DraftSituation] | None:
     """Enroll and change both need a confirmed member, an explicit YES, and terms shown today.
 
-    Returns (identity, today), or None after telling the member why nothing was stored.
+    Returns who agreed, today and the member's draft situation as it stands now, or None after
+    telling the member why nothing was stored.
     """
     identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
     if identity is None or identity.account_id is None:
@@ -52,7 +54,14 @@ def _authorized_today(
     if tracker.get_slot("draft_shown_on") != today.isoformat():
         dispatcher.utter_message(text=texts.STALE_TERMS)
         return None
-    return identity, today
+    agreement = _agreement(deps, tracker, identity)
+    situation = await draft_authorizations.draft_situation(
+        deps.sessions,
+        deps.members,
+        account_id=agreement.account_id,
+        member_id=agreement.member_id,
+    )
+    return agreement, today, situation
 
 
 class ActionDraftEnroll(Action):
@@ -65,17 +74,10 @@ class ActionDraftEnroll(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
-        gate = _authorized_today(dispatcher, tracker, deps, texts.ENROLL_DECLINED)
+        gate = await _authorized_today(dispatcher, tracker, deps, texts.ENROLL_DECLINED)
         if gate is None:
             return reset_events()
-        identity, today = gate
-        agreement = _agreement(deps, tracker, identity)
-        situation = await draft_authorizations.draft_situation(
-            deps.sessions,
-            deps.members,
-            account_id=agreement.account_id,
-            member_id=agreement.member_id,
-        )
+        agreement, today, situation = gate
         if situation.enrollment is not None:
             dispatcher.utter_message(
                 text=texts.enrollment_view(situation, today) + texts.NOTHING_NEW
@@ -121,17 +123,10 @@ class ActionDraftChange(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
-        gate = _authorized_today(dispatcher, tracker, deps, texts.CHANGE_DECLINED)
+        gate = await _authorized_today(dispatcher, tracker, deps, texts.CHANGE_DECLINED)
         if gate is None:
             return reset_events()
-        identity, today = gate
-        agreement = _agreement(deps, tracker, identity)
-        situation = await draft_authorizations.draft_situation(
-            deps.sessions,
-            deps.members,
-            account_id=agreement.account_id,
-            member_id=agreement.member_id,
-        )
+        agreement, today, situation = gate
         if situation.enrollment is None:
             dispatcher.utter_message(
                 text=texts.NOT_ON_DRAFT_ANY_MORE, buttons=texts.set_up_buttons()

@@ -7,7 +7,6 @@ and are idempotent by key, so a retried or double-tapped report creates one row.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -24,7 +23,7 @@ from bot.services.outage.status import (
     normalize_town,
     normalize_zip5,
 )
-from bot.store.db import session_scope
+from bot.store.db import session_scope, unused_reference
 from bot.store.models import Account, Outage, OutageReport
 
 
@@ -57,6 +56,16 @@ def _report_info(r: OutageReport) -> ReportInfo:
         notify_on_restore=r.notify_on_restore,
         created_at=r.created_at,
     )
+
+
+async def _linked_outage(session: AsyncSession, outage_id: int | None) -> OutageInfo | None:
+    """The outage a report was linked to when it was made, as it stands now (None if unlinked)."""
+    if outage_id is None:
+        return None
+    linked = await session.scalar(
+        select(Outage).options(selectinload(Outage.areas)).where(Outage.id == outage_id)
+    )
+    return _info(linked) if linked else None
 
 
 class OutageService:
@@ -143,14 +152,7 @@ class OutageService:
                 select(OutageReport).where(OutageReport.reference.in_(candidates))
             )
             if report is not None:
-                outage = None
-                if report.outage_id is not None:
-                    linked = await session.scalar(
-                        select(Outage)
-                        .options(selectinload(Outage.areas))
-                        .where(Outage.id == report.outage_id)
-                    )
-                    outage = _info(linked) if linked else None
+                outage = await _linked_outage(session, report.outage_id)
                 if outage is None:
                     matches = self._matching(
                         await self._active(session),
@@ -242,24 +244,11 @@ class OutageService:
             )
             if row is None:
                 return None
-            outage = None
-            if row.outage_id is not None:
-                linked = await session.scalar(
-                    select(Outage)
-                    .options(selectinload(Outage.areas))
-                    .where(Outage.id == row.outage_id)
-                )
-                outage = _info(linked) if linked else None
+            outage = await _linked_outage(session, row.outage_id)
             return ReportResult(reference=row.reference, outage=outage, created=False)
 
     async def _free_reference(self, session: AsyncSession) -> str:
-        for _ in range(50):
-            reference = f"{self._prefix}{10000 + secrets.randbelow(90000)}"
-            if (
-                await session.scalar(
-                    select(OutageReport.id).where(OutageReport.reference == reference)
-                )
-                is None
-            ):
-                return reference
-        raise RuntimeError("outage report references are nearly exhausted; widen the format")
+        reference = await unused_reference(session, OutageReport.reference, self._prefix, tries=50)
+        if reference is None:
+            raise RuntimeError("outage report references are nearly exhausted; widen the format")
+        return reference

@@ -1,0 +1,60 @@
+"""Rows the data-layer tests seed, one line each: a service account at a known address, a saved
+card or bank account.
+
+The addresses are the demo's named members' (`bot/demo/named.py`), so a test reads like the
+demo: Dana's home is 412 Mill St, Wrens. Any other address is passed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.store.models import Account, Member, PaymentMethod
+
+# account number -> (street, town, ZIP)
+ADDRESSES = {
+    "1000004821": ("412 Mill St", "Wrens", "30833"),  # Dana Whitfield's home
+    "1000005560": ("27 Broad St", "Wrens", "30833"),  # Marcus Reed's house
+    "1000005578": ("3400 Hwy 88", "Blythe", "30805"),  # Marcus Reed's shop
+    "1000007315": ("88 Church St", "Louisville", "30434"),  # Earl Hardeman's home
+}
+
+
+def account(
+    owner: Member, number: str, address: tuple[str, str, str] | None = None, **columns: Any
+) -> Account:
+    """An `Account` of `owner` numbered `number`, at `address` (street, town, ZIP) or the one
+    `ADDRESSES` knows for that number; `columns` sets anything else (status, paperless).
+
+    An owner not yet flushed is linked by the relationship, so it works before the ids exist.
+    """
+    street, town, zip_code = address or ADDRESSES[number]
+    owner_link: dict[str, Any] = (
+        {"member_id": owner.id} if owner.id is not None else {"member": owner}
+    )
+    return Account(
+        account_number=number,
+        service_street=street,
+        service_town=town,
+        service_zip=zip_code,
+        **owner_link,
+        **columns,
+    )
+
+
+def card(owner: Member, token: str, **columns: Any) -> PaymentMethod:
+    """A saved card of `owner`: the sandbox Visa ending 4242, expiring 9/2028, unless `columns`
+    say otherwise (last4, expiry, is_active)."""
+    defaults: dict[str, Any] = {
+        "kind": "card",
+        "brand": "Visa",
+        "last4": "4242",
+        "exp_month": 9,
+        "exp_year": 2028,
+    }
+    return PaymentMethod(member_id=owner.id, token=token, **(defaults | columns))
+
+
+def bank(owner: Member, token: str, last4: str, kind: str = "checking") -> PaymentMethod:
+    """A saved bank account of `owner` (checking or savings), as the sandbox tokenizes one."""
+    return PaymentMethod(member_id=owner.id, token=token, kind=kind, brand="Bank", last4=last4)
