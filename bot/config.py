@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from limits import parse_many
 
 from bot.core.errors import ConfigError
 from bot.core.keys import SecretKey
@@ -81,6 +82,15 @@ def _checks(name: str, raw: str) -> tuple[str, ...]:
     return checks
 
 
+def _rate(name: str, raw: str) -> str:
+    """A rate in the `limits` notation ("20/minute", "30 per 10 minutes"), checked at start-up."""
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate like 20/minute, not {raw!r}") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about one installation."""
@@ -129,6 +139,19 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     ready_checks: tuple[str, ...] = READY_CHECKS
+
+    # The member-facing edge (docs/security.md): what the gateway accepts and how often.
+    message_max_chars: int = 1600  # longer texts are cut (with a note) before Rasa sees them
+    # Origins allowed to open the chat WebSocket; empty: PUBLIC_BASE_URL's origin and loopback.
+    allowed_origins: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For names the client (addresses or networks); empty: none.
+    trusted_proxies: tuple[str, ...] = ()
+    rate_messages_per_connection: str = "20/minute"
+    rate_new_conversations_per_address: str = "10/hour"
+    rate_connections_per_address: str = "60/minute"
+    rate_texts_per_phone: str = "30/10minutes"
+    max_connections_per_address: int = 20  # open WebSockets at once
+    max_pending_turns: int = 3  # member messages waiting for the assistant, per conversation
 
     def __post_init__(self) -> None:
         # The signers get the rotation list through the secret itself (bot.core.keys.SecretKey).
@@ -203,6 +226,26 @@ def load_settings(
         metrics_token=env.get("METRICS_TOKEN", ""),
         metrics_allow=_networks("METRICS_ALLOW", env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")),
         ready_checks=_checks("READY_CHECKS", env.get("READY_CHECKS", ",".join(READY_CHECKS))),
+        message_max_chars=_int("MESSAGE_MAX_CHARS", env.get("MESSAGE_MAX_CHARS", "1600")),
+        allowed_origins=_list(env.get("ALLOWED_ORIGINS", "")),
+        trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
+        rate_messages_per_connection=_rate(
+            "RATE_MESSAGES_PER_CONNECTION", env.get("RATE_MESSAGES_PER_CONNECTION", "20/minute")
+        ),
+        rate_new_conversations_per_address=_rate(
+            "RATE_NEW_CONVERSATIONS_PER_ADDRESS",
+            env.get("RATE_NEW_CONVERSATIONS_PER_ADDRESS", "10/hour"),
+        ),
+        rate_connections_per_address=_rate(
+            "RATE_CONNECTIONS_PER_ADDRESS", env.get("RATE_CONNECTIONS_PER_ADDRESS", "60/minute")
+        ),
+        rate_texts_per_phone=_rate(
+            "RATE_TEXTS_PER_PHONE", env.get("RATE_TEXTS_PER_PHONE", "30/10minutes")
+        ),
+        max_connections_per_address=_int(
+            "MAX_CONNECTIONS_PER_ADDRESS", env.get("MAX_CONNECTIONS_PER_ADDRESS", "20")
+        ),
+        max_pending_turns=_int("MAX_PENDING_TURNS", env.get("MAX_PENDING_TURNS", "3")),
     )
 
 

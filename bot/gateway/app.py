@@ -7,6 +7,8 @@ features that listen to the conversation's events (handoff routing), starts the 
 sweep, and closes it all when the app stops; nothing is built at import time. The clock is the
 test-only JEC_FAKE_NOW / JEC_FAKE_NOW_FILE one when set, like the action server's. Tests may
 inject a clock, a fake notifier, a fake Rasa client or a processor; production passes settings.
+The member-facing edge (`bot.gateway.edge`: rate limits, allowed origins, client addresses) sits
+next to it, and every response gets the security headers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import Settings
 from bot.core.clock import clock_from_env
 from bot.gateway.conversations import ConversationStore, SmsStore
+from bot.gateway.edge import EDGE, Edge, install_security_headers
 from bot.gateway.events import GatewayEvents
 from bot.gateway.facts import GatewayTexts
 from bot.gateway.handoff import (
@@ -116,6 +119,7 @@ def create_app(
             events=events,
         )
         app[GATEWAY] = gw
+        edge = app[EDGE] = Edge.from_settings(settings)
         router = HandoffRouter(
             gw, RasaControl(settings.rasa_url, settings.rasa_token, lambda: http, rasa_timeout)
         )
@@ -130,10 +134,12 @@ def create_app(
                 sweeper.cancel()
                 await asyncio.gather(sweeper, return_exceptions=True)
             await tasks.drain()
+            await edge.limits.close()
             await http.close()
             await engine.dispose()
 
     app.cleanup_ctx.append(resources)
+    install_security_headers(app, settings)
     setup_routes(app)
     return app
 

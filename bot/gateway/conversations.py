@@ -224,6 +224,30 @@ class ConversationStore:
             )
             return [_stored(r) for r in rows]
 
+    async def offered_buttons(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The buttons the conversation's latest replies offer: those of the outbound messages
+        since the member last wrote (a payload is accepted only if it is one of these)."""
+        async with session_scope(self._factory) as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(ConversationMessage)
+                        .where(ConversationMessage.conversation_id == conversation_id)
+                        .order_by(ConversationMessage.seq.desc())
+                        .limit(30)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        offered: list[dict[str, Any]] = []
+        for row in rows:
+            if row.direction == "in":
+                break
+            buttons = (row.payload or {}).get("buttons") or []
+            offered.extend(b for b in buttons if isinstance(b, dict))
+        return offered
+
     async def undelivered(self, conversation_id: str) -> list[StoredMessage]:
         """Outbound messages not yet delivered, oldest first."""
         async with session_scope(self._factory) as session:

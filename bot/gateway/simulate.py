@@ -19,6 +19,7 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.gateway.edge import clean_text
 from bot.gateway.signatures import public_url, sign
 from bot.store.db import make_sync_engine, sync_session_factory
 from bot.store.models import OutboxMessage
@@ -98,6 +99,10 @@ def simulate_sms(
     phone = normalize_phone(from_number, strict=False)
     if phone is None:
         print(f"Not a valid phone number: {from_number!r}", file=out)
+        return 2
+    body = clean_text(body)  # what the gateway would keep: valid Unicode, no control characters
+    if not body.strip():
+        print("Nothing to send: the text is empty.", file=out)
         return 2
     started = datetime.now(UTC) - timedelta(seconds=1)
     form = _form(settings, phone, body)

@@ -5,6 +5,11 @@ MessageSid claimed once (a retry gets empty TwiML), sender normalised to E.164, 
 (STOP/START/HELP) before anything else, opted-out numbers get nothing, then the message is
 masked and stored, a numbered reply picks the last choices, and the bot turn runs. Twilio gets
 TwiML within `sms_reply_wait_seconds`; slower replies go out later through the notifier.
+
+At the edge (`bot.gateway.edge`): the body is cleaned (valid Unicode, no controls) and capped at
+`MESSAGE_MAX_CHARS` (Twilio's 1,600) with a note; an empty body is not forwarded, a picture
+without text gets "I can only read text"; a phone over its text budget, or with too many texts
+still waiting for the assistant, is told to slow down (the text is stored, not forwarded).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.core.phones import normalize_phone
 from bot.gateway.conversations import ConversationInfo, StoredMessage
+from bot.gateway.edge import EDGE, clean_text
 from bot.gateway.keywords import Keyword, classify
+from bot.gateway.ratelimits import SLOW_DOWN, STILL_WORKING
 from bot.gateway.signatures import public_url, signature_valid
 from bot.gateway.sms_format import pick_choice, render_sms
 from bot.gateway.state import GATEWAY, Gateway
@@ -27,6 +34,10 @@ from bot.gateway.turns import as_bot_message
 log = logging.getLogger(__name__)
 
 OPT_OUT_ERROR_CODE = "21610"
+MEDIA_ONLY = (
+    "I can only read text, so I couldn't see the picture or file you sent. Please type your "
+    "question instead."
+)
 
 
 def twiml(bodies: list[str]) -> web.Response:
@@ -51,9 +62,12 @@ async def inbound(request: web.Request) -> web.Response:
     if form is None:
         return web.Response(status=403, text="invalid signature")
     gw = request.app[GATEWAY]
-    sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
-    phone = normalize_phone(str(form.get("From") or ""), strict=False)
-    body = str(form.get("Body") or "")
+    edge = request.app[EDGE]
+    sid = clean_text(str(form.get("MessageSid") or form.get("SmsSid") or "")).strip()[:64]
+    phone = normalize_phone(clean_text(str(form.get("From") or "")).strip(), strict=False)
+    body = clean_text(str(form.get("Body") or ""))
+    num_media = str(form.get("NumMedia") or "0").strip()
+    has_media = num_media.isdigit() and int(num_media) > 0
     if not sid or not phone:
         return web.Response(status=400, text="MessageSid and a valid From are required")
     if not await gw.sms_store.claim_message_sid(sid, phone):
@@ -64,17 +78,22 @@ async def inbound(request: web.Request) -> web.Response:
     keyword = classify(body, opted_out=opted_out)
     if keyword is not None:
         await gw.sms_store.set_inbound_status(sid, "keyword")
-        return await _keyword(gw, conv, phone, body, keyword)
+        return await _keyword(gw, conv, phone, body, keyword, edge.max_chars)
     if opted_out:  # stored (masked) for the record; nothing is sent back
-        await gw.service.accept_member_message(conv, body, notify_masking=False)
+        if body.strip():
+            await gw.service.accept_member_message(
+                conv, body, notify_masking=False, max_chars=edge.max_chars
+            )
         await gw.sms_store.set_inbound_status(sid, "opted_out")
         return twiml([])
+    if not body.strip():  # nothing to read: not forwarded to the assistant
+        await gw.sms_store.set_inbound_status(sid, "media_only" if has_media else "empty")
+        return twiml(await _system_reply(gw, conv, MEDIA_ONLY) if has_media else [])
 
     choice = pick_choice(body, conv.last_buttons)
     accepted = await gw.service.accept_member_message(
-        conv, body, payload={"choice": choice} if choice else None
+        conv, body, payload={"choice": choice} if choice else None, max_chars=edge.max_chars
     )
-    await gw.sms_store.set_inbound_status(sid, "processed")
     metadata: dict[str, Any] = {"channel": "sms", "phone": phone}
     if accepted.masked.found_any:
         metadata["masked"] = [
@@ -83,13 +102,28 @@ async def inbound(request: web.Request) -> web.Response:
             if v
         ]
     now_texts = [t for n in accepted.notices for t in render_sms([as_bot_message(n)])]
+    if has_media:
+        now_texts += await _system_reply(gw, conv, MEDIA_ONLY)
     if conv.mode != "bot":
+        await gw.sms_store.set_inbound_status(sid, "processed")
         await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
         return twiml(now_texts)
-    rasa_text = choice["payload"] if choice and choice.get("payload") else accepted.message.text
+    if not await edge.limits.text(phone) or not edge.limits.turn_slot(conv.id):
+        busy = edge.limits.pending(conv.id) >= edge.limits.max_pending
+        log.warning("a text from %s was not forwarded: too many", conv.id)
+        await gw.sms_store.set_inbound_status(sid, "rate_limited")
+        await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
+        return twiml(
+            now_texts + await _system_reply(gw, conv, STILL_WORKING if busy else SLOW_DOWN)
+        )
+    await gw.sms_store.set_inbound_status(sid, "processed")
+    from_button = bool(choice and choice.get("payload"))
+    rasa_text = choice["payload"] if choice and from_button else accepted.message.text
     turn = gw.tasks.spawn(
-        gw.service.bot_turn(conv, rasa_text, metadata), name=f"sms-turn-{conv.id}"
+        gw.service.bot_turn(conv, rasa_text, metadata, from_button=from_button),
+        name=f"sms-turn-{conv.id}",
     )
+    edge.limits.hold_turn(conv.id, turn)
     done, _ = await asyncio.wait({turn}, timeout=gw.options.sms_reply_wait_seconds)
     if turn in done and turn.exception() is None:
         replies: list[StoredMessage] = turn.result()
@@ -102,6 +136,15 @@ async def inbound(request: web.Request) -> web.Response:
     return twiml(now_texts)
 
 
+async def _system_reply(gw: Gateway, conv: ConversationInfo, text: str) -> list[str]:
+    """Store and publish a gateway notice answered in the TwiML; returns its texts."""
+    message, _ = await gw.store.append(
+        conv.id, direction="out", sender="system", text=text, delivered=True
+    )
+    gw.hub.publish(conv.id, message.to_wire())
+    return render_sms([{"text": text}])
+
+
 async def _deliver_later(
     gw: Gateway, conv: ConversationInfo, turn: asyncio.Task[list[StoredMessage]]
 ) -> None:
@@ -110,9 +153,9 @@ async def _deliver_later(
 
 
 async def _keyword(
-    gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword
+    gw: Gateway, conv: ConversationInfo, phone: str, body: str, keyword: Keyword, max_chars: int
 ) -> web.Response:
-    await gw.service.accept_member_message(conv, body, notify_masking=False)
+    await gw.service.accept_member_message(conv, body, notify_masking=False, max_chars=max_chars)
     if keyword is Keyword.OPT_OUT:
         changed = await gw.sms_store.set_opted_out(
             phone, True, f"keyword:{body.strip().upper()[:20]}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.gateway.conversations import ConversationInfo, ConversationStore, StoredMessage
+from bot.gateway.edge import cut_notice, cut_text, typed_text_for_rasa
 from bot.gateway.events import (
     BOT_REPLIES,
     MEMBER_MESSAGE,
@@ -53,6 +54,7 @@ class Accepted:
     created: bool  # False: a re-send of a message already stored (same client_id)
     masked: MaskResult
     notices: list[StoredMessage]
+    cut: bool = False  # longer than the channel's cap: only the first part was kept
 
 
 def as_bot_message(message: StoredMessage) -> dict[str, Any]:
@@ -93,15 +95,23 @@ class ConversationService:
         client_id: str | None = None,
         payload: dict[str, Any] | None = None,
         notify_masking: bool = True,
+        max_chars: int | None = None,
     ) -> Accepted:
         """Mask, store and publish a member message; listeners of `member_message` hear it once
-        (not for a re-send), before the caller decides whether the bot takes a turn."""
+        (not for a re-send), before the caller decides whether the bot takes a turn.
+
+        With `max_chars`, a longer text is cut after masking (so a card number across the cut is
+        masked whole) and the member is told; `text` must already be clean (`bot.gateway.edge`).
+        """
+        if max_chars is not None:
+            text = text[: 2 * max_chars + 256]  # bounds the masking work; the cut comes after
         masked = mask_inbound(text)
+        kept, cut = (masked.text, False) if max_chars is None else cut_text(masked.text, max_chars)
         message, created = await self.store.append(
             conv.id,
             direction="in",
             sender="member",
-            text=masked.text,
+            text=kept,
             payload=payload,
             client_id=client_id,
             delivered=True,
@@ -114,19 +124,35 @@ class ConversationService:
                 notices.append(
                     await self._store_and_publish(conv, "system", notice, {"masked_notice": True})
                 )
+            if cut and max_chars is not None:
+                notices.append(
+                    await self._store_and_publish(
+                        conv, "system", cut_notice(max_chars), {"cut_notice": True}
+                    )
+                )
             await self.events.emit(MEMBER_MESSAGE, MemberMessage(conv, message))
-        return Accepted(message, created, masked, notices)
+        return Accepted(message, created, masked, notices, cut)
 
     async def bot_turn(
-        self, conv: ConversationInfo, rasa_text: str, metadata: dict[str, Any]
+        self,
+        conv: ConversationInfo,
+        rasa_text: str,
+        metadata: dict[str, Any],
+        *,
+        from_button: bool = False,
     ) -> list[StoredMessage]:
         """One Rasa turn; returns the stored replies (empty while an agent has the conversation).
+
+        `rasa_text` is typed text unless `from_button` (the payload of a button the assistant
+        offered): typed text is escaped so Rasa never reads it as an `/intent` or a command.
 
         Listeners of `bot_replies` run inside the conversation's turn, so what they change (the
         conversation queued for an agent, say) holds before its next turn starts. A listener
         must therefore never await a bot turn of the same conversation; it spawns one instead.
         """
         conversation_id_var.set(conv.id)
+        if not from_button:
+            rasa_text = typed_text_for_rasa(rasa_text)
         async with self._locks.hold(conv.id):
             current = await self.store.get(conv.id)
             if current is None or current.mode != "bot":

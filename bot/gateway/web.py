@@ -4,26 +4,35 @@ Protocol (docs/gateway-protocol.md): the browser says hello with its signed conv
 and the last sequence number it has; the gateway answers welcome, replays what the browser missed
 in order, then streams new messages. Member messages carry a `client_id`, acknowledged with the
 stored `seq`, so a re-send after a reconnect is never a second message.
+
+At the edge (`bot.gateway.edge`, docs/security.md): only allowed origins may connect; connections,
+new conversations and messages are rate-limited with a friendly "slow down" message; text is
+cleaned and capped; a `payload` counts only when it is a button the assistant just offered, and
+typed text never reaches Rasa as a command. Each turn carries the member's address (`client_ip`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from bot.gateway.conversations import ConversationInfo
+from bot.gateway.edge import EDGE, Edge, clean_identifier, clean_text
+from bot.gateway.ratelimits import SLOW_DOWN, STILL_WORKING, too_many_chats
 from bot.gateway.state import GATEWAY, Gateway
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_TEXT = 2000
 MAX_FRAME = 16 * 1024
+RATE_LIMITED = 4429  # close code: too many connections or new chats from this address
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -33,8 +42,10 @@ async def index(request: web.Request) -> web.FileResponse:
 class _Socket:
     """One browser connection: sends are serialised, and each seq is sent at most once."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, address: str) -> None:
         self.ws = ws
+        self.address = address
+        self.id = uuid.uuid4().hex  # the message budget is per connection
         self.sent_max_seq = 0
         self._lock = asyncio.Lock()
 
@@ -49,13 +60,32 @@ class _Socket:
                 await self.ws.send_json(event)
 
 
-async def _hello(gw: Gateway, ws: web.WebSocketResponse) -> tuple[ConversationInfo, int] | None:
+def notice_frame(text: str) -> dict[str, Any]:
+    """A system message shown by the widget but not stored (it has no `seq`)."""
+    return {"type": "message", "sender": "system", "text": text, "buttons": [], "image": None}
+
+
+async def _refuse(ws: web.WebSocketResponse, text: str) -> None:
+    """Tell the member why, then close with a reason (never a silent drop)."""
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError):  # the client may be gone already
+        await ws.send_json(notice_frame(text))
+        await ws.send_json({"type": "error", "error": "rate_limited"})
+    await ws.close(code=RATE_LIMITED, message=b"rate limited")
+
+
+async def _hello(
+    gw: Gateway, edge: Edge, ws: web.WebSocketResponse, address: str
+) -> tuple[ConversationInfo, int] | None:
     try:
         msg = await ws.receive(timeout=gw.options.hello_timeout_seconds)
     except TimeoutError:
         await ws.close(code=4408, message=b"hello expected")
         return None
     if msg.type != WSMsgType.TEXT:
+        if not ws.closed:
+            await ws.close(code=4400, message=b"hello expected")
         return None
     try:
         hello = json.loads(msg.data)
@@ -64,26 +94,53 @@ async def _hello(gw: Gateway, ws: web.WebSocketResponse) -> tuple[ConversationIn
     if not isinstance(hello, dict) or hello.get("type") != "hello":
         await ws.close(code=4400, message=b"hello expected")
         return None
-    conversation_id = gw.tokens.read(hello.get("token"))
+    token = hello.get("token")
+    conversation_id = gw.tokens.read(token) if isinstance(token, str) and token.isascii() else None
     conv = await gw.store.get(conversation_id) if conversation_id else None
     last_seq = hello.get("last_seq")
     if conv is None:  # no token, a forged or expired one: a fresh conversation
+        if not await edge.limits.new_conversation(address):
+            log.warning("refused a new web conversation from %s: too many", address)
+            await _refuse(ws, too_many_chats(gw.texts.member_services_phone))
+            return None
         conv = await gw.store.new_web_conversation()
         last_seq = 0
-    if not isinstance(last_seq, int) or last_seq < 0:
+    if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
         last_seq = 0
     return conv, last_seq
 
 
-async def websocket(request: web.Request) -> web.WebSocketResponse:
+async def websocket(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
-    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME)
-    await ws.prepare(request)
-    greeting = await _hello(gw, ws)
-    if greeting is None:
-        return ws
-    conv, last_seq = greeting
-    sock = _Socket(ws)
+    edge = request.app[EDGE]
+    origin = request.headers.get("Origin")
+    if not edge.origins.allowed(origin):
+        log.warning("refused a chat connection from origin %r", origin[:100] if origin else origin)
+        return web.Response(status=403, text="origin not allowed")
+    address = edge.addresses.of(request)
+    with edge.limits.open_connection(address) as admitted:
+        ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME)
+        await ws.prepare(request)
+        if not admitted or not await edge.limits.connection(address):
+            log.warning("refused a chat connection from %s: too many", address)
+            await _refuse(ws, too_many_chats(gw.texts.member_services_phone))
+            return ws
+        greeting = await _hello(gw, edge, ws, address)
+        if greeting is None:
+            return ws
+        await _serve(gw, edge, ws, address, *greeting)
+    return ws
+
+
+async def _serve(
+    gw: Gateway,
+    edge: Edge,
+    ws: web.WebSocketResponse,
+    address: str,
+    conv: ConversationInfo,
+    last_seq: int,
+) -> None:
+    sock = _Socket(ws, address)
     sock.sent_max_seq = last_seq
     await ws.send_json(
         {"type": "welcome", "token": gw.tokens.issue(conv.id), "conversation_id": conv.id}
@@ -96,13 +153,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         pump = asyncio.create_task(_pump(gw, conv, sock, queue))
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                await _on_frame(gw, conv, sock, msg.data)
+                if msg.type == WSMsgType.TEXT:
+                    await _on_frame(gw, edge, conv, sock, msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await sock.send({"type": "error", "error": "bad_json"})
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
-    return ws
 
 
 async def _pump(
@@ -130,13 +187,16 @@ async def _pump(
         await gw.store.mark_delivered(conv.id, sent)
 
 
-async def _on_frame(gw: Gateway, conv: ConversationInfo, sock: _Socket, data: str) -> None:
+async def _on_frame(
+    gw: Gateway, edge: Edge, conv: ConversationInfo, sock: _Socket, data: str
+) -> None:
     try:
         frame = json.loads(data)
     except ValueError:
         await sock.send({"type": "error", "error": "bad_json"})
         return
     if not isinstance(frame, dict):
+        await sock.send({"type": "error", "error": "bad_json"})
         return
     if frame.get("type") == "ping":
         await sock.send({"type": "pong"})
@@ -144,34 +204,72 @@ async def _on_frame(gw: Gateway, conv: ConversationInfo, sock: _Socket, data: st
     if frame.get("type") != "message":
         await sock.send({"type": "error", "error": "unknown_type"})
         return
-    text = frame.get("text")
-    client_id = frame.get("client_id")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+    client_id = clean_identifier(frame.get("client_id"))
+    if not await edge.limits.message(sock.id):
+        await _slow_down(sock, SLOW_DOWN, client_id)
+        return
+    raw_text, raw_payload = frame.get("text"), frame.get("payload")
+    button = await _offered_button(gw, conv, raw_payload)
+    if button is not None:  # a click on a button just offered: its title, its payload
+        text = button["title"]
+    elif isinstance(raw_text, str) and raw_text.strip():  # typed text; the payload ignored
+        text = raw_text
+    else:  # no text: a payload not offered is read as typed text
+        text = raw_payload if isinstance(raw_payload, str) else None
+    text = clean_text(text).strip() if isinstance(text, str) else ""
+    if not text:
         await sock.send({"type": "error", "error": "bad_text", "client_id": client_id})
         return
-    if not isinstance(client_id, str) or not (1 <= len(client_id) <= 64):
-        client_id = None
-    button_payload = frame.get("payload") if isinstance(frame.get("payload"), str) else None
-    accepted = await gw.service.accept_member_message(
-        conv,
-        text.strip(),
-        client_id=client_id,
-        payload={"button_payload": button_payload} if button_payload else None,
-    )
+    if not edge.limits.turn_slot(conv.id):
+        await _slow_down(sock, STILL_WORKING, client_id)
+        return
+    try:
+        accepted = await gw.service.accept_member_message(
+            conv,
+            text,
+            client_id=client_id,
+            payload={"button_payload": button["payload"]} if button else None,
+            max_chars=edge.max_chars,
+        )
+    except BaseException:
+        edge.limits.release_turn(conv.id)
+        raise
     await sock.send({"type": "ack", "client_id": client_id, "seq": accepted.message.seq})
     if not accepted.created:
+        edge.limits.release_turn(conv.id)
         return  # a re-send after a reconnect: the first copy already had its turn
-    metadata: dict[str, Any] = {"channel": "web"}
+    metadata: dict[str, Any] = {"channel": "web", "client_ip": sock.address}
     if accepted.masked.found_any:
         metadata["masked"] = [
             k
             for k, v in (("card", accepted.masked.found_card), ("bank", accepted.masked.found_bank))
             if v
         ]
-    # A button's payload (e.g. "/pay_bill") is an intent for Rasa; typed text is masked first.
-    rasa_text = (
-        button_payload
-        if button_payload and not accepted.masked.found_any
-        else accepted.message.text
+    # An offered button's payload (e.g. "/pay_bill") is an intent for Rasa; typed text is
+    # masked, and escaped by the turn so that Rasa never reads it as a command.
+    from_button = button is not None and not accepted.masked.found_any
+    rasa_text = button["payload"] if from_button and button else accepted.message.text
+    turn = gw.tasks.spawn(
+        gw.service.bot_turn(conv, rasa_text, metadata, from_button=from_button),
+        name=f"web-turn-{conv.id}",
     )
-    gw.tasks.spawn(gw.service.bot_turn(conv, rasa_text, metadata), name=f"web-turn-{conv.id}")
+    edge.limits.hold_turn(conv.id, turn)
+
+
+async def _offered_button(
+    gw: Gateway, conv: ConversationInfo, payload: object
+) -> dict[str, str] | None:
+    """The offered button whose payload this is, or None (not a string, or not offered)."""
+    if not isinstance(payload, str) or not payload or len(payload) > 500:
+        return None
+    for button in await gw.store.offered_buttons(conv.id):
+        if button.get("payload") == payload and isinstance(button.get("title"), str):
+            return {"title": button["title"], "payload": payload}
+    return None
+
+
+async def _slow_down(sock: _Socket, text: str, client_id: str | None) -> None:
+    """The message is not taken (not acknowledged: the widget keeps it and sends it again
+    after a reconnect); the member is told why."""
+    await sock.send({"type": "error", "error": "rate_limited", "client_id": client_id})
+    await sock.send(notice_frame(text))

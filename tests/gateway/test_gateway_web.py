@@ -70,7 +70,11 @@ async def test_member_message_is_acknowledged_and_the_bot_reply_is_pushed(client
     assert reply["buttons"] == [{"title": "Check balance", "payload": "/check_balance"}]
     assert reply["at"].endswith("+00:00")
     assert fake_rasa.calls == [
-        {"sender": welcome["conversation_id"], "message": "hello", "metadata": {"channel": "web"}}
+        {
+            "sender": welcome["conversation_id"],
+            "message": "hello",
+            "metadata": {"channel": "web", "client_ip": "127.0.0.1"},
+        }
     ]
     await ws.close()
 
@@ -78,13 +82,23 @@ async def test_member_message_is_acknowledged_and_the_bot_reply_is_pushed(client
 async def test_quick_reply_button_sends_its_payload_to_rasa_and_its_title_to_the_transcript(
     client, fake_rasa, db
 ):
+    fake_rasa.reply = lambda body: [
+        {"text": "Hi!", "buttons": [{"title": "Check balance", "payload": "/check_balance"}]}
+    ]
     ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "text": "hi", "client_id": "b0"})
+    await receive_until(ws, is_bot_message)  # the assistant offers the button
     await ws.send_json(
         {"type": "message", "text": "Check balance", "payload": "/check_balance", "client_id": "b1"}
     )
-    await receive_until(ws, is_bot_message)
-    assert fake_rasa.messages == ["/check_balance"]
-    [inbound] = await rows(db, ConversationMessage, ConversationMessage.direction == "in")
+    await receive_until(ws, lambda f: is_bot_message(f) and f["seq"] > 2)
+    assert fake_rasa.messages == ["hi", "/check_balance"]
+    [_, inbound] = await rows(
+        db,
+        ConversationMessage,
+        ConversationMessage.direction == "in",
+        order_by=ConversationMessage.seq,
+    )
     assert inbound.text == "Check balance"
     await ws.close()
 
