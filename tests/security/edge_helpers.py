@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.config import Settings
 from bot.gateway.app import create_app
+from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.state import GatewayOptions
 from tests.conftest import _reset_schema
 from tests.gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa, Texter
@@ -38,7 +39,7 @@ async def start_gateway(
     _reset_schema(url)
     fake = FakeRasa()
     rasa = web.Application()
-    rasa.router.add_post("/webhooks/rest/webhook", fake.webhook)
+    rasa.router.add_post(CHANNEL_PATH, fake.webhook)
     rasa.router.add_get("/", fake.root)
     fake.server = await aiohttp_server(rasa)
     values: dict[str, Any] = {

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from bot.config import Settings
 from bot.gateway.app import create_app
 from bot.gateway.edge import clean_text
+from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.signatures import sign
 from bot.gateway.simulate import twiml_bodies
 from bot.gateway.state import GatewayOptions
@@ -74,7 +75,7 @@ class LiveGateway:
     async def _start(self) -> None:
         self.rasa = FakeRasa()
         rasa_app = web.Application()
-        rasa_app.router.add_post("/webhooks/rest/webhook", self.rasa.webhook)
+        rasa_app.router.add_post(CHANNEL_PATH, self.rasa.webhook)
         rasa_app.router.add_get("/", self.rasa.root)
         self.rasa_runner, rasa_url = await self._site(rasa_app)
         self.settings = Settings(
