@@ -41,6 +41,13 @@ def _float(name: str, raw: str) -> float:
     return value
 
 
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return value
+
+
 def _int(name: str, raw: str) -> int:
     try:
         return int(raw)
@@ -82,6 +89,13 @@ class Settings:
     http_timeout_seconds: float = 10.0
     sms_reply_wait_seconds: float = 4.0
     log_level: str = "INFO"
+
+    # Agent console: a session ends this many hours after sign-in whatever the activity; the
+    # second factor (TOTP) is "on", "off" or "auto" (on unless the installation is local).
+    console_session_hours: float = 12.0
+    console_totp: str = "auto"
+    # The web chat's conversation token stops working after this many hours without a message.
+    web_token_idle_hours: float = 24.0
 
     def __post_init__(self) -> None:
         # The signers get the rotation list through the secret itself (bot.core.keys.SecretKey).
@@ -144,6 +158,13 @@ def load_settings(
             "SMS_REPLY_WAIT_SECONDS", env.get("SMS_REPLY_WAIT_SECONDS", "4")
         ),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        console_session_hours=_float(
+            "CONSOLE_SESSION_HOURS", env.get("CONSOLE_SESSION_HOURS", "12")
+        ),
+        console_totp=_choice(
+            "CONSOLE_TOTP", env.get("CONSOLE_TOTP", "auto"), ("auto", "on", "off")
+        ),
+        web_token_idle_hours=_float("WEB_TOKEN_IDLE_HOURS", env.get("WEB_TOKEN_IDLE_HOURS", "24")),
     )
 
 
