@@ -7,20 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.agent_helpers import add_handoff, add_member, sign_in
+
 from bot.services import audit
 from bot.store.db import session_scope
-from gateway.agent_helpers import add_handoff, add_member, sign_in
-from security.console_fixtures import (  # noqa: F401 (fixtures)
-    agents,
-    client,
-    clock,
-    db,
-    fake_rasa,
-    gw,
-    router,
-    settings,
-    totp_mode,
-)
 
 
 async def _toms_conversation(gw, router, agents) -> tuple[int, str]:

@@ -8,25 +8,14 @@ import asyncio
 
 import pyotp
 import pytest
+from gateway.agent_helpers import PASSWORD, hidden_csrf, sign_in
+from gateway.helpers import rows
 
 from bot.config import Settings
 from bot.gateway import agents_cli
 from bot.gateway.console import views
 from bot.gateway.console.auth import SESSION_COOKIE, totp_required
 from bot.store.models import Agent, ConsoleSessionRow
-from gateway.agent_helpers import PASSWORD, hidden_csrf, sign_in
-from gateway.helpers import rows
-from security.console_fixtures import (  # noqa: F401 (fixtures)
-    agents,
-    client,
-    clock,
-    db,
-    fake_rasa,
-    gw,
-    router,
-    settings,
-    totp_mode,
-)
 
 
 def _stolen(client) -> str:
@@ -48,9 +37,7 @@ async def test_a_copied_cookie_stops_working_at_sign_out(aiohttp_client, client,
     assert await _replay(aiohttp_client, client, cookie) == 303
 
 
-async def test_a_password_change_ends_every_session(
-    aiohttp_client, client, agents, settings, db
-):
+async def test_a_password_change_ends_every_session(aiohttp_client, client, agents, settings, db):
     await sign_in(client, "maria")
     cookie = _stolen(client)
     assert agents_cli.set_password(settings, "maria", "a brand new passphrase") == 1
@@ -144,9 +131,7 @@ async def test_a_stolen_password_without_the_code_does_not_sign_in(
 
 
 @pytest.mark.parametrize("totp_mode", ["on"])
-async def test_an_agent_without_a_second_factor_cannot_sign_in_when_it_is_required(
-    client, agents
-):
+async def test_an_agent_without_a_second_factor_cannot_sign_in_when_it_is_required(client, agents):
     page = await client.get("/console/login")
     resp = await client.post(
         "/console/login",

@@ -1,8 +1,7 @@
 """Fixtures of the console attack tests: the real gateway app (console included) on a fresh
 SQLite database, a Rasa fake, a settable clock and two agents, Maria and Tom, plus Ann (admin).
 
-Imported by name into the test modules (tests/security has its own `clock`, which these
-override)."""
+The `clock` here (the gateway's settable clock) overrides the one of tests/security."""
 
 from __future__ import annotations
 
@@ -11,6 +10,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from gateway.agent_helpers import PASSWORD, Clock, ControlledRasa, rasa_app
+from gateway.helpers import AUTH_TOKEN
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -19,8 +20,6 @@ from bot.gateway.app import create_app
 from bot.gateway.handoff import HANDOFF, SWEEP_INTERVAL, HandoffRouter
 from bot.gateway.state import GATEWAY, Gateway, GatewayOptions
 from bot.store.db import async_session_factory, make_async_engine
-from gateway.agent_helpers import PASSWORD, Clock, ControlledRasa, rasa_app
-from gateway.helpers import AUTH_TOKEN
 
 
 class NoSms:
