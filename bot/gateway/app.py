@@ -95,7 +95,9 @@ def create_app(
             rasa=rasa,
             hub=hub,
             tasks=tasks,
-            tokens=ConversationTokens(settings.secret_key),
+            tokens=ConversationTokens(
+                settings.secret_key, int(settings.web_token_idle_hours * 3600), clock=now
+            ),
             clock=now,
             service=ConversationService(
                 store=store, rasa=rasa, hub=hub, texts=texts, sms=sms_sender, events=events

@@ -1,4 +1,4 @@
-"""Fixtures of the console attack tests: the real gateway app (console included) on a fresh
+"""Fixtures of the attack tests on the running gateway app (console and web chat) on a fresh
 SQLite database, a Rasa fake, a settable clock and two agents, Maria and Tom, plus Ann (admin).
 
 The `clock` here (the gateway's settable clock) overrides the one of tests/security."""
