@@ -241,14 +241,15 @@ async def test_a_card_saved_on_the_secure_page_is_offered_for_the_payment_at_onc
         )
         method_question = " ".join(await dana.text(choice_number(amount_question, "Full $142.87")))
         link_reply = " ".join(await dana.text(choice_number(method_question, "Add a new card")))
-        url = re.search(r"https?://\S+/pay/[\w.-]+", link_reply)
-        assert url, link_reply
+        found = re.search(r"https?://\S+?(/pay/[\w.-]+)", link_reply)
+        assert found, link_reply
+        page_url = gateway.url + found.group(1)  # the link names the configured public address
         jar = aiohttp.CookieJar(unsafe=True)  # the page's CSRF cookie on a bare IP address
         async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-            page = await (await browser.get(url.group())).text()
+            page = await (await browser.get(page_url)).text()
             csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
             saved = await browser.post(
-                url.group(),
+                page_url,
                 data={
                     "csrf": csrf,
                     "kind": "card",
