@@ -84,6 +84,32 @@ def _cmd_create_agent(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.gateway import agents_cli
+
+    try:
+        if args.action == "list":
+            print("\n".join(agents_cli.list_agents(settings)) or "No agents yet.")
+        elif args.action == "set-password":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+            ended = agents_cli.set_password(settings, args.username, password)
+            print(f"Password changed for {args.username!r}; {ended} session(s) ended.")
+        elif args.action == "disable":
+            ended = agents_cli.disable_agent(settings, args.username)
+            print(f"Agent {args.username!r} disabled; {ended} session(s) ended.")
+        elif args.action == "enable":
+            agents_cli.enable_agent(settings, args.username)
+            print(f"Agent {args.username!r} may sign in again.")
+        else:  # enrol-totp
+            uri = agents_cli.enrol_totp(settings, args.username)
+            print("Add this to the agent's authenticator app (as a QR code or typed):")
+            print(uri)
+    except agents_cli.AgentError as exc:
+        print(f"Could not do that: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.profile import load_profile
 
@@ -240,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input (for scripts) instead of asking",
     )
+    p = add(
+        "agents",
+        _cmd_agents,
+        "manage console agents: list, set-password, disable, enable, enrol-totp",
+    )
+    p.add_argument("action", choices=["list", "set-password", "disable", "enable", "enrol-totp"])
+    p.add_argument("username", nargs="?", default="")
+    p.add_argument("--password-stdin", action="store_true", help="set-password: read stdin")
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
     p = add(

@@ -46,18 +46,18 @@ def _float(name: str, raw: str) -> float:
     return value
 
 
-def _int(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-
-
 def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
     value = raw.strip().lower()
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
     return value
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 def _list(raw: str) -> tuple[str, ...]:
@@ -153,6 +153,13 @@ class Settings:
     max_connections_per_address: int = 20  # open WebSockets at once
     max_pending_turns: int = 3  # member messages waiting for the assistant, per conversation
 
+    # Agent console: a session ends this many hours after sign-in whatever the activity; the
+    # second factor (TOTP) is "on", "off" or "auto" (on unless the installation is local).
+    console_session_hours: float = 12.0
+    console_totp: str = "auto"
+    # The web chat's conversation token stops working after this many hours without a message.
+    web_token_idle_hours: float = 24.0
+
     def __post_init__(self) -> None:
         # The signers get the rotation list through the secret itself (bot.core.keys.SecretKey).
         previous = tuple(self.secret_key_previous)
@@ -246,6 +253,13 @@ def load_settings(
             "MAX_CONNECTIONS_PER_ADDRESS", env.get("MAX_CONNECTIONS_PER_ADDRESS", "20")
         ),
         max_pending_turns=_int("MAX_PENDING_TURNS", env.get("MAX_PENDING_TURNS", "3")),
+        console_session_hours=_float(
+            "CONSOLE_SESSION_HOURS", env.get("CONSOLE_SESSION_HOURS", "12")
+        ),
+        console_totp=_choice(
+            "CONSOLE_TOTP", env.get("CONSOLE_TOTP", "auto"), ("auto", "on", "off")
+        ),
+        web_token_idle_hours=_float("WEB_TOKEN_IDLE_HOURS", env.get("WEB_TOKEN_IDLE_HOURS", "24")),
     )
 
 

@@ -1,19 +1,24 @@
-"""`jecbot create-agent`: an admin adds a member-service agent who can sign in to the console.
+"""`jecbot create-agent` and `jecbot agents ...`: an admin manages the console's agents.
 
 The password is hashed with argon2 (`bot.gateway.console.auth.hash_password`) and never stored or
-printed in clear. Run from the command line, so it uses the sync engine.
+printed in clear. A password change or disabling an agent revokes every session the agent has
+(`console_sessions`), so a copied cookie stops working at once. `enrol-totp` gives the agent a
+second factor (an authenticator app). Run from the command line, so it uses the sync engine.
 """
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.gateway.console.auth import hash_password
+from bot.gateway.console.auth import hash_password, new_totp_secret, totp_uri
 from bot.store.db import make_sync_engine, sync_session_factory, sync_session_scope
-from bot.store.models import Agent
+from bot.store.models import Agent, ConsoleSessionRow
 from bot.store.types import utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -23,8 +28,8 @@ class AgentError(ValueError):
     """The agent cannot be created as asked (the message says why)."""
 
 
-def _prompt_password() -> str:
-    first = getpass.getpass("Password for the new agent: ")
+def _prompt_password(prompt: str = "Password for the new agent: ") -> str:
+    first = getpass.getpass(prompt)
     if first != getpass.getpass("Again: "):
         raise AgentError("The two passwords don't match.")
     return first
@@ -69,3 +74,84 @@ def create_agent(
             return agent.id
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_sync_engine(settings.database_url)
+    try:
+        with sync_session_scope(sync_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _agent(session: Session, username: str) -> Agent:
+    agent = session.execute(
+        select(Agent).where(Agent.username == username.strip().lower())
+    ).scalar_one_or_none()
+    if agent is None:
+        raise AgentError(f"There is no agent called {username!r}.")
+    return agent
+
+
+def _revoke_sessions(session: Session, agent_id: int, reason: str) -> int:
+    result = session.execute(
+        update(ConsoleSessionRow)
+        .where(ConsoleSessionRow.agent_id == agent_id, ConsoleSessionRow.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    return int(result.rowcount or 0)
+
+
+def set_password(settings: Settings, username: str, password: str | None = None) -> int:
+    """Give the agent a new password and end their sessions; returns how many were ended."""
+    if password is None:
+        password = _prompt_password("New password: ")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AgentError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    with _session(settings) as session:
+        agent = _agent(session, username)
+        agent.password_hash = hash_password(password)
+        return _revoke_sessions(session, agent.id, "password_changed")
+
+
+def disable_agent(settings: Settings, username: str) -> int:
+    """Stop the agent signing in and end their sessions; returns how many were ended."""
+    with _session(settings) as session:
+        agent = _agent(session, username)
+        agent.disabled_at = agent.disabled_at or utcnow()
+        agent.presence = "offline"
+        return _revoke_sessions(session, agent.id, "agent_disabled")
+
+
+def enable_agent(settings: Settings, username: str) -> None:
+    with _session(settings) as session:
+        _agent(session, username).disabled_at = None
+
+
+def enrol_totp(settings: Settings, username: str, issuer: str = "JEC console") -> str:
+    """Give the agent a new TOTP secret (replacing any earlier one, ending their sessions) and
+    return the otpauth:// URI to load into their authenticator app."""
+    secret = new_totp_secret()
+    with _session(settings) as session:
+        agent = _agent(session, username)
+        agent.totp_secret = secret
+        agent.totp_last_step = None
+        _revoke_sessions(session, agent.id, "totp_enrolled")
+        return totp_uri(secret, agent.username, issuer)
+
+
+def list_agents(settings: Settings) -> list[str]:
+    """One line per agent: username, name, admin, disabled, second factor."""
+    with _session(settings) as session:
+        agents = session.execute(select(Agent).order_by(Agent.username)).scalars().all()
+        return [
+            "\t".join(
+                [a.username, a.display_name]
+                + (["admin"] if a.is_admin else [])
+                + (["disabled"] if a.disabled_at else [])
+                + (["TOTP"] if a.totp_secret else ["no second factor"])
+            )
+            for a in agents
+        ]

@@ -105,7 +105,9 @@ def create_app(
             rasa=rasa,
             hub=hub,
             tasks=tasks,
-            tokens=ConversationTokens(settings.secret_key),
+            tokens=ConversationTokens(
+                settings.secret_key, int(settings.web_token_idle_hours * 3600), clock=now
+            ),
             clock=now,
             service=ConversationService(
                 store=store,

@@ -9,7 +9,10 @@ single-use, 15-minute link (`bot.services.payment_links`) to this page instead. 
    (Luhn, ABA routing checksum, expiry, name); a mistake re-shows the form and keeps the link;
 3. only then is the link consumed (one atomic UPDATE, so a double submit cannot pass twice), the
    details are tokenized by the processor, and a `PaymentMethod` is stored with the token, kind,
-   brand, last four, expiry and holder name: never the number, never the CVV;
+   brand, last four, expiry and holder name: never the number, never the CVV. With a processor
+   that offers hosted fields (`HostedFieldsProcessor`), the numbers are typed into the
+   processor's own fields instead, the page posts only the processor's token, and a post that
+   carries a card or bank number anyway is refused unread (`CardEntry`, docs/security.md);
 4. the page emits the `method_saved` event (`bot.gateway.events`); its listener (handoff routing)
    tells the conversation "Your Visa ending 4242 is saved." and, unless an agent has it, triggers
    the assistant with `EXTERNAL_method_added` (entity `payment_method_id`) so it continues
@@ -38,7 +41,17 @@ from bot.gateway.events import METHOD_SAVED, MethodSaved
 from bot.gateway.state import GATEWAY, SETTINGS
 from bot.services.members import method_label
 from bot.services.payment_links import LinkInfo, LinkProblem, consume_link, verify_link
-from bot.services.payment_processor import ACCEPTED_BRANDS, PaymentProcessor, TokenizeError
+from bot.services.payment_processor import (
+    ACCEPTED_BRANDS,
+    BankToken,
+    CardEntry,
+    CardToken,
+    HostedFields,
+    HostedFieldsProcessor,
+    PaymentProcessor,
+    TokenizeError,
+    card_entry,
+)
 from bot.store.db import session_scope
 from bot.store.models import PaymentMethod
 
@@ -129,7 +142,30 @@ def check_form(form: Any, today: date) -> FormCheck:
 # -- pages -----------------------------------------------------------------------------------------
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
+# Fields that carry a card or bank number; with hosted fields none may reach this server.
+NUMBER_FIELDS = ("card_number", "cvv", "routing", "account")
+
+
+def _headers(hosted: HostedFields | None) -> dict[str, str]:
+    if hosted is None:
+        return _HEADERS
+    origin = hosted.origin
+    return {
+        **_HEADERS,
+        "Content-Security-Policy": (
+            f"default-src 'self'; script-src 'self' {origin}; frame-src {origin}; "
+            f"connect-src 'self' {origin}; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'"
+        ),
+    }
+
+
+def _page(
+    title: str, body: str, status: int = 200, hosted: HostedFields | None = None
+) -> web.Response:
+    processor_script = (
+        f'  <script src="{e(hosted.script_url)}" defer></script>\n' if hosted is not None else ""
+    )
     html = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -146,10 +182,12 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
   <main class="wrap" id="main">
 {body}
   </main>
-  <script src="/static/pay/pay.js" defer></script>
+{processor_script}  <script src="/static/pay/pay.js" defer></script>
 </body>
 </html>"""
-    return web.Response(text=html, status=status, content_type="text/html", headers=_HEADERS)
+    return web.Response(
+        text=html, status=status, content_type="text/html", headers=_headers(hosted)
+    )
 
 
 def problem_page(problem: LinkProblem) -> web.Response:
@@ -230,8 +268,9 @@ def form_page(
     routing = form.get("routing", "") if kind == "bank" else ""
     body = f"""
     <h1>Add a card or bank account</h1>
-    <p>For {e(account_label)}. Your details go straight to our payment processor; we keep only the
-       last four digits. This page works once and for 15 minutes.</p>
+    <p>For {e(account_label)}. Your details go over an encrypted connection to the co-op's secure
+       server, which hands them at once to our payment processor and keeps only the last four
+       digits. This page works once and for 15 minutes.</p>
     {summary}
     <form method="post" action="/pay/{e(token)}" id="pay-form" novalidate autocomplete="on">
       <input type="hidden" name="csrf" value="{e(csrf)}">
@@ -287,6 +326,33 @@ def form_page(
       <button type="submit">Save securely</button>
     </form>"""
     return _page("Add a payment method", body, status=400 if errors else 200)
+
+
+def hosted_form_page(
+    token: str, csrf: str, account_label: str, hosted: HostedFields, kind: str = "card"
+) -> web.Response:
+    """The page for a processor with hosted fields: the numbers are typed into the processor's
+    frames (drawn by its script in `#hosted-fields`); this page posts only its token."""
+    checked_card = " checked" if kind != "bank" else ""
+    checked_bank = " checked" if kind == "bank" else ""
+    body = f"""
+    <h1>Add a card or bank account</h1>
+    <p>For {e(account_label)}. You type your details into our payment processor's secure fields
+       below; they go straight to the processor, the co-op never sees them, and we keep only the
+       last four digits. This page works once and for 15 minutes.</p>
+    <div class="error-summary" role="alert" id="error-summary" hidden></div>
+    <form method="post" action="/pay/{e(token)}" id="pay-form" data-mode="hosted" novalidate>
+      <input type="hidden" name="csrf" value="{e(csrf)}">
+      <input type="hidden" name="payment_token" value="">
+      <fieldset class="kind"><legend>What would you like to add?</legend>
+        <label><input type="radio" name="kind" value="card"{checked_card}>
+          Debit or credit card</label>
+        <label><input type="radio" name="kind" value="bank"{checked_bank}> Bank account</label>
+      </fieldset>
+      <div id="hosted-fields" data-key="{e(hosted.publishable_key)}"></div>
+      <button type="submit">Save securely</button>
+    </form>"""
+    return _page("Add a payment method", body, hosted=hosted)
 
 
 def saved_page(label: str, channel: str) -> web.Response:
@@ -352,12 +418,18 @@ async def show(request: web.Request) -> web.Response:
     except LinkProblem as problem:
         return problem_page(problem)
     csrf = secrets.token_urlsafe(24)
-    response = form_page(
-        token,
-        csrf,
-        await _account_label(request, link),
-        local_date(gw.clock(), gw.profile.timezone),
-    )
+    processor = gw.processor
+    if isinstance(processor, HostedFieldsProcessor):
+        response = hosted_form_page(
+            token, csrf, await _account_label(request, link), processor.hosted_fields()
+        )
+    else:
+        response = form_page(
+            token,
+            csrf,
+            await _account_label(request, link),
+            local_date(gw.clock(), gw.profile.timezone),
+        )
     _issue_csrf(request, response, csrf)
     return response
 
@@ -379,6 +451,8 @@ async def submit(request: web.Request) -> web.Response:
         link = await verify_link(gw.sessions, gw.settings.secret_key, token, now=now)
     except LinkProblem as problem:
         return problem_page(problem)
+    if card_entry(gw.processor) is CardEntry.HOSTED_FIELDS:
+        return await _submit_hosted(request, token, form, now)
     check = check_form(form, today)
     if check.errors:
         safe_form = {
@@ -405,12 +479,58 @@ async def submit(request: web.Request) -> web.Response:
             processor, gw.sessions, link, check.kind, form, today, now
         )
     except TokenizeError as exc:
+        return _not_saved(exc)
+    return await _saved(gw, link, method)
+
+
+def _not_saved(exc: TokenizeError) -> web.Response:
+    body = (
+        f'<h1>We couldn\'t save that</h1><p role="alert">{e(str(exc))}</p>'
+        "<p>For your security this link has now been used. "
+        "Please ask the assistant for a new one.</p>"
+    )
+    return _page("Not saved", body, status=422)
+
+
+async def _submit_hosted(request: web.Request, token: str, form: Any, now: Any) -> web.Response:
+    """A post from the hosted-fields page: only the processor's token, never a number."""
+    gw = request.app[GATEWAY]
+    processor = gw.processor
+    assert isinstance(processor, HostedFieldsProcessor)
+    if any(form.get(name) for name in NUMBER_FIELDS):
+        log.warning("a card or bank number was posted to the hosted-fields page; refused unread")
         body = (
-            f'<h1>We couldn\'t save that</h1><p role="alert">{e(str(exc))}</p>'
-            "<p>For your security this link has now been used. "
-            "Please ask the assistant for a new one.</p>"
+            '<h1>Not saved</h1><p role="alert">This page takes your details only in the secure '
+            "fields of our payment processor. Nothing was saved; please open the link again.</p>"
         )
-        return _page("Not saved", body, status=422)
+        return _page("Not saved", body, status=400, hosted=processor.hosted_fields())
+    payment_token = str(form.get("payment_token") or "").strip()
+    kind = "bank" if form.get("kind") == "bank" else "card"
+    if not payment_token or len(payment_token) > 255:
+        try:
+            link = await verify_link(gw.sessions, gw.settings.secret_key, token, now=now)
+        except LinkProblem as problem:
+            return problem_page(problem)
+        return hosted_form_page(
+            token,
+            str(form.get("csrf")),
+            await _account_label(request, link),
+            processor.hosted_fields(),
+            kind,
+        )
+    try:
+        link = await consume_link(gw.sessions, gw.settings.secret_key, token, now=now)
+    except LinkProblem as problem:
+        return problem_page(problem)
+    try:
+        details = await processor.retrieve_method(token=payment_token, kind=kind)
+        method = await _store(gw.sessions, link, details, now)
+    except TokenizeError as exc:
+        return _not_saved(exc)
+    return await _saved(gw, link, method)
+
+
+async def _saved(gw: Any, link: LinkInfo, method: PaymentMethod) -> web.Response:
     label = method_label(method.kind, method.brand, method.last4)
     conv = await gw.store.get(link.conversation_id)
     if conv is not None:  # the conversation hears of it after this page has answered
@@ -433,9 +553,10 @@ async def _tokenize_and_store(
     today: date,
     now: Any,
 ) -> PaymentMethod:
+    details: CardToken | BankToken
     if kind == "card":
         year = int(str(form.get("exp_year")))
-        card = await processor.tokenize_card(
+        details = await processor.tokenize_card(
             number=str(form.get("card_number") or ""),
             exp_month=int(str(form.get("exp_month"))),
             exp_year=year + 2000 if year < 100 else year,
@@ -443,32 +564,41 @@ async def _tokenize_and_store(
             name=str(form.get("card_name") or ""),
             today=today,
         )
-        row = PaymentMethod(
-            member_id=link.member_id,
-            token=card.token,
-            kind="card",
-            brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-            holder_name=card.holder_name,
-            is_active=True,
-            created_at=now,
-        )
     else:
-        bank = await processor.tokenize_bank(
+        details = await processor.tokenize_bank(
             routing=str(form.get("routing") or ""),
             account=str(form.get("account") or ""),
             kind=str(form.get("account_type") or ""),
             name=str(form.get("bank_name") or ""),
         )
+    return await _store(factory, link, details, now)
+
+
+async def _store(
+    factory: Any, link: LinkInfo, details: CardToken | BankToken, now: Any
+) -> PaymentMethod:
+    """Keep what the processor returned: the token, kind, brand, last four, expiry and name."""
+    if isinstance(details, CardToken):
         row = PaymentMethod(
             member_id=link.member_id,
-            token=bank.token,
-            kind=bank.kind,
-            brand=bank.brand,
-            last4=bank.last4,
-            holder_name=bank.holder_name,
+            token=details.token,
+            kind="card",
+            brand=details.brand,
+            last4=details.last4,
+            exp_month=details.exp_month,
+            exp_year=details.exp_year,
+            holder_name=details.holder_name,
+            is_active=True,
+            created_at=now,
+        )
+    else:
+        row = PaymentMethod(
+            member_id=link.member_id,
+            token=details.token,
+            kind=details.kind,
+            brand=details.brand,
+            last4=details.last4,
+            holder_name=details.holder_name,
             is_active=True,
             created_at=now,
         )

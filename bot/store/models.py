@@ -572,3 +572,51 @@ class Agent(Base):
     presence: Mapped[str] = mapped_column(String(8), default="offline")  # online|away|offline
     last_seen_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by `jecbot agents disable`: the agent can no longer sign in and every session ends.
+    disabled_at: Mapped[datetime | None] = mapped_column()
+    # The base32 TOTP secret once the agent enrolled a second factor (`jecbot agents enrol-totp`).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted, so one code cannot be replayed within its 30 seconds.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# --- Console sessions and sign-in attempts (bot/gateway/console/sessions.py) ----------------------
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in console session, held server-side so it can be revoked.
+
+    The cookie carries a random session id; only its SHA-256 (`id_hash`) is stored, so a database
+    dump gives nobody a usable cookie. A session ends at `expires_at` (the absolute lifetime),
+    after the inactivity timeout since `last_seen_at`, or when `revoked_at` is set (sign-out,
+    password change, the agent disabled).
+    """
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_agent", "agent_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(String(30))
+
+
+class ConsoleSignInAttempt(Base):
+    """One refused console sign-in, counted per username and per client address (HMACs of
+    both, never the values) to throttle password guessing."""
+
+    __tablename__ = "console_sign_in_attempts"
+    __table_args__ = (
+        Index("ix_console_sign_in_attempts_user_time", "username_key", "at"),
+        Index("ix_console_sign_in_attempts_address_time", "address_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_key: Mapped[str] = mapped_column(String(64))
+    address_key: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column()

@@ -47,6 +47,31 @@ async def test_widget_conversation_survives_a_reload(stack, browser):
     ]
 
 
+async def test_end_chat_clears_the_token_and_the_transcript_from_the_browser(stack, browser):
+    """A shared computer: after "End chat" and a reload, the next person sees nothing of it."""
+    page = await browser.new_page(viewport={"width": 1100, "height": 800})
+    await page.goto(stack["base"] + "/")
+    await page.get_by_role("button", name="Open chat: Jefferson Energy chat").click()
+    await send(page, "check balance")
+    log = page.get_by_role("log", name="Conversation")
+    await expect(log).to_contain_text("Your balance is $142.87")
+    first = stack["rasa"].calls[-1]["sender"]
+    await page.get_by_role("button", name="End chat and clear it from this browser").click()
+    await expect(log).not_to_contain_text("142.87")
+    stored = await page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
+    assert "token" not in stored and first not in stored
+    await send(page, "thanks")  # without a reload: a new conversation at once
+    await expect(log).to_contain_text("You said: thanks")
+    assert stack["rasa"].calls[-1]["sender"] != first
+    await page.reload()
+    await page.get_by_role("button", name="Open chat: Jefferson Energy chat").click()
+    log = page.get_by_role("log", name="Conversation")
+    await send(page, "hello again")
+    await expect(log).to_contain_text("Hi! How can I help?")
+    await expect(log).not_to_contain_text("142.87")
+    assert stack["rasa"].calls[-1]["sender"] != first  # a new conversation
+
+
 async def test_widget_works_with_the_keyboard_only_on_a_phone_screen(stack, browser):
     page = await browser.new_page(viewport={"width": 360, "height": 740})
     await page.goto(stack["base"] + "/")

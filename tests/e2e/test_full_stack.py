@@ -225,6 +225,70 @@ async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_s
     assert transcript[0] == ("in", "member") and ("out", "bot") in transcript
 
 
+async def test_a_card_saved_on_the_secure_page_is_offered_for_the_payment_at_once(
+    rasa_stack, gateway, http, undo_new_payments
+) -> None:
+    """Item 21 end to end: "add a new card", the secure page, then "Pay $142.87 with it now?"."""
+    dana = Texter(http, gateway, DANA_PHONE)
+    outbox_before = max_id(rasa_stack, "outbox")
+    methods_before = max_id(rasa_stack, "payment_methods")
+    try:
+        await dana.text("whats my balance")
+        await dana.text("30833")
+        await dana.text("pay my bill")
+        amount_question = " ".join(
+            await dana.text(code_sent_to(rasa_stack, DANA_PHONE, outbox_before))
+        )
+        method_question = " ".join(await dana.text(choice_number(amount_question, "Full $142.87")))
+        link_reply = " ".join(await dana.text(choice_number(method_question, "Add a new card")))
+        found = re.search(r"https?://\S+?(/pay/[\w.-]+)", link_reply)
+        assert found, link_reply
+        page_url = gateway.url + found.group(1)  # the link names the configured public address
+        jar = aiohttp.CookieJar(unsafe=True)  # the page's CSRF cookie on a bare IP address
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            page = await (await browser.get(page_url)).text()
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+            saved = await browser.post(
+                page_url,
+                data={
+                    "csrf": csrf,
+                    "kind": "card",
+                    "card_number": "5555 5555 5555 4444",
+                    "exp_month": "8",
+                    "exp_year": "2030",
+                    "cvv": "123",
+                    "card_name": "Dana Whitfield",
+                },
+            )
+            assert saved.status == 200 and "Mastercard ending 4444" in await saved.text()
+
+        deadline = asyncio.get_running_loop().time() + TURN_SECONDS
+        texts: list[str] = []
+        while asyncio.get_running_loop().time() < deadline:
+            texts = [
+                body
+                for (body,) in rasa_stack.sql(
+                    'select body from outbox where "to" = :to and id > :after order by id',
+                    to=DANA_PHONE,
+                    after=outbox_before,
+                )
+            ]
+            if any("with it now?" in t for t in texts):
+                break
+            await asyncio.sleep(1)
+        assert any("Your Mastercard ending 4444 is saved." in t for t in texts), texts
+        assert any(t.startswith("Pay $142.87 with it now?") for t in texts), texts
+        done = await dana.text("YES")
+        assert done[0].startswith("Done. Payment of $142.87 received, confirmation P-"), done
+        rows = rasa_stack.sql(
+            "select method_label from payments order by id desc limit 1",
+        )
+        assert rows == [("Mastercard ending 4444",)]
+    finally:
+        rasa_stack.execute("delete from payments where payment_method_id > :b", b=methods_before)
+        rasa_stack.execute("delete from payment_methods where id > :b", b=methods_before)
+
+
 # ------------------------------------------------------------------ web: a person, then the bot
 
 

@@ -14,7 +14,7 @@ from bot.actions.common import current_identity
 from bot.actions.deps import get_deps
 from bot.actions.identity import texts
 from bot.actions.identity.confirm import OTP_PURPOSE, code_destination, otp_service
-from bot.actions.identity.verify import phone_path_accounts, verification_service
+from bot.actions.identity.verify import account_ref, phone_path_accounts, verification_service
 from bot.actions.tracker import asked_before, channel_of, client_ip_of, phone_of
 from bot.services.identity import locked_message
 from bot.services.otp import SendStatus
@@ -93,7 +93,10 @@ class ActionAskAccountChoice(Action):
         accounts = await deps.members.accounts_for_member(identity.member_id)
         dispatcher.utter_message(
             text=texts.ACCOUNT_CHOICE_QUESTION,
-            buttons=[texts.account_button(a) for a in accounts],
+            buttons=[
+                texts.account_button(a, account_ref(deps, tracker.sender_id, a.id))
+                for a in accounts
+            ],
         )
         return []
 

@@ -46,12 +46,14 @@ def account_chosen(account: AccountRecord) -> str:
     return f"OK, account ending {account.last4} ({account.service_address})."
 
 
-def account_button(account: AccountRecord) -> dict[str, str]:
-    """'Account ending 5560 (27 Broad St, Wrens)'; the payload names the account for the form."""
+def account_button(account: AccountRecord, ref: str) -> dict[str, str]:
+    """'Account ending 5560 (27 Broad St, Wrens)'; the payload carries `ref`, an opaque id of the
+    account for this conversation (`verify.account_ref`), never the account number: a button's
+    payload stays in the browser's transcript and the tracker."""
     return intent_button(
         f"Account ending {account.last4} ({account.service_address})",
         "inform",
-        {"account_number": account.account_number},
+        {"account_number": ref},
     )
 
 

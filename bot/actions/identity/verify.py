@@ -7,6 +7,7 @@ reaches the database unvalidated, and one verification call is made when both fa
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import Any
 
@@ -32,6 +33,7 @@ from bot.services.identity import (
     normalize_zip,
 )
 from bot.services.members import AccountRecord
+from bot.services.throttle import hmac_key
 
 MAX_ANSWER_CHARS = 200
 STOPPED = "stopped"  # journey value: the gate failed for good; no journey action runs
@@ -81,6 +83,29 @@ def _success_slots(
 
 def _dollars(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
+
+
+ACCOUNT_REF_PREFIX = "acct-"
+
+
+def account_ref(deps: ActionDeps, conversation_id: str, account_id: int) -> str:
+    """The opaque id an account-choice button carries: an HMAC of the conversation and the
+    account's row id, meaningless outside this conversation and never the account number."""
+    digest = hmac_key(deps.settings.secret_key, "account-choice", f"{conversation_id}:{account_id}")
+    return ACCOUNT_REF_PREFIX + digest[:16]
+
+
+def account_for_ref(
+    deps: ActionDeps, conversation_id: str, answer: str, accounts: list[AccountRecord]
+) -> AccountRecord | None:
+    """The account whose button `answer` is (mapped back server-side), if any."""
+    answer = answer.strip()
+    if not answer.startswith(ACCOUNT_REF_PREFIX):
+        return None
+    for account in accounts:
+        if hmac.compare_digest(account_ref(deps, conversation_id, account.id), answer):
+            return account
+    return None
 
 
 def pick_account(answer: str, accounts: list[AccountRecord]) -> AccountRecord | None:
@@ -140,6 +165,11 @@ class ValidateVerifyForm(FormValidationAction):
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"account_number": None}
         text = str(value or "")[:MAX_ANSWER_CHARS]
+        if (
+            text.strip().startswith(ACCOUNT_REF_PREFIX)
+            and tracker.get_slot("requested_slot") == "account_choice"
+        ):
+            return {"account_number": None}  # an account-choice button: validate_account_choice
         number = normalize_account_number(text)
         if number is None:
             found = re.findall(r"(?<![\d-])\d{10}(?![\d-])", text)
@@ -190,7 +220,12 @@ class ValidateVerifyForm(FormValidationAction):
         if identity is None:
             return {"account_choice": None}
         accounts = await deps.members.accounts_for_member(identity.member_id)
-        chosen = pick_account(str(value or "")[:MAX_ANSWER_CHARS], accounts)
+        answer = str(value or "")[:MAX_ANSWER_CHARS]
+        chosen = account_for_ref(deps, tracker.sender_id, answer, accounts) or (
+            None
+            if answer.strip().startswith(ACCOUNT_REF_PREFIX)
+            else pick_account(answer, accounts)
+        )
         if chosen is None:
             dispatcher.utter_message(text=texts.ACCOUNT_CHOICE_UNCLEAR)
             return {"account_choice": None, "account_number": None}

@@ -16,6 +16,7 @@ from bot.actions.common import buttons_or_choices, current_identity
 from bot.actions.deps import get_deps
 from bot.actions.payment import texts
 from bot.actions.payment.forms import NEW_METHOD, usable_methods
+from bot.actions.payment.method_added import METHOD_ADDED_INTENT
 from bot.actions.tracker import latest_intent
 from bot.services.members import MethodRecord
 
@@ -101,8 +102,13 @@ class ActionAskPaymentConfirm(Action):
             summary = await deps.members.balance(identity.account_id, deps.today())
             if deps.profile.payments.warn_above_balance and amount > summary.amount_due_cents:
                 dispatcher.utter_message(text=texts.above_balance(amount, summary.amount_due_cents))
+        just_saved = latest_intent(tracker) == METHOD_ADDED_INTENT
         dispatcher.utter_message(
-            text=texts.confirm_question(amount, label, back),
+            text=(
+                texts.pay_with_saved_question(amount)
+                if just_saved
+                else texts.confirm_question(amount, label, back)
+            ),
             buttons=buttons_or_choices(texts.confirm_buttons()),
         )
         return []

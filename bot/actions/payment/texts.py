@@ -129,6 +129,18 @@ def confirm_question(amount_cents: int, label: str, resuming: bool) -> str:
     )
 
 
+def pay_with_saved_question(amount_cents: int) -> str:
+    """The confirmation right after a method was saved on the secure page (its label was just
+    said: "Your Visa ending 4242 is saved.")."""
+    return f"Pay {format_cents(amount_cents)} with it now? Reply YES to pay or NO to stop."
+
+
+SAVED_VERIFY_AGAIN = "To pay with it, say \"pay my bill\" and I'll check it's you again first."
+SAVED_SAY_PAY = 'Whenever you\'re ready, say "pay my bill" and you can choose it.'
+SAVED_NOTHING_DUE = "Nothing is due on your account right now, so there's nothing to pay today."
+SAVED_NOT_FOUND = 'I couldn\'t find that payment method. Say "pay my bill" to choose one.'
+
+
 def confirm_buttons() -> list[dict[str, Any]]:
     return [intent_button("Yes, pay", "affirm"), intent_button("No, stop", "deny")]
 

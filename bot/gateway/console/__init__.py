@@ -12,13 +12,20 @@ from aiohttp import web
 
 from bot.gateway.console import views
 from bot.gateway.console.auth import SessionCodec
+from bot.gateway.console.sessions import HashingPool
 from bot.gateway.state import SETTINGS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
+async def _close_pool(app: web.Application) -> None:
+    app[views.HASHING].close()
+
+
 def setup_console(app: web.Application) -> None:
     app[views.CODEC] = SessionCodec(app[SETTINGS])
+    app[views.HASHING] = HashingPool()
+    app.on_cleanup.append(_close_pool)
     r = app.router
     r.add_get("/console/login", views.login_form, name="console_login")
     r.add_post("/console/login", views.login)

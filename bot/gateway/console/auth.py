@@ -1,10 +1,14 @@
-"""Agent sign-in: argon2 password hashes, signed session cookies with an inactivity timeout, CSRF.
+"""Agent sign-in: argon2 password hashes, signed session cookies, a second factor, CSRF.
 
-Why a signed cookie and not a session table: the console needs no server-side session data
-beyond "which agent, since when, which CSRF token", and a signed cookie (itsdangerous, keyed with
-`settings.secret_key`) survives gateway restarts and replicas without a new table. Inactivity is
-enforced with the `seen` time inside the cookie, read with the gateway's clock (tests inject it),
-and the cookie is re-issued on every request, so 30 minutes without a request signs the agent out.
+The cookie (itsdangerous, keyed with the console's purpose key) names a server-side session
+(`console.sessions`): the cookie alone proves nothing once that session is revoked, expired or
+idle. Inactivity is also enforced with the `seen` time inside the cookie, read with the gateway's
+clock (tests inject it), and the cookie is re-issued on every request, so 30 minutes without a
+request signs the agent out.
+
+The second factor is a TOTP code (RFC 6238, an authenticator app; `jecbot agents enrol-totp`).
+It is required when `CONSOLE_TOTP=on`, or `auto` on an installation that is not local; a code is
+accepted once (its time step is remembered), one step of clock drift either way.
 
 Cookies are HTTP-only and SameSite=Strict; `Secure` is set whenever the public URL is https
 (`PUBLIC_BASE_URL`), so plain-http localhost development still works.
@@ -17,12 +21,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pyotp
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from bot.config import Settings
+from bot.config import Settings, is_local
 from bot.core.keys import Purpose, keyring
 
 SESSION_COOKIE = "jec_console"
@@ -50,11 +55,46 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def totp_required(settings: Settings) -> bool:
+    """Whether agents must give a TOTP code to sign in (`CONSOLE_TOTP`)."""
+    if settings.console_totp == "auto":
+        return not is_local(settings)
+    return settings.console_totp == "on"
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, username: str, issuer: str) -> str:
+    """The otpauth:// URI an authenticator app imports (as a QR code or typed)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
+
+
+def totp_step(secret: str | None, code: object, now: datetime, last_step: int | None) -> int | None:
+    """The time step `code` belongs to (now, or one step either side), if it is right and newer
+    than `last_step` (a code is good once); None otherwise."""
+    if not secret or not isinstance(code, str):
+        return None
+    code = code.strip().replace(" ", "")
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
 @dataclass(frozen=True)
 class ConsoleSession:
     agent_id: int
     csrf: str
     seen: datetime
+    sid: str = ""
 
 
 def secure_cookies(settings: Settings) -> bool:
@@ -77,7 +117,10 @@ class SessionCodec:
         try:
             data = self._serializer.loads(raw)
             session = ConsoleSession(
-                int(data["a"]), str(data["c"]), datetime.fromisoformat(data["s"])
+                int(data["a"]),
+                str(data["c"]),
+                datetime.fromisoformat(data["s"]),
+                str(data.get("i") or ""),
             )
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
@@ -91,7 +134,12 @@ class SessionCodec:
 
     def write(self, response: web.StreamResponse, session: ConsoleSession) -> None:
         value = self._serializer.dumps(
-            {"a": session.agent_id, "c": session.csrf, "s": session.seen.isoformat()}
+            {
+                "a": session.agent_id,
+                "c": session.csrf,
+                "s": session.seen.isoformat(),
+                "i": session.sid,
+            }
         )
         response.set_cookie(
             SESSION_COOKIE,
@@ -130,8 +178,11 @@ class SessionCodec:
         return isinstance(expected, str) and hmac.compare_digest(expected, submitted)
 
 
-def new_session(agent_id: int, now: datetime) -> ConsoleSession:
-    return ConsoleSession(agent_id, secrets.token_urlsafe(24), now)
+def new_session(agent_id: int, now: datetime, sid: str = "", csrf: str = "") -> ConsoleSession:
+    """The cookie's claims for a session (`sid` and `csrf` from `console.sessions`)."""
+    return ConsoleSession(
+        agent_id, csrf or secrets.token_urlsafe(24), now, sid or secrets.token_urlsafe(32)
+    )
 
 
 def csrf_ok(session: ConsoleSession, submitted: object) -> bool:

@@ -81,9 +81,19 @@ def layout(
 </html>"""
 
 
-def login_page(csrf: str, error: str | None = None, notice: str | None = None) -> str:
+def login_page(
+    csrf: str, error: str | None = None, notice: str | None = None, totp: bool = False
+) -> str:
     alert = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
     info = f'<p class="notice" role="status">{e(notice)}</p>' if notice else ""
+    code = (
+        """
+      <label for="code">Code from your authenticator app</label>
+      <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
+        pattern="[0-9 ]{6,7}" maxlength="7" required>"""
+        if totp
+        else ""
+    )
     body = f"""
     <h1>Sign in</h1>{alert}{info}
     <form method="post" action="/console/login" class="stack">
@@ -91,7 +101,8 @@ def login_page(csrf: str, error: str | None = None, notice: str | None = None) -
       <label for="username">Username</label>
       <input id="username" name="username" autocomplete="username" required autofocus>
       <label for="password">Password</label>
-      <input id="password" name="password" type="password" autocomplete="current-password" required>
+      <input id="password" name="password" type="password" autocomplete="current-password"
+        required>{code}
       <button type="submit">Sign in</button>
     </form>"""
     return layout("Sign in", body, page="login")

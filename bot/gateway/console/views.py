@@ -1,8 +1,14 @@
 """Handlers of the agent console (`/console`). Every POST checks the session's CSRF token.
 
-Sign-in state lives in a signed cookie (`console.auth`); each page load or form post re-issues it,
-so 30 minutes without one signs the agent out. The presence heartbeat and the live event stream
-do not count as activity: an unattended console times out.
+Sign-in state is a server-side session named by a signed cookie (`console.sessions`,
+`console.auth`); each page load or form post re-issues the cookie and records activity, so 30
+minutes without one signs the agent out. The presence heartbeat and the live event stream do not
+count as activity: an unattended console times out. The event stream re-checks its session every
+few seconds and closes once it is revoked or expired.
+
+Who sees what: an agent sees the waiting handoffs and their own; an admin sees every handoff, but
+read-only unless it is theirs. Every view of a transcript or account summary (page or live
+stream) writes an audit entry.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +26,7 @@ from sqlalchemy import func, select, update
 
 from bot.core.dates import local_date
 from bot.core.money import format_cents
-from bot.gateway.console import pages
+from bot.gateway.console import pages, sessions
 from bot.gateway.console.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -28,16 +35,25 @@ from bot.gateway.console.auth import (
     SessionCodec,
     csrf_ok,
     new_session,
+    totp_required,
+    totp_step,
     verify_password,
 )
+from bot.gateway.console.sessions import HashingPool, PoolBusy
 from bot.gateway.handoff import CONSOLE_CHANNEL, HANDOFF, AgentInfo, HandoffRouter
 from bot.gateway.state import GATEWAY, Gateway
+from bot.services import audit
 from bot.store.db import session_scope
 from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
 
 log = logging.getLogger(__name__)
 
 CODEC = web.AppKey("console_codec", SessionCodec)
+HASHING = web.AppKey("console_hashing", HashingPool)
+# How often the live event stream re-checks its session (seconds).
+STREAM_RECHECK_SECONDS = 10.0
+REFUSED = "That username and password don't match. Please try again."
+REFUSED_TOTP = "That username, password and code don't match. Please try again."
 
 
 @dataclass
@@ -82,6 +98,11 @@ def signed_in(
         codec = request.app[CODEC]
         now = gw.clock()
         session = codec.read(request, now)
+        live = await sessions.live_session(gw.sessions, session.sid, now) if session else None
+        if session is not None and (
+            live is None or live.agent_id != session.agent_id or not csrf_ok(session, live.csrf)
+        ):
+            session = None
         wants_json = request.method == "POST" and request.headers.get(CSRF_HEADER) is not None
         if session is None:
             if wants_json or request.path.endswith("/events"):
@@ -105,7 +126,8 @@ def signed_in(
                 )
         response = await handler(Ctx(request, gw, router, agent, session, form))
         if refresh and not response.prepared:
-            codec.write(response, ConsoleSession(session.agent_id, session.csrf, now))
+            await sessions.touch(gw.sessions, session.sid, now)
+            codec.write(response, ConsoleSession(session.agent_id, session.csrf, now, session.sid))
         return response
 
     return wrapper
@@ -123,11 +145,25 @@ async def login_form(request: web.Request) -> web.Response:
         if request.query.get("expired")
         else None
     )
-    response.text = pages.login_page(token, notice=notice)
+    response.text = pages.login_page(
+        token, notice=notice, totp=totp_required(request.app[GATEWAY].settings)
+    )
+    return response
+
+
+def _refused(
+    codec: SessionCodec, status: int, error: str, totp: bool, retry_after: int | None = None
+) -> web.Response:
+    response = _html("", status=status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    token = codec.new_login_token(response)
+    response.text = pages.login_page(token, error=error, totp=totp)
     return response
 
 
 async def login(request: web.Request) -> web.Response:
+    """Sign in: throttle, password (in the hashing pool), second factor, a new session."""
     gw = request.app[GATEWAY]
     codec = request.app[CODEC]
     form = await request.post()
@@ -135,37 +171,64 @@ async def login(request: web.Request) -> web.Response:
         return web.Response(
             status=403, text="Missing or wrong CSRF token. Reload the sign-in page and try again."
         )
-    username = str(form.get("username") or "").strip().lower()
-    password = str(form.get("password") or "")
+    username = str(form.get("username") or "").strip().lower()[:200]
+    password = str(form.get("password") or "")[:1000]
+    needs_totp = totp_required(gw.settings)
+    refused = REFUSED_TOTP if needs_totp else REFUSED
+    now = gw.clock()
+    keys = sessions.throttle_keys(gw.settings.secret_key, username, request.remote)
+    until = await sessions.locked_until(gw.sessions, keys, now)
+    if until is not None:
+        wait = max(1, int((until - now).total_seconds()))
+        minutes = max(1, -(-wait // 60))
+        log.warning("console sign-in refused while locked")
+        return _refused(
+            codec,
+            429,
+            f"Too many sign-in attempts. Please wait {minutes} minute"
+            f"{'s' if minutes != 1 else ''} and try again.",
+            needs_totp,
+            retry_after=wait,
+        )
     async with session_scope(gw.sessions) as session:
         agent = (
             await session.execute(select(Agent).where(Agent.username == username))
         ).scalar_one_or_none()
-    ok = await asyncio.to_thread(verify_password, agent.password_hash if agent else None, password)
-    if not ok or agent is None:
+    try:
+        ok = await request.app[HASHING].run(
+            verify_password, agent.password_hash if agent else None, password
+        )
+    except PoolBusy:
+        return _refused(codec, 503, "Sign-in is busy. Please try again in a moment.", needs_totp)
+    step: int | None = None
+    if ok and agent is not None and needs_totp:
+        step = totp_step(agent.totp_secret, form.get("code"), now, agent.totp_last_step)
+        if agent.totp_secret is None:
+            log.warning("agent %s has no second factor enrolled (jecbot agents)", agent.username)
+    if not ok or agent is None or agent.disabled_at is not None or (needs_totp and step is None):
         log.info("console sign-in refused")
-        response = _html("", status=401)
-        token = codec.new_login_token(response)
-        response.text = pages.login_page(
-            token, error="That username and password don't match. Please try again."
-        )
-        return response
-    now = gw.clock()
+        await sessions.record_failure(gw.sessions, keys, now)
+        return _refused(codec, 401, refused, needs_totp)
     async with session_scope(gw.sessions) as session:
-        await session.execute(
-            update(Agent).where(Agent.id == agent.id).values(presence="online", last_seen_at=now)
-        )
+        values: dict[str, Any] = {"presence": "online", "last_seen_at": now}
+        if step is not None:
+            values["totp_last_step"] = step
+        await session.execute(update(Agent).where(Agent.id == agent.id).values(**values))
+    lifetime = timedelta(hours=gw.settings.console_session_hours)
+    sid, csrf = await sessions.create_session(gw.sessions, agent.id, now, lifetime)
     response = _redirect("/console")
-    codec.write(response, new_session(agent.id, now))
+    codec.write(response, new_session(agent.id, now, sid=sid, csrf=csrf))
     log.info("agent %s signed in", agent.username)
     return response
 
 
 async def _logout(ctx: Ctx) -> web.StreamResponse:
+    now = ctx.gw.clock()
     async with session_scope(ctx.gw.sessions) as session:
         await session.execute(
             update(Agent).where(Agent.id == ctx.agent.id).values(presence="offline")
         )
+    await sessions.revoke(ctx.gw.sessions, ctx.session.sid, "logout", now)
     response = _redirect("/console/login")
     ctx.request.app[CODEC].clear(response)
     return response
@@ -223,8 +286,13 @@ async def _queue_html(ctx: Ctx) -> str:
     mine = [
         r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) == ctx.agent.id
     ]
+    # Other agents' conversations are listed for admins only (read-only).
     others = [
-        r for r in rows if r.status == "assigned" and agent_ids.get(r.handoff_id) != ctx.agent.id
+        r
+        for r in rows
+        if ctx.agent.is_admin
+        and r.status == "assigned"
+        and agent_ids.get(r.handoff_id) != ctx.agent.id
     ]
     return pages.queue_region(waiting, mine, others, ctx.session.csrf, ctx.gw.clock())
 
@@ -309,11 +377,40 @@ def _handoff_id(ctx: Ctx) -> int:
         raise web.HTTPNotFound() from None
 
 
+def may_view(agent: AgentInfo, row: HandoffRequest) -> bool:
+    """A waiting handoff (to decide whether to take it), one's own, or any for an admin."""
+    return agent.is_admin or row.status == "waiting" or row.agent_id == agent.id
+
+
+async def _audit_view(
+    ctx: Ctx, row: HandoffRequest, action: str, details: dict[str, Any] | None = None
+) -> None:
+    async with session_scope(ctx.gw.sessions) as session:
+        await audit.record(
+            session,
+            actor=f"agent:{ctx.agent.username}",
+            action=action,
+            account_id=row.account_id,
+            conversation_id=row.conversation_id,
+            channel="console",
+            details={"handoff_id": row.id, **(details or {})},
+            now=ctx.gw.clock(),
+        )
+
+
 async def _conversation(ctx: Ctx) -> web.StreamResponse:
     handoff_id = _handoff_id(ctx)
     row = await ctx.router.handoff(handoff_id)
-    if row is None:
+    if row is None or not may_view(ctx.agent, row):
+        if row is not None:
+            log.warning("agent %s refused handoff %s", ctx.agent.username, handoff_id)
         return _html(pages.message_page("Not found", "There is no such conversation."), 404)
+    await _audit_view(
+        ctx,
+        row,
+        "console.transcript_viewed",
+        {"account_summary": row.account_id is not None},
+    )
     agent = await ctx.router.agent(row.agent_id) if row.agent_id else None
     messages = await ctx.gw.store.messages_after(row.conversation_id, 0)
     account_html = await _account_html(ctx, row.account_id)
@@ -336,7 +433,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
             presence=ctx.agent.presence,
             csrf=ctx.session.csrf,
             row=_row(row, agent.display_name if agent else None),
-            mine=row.agent_id == ctx.agent.id or ctx.agent.is_admin,
+            mine=row.agent_id == ctx.agent.id,
             messages=messages,
             tz=ctx.gw.profile.timezone,
             account_html=account_html,
@@ -373,8 +470,17 @@ async def _take(ctx: Ctx) -> web.StreamResponse:
     return _redirect("/console?m=lost")
 
 
+async def _is_mine(ctx: Ctx, handoff_id: int) -> bool:
+    row = await ctx.router.handoff(handoff_id)
+    return row is not None and row.agent_id == ctx.agent.id
+
+
 async def _reply(ctx: Ctx) -> web.StreamResponse:
     handoff_id = _handoff_id(ctx)
+    if not await _is_mine(ctx, handoff_id):
+        return web.Response(
+            status=409, text="This conversation is not yours to answer (or the reply was empty)."
+        )
     sent = await ctx.router.reply(handoff_id, ctx.agent, str(ctx.form.get("text") or ""))
     if sent is None:
         return web.Response(
@@ -385,6 +491,8 @@ async def _reply(ctx: Ctx) -> web.StreamResponse:
 
 async def _transfer(ctx: Ctx) -> web.StreamResponse:
     handoff_id = _handoff_id(ctx)
+    if not await _is_mine(ctx, handoff_id):
+        return _redirect(f"/console/handoffs/{handoff_id}?m=transfer_failed")
     try:
         target_id = int(str(ctx.form.get("agent_id") or ""))
     except ValueError:
@@ -397,7 +505,7 @@ async def _transfer(ctx: Ctx) -> web.StreamResponse:
 
 async def _end(ctx: Ctx) -> web.StreamResponse:
     handoff_id = _handoff_id(ctx)
-    if not await ctx.router.hand_back(handoff_id, ctx.agent):
+    if not await _is_mine(ctx, handoff_id) or not await ctx.router.hand_back(handoff_id, ctx.agent):
         return web.Response(status=409, text="This conversation is not yours to end.")
     return _redirect("/console?m=ended")
 
@@ -464,6 +572,12 @@ async def _events(ctx: Ctx) -> web.StreamResponse:
     request = ctx.request
     hub = ctx.gw.hub
     conversation_id = request.query.get("conversation") or None
+    if conversation_id:
+        row = await _viewable_handoff(ctx, conversation_id)
+        if row is None:
+            log.warning("agent %s refused a live stream", ctx.agent.username)
+            return web.json_response({"error": "not_yours"}, status=403)
+        await _audit_view(ctx, row, "console.transcript_streamed")
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -484,9 +598,9 @@ async def _events(ctx: Ctx) -> web.StreamResponse:
             if conversation_id:
                 async with hub.subscribe(conversation_id) as conv_events:
                     tasks.append(asyncio.create_task(forward(conv_events)))
-                    await _stream(response, merged)
+                    await _stream(ctx, response, merged, conversation_id)
             else:
-                await _stream(response, merged)
+                await _stream(ctx, response, merged, None)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -496,15 +610,66 @@ async def _events(ctx: Ctx) -> web.StreamResponse:
     return response
 
 
-async def _stream(response: web.StreamResponse, merged: asyncio.Queue[dict[str, Any]]) -> None:
+async def _viewable_handoff(ctx: Ctx, conversation_id: str) -> HandoffRequest | None:
+    """The newest handoff of `conversation_id` that this agent may view, if any."""
+    async with session_scope(ctx.gw.sessions) as session:
+        rows = (
+            (
+                await session.execute(
+                    select(HandoffRequest)
+                    .where(HandoffRequest.conversation_id == conversation_id)
+                    .order_by(HandoffRequest.id.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return next((r for r in rows if may_view(ctx.agent, r)), None)
+
+
+async def _still_allowed(ctx: Ctx, conversation_id: str | None) -> bool:
+    """The stream's session is still live (and, for a conversation, still viewable)."""
+    live = await sessions.live_session(ctx.gw.sessions, ctx.session.sid, ctx.gw.clock())
+    if live is None or live.agent_id != ctx.agent.id:
+        return False
+    agent = await ctx.router.agent(ctx.agent.id)
+    if agent is None:
+        return False
+    if conversation_id is None:
+        return True
+    ctx.agent = agent
+    return await _viewable_handoff(ctx, conversation_id) is not None
+
+
+async def _stream(
+    ctx: Ctx,
+    response: web.StreamResponse,
+    merged: asyncio.Queue[dict[str, Any]],
+    conversation_id: str | None,
+) -> None:
+    """Forward events; every `STREAM_RECHECK_SECONDS` re-check the session and, once it is
+    revoked, expired or the conversation no longer viewable, say so and close."""
     await response.write(b": connected\n\n")
+    loop = asyncio.get_running_loop()
+    last_write = last_check = loop.time()
     while True:
+        recheck = STREAM_RECHECK_SECONDS
         try:
-            event = await asyncio.wait_for(merged.get(), timeout=20)
+            event = await asyncio.wait_for(merged.get(), timeout=min(recheck, 20))
         except TimeoutError:
-            await response.write(b": keep-alive\n\n")
+            event = None
+        if loop.time() - last_check >= recheck:
+            last_check = loop.time()
+            if not await _still_allowed(ctx, conversation_id):
+                await response.write(b'event: signed_out\ndata: {"error": "signed_out"}\n\n')
+                return
+        if event is None:
+            if loop.time() - last_write >= 20:
+                await response.write(b": keep-alive\n\n")
+                last_write = loop.time()
             continue
         await response.write(f"data: {json.dumps(event)}\n\n".encode())
+        last_write = loop.time()
 
 
 def route(

@@ -32,6 +32,7 @@
   var retry = 0;
   var typingTimer = null;
   var quickBox = null;
+  var reconnectTimer = null;
 
   function loadState() {
     try {
@@ -93,7 +94,13 @@
   closeBtn.type = "button";
   closeBtn.setAttribute("aria-label", "Close chat");
   closeBtn.textContent = "\u00d7";
+  // "End chat": forget this conversation in this browser (token and transcript), for shared
+  // computers. The next message starts a new conversation, which knows nothing of this one.
+  var endBtn = el("button", "jecw-end", "End chat");
+  endBtn.type = "button";
+  endBtn.setAttribute("aria-label", "End chat and clear it from this browser");
   header.appendChild(h);
+  header.appendChild(endBtn);
   header.appendChild(closeBtn);
 
   var log = el("div", "jecw-log");
@@ -168,6 +175,24 @@
   }
   bubble.addEventListener("click", function () { if (panel.hidden) { openPanel(); } else { closePanel(); } });
   closeBtn.addEventListener("click", closePanel);
+  endBtn.addEventListener("click", endChat);
+  function endChat() {
+    if (ws) { ws.onclose = null; ws.onmessage = null; try { ws.close(1000, "chat ended"); } catch (e) { /* closed */ } }
+    ws = null;
+    clearTimeout(reconnectTimer);
+    try { window.localStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
+    state = { token: null, conversationId: null, pending: [] };
+    lastSeq = 0;
+    bySeq = {};
+    byClientId = {};
+    clearQuickReplies();
+    while (log.firstChild) { log.removeChild(log.firstChild); }
+    setTyping(false);
+    greeted = false;
+    greet();
+    setStatus("Chat ended and cleared from this browser. Type a message to start a new one.");
+    input.focus();
+  }
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { closePanel(); } });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : submit(); }
@@ -272,6 +297,7 @@
     state.pending.push(item);
     saveState();
     byClientId[item.client_id] = render({ sender: "member", text: text }, true);
+    if (!ws) { connect(); }  // after "End chat": a new conversation; sent on its welcome
     transmit(item);
   }
   function transmit(item) {
@@ -338,7 +364,7 @@
   function scheduleReconnect() {
     setStatus("Connection lost. Reconnecting\u2026 Messages you send now will be delivered.");
     var delay = Math.min(15000, 1000 * Math.pow(2, retry++));
-    setTimeout(connect, delay);
+    reconnectTimer = setTimeout(connect, delay);
   }
   window.addEventListener("online", function () { if (!ws) { connect(); } });
 

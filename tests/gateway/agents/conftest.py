@@ -47,6 +47,7 @@ def settings(sqlite_url: str, fake_rasa: ControlledRasa, tmp_path: Any) -> Setti
         secret_key="test-secret-key",
         twilio_auth_token=AUTH_TOKEN,
         http_timeout_seconds=5.0,
+        console_totp="off",  # the second factor has its own tests (tests/security)
     )
 
 

@@ -73,5 +73,10 @@
       if (event.type === "message" && page === "conversation") { appendMessage(event); }
       if ((event.type === "queue" || event.type === "member_message") && page === "queue") { refreshQueue(); }
     };
+    // The session was revoked or expired (sign-out elsewhere, password change, agent disabled).
+    source.addEventListener("signed_out", function () {
+      source.close();
+      window.location.href = "/console/login?expired=1";
+    });
   }
 })();

@@ -1,9 +1,41 @@
 /* Secure payment page: the same checks as the server (Luhn, ABA routing checksum, expiry, name),
-   shown next to each field before anything is sent. No third-party code; nothing is stored. */
+   shown next to each field before anything is sent. Nothing is stored. With a hosted-fields
+   processor the processor's own script takes the numbers and this file only passes its token. */
 (function () {
   "use strict";
   var form = document.getElementById("pay-form");
   if (!form) { return; }
+
+  // Hosted fields: the processor's script (window.jecHostedFields, docs/security.md) draws its own
+  // fields in #hosted-fields; this page sends only the token it returns, never a number.
+  if (form.getAttribute("data-mode") === "hosted") {
+    var hosted = window.jecHostedFields;
+    var box = document.getElementById("hosted-fields");
+    var summary = document.getElementById("error-summary");
+    var chosenKind = function () {
+      var c = form.querySelector('input[name="kind"]:checked');
+      return c ? c.value : "card";
+    };
+    var mount = function () {
+      if (hosted && box) { hosted.mount(box, { publishableKey: box.getAttribute("data-key"), kind: chosenKind() }); }
+    };
+    var fail = function (message) {
+      summary.textContent = message || "Please check your details and try again.";
+      summary.hidden = false;
+      summary.focus && summary.focus();
+    };
+    if (!hosted) { fail("The secure fields could not load. Please reload this page."); return; }
+    mount();
+    form.querySelectorAll('input[name="kind"]').forEach(function (r) { r.addEventListener("change", mount); });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      hosted.tokenize().then(function (token) {
+        form.querySelector('input[name="payment_token"]').value = token;
+        form.submit();
+      }, function (err) { fail(err && err.message); });
+    });
+    return;
+  }
 
   function digits(v) { return (v || "").replace(/[\s-]/g, ""); }
   function luhn(d) {
