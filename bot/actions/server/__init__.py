@@ -26,8 +26,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
-from bot.config import exit_if_insecure, listen_problems, load_settings
+from bot.config import Settings, exit_if_insecure, listen_problems, load_settings
 from bot.core.keys import ACTION_KEY_HEADER, Purpose, keyring
+from bot.logs import configure_logging, conversation_id_var
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def guard(app: Sanic, keys: Sequence[str]) -> Sanic:
 
     @app.on_request
     async def require_key(request: Request) -> HTTPResponse | None:
+        conversation_id_var.set(_sender_of(request))
         if request.path in OPEN_PATHS or authorised(keys, request.headers.get(ACTION_KEY_HEADER)):
             return None
         log.warning("Refused an action call without the action-server key from %s", request.ip)
@@ -55,8 +57,29 @@ def guard(app: Sanic, keys: Sequence[str]) -> Sanic:
     return app
 
 
-def create_guarded_app(executor: ActionExecutor, keys: Sequence[str], **options: Any) -> Sanic:
-    """rasa-sdk's app for `executor`, guarded (module level: each Sanic worker builds one)."""
+def _sender_of(request: Request) -> str | None:
+    """The conversation an action call is for (Rasa's `sender_id`), for the log lines."""
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - a malformed body is refused later; the log just has no id
+        return None
+    sender = body.get("sender_id") if isinstance(body, dict) else None
+    return sender[:64] if isinstance(sender, str) else None
+
+
+def create_guarded_app(
+    executor: ActionExecutor,
+    keys: Sequence[str],
+    log_settings: Settings | None = None,
+    **options: Any,
+) -> Sanic:
+    """rasa-sdk's app for `executor`, guarded (module level: each Sanic worker builds one).
+
+    Each worker process installs the operators' logging (LOG_FORMAT text|json, masked, with the
+    conversation id on every line) itself: rasa-sdk's coloured handler would otherwise be the
+    only one, unmasked, in the worker."""
+    if log_settings is not None:
+        configure_logging(log_settings)
     return guard(create_app_for_serve(executor, **options), keys)
 
 
@@ -90,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             create_guarded_app,
             executor,
             tuple(keys),
+            settings,
             cors_origins=args.cors,
             auto_reload=args.auto_reload,
             endpoints=args.endpoints,
