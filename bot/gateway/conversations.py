@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -223,6 +223,31 @@ class ConversationStore:
                 .all()
             )
             return [_stored(r) for r in rows]
+
+    async def quiet_spell(
+        self, conversation_id: str, longer_than: timedelta, now: datetime
+    ) -> tuple[datetime | None, int]:
+        """(time of the last message, or None without messages; seq of the last message before
+        the latest quiet spell longer than `longer_than`, counting the spell up to `now`, or 0).
+
+        A replay starts after that seq: what was said before a long silence (a verified
+        member's balance, say) is not shown again to whoever reopens the chat later.
+        """
+        async with session_scope(self._factory) as session:
+            rows = await session.execute(
+                select(ConversationMessage.seq, ConversationMessage.created_at)
+                .where(ConversationMessage.conversation_id == conversation_id)
+                .order_by(ConversationMessage.seq.desc())
+            )
+            last_at: datetime | None = None
+            later = now
+            for seq, created_at in rows:
+                if last_at is None:
+                    last_at = created_at
+                if later - created_at > longer_than:
+                    return last_at, seq
+                later = created_at
+            return last_at, 0
 
     async def offered_buttons(self, conversation_id: str) -> list[dict[str, Any]]:
         """The buttons the conversation's latest replies offer: those of the outbound messages

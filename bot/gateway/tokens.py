@@ -3,14 +3,16 @@
 Signed with the conversation-token purpose key (itsdangerous), so a browser can resume only a
 conversation the gateway gave it. The token carries the time it was issued, read with the
 gateway's clock; the gateway issues a fresh one every time the widget connects, and refuses one
-older than `WEB_TOKEN_IDLE_HOURS` (a day by default). So a chat left alone on a shared computer
-for a day cannot be reopened by the next person: they get a new, empty conversation.
+older than `WEB_TOKEN_IDLE_HOURS` (a day by default); the gateway also refuses a token whose
+conversation's last message is older than that (`idle_too_long`), however often the page
+reconnected. So a chat left alone on a shared computer for a day cannot be reopened by the next
+person: they get a new, empty conversation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -39,6 +41,10 @@ class ConversationTokens:
 
     def issue(self, conversation_id: str) -> str:
         return self._serializer.dumps({"c": conversation_id, "t": int(self._clock().timestamp())})
+
+    def idle_too_long(self, last_message_at: datetime) -> bool:
+        """Whether a conversation whose last message was at this time is too idle to resume."""
+        return self._clock() - last_message_at > timedelta(seconds=self._max_age)
 
     def read(self, token: object) -> str | None:
         """The conversation id in a valid token; None for a missing, forged or expired one."""

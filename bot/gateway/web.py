@@ -5,6 +5,11 @@ and the last sequence number it has; the gateway answers welcome, replays what t
 in order, then streams new messages. Member messages carry a `client_id`, acknowledged with the
 stored `seq`, so a re-send after a reconnect is never a second message.
 
+On a shared computer (docs/security.md, item 11): a token whose conversation has been silent
+for `WEB_TOKEN_IDLE_HOURS` starts a new conversation, and nothing said before a silence longer
+than the verified identity lasts (the profile's `session_idle_minutes`) is replayed; in both
+cases the welcome says `reset` and the widget clears what it shows.
+
 At the edge (`bot.gateway.edge`, docs/security.md): only allowed origins may connect; connections,
 new conversations and messages are rate-limited with a friendly "slow down" message; text is
 cleaned and capped; a `payload` counts only when it is a button the assistant just offered, and
@@ -18,6 +23,8 @@ import contextlib
 import json
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +82,19 @@ async def _refuse(ws: web.WebSocketResponse, text: str) -> None:
     await ws.close(code=RATE_LIMITED, message=b"rate limited")
 
 
+@dataclass(frozen=True)
+class _Greeting:
+    """The conversation a hello opens, the seq to replay after, and whether the browser must
+    first clear what it shows (an older conversation, or messages from before a long silence)."""
+
+    conv: ConversationInfo
+    last_seq: int
+    reset: bool = False
+
+
 async def _hello(
     gw: Gateway, edge: Edge, ws: web.WebSocketResponse, address: str
-) -> tuple[ConversationInfo, int] | None:
+) -> _Greeting | None:
     try:
         msg = await ws.receive(timeout=gw.options.hello_timeout_seconds)
     except TimeoutError:
@@ -98,16 +115,24 @@ async def _hello(
     conversation_id = gw.tokens.read(token) if isinstance(token, str) and token.isascii() else None
     conv = await gw.store.get(conversation_id) if conversation_id else None
     last_seq = hello.get("last_seq")
+    if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
+        last_seq = 0
+    floor = 0
+    if conv is not None:
+        identity_lasts = timedelta(minutes=gw.profile.verification.session_idle_minutes)
+        last_at, floor = await gw.store.quiet_spell(conv.id, identity_lasts, gw.clock())
+        if last_at is not None and gw.tokens.idle_too_long(last_at):
+            conv = None  # silent for too long: the token no longer opens it
     if conv is None:  # no token, a forged or expired one: a fresh conversation
         if not await edge.limits.new_conversation(address):
             log.warning("refused a new web conversation from %s: too many", address)
             await _refuse(ws, too_many_chats(gw.texts.member_services_phone))
             return None
         conv = await gw.store.new_web_conversation()
-        last_seq = 0
-    if not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0:
-        last_seq = 0
-    return conv, last_seq
+        return _Greeting(conv, 0, reset=isinstance(token, str) and bool(token))
+    if floor:  # the identity expired in that silence: nothing from before it again
+        return _Greeting(conv, floor, reset=True)
+    return _Greeting(conv, last_seq)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -128,7 +153,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         greeting = await _hello(gw, edge, ws, address)
         if greeting is None:
             return ws
-        await _serve(gw, edge, ws, address, *greeting)
+        await _serve(gw, edge, ws, address, greeting)
     return ws
 
 
@@ -137,16 +162,21 @@ async def _serve(
     edge: Edge,
     ws: web.WebSocketResponse,
     address: str,
-    conv: ConversationInfo,
-    last_seq: int,
+    greeting: _Greeting,
 ) -> None:
+    conv = greeting.conv
     sock = _Socket(ws, address)
-    sock.sent_max_seq = last_seq
+    sock.sent_max_seq = greeting.last_seq
     await ws.send_json(
-        {"type": "welcome", "token": gw.tokens.issue(conv.id), "conversation_id": conv.id}
+        {
+            "type": "welcome",
+            "token": gw.tokens.issue(conv.id),
+            "conversation_id": conv.id,
+            "reset": greeting.reset,
+        }
     )
     async with gw.hub.subscribe(conv.id) as queue:
-        missed = await gw.store.messages_after(conv.id, last_seq)
+        missed = await gw.store.messages_after(conv.id, greeting.last_seq)
         for message in missed:
             await sock.send(message.to_wire())
         await gw.store.mark_delivered(conv.id, [m.seq for m in missed if m.direction == "out"])

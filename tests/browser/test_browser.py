@@ -72,6 +72,43 @@ async def test_end_chat_clears_the_token_and_the_transcript_from_the_browser(sta
     assert stack["rasa"].calls[-1]["sender"] != first  # a new conversation
 
 
+# Keeps the page's WebSockets reachable, so that a test can drop the connection.
+RECORD_SOCKETS = """
+(function () {
+  var Native = window.WebSocket;
+  window.__jecSockets = [];
+  window.WebSocket = function (url, protocols) {
+    var ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    window.__jecSockets.push(ws);
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+})();
+"""
+
+
+async def test_a_chat_left_open_is_cleared_once_the_identity_expired(stack, browser):
+    """A shared computer: the page left open reconnects after the member's verified identity
+    expired; the widget clears what it showed, and the chat goes on in the same conversation."""
+    page = await browser.new_page(viewport={"width": 1100, "height": 800})
+    await page.add_init_script(RECORD_SOCKETS)
+    await page.goto(stack["base"] + "/")
+    await page.get_by_role("button", name="Open chat: Jefferson Energy chat").click()
+    await send(page, "check balance")
+    log = page.get_by_role("log", name="Conversation")
+    await expect(log).to_contain_text("Your balance is $142.87")
+    first = stack["rasa"].calls[-1]["sender"]
+
+    idle = stack["app"][GATEWAY].profile.verification.session_idle_minutes
+    stack["clock"].advance(minutes=idle + 1)
+    await page.evaluate("window.__jecSockets.forEach(function (ws) { ws.close(); })")
+    await expect(log).not_to_contain_text("142.87")
+    await expect(log).not_to_contain_text("check balance")
+    await send(page, "thanks")
+    await expect(log).to_contain_text("You said: thanks")
+    assert stack["rasa"].calls[-1]["sender"] == first
+
+
 async def test_widget_works_with_the_keyboard_only_on_a_phone_screen(stack, browser):
     page = await browser.new_page(viewport={"width": 360, "height": 740})
     await page.goto(stack["base"] + "/")

@@ -28,6 +28,7 @@
   var lastSeq = 0;                  // highest seq shown on this page (0 after a reload: full replay)
   var bySeq = {};
   var byClientId = {};
+  var typedHere = {};               // client_ids of the messages typed on this page since it loaded
   var ws = null;
   var retry = 0;
   var typingTimer = null;
@@ -182,6 +183,13 @@
     clearTimeout(reconnectTimer);
     try { window.localStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
     state = { token: null, conversationId: null, pending: [] };
+    clearTranscript();
+    setStatus("Chat ended and cleared from this browser. Type a message to start a new one.");
+    input.focus();
+  }
+  // Forget what this page shows of the conversation (the gateway's welcome says "reset" when the
+  // browser must not keep it: an expired conversation, or messages from before a long silence).
+  function clearTranscript() {
     lastSeq = 0;
     bySeq = {};
     byClientId = {};
@@ -189,9 +197,16 @@
     while (log.firstChild) { log.removeChild(log.firstChild); }
     setTyping(false);
     greeted = false;
-    greet();
-    setStatus("Chat ended and cleared from this browser. Type a message to start a new one.");
-    input.focus();
+    if (!panel.hidden) { greet(); }
+  }
+  // On "reset": unsent messages kept from before this page loaded (perhaps someone else's) are
+  // dropped; those typed on this page are shown again and sent.
+  function resetTranscript() {
+    clearTranscript();
+    state.pending = state.pending.filter(function (p) { return typedHere[p.client_id]; });
+    state.pending.forEach(function (p) {
+      byClientId[p.client_id] = render({ sender: "member", text: p.text }, true);
+    });
   }
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { closePanel(); } });
   input.addEventListener("keydown", function (e) {
@@ -295,6 +310,7 @@
   function sendMember(text, payload) {
     var item = { client_id: newClientId(), text: text, payload: payload };
     state.pending.push(item);
+    typedHere[item.client_id] = true;
     saveState();
     byClientId[item.client_id] = render({ sender: "member", text: text }, true);
     if (!ws) { connect(); }  // after "End chat": a new conversation; sent on its welcome
@@ -349,6 +365,7 @@
         setStatus("");
         if (state.token && frame.token && frame.conversation_id && state.conversationId &&
             state.conversationId !== frame.conversation_id) { lastSeq = 0; }
+        if (frame.reset === true) { resetTranscript(); }
         state.token = frame.token;
         state.conversationId = frame.conversation_id;
         saveState();
