@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, current_identity, scrub_card_numbers
+from bot.actions.common import Identity, JourneyForm, current_identity, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.tracker import channel_of, phone_of
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_sensitive
@@ -232,19 +232,12 @@ class ActionAskCallbackPhone(Action):
         return []
 
 
-class ValidateCallbackForm(FormValidationAction):
+class ValidateCallbackForm(JourneyForm):
     """Phone (E.164), best time and topic: short, free text, never a card number."""
 
-    def name(self) -> str:
-        return "validate_callback_form"
+    action_name = "validate_callback_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         # Callbacks are a verified-tier request (docs/policies.md, "Identity tiers"). A gate that
         # failed for good ends the form at once; action_submit_callback then explains (or stays
         # silent).

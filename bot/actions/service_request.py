@@ -13,12 +13,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, reask, require_tier, scrub_card_numbers
+from bot.actions.common import (
+    JourneyForm,
+    buttons_or_choices,
+    reask,
+    require_tier,
+    scrub_card_numbers,
+)
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.tracker import channel_of, yes_no
 from bot.core.dates import weekday_date
@@ -68,17 +74,10 @@ def summary_text(kind: str, place: str, address: str | None, day: date, phone: s
     return f"Move service from {place} to {address} on {weekday_date(day)}. Is that right?"
 
 
-class ValidateServiceRequestForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_service_request_form"
+class ValidateServiceRequestForm(JourneyForm):
+    action_name = "validate_service_request_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         return list(QUESTIONS.get(tracker.get_slot("sr_kind") or "", QUESTIONS["stop"]))
 
     async def _fail(

@@ -7,14 +7,13 @@ asks again through `common.reask`; a card or bank number typed in is never kept.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, reask, require_tier
+from bot.actions.common import Identity, JourneyForm, reask, require_tier
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import (
@@ -54,14 +53,10 @@ async def secure_page_message(deps: ActionDeps, tracker: Tracker, identity: Iden
     return texts.secure_page(link.url)
 
 
-class _DraftTermsValidation(FormValidationAction):
+class _DraftTermsValidation(JourneyForm):
     """`validate_<slot>` methods shared by the enroll and change forms. Each is safe to call twice
     in one turn (Rasa calls the form's validation during slot extraction and again in the form):
     an already-clean value passes silently, and a message is sent only for raw member text."""
-
-    @abstractmethod
-    def name(self) -> str:
-        """Subclasses name themselves; being abstract keeps rasa-sdk from registering this base."""
 
     def _fail(
         self,
@@ -233,16 +228,9 @@ class _DraftTermsValidation(FormValidationAction):
 class ValidateDraftForm(_DraftTermsValidation):
     """Enrollment: day, amount rule (and amount), bank account, then the authorization."""
 
-    def name(self) -> str:
-        return "validate_draft_form"
+    action_name = "validate_draft_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         deps = await get_deps()
         return [
             "draft_day",
@@ -255,16 +243,9 @@ class ValidateDraftForm(_DraftTermsValidation):
 class ValidateDraftChangeForm(_DraftTermsValidation):
     """Change: what to change, the new value, then the new authorization."""
 
-    def name(self) -> str:
-        return "validate_draft_change_form"
+    action_name = "validate_draft_change_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         deps = await get_deps()
         what = tracker.get_slot("draft_change_what")
         middle = {

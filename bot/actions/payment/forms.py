@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -122,11 +122,10 @@ def pick_method(
     return None
 
 
-class ValidatePaymentForm(FormValidationAction):
+class ValidatePaymentForm(common.JourneyForm):
     """Reads each answer of the payment form; only clean values reach the slots."""
 
-    def name(self) -> str:
-        return "validate_payment_form"
+    action_name = "validate_payment_form"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -140,13 +139,7 @@ class ValidatePaymentForm(FormValidationAction):
                 events.insert(0, SlotSet(slot, tracker.slots.get(slot)))
         return events
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         if tracker.slots.get("payment_method") == NEW_METHOD:
             return [s for s in domain_slots if s != "payment_confirm"]
         return domain_slots
