@@ -8,16 +8,17 @@ every action calls first (docs/conversation-design.md, "Defence in depth").
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.deps import get_deps
 from bot.actions.tracker import idle_gap
 from bot.core.masking import find_bank_numbers, find_card_numbers
 from bot.services.identity import Tier, VerificationRules, tier_still_valid
@@ -25,6 +26,9 @@ from bot.services.identity import Tier, VerificationRules, tier_still_valid
 if TYPE_CHECKING:
     from bot.actions.deps import ActionDeps
     from bot.services.members import AccountRecord
+
+# rasa-sdk's dispatcher, by a name short enough for one-line signatures.
+Dispatcher = CollectingDispatcher
 
 # Slots that make up the identity; cleared together on log out and when the gate fails.
 IDENTITY_SLOTS = (
@@ -285,3 +289,31 @@ class JourneyForm(FormValidationAction):
     @abstractmethod
     async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         """The slots still to ask, in order (`domain_slots` is the form's list in the domain)."""
+
+
+class AccountAction(Action, ABC):
+    """An answer about the verified member's own account, named by `action_name`.
+
+    `run` re-checks the tier and reads the account fresh (`own_account`, which tells the member
+    why when it cannot), then calls `answer`. Abstract, so rasa-sdk never registers it.
+    """
+
+    action_name: ClassVar[str]
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        deps = await get_deps()
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
+            return []
+        return await self.answer(dispatcher, tracker, deps, account)
+
+    @abstractmethod
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
+    ) -> list[Any]:
+        """Answer the member about `account` (already checked to be theirs)."""
