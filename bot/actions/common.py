@@ -291,11 +291,11 @@ class JourneyForm(FormValidationAction):
         """The slots still to ask, in order (`domain_slots` is the form's list in the domain)."""
 
 
-class AccountAction(Action, ABC):
-    """An answer about the verified member's own account, named by `action_name`.
+class JourneyAction(Action, ABC):
+    """An action named by `action_name` whose work, `act`, gets the process's deps.
 
-    `run` re-checks the tier and reads the account fresh (`own_account`, which tells the member
-    why when it cannot), then calls `answer`. Abstract, so rasa-sdk never registers it.
+    rasa-sdk calls `run(dispatcher, tracker, domain)`; no journey reads the domain, and all
+    need the deps, so this base fetches them once. Abstract, so rasa-sdk never registers it.
     """
 
     action_name: ClassVar[str]
@@ -306,7 +306,21 @@ class AccountAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[Any]:
-        deps = await get_deps()
+        return await self.act(dispatcher, tracker, await get_deps())
+
+    @abstractmethod
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
+        """Do the action's work; returns the events to apply."""
+
+
+class AccountAction(JourneyAction):
+    """An answer about the verified member's own account.
+
+    `act` re-checks the tier and reads the account fresh (`own_account`, which tells the member
+    why when it cannot), then calls `answer`. Abstract, so rasa-sdk never registers it.
+    """
+
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         account = await own_account(dispatcher, tracker, deps)
         if account is None:
             return []

@@ -17,7 +17,14 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, JourneyForm, current_identity, scrub_card_numbers
+from bot.actions.common import (
+    Dispatcher,
+    Identity,
+    JourneyAction,
+    JourneyForm,
+    current_identity,
+    scrub_card_numbers,
+)
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.tracker import channel_of, phone_of
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_sensitive
@@ -107,17 +114,13 @@ def callback_offer_buttons() -> list[dict[str, str]]:
     ]
 
 
-class ActionTalkToHuman(Action):
+class ActionTalkToHuman(JourneyAction):
     """In agent hours with someone online: queue, say the place and wait, pause the bot.
     Otherwise: say when we open (or that nobody is free), offer a callback and the 24/7 line."""
 
-    def name(self) -> str:
-        return "action_talk_to_human"
+    action_name = "action_talk_to_human"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         now = deps.now()
         hours = OfficeHours(deps.profile)
         outage = deps.profile.phones.outage_24_7
@@ -208,16 +211,12 @@ async def default_phone(tracker: Tracker, deps: ActionDeps) -> str | None:
     return None
 
 
-class ActionAskCallbackPhone(Action):
+class ActionAskCallbackPhone(JourneyAction):
     """Ask which number to call, offering the number we already know as a one-tap yes."""
 
-    def name(self) -> str:
-        return "action_ask_callback_phone"
+    action_name = "action_ask_callback_phone"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         known = await default_phone(tracker, deps)
         if known:
             dispatcher.utter_message(
@@ -309,16 +308,12 @@ class ValidateCallbackForm(JourneyForm):
         return {slot: text}
 
 
-class ActionSubmitCallback(Action):
+class ActionSubmitCallback(JourneyAction):
     """Record the callback and say who calls, at which number, and when."""
 
-    def name(self) -> str:
-        return "action_submit_callback"
+    action_name = "action_submit_callback"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         clear = [SlotSet(slot, None) for slot in CALLBACK_SLOTS]
         if tracker.get_slot("gate_stopped"):
             return clear  # the identity gate already said why and gave the phone number

@@ -19,6 +19,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.common import (
+    Dispatcher,
+    JourneyAction,
     JourneyForm,
     buttons_or_choices,
     reask,
@@ -170,14 +172,10 @@ class ActionAskSrAddress(Action):
         return []
 
 
-class ActionAskSrDate(Action):
-    def name(self) -> str:
-        return "action_ask_sr_date"
+class ActionAskSrDate(JourneyAction):
+    action_name = "action_ask_sr_date"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         kind = tracker.get_slot("sr_kind")
         rule = "A weekday, up to 60 days out, like Dec 8 or next Monday."
         if kind == "stop":
@@ -191,14 +189,10 @@ class ActionAskSrDate(Action):
         return []
 
 
-class ActionAskSrConfirmed(Action):
-    def name(self) -> str:
-        return "action_ask_sr_confirmed"
+class ActionAskSrConfirmed(JourneyAction):
+    action_name = "action_ask_sr_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         kind = tracker.get_slot("sr_kind") or "stop"
         place = await _account_place(deps, tracker.get_slot("account_id"))
         day = date.fromisoformat(tracker.get_slot("sr_date"))
@@ -211,14 +205,10 @@ class ActionAskSrConfirmed(Action):
         return []
 
 
-class ActionServiceRequestSubmit(Action):
-    def name(self) -> str:
-        return "action_service_request_submit"
+class ActionServiceRequestSubmit(JourneyAction):
+    action_name = "action_service_request_submit"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
