@@ -112,18 +112,25 @@ def _first_draft_and_text(
     return starts_on, text
 
 
+@dataclass(frozen=True)
+class _Signed:
+    """When, where and how the member agreed, and where their copy goes (masked)."""
+
+    now: datetime
+    channel: str
+    verified_how: str
+    conversation_id: str | None
+    copy_sent_to: str | None
+
+
 async def _authorize(
     session: AsyncSession,
+    signed: _Signed,
     *,
     action: str,
     text: str,
     account: Account,
     enrollment: DraftEnrollment,
-    now: datetime,
-    channel: str,
-    verified_how: str,
-    conversation_id: str | None,
-    copy_sent_to: str | None,
     details: dict[str, object],
 ) -> None:
     """Store the member's authorization (`action`: enroll, change or cancel) with its audit entry
@@ -133,11 +140,11 @@ async def _authorize(
             enrollment_id=enrollment.id,
             action=action,
             text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
+            accepted_at=signed.now,
+            channel=signed.channel,
+            verified_how=signed.verified_how,
+            conversation_id=signed.conversation_id,
+            copy_sent_to=signed.copy_sent_to,
         )
     )
     await audit.record(
@@ -145,11 +152,11 @@ async def _authorize(
         actor=f"member:{account.member_id}",
         action=f"draft.{action}",
         account_id=account.id,
-        conversation_id=conversation_id,
-        channel=channel,
-        verified_how=verified_how,
+        conversation_id=signed.conversation_id,
+        channel=signed.channel,
+        verified_how=signed.verified_how,
         details={"enrollment_id": enrollment.id, **details},
-        now=now,
+        now=signed.now,
     )
     await session.flush()
 
@@ -206,15 +213,11 @@ async def enroll(
     await session.flush()
     await _authorize(
         session,
+        _Signed(now, channel, verified_how, conversation_id, copy_sent_to),
         action="enroll",
         text=text,
         account=account,
         enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        copy_sent_to=copy_sent_to,
         details={
             "draft_day": draft_day,
             "amount_rule": amount_rule,
@@ -284,15 +287,11 @@ async def change(
     enrollment.starts_on = starts_on
     await _authorize(
         session,
+        _Signed(now, channel, verified_how, conversation_id, copy_sent_to),
         action="change",
         text=text,
         account=account,
         enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        copy_sent_to=copy_sent_to,
         details={
             "before": before,
             "draft_day": new_day,
@@ -332,17 +331,13 @@ async def cancel(
     enrollment.ends_on = still or today
     await _authorize(
         session,
+        _Signed(now, channel, verified_how, conversation_id, copy_sent_to),
         action="cancel",
         text=drafts.cancellation_text(
             profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
         ),
         account=account,
         enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        copy_sent_to=copy_sent_to,
         details={
             "first_skipped": first_skipped.isoformat(),
             "still_happening": still.isoformat() if still else None,
