@@ -22,6 +22,7 @@ from bot.actions.deps import get_deps
 from bot.actions.tracker import idle_gap
 from bot.core.masking import find_bank_numbers, find_card_numbers
 from bot.services.identity import Tier, VerificationRules, tier_still_valid
+from bot.services.payment_links import create_link
 
 if TYPE_CHECKING:
     from bot.actions.deps import ActionDeps
@@ -166,6 +167,26 @@ async def own_account(
         )
         return None
     return account
+
+
+async def secure_link(
+    deps: ActionDeps, tracker: Tracker, identity: Identity, purpose: str = "add_method"
+) -> str:
+    """A single-use secure-page link for the member's chosen account (`purpose`: add_method for
+    a card or bank account, add_bank for a draft's bank account): numbers never go in the chat."""
+    if identity.account_id is None:
+        raise ValueError("no account chosen: require_tier or the form checks it first")
+    link = await create_link(
+        deps.sessions,
+        secret_key=deps.settings.secret_key,
+        public_base_url=deps.settings.public_base_url,
+        member_id=identity.member_id,
+        account_id=identity.account_id,
+        conversation_id=tracker.sender_id,
+        now=deps.now(),
+        purpose=purpose,
+    )
+    return link.url
 
 
 def cleared_identity_events() -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, JourneyForm, reask, require_tier
+from bot.actions.common import Identity, JourneyForm, reask, require_tier, secure_link
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import (
@@ -28,7 +28,6 @@ from bot.core.amounts import parse_amount
 from bot.services import drafts
 from bot.services.identity import Tier
 from bot.services.members import MethodRecord
-from bot.services.payment_links import create_link
 
 FULL_AMOUNT_WORDS = ("full", "all of", "whole", "total", "balance", "what i owe")
 FIXED_AMOUNT_WORDS = ("fixed", "same amount", "set amount", "flat")
@@ -39,18 +38,7 @@ CHANGE_AMOUNT_WORDS = ("amount", "how much", "full", "fixed", "$")
 
 async def secure_page_message(deps: ActionDeps, tracker: Tracker, identity: Identity) -> str:
     """A single-use link to add a bank account on the secure page (never in the chat)."""
-    assert identity.account_id is not None
-    link = await create_link(
-        deps.sessions,
-        secret_key=deps.settings.secret_key,
-        public_base_url=deps.settings.public_base_url,
-        member_id=identity.member_id,
-        account_id=identity.account_id,
-        conversation_id=tracker.sender_id,
-        now=deps.now(),
-        purpose="add_bank",
-    )
-    return texts.secure_page(link.url)
+    return texts.secure_page(await secure_link(deps, tracker, identity, purpose="add_bank"))
 
 
 class _DraftTermsValidation(JourneyForm):

@@ -23,7 +23,6 @@ from bot.core.amounts import parse_amount
 from bot.core.answers import yes_no as yes_no_words
 from bot.core.masking import find_card_numbers
 from bot.services.members import MethodRecord
-from bot.services.payment_links import create_link
 from bot.services.payment_rules import check_amount
 
 FORM_SLOTS = ("payment_amount_choice", "payment_amount_cents", "payment_method", "payment_confirm")
@@ -68,22 +67,6 @@ def contains_card_number(text: str) -> tuple[bool, bool]:
 def reset_form_events() -> list[dict[str, Any]]:
     """Clear the form's slots (after a submit, a cancel or a refusal)."""
     return [SlotSet(slot, None) for slot in ALL_FORM_SLOTS] + [SlotSet("requested_slot", None)]
-
-
-async def secure_link(deps: ActionDeps, tracker: Tracker, identity: common.Identity) -> str:
-    """A one-time secure-page link to add a card or bank account for this member's account."""
-    if identity.account_id is None:
-        raise ValueError("no account chosen: require_tier or the form checks it first")
-    link = await create_link(
-        deps.sessions,
-        secret_key=deps.settings.secret_key,
-        public_base_url=deps.settings.public_base_url,
-        member_id=identity.member_id,
-        account_id=identity.account_id,
-        conversation_id=tracker.sender_id,
-        now=deps.now(),
-    )
-    return link.url
 
 
 def pick_method(
@@ -164,7 +147,7 @@ class ValidatePaymentForm(common.JourneyForm):
                 tracker, now=deps.now(), rules=deps.rules.verification
             )
             if identity is not None and identity.account_id is not None:
-                url = await secure_link(deps, tracker, identity)
+                url = await common.secure_link(deps, tracker, identity)
                 template = texts.CARD_NOT_KEPT if raw else texts.MASKED_LINK
                 dispatcher.utter_message(text=template.format(url=url))
             elif raw:
