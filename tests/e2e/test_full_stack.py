@@ -28,7 +28,7 @@ import pytest
 from bot.gateway.agents_cli import create_agent
 from bot.gateway.signatures import sign
 from bot.gateway.simulate import twiml_bodies
-from e2e.conftest import Gateway, Stack
+from e2e.conftest import Gateway, Stack, code_sent_to, max_id
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -39,23 +39,6 @@ HANDBACK = "You're back with the automated assistant. Anything else I can help w
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def max_id(stack: Stack, table: str) -> int:
-    return int(stack.sql(f"select coalesce(max(id), 0) from {table}")[0][0])
-
-
-def code_sent_to(stack: Stack, destination: str, after_id: int) -> str:
-    rows = stack.sql(
-        'select body from outbox where "to" = :to and id > :after order by id desc',
-        to=destination,
-        after=after_id,
-    )
-    for (body,) in rows:
-        match = re.search(r"code: (\d{6})\b", body)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no code was texted to {destination}; outbox: {[r[0] for r in rows]}")
 
 
 def choice_number(sms_text: str, title_part: str) -> str:
