@@ -287,16 +287,38 @@ def reask(
 
 
 class JourneyForm(FormValidationAction):
-    """A form's validator: named by `action_name`, its slot list from `slots_for`.
+    """A form's validator: named by `action_name`, its slot list from `slots_for`, a missed
+    answer re-asked by `miss`.
 
     rasa-sdk's `required_slots` takes four arguments no journey uses; this base keeps that
     signature in one place. Abstract (no `slots_for`), so rasa-sdk never registers it.
     """
 
     action_name: ClassVar[str]
+    failures_slot: ClassVar[str] = ""  # the slot that counts misses in a row, for `miss`
 
     def name(self) -> str:
         return self.action_name
+
+    def miss(
+        self,
+        dispatcher: Dispatcher,
+        tracker: Tracker,
+        deps: ActionDeps,
+        slot: str,
+        message: str,
+        buttons: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Re-ask `slot` with `message` (`reask`, counting in `failures_slot`)."""
+        return reask(
+            dispatcher,
+            tracker,
+            slot=slot,
+            counter=self.failures_slot,
+            message=message,
+            member_services_phone=deps.profile.phones.member_services,
+            buttons=buttons,
+        )
 
     async def required_slots(
         self,

@@ -23,7 +23,6 @@ from bot.actions.common import (
     JourneyAction,
     JourneyForm,
     buttons_or_choices,
-    reask,
     require_tier,
     scrub_card_numbers,
 )
@@ -78,26 +77,15 @@ def summary_text(kind: str, place: str, address: str | None, day: date, phone: s
 
 class ValidateServiceRequestForm(JourneyForm):
     action_name = "validate_service_request_form"
+    failures_slot = "sr_failures"
 
     async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         return list(QUESTIONS.get(tracker.get_slot("sr_kind") or "", QUESTIONS["stop"]))
 
     async def _fail(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        slot: str,
-        text: str,
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str
     ) -> dict[str, Any]:
-        deps = await get_deps()
-        return reask(
-            dispatcher,
-            tracker,
-            slot=slot,
-            counter="sr_failures",
-            message=text,
-            member_services_phone=deps.profile.phones.member_services,
-        )
+        return self.miss(dispatcher, tracker, await get_deps(), slot, text)
 
     async def validate_sr_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

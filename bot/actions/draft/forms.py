@@ -13,7 +13,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, JourneyForm, reask, require_tier, secure_link
+from bot.actions.common import Identity, JourneyForm, require_tier, secure_link
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import (
@@ -46,24 +46,7 @@ class _DraftTermsValidation(JourneyForm):
     in one turn (Rasa calls the form's validation during slot extraction and again in the form):
     an already-clean value passes silently, and a message is sent only for raw member text."""
 
-    def _fail(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-        slot: str,
-        message: str,
-        buttons: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        return reask(
-            dispatcher,
-            tracker,
-            slot=slot,
-            counter="draft_failures",
-            message=message,
-            member_services_phone=deps.profile.phones.member_services,
-            buttons=buttons,
-        )
+    failures_slot = "draft_failures"
 
     def _refuse_number(
         self, dispatcher: CollectingDispatcher, slot: str, kind: str
@@ -91,7 +74,7 @@ class _DraftTermsValidation(JourneyForm):
         try:
             day = drafts.validate_draft_day(day_words(candidate), deps.profile)
         except drafts.DraftError as error:
-            return self._fail(
+            return self.miss(
                 dispatcher,
                 tracker,
                 deps,
@@ -123,9 +106,9 @@ class _DraftTermsValidation(JourneyForm):
             try:
                 cents = drafts.validate_terms("fixed", parsed.cents, deps.profile)
             except drafts.DraftError as error:
-                return self._fail(dispatcher, tracker, deps, "draft_amount_rule", str(error))
+                return self.miss(dispatcher, tracker, deps, "draft_amount_rule", str(error))
             return {"draft_amount_rule": "fixed", "draft_fixed_amount": cents}
-        return self._fail(
+        return self.miss(
             dispatcher,
             tracker,
             deps,
@@ -148,7 +131,7 @@ class _DraftTermsValidation(JourneyForm):
             return self._refuse_number(dispatcher, "draft_fixed_amount", kind)
         parsed = parse_amount(latest_entity(tracker, "amount") or text)
         if parsed.cents is None:
-            return self._fail(
+            return self.miss(
                 dispatcher,
                 tracker,
                 deps,
@@ -158,7 +141,7 @@ class _DraftTermsValidation(JourneyForm):
         try:
             cents = drafts.validate_terms("fixed", parsed.cents, deps.profile)
         except drafts.DraftError as error:
-            return self._fail(dispatcher, tracker, deps, "draft_fixed_amount", str(error))
+            return self.miss(dispatcher, tracker, deps, "draft_fixed_amount", str(error))
         return {"draft_fixed_amount": cents}
 
     async def validate_draft_method_id(
@@ -197,7 +180,7 @@ class _DraftTermsValidation(JourneyForm):
             dispatcher.utter_message(text=await secure_page_message(deps, tracker, identity))
             return {"draft_method_id": None}
         message = texts.METHOD_NOT_A_CARD if choice == "card" else texts.METHOD_AGAIN
-        return self._fail(
+        return self.miss(
             dispatcher, tracker, deps, "draft_method_id", message, texts.method_buttons(banks)
         )
 
@@ -209,7 +192,7 @@ class _DraftTermsValidation(JourneyForm):
             return {"draft_authorized": None}
         answer = yes_no(tracker, value)
         if answer is None:
-            return self._fail(dispatcher, tracker, deps, "draft_authorized", texts.AUTHORIZE_AGAIN)
+            return self.miss(dispatcher, tracker, deps, "draft_authorized", texts.AUTHORIZE_AGAIN)
         return {"draft_authorized": answer}
 
 
@@ -265,7 +248,7 @@ class ValidateDraftChangeForm(_DraftTermsValidation):
             latest_entity(tracker, "amount") or any(w in text for w in CHANGE_AMOUNT_WORDS)
         ):
             return {"draft_change_what": "amount"}
-        return self._fail(
+        return self.miss(
             dispatcher,
             tracker,
             deps,

@@ -109,6 +109,7 @@ class ValidatePaymentForm(common.JourneyForm):
     """Reads each answer of the payment form; only clean values reach the slots."""
 
     action_name = "validate_payment_form"
+    failures_slot = "payment_failures"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -157,23 +158,6 @@ class ValidatePaymentForm(common.JourneyForm):
             return {}
         return None
 
-    def _failed(
-        self,
-        slot: str,
-        message: str,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-    ) -> dict[str, Any]:
-        return common.reask(
-            dispatcher,
-            tracker,
-            slot=slot,
-            counter="payment_failures",
-            message=message,
-            member_services_phone=deps.profile.phones.member_services,
-        )
-
     @staticmethod
     def _amount(text: str, deps: ActionDeps) -> tuple[int | None, str | None]:
         """(cents, None) for a payable amount; (None, why) otherwise."""
@@ -210,12 +194,12 @@ class ValidatePaymentForm(common.JourneyForm):
         summary = await deps.members.balance(identity.account_id, deps.today())
         if intent == "choose_amount_full":
             if summary.amount_due_cents <= 0:
-                return self._failed(slot, texts.NOTHING_DUE_FULL, dispatcher, tracker, deps)
+                return self.miss(dispatcher, tracker, deps, slot, texts.NOTHING_DUE_FULL)
             return {slot: "full", "payment_amount_cents": summary.amount_due_cents}
         if intent == "choose_amount_past_due":
             if summary.past_due_with_fee_cents <= 0:
                 message = texts.nothing_past_due(summary.amount_due_cents)
-                return self._failed(slot, message, dispatcher, tracker, deps)
+                return self.miss(dispatcher, tracker, deps, slot, message)
             return {slot: "past_due", "payment_amount_cents": summary.past_due_with_fee_cents}
         amount_entity = latest_entity(tracker, "amount")
         if (amount_entity or "").lower() == "other" or (
@@ -224,7 +208,7 @@ class ValidatePaymentForm(common.JourneyForm):
             return {slot: "other"}
         cents, why = self._typed_amount(tracker, deps)
         if cents is None:
-            return self._failed(slot, why or texts.UNREADABLE_AMOUNT, dispatcher, tracker, deps)
+            return self.miss(dispatcher, tracker, deps, slot, why or texts.UNREADABLE_AMOUNT)
         return {slot: "other", "payment_amount_cents": cents}
 
     async def validate_payment_amount_choice(
@@ -246,7 +230,7 @@ class ValidatePaymentForm(common.JourneyForm):
         deps = await get_deps()
         cents, why = self._typed_amount(tracker, deps)
         if cents is None:
-            return self._failed(slot, why or texts.UNREADABLE_AMOUNT, dispatcher, tracker, deps)
+            return self.miss(dispatcher, tracker, deps, slot, why or texts.UNREADABLE_AMOUNT)
         return {slot: cents}
 
     async def validate_payment_amount_cents(
@@ -283,7 +267,7 @@ class ValidatePaymentForm(common.JourneyForm):
         if isinstance(chosen, MethodRecord):
             return {slot: str(chosen.id), "payment_method_label": chosen.label}
         message = texts.method_not_understood(methods)
-        return self._failed(slot, message, dispatcher, tracker, deps)
+        return self.miss(dispatcher, tracker, deps, slot, message)
 
     async def validate_payment_method(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -306,7 +290,7 @@ class ValidatePaymentForm(common.JourneyForm):
             return {slot: "yes" if answer else "no"}
         deps = await get_deps()
         amount = int(tracker.get_slot("payment_amount_cents") or 0)
-        return self._failed(slot, texts.confirm_reask(amount), dispatcher, tracker, deps)
+        return self.miss(dispatcher, tracker, deps, slot, texts.confirm_reask(amount))
 
     async def validate_payment_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
