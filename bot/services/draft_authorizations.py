@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -497,6 +497,22 @@ class Agreement:
     verified_how: str
     conversation_id: str | None
 
+    def signature(self) -> _Signature:
+        """The keyword arguments `enroll`, `change` and `cancel` take for who agreed and how."""
+        return _Signature(
+            now=self.now,
+            channel=self.channel,
+            verified_how=self.verified_how,
+            conversation_id=self.conversation_id,
+        )
+
+
+class _Signature(TypedDict):
+    now: datetime
+    channel: str
+    verified_how: str
+    conversation_id: str | None
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -526,7 +542,6 @@ async def _store_then_copy(
     notifier: Notifier,
     profile: CoopProfile,
     agreement: Agreement,
-    *,
     subject: str,
     store: Callable[[AsyncSession, str | None], Awaitable[tuple[DraftEnrollment, _T]]],
 ) -> tuple[Enrollment, str, CopyOutcome, _T]:
@@ -581,23 +596,15 @@ async def record_enrollment(
             amount_rule=amount_rule,
             fixed_amount_cents=fixed_amount_cents,
             today=today,
-            now=agreement.now,
-            channel=agreement.channel,
-            verified_how=agreement.verified_how,
-            conversation_id=agreement.conversation_id,
+            **agreement.signature(),
             profile=profile,
             copy_sent_to=copy_sent_to,
         )
         return enrollment, None
 
+    subject = f"{profile.coop.name}: your bank draft authorization"
     view, _, copy, _ = await _store_then_copy(
-        sessions,
-        members,
-        notifier,
-        profile,
-        agreement,
-        subject=f"{profile.coop.name}: your bank draft authorization",
-        store=store,
+        sessions, members, notifier, profile, agreement, subject, store
     )
     return Recorded(view, copy)
 
@@ -633,10 +640,7 @@ async def record_change(
             session,
             account_id=agreement.account_id,
             today=today,
-            now=agreement.now,
-            channel=agreement.channel,
-            verified_how=agreement.verified_how,
-            conversation_id=agreement.conversation_id,
+            **agreement.signature(),
             profile=profile,
             draft_day=draft_day,
             payment_method_id=payment_method_id,
@@ -646,14 +650,9 @@ async def record_change(
         )
         return enrollment, still
 
+    subject = f"{profile.coop.name}: your new bank draft authorization"
     view, _, copy, still = await _store_then_copy(
-        sessions,
-        members,
-        notifier,
-        profile,
-        agreement,
-        subject=f"{profile.coop.name}: your new bank draft authorization",
-        store=store,
+        sessions, members, notifier, profile, agreement, subject, store
     )
     return Recorded(view, copy, still)
 
@@ -673,22 +672,14 @@ async def record_cancellation(
         result = await cancel(
             session,
             account_id=agreement.account_id,
-            now=agreement.now,
-            channel=agreement.channel,
-            verified_how=agreement.verified_how,
-            conversation_id=agreement.conversation_id,
+            **agreement.signature(),
             profile=profile,
             copy_sent_to=copy_sent_to,
         )
         return result.enrollment, result
 
+    subject = f"{profile.coop.name}: your bank draft is cancelled"
     _, text, copy, result = await _store_then_copy(
-        sessions,
-        members,
-        notifier,
-        profile,
-        agreement,
-        subject=f"{profile.coop.name}: your bank draft is cancelled",
-        store=store,
+        sessions, members, notifier, profile, agreement, subject, store
     )
     return Cancelled(text, result.first_skipped, result.still_happening, copy)
