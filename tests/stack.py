@@ -23,6 +23,7 @@ trained into the temporary folder first.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import uuid
@@ -124,6 +125,25 @@ class Stack:
     def tracker_sql(self, query: str, **params: Any) -> list[Any]:
         """Rows of a read query on Rasa's SQL tracker store."""
         return _query(f"sqlite:///{self.tracker_db}", query, params)
+
+
+def max_id(stack: Stack, table: str) -> int:
+    """The highest id in `table` (0 when empty): what a test wrote has a larger one."""
+    return int(stack.sql(f"select coalesce(max(id), 0) from {table}")[0][0])
+
+
+def code_sent_to(stack: Stack, destination: str, after_id: int) -> str:
+    """The 6-digit code in the newest outbox message to `destination` written after `after_id`."""
+    rows = stack.sql(
+        'select body from outbox where "to" = :to and id > :after order by id desc',
+        to=destination,
+        after=after_id,
+    )
+    for (body,) in rows:
+        match = re.search(r"code: (\d{6})\b", body)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no code was sent to {destination}; outbox rows: {[r[0] for r in rows]}")
 
 
 def _query(url: str, query: str, params: dict[str, Any]) -> list[Any]:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
+from rasa_sdk import Tracker
 
-from bot.actions.common import buttons_or_choices, intent_button, own_account, utter_all
-from bot.actions.deps import get_deps
+from bot.actions.common import (
+    AccountAction,
+    Dispatcher,
+    buttons_or_choices,
+    intent_button,
+    utter_all,
+)
+from bot.actions.deps import ActionDeps
 from bot.core.dates import local_date, short_date
 from bot.core.money import format_cents
 from bot.profile import CoopProfile
@@ -93,19 +97,14 @@ def balance_buttons(summary: BalanceSummary, account: AccountRecord) -> list[dic
     return buttons_or_choices(options)
 
 
-class ActionCheckBalance(Action):
+class ActionCheckBalance(AccountAction):
     """Balance for the verified member's chosen account (re-checks the tier itself)."""
 
-    def name(self) -> str:
-        return "action_check_balance"
+    action_name = "action_check_balance"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
     ) -> list[Any]:
-        deps = await get_deps()
-        account = await own_account(dispatcher, tracker, deps)
-        if account is None:
-            return []
         today = local_date(deps.now(), deps.profile.timezone)
         summary = await deps.members.balance(account.id, today)
         utter_all(

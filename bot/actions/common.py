@@ -8,21 +8,28 @@ every action calls first (docs/conversation-design.md, "Defence in depth").
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
+from bot.actions.deps import get_deps
 from bot.actions.tracker import idle_gap
 from bot.core.masking import find_bank_numbers, find_card_numbers
 from bot.services.identity import Tier, VerificationRules, tier_still_valid
+from bot.services.payment_links import create_link
 
 if TYPE_CHECKING:
     from bot.actions.deps import ActionDeps
     from bot.services.members import AccountRecord
+
+# rasa-sdk's dispatcher, by a name short enough for one-line signatures.
+Dispatcher = CollectingDispatcher
 
 # Slots that make up the identity; cleared together on log out and when the gate fails.
 IDENTITY_SLOTS = (
@@ -162,6 +169,26 @@ async def own_account(
     return account
 
 
+async def secure_link(
+    deps: ActionDeps, tracker: Tracker, identity: Identity, purpose: str = "add_method"
+) -> str:
+    """A single-use secure-page link for the member's chosen account (`purpose`: add_method for
+    a card or bank account, add_bank for a draft's bank account): numbers never go in the chat."""
+    if identity.account_id is None:
+        raise ValueError("no account chosen: require_tier or the form checks it first")
+    link = await create_link(
+        deps.sessions,
+        secret_key=deps.settings.secret_key,
+        public_base_url=deps.settings.public_base_url,
+        member_id=identity.member_id,
+        account_id=identity.account_id,
+        conversation_id=tracker.sender_id,
+        now=deps.now(),
+        purpose=purpose,
+    )
+    return link.url
+
+
 def cleared_identity_events() -> list[dict[str, Any]]:
     """SlotSet events that forget who the member is (log out, failed gate)."""
     from rasa_sdk.events import SlotSet
@@ -257,3 +284,93 @@ def reask(
         message = f"{message} {offer_person(member_services_phone)}"
     dispatcher.utter_message(text=message, buttons=buttons or [])
     return {slot: None, counter: failures}
+
+
+class JourneyForm(FormValidationAction):
+    """A form's validator: named by `action_name`, its slot list from `slots_for`, a missed
+    answer re-asked by `miss`.
+
+    rasa-sdk's `required_slots` takes four arguments no journey uses; this base keeps that
+    signature in one place. Abstract (no `slots_for`), so rasa-sdk never registers it.
+    """
+
+    action_name: ClassVar[str]
+    failures_slot: ClassVar[str] = ""  # the slot that counts misses in a row, for `miss`
+
+    def name(self) -> str:
+        return self.action_name
+
+    def miss(
+        self,
+        dispatcher: Dispatcher,
+        tracker: Tracker,
+        deps: ActionDeps,
+        slot: str,
+        message: str,
+        buttons: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Re-ask `slot` with `message` (`reask`, counting in `failures_slot`)."""
+        return reask(
+            dispatcher,
+            tracker,
+            slot=slot,
+            counter=self.failures_slot,
+            message=message,
+            member_services_phone=deps.profile.phones.member_services,
+            buttons=buttons,
+        )
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        return await self.slots_for(tracker, domain_slots)
+
+    @abstractmethod
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
+        """The slots still to ask, in order (`domain_slots` is the form's list in the domain)."""
+
+
+class JourneyAction(Action, ABC):
+    """An action named by `action_name` whose work, `act`, gets the process's deps.
+
+    rasa-sdk calls `run(dispatcher, tracker, domain)`; no journey reads the domain, and all
+    need the deps, so this base fetches them once. Abstract, so rasa-sdk never registers it.
+    """
+
+    action_name: ClassVar[str]
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Any]:
+        return await self.act(dispatcher, tracker, await get_deps())
+
+    @abstractmethod
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
+        """Do the action's work; returns the events to apply."""
+
+
+class AccountAction(JourneyAction):
+    """An answer about the verified member's own account.
+
+    `act` re-checks the tier and reads the account fresh (`own_account`, which tells the member
+    why when it cannot), then calls `answer`. Abstract, so rasa-sdk never registers it.
+    """
+
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
+        account = await own_account(dispatcher, tracker, deps)
+        if account is None:
+            return []
+        return await self.answer(dispatcher, tracker, deps, account)
+
+    @abstractmethod
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
+    ) -> list[Any]:
+        """Answer the member about `account` (already checked to be theirs)."""

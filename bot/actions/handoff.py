@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, current_identity, scrub_card_numbers
+from bot.actions.common import (
+    Dispatcher,
+    Identity,
+    JourneyAction,
+    JourneyForm,
+    current_identity,
+    scrub_card_numbers,
+)
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.tracker import channel_of, phone_of
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE, mask_sensitive
@@ -107,17 +114,13 @@ def callback_offer_buttons() -> list[dict[str, str]]:
     ]
 
 
-class ActionTalkToHuman(Action):
+class ActionTalkToHuman(JourneyAction):
     """In agent hours with someone online: queue, say the place and wait, pause the bot.
     Otherwise: say when we open (or that nobody is free), offer a callback and the 24/7 line."""
 
-    def name(self) -> str:
-        return "action_talk_to_human"
+    action_name = "action_talk_to_human"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         now = deps.now()
         hours = OfficeHours(deps.profile)
         outage = deps.profile.phones.outage_24_7
@@ -208,16 +211,12 @@ async def default_phone(tracker: Tracker, deps: ActionDeps) -> str | None:
     return None
 
 
-class ActionAskCallbackPhone(Action):
+class ActionAskCallbackPhone(JourneyAction):
     """Ask which number to call, offering the number we already know as a one-tap yes."""
 
-    def name(self) -> str:
-        return "action_ask_callback_phone"
+    action_name = "action_ask_callback_phone"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         known = await default_phone(tracker, deps)
         if known:
             dispatcher.utter_message(
@@ -232,19 +231,12 @@ class ActionAskCallbackPhone(Action):
         return []
 
 
-class ValidateCallbackForm(FormValidationAction):
+class ValidateCallbackForm(JourneyForm):
     """Phone (E.164), best time and topic: short, free text, never a card number."""
 
-    def name(self) -> str:
-        return "validate_callback_form"
+    action_name = "validate_callback_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         # Callbacks are a verified-tier request (docs/policies.md, "Identity tiers"). A gate that
         # failed for good ends the form at once; action_submit_callback then explains (or stays
         # silent).
@@ -316,16 +308,12 @@ class ValidateCallbackForm(FormValidationAction):
         return {slot: text}
 
 
-class ActionSubmitCallback(Action):
+class ActionSubmitCallback(JourneyAction):
     """Record the callback and say who calls, at which number, and when."""
 
-    def name(self) -> str:
-        return "action_submit_callback"
+    action_name = "action_submit_callback"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         clear = [SlotSet(slot, None) for slot in CALLBACK_SLOTS]
         if tracker.get_slot("gate_stopped"):
             return clear  # the identity gate already said why and gave the phone number

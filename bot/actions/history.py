@@ -13,17 +13,21 @@ from collections.abc import Iterable
 from datetime import tzinfo
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
+from rasa_sdk import Tracker
 
-from bot.actions.common import buttons_or_choices, intent_button, own_account, utter_all
-from bot.actions.deps import get_deps
+from bot.actions.common import (
+    AccountAction,
+    Dispatcher,
+    buttons_or_choices,
+    intent_button,
+    utter_all,
+)
+from bot.actions.deps import ActionDeps
 from bot.core.dates import local_date, short_date
 from bot.core.masking import mask_sensitive
 from bot.core.money import format_cents
 from bot.services.history import bill_token, bill_url, month_label, named_month, pick_bill
-from bot.services.members import BillRecord, PaymentRecord
+from bot.services.members import AccountRecord, BillRecord, PaymentRecord
 from bot.services.notify import SMS_MAX_CHARS
 
 HISTORY_INTENTS = ("bill_history", "bill_pdf", "payment_history")
@@ -111,17 +115,12 @@ def requested_text(tracker: Tracker) -> str:
     return ""
 
 
-class ActionBillHistory(Action):
-    def name(self) -> str:
-        return "action_bill_history"
+class ActionBillHistory(AccountAction):
+    action_name = "action_bill_history"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
     ) -> list[Any]:
-        deps = await get_deps()
-        account = await own_account(dispatcher, tracker, deps)
-        if account is None:
-            return []
         services = deps.members
         bills = await services.bills(account.id, limit=12)
         buttons = buttons_or_choices(
@@ -135,17 +134,12 @@ class ActionBillHistory(Action):
         return []
 
 
-class ActionPaymentHistory(Action):
-    def name(self) -> str:
-        return "action_payment_history"
+class ActionPaymentHistory(AccountAction):
+    action_name = "action_payment_history"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
     ) -> list[Any]:
-        deps = await get_deps()
-        account = await own_account(dispatcher, tracker, deps)
-        if account is None:
-            return []
         services = deps.members
         payments = await services.payments(account.id, limit=PAYMENTS_SHOWN)
         buttons = buttons_or_choices(
@@ -163,17 +157,12 @@ class ActionPaymentHistory(Action):
         return []
 
 
-class ActionBillPdf(Action):
-    def name(self) -> str:
-        return "action_bill_pdf"
+class ActionBillPdf(AccountAction):
+    action_name = "action_bill_pdf"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
     ) -> list[Any]:
-        deps = await get_deps()
-        account = await own_account(dispatcher, tracker, deps)
-        if account is None:
-            return []
         services = deps.members
         bills = await services.bills(account.id, limit=12)
         if not bills:

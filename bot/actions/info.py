@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
+from rasa_sdk import Tracker
 
-from bot.actions.common import verified_account_id
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, verified_account_id
+from bot.actions.deps import ActionDeps
 from bot.actions.tracker import latest_entity, latest_intent
 from bot.core.dates import local_date
 from bot.core.money import format_cents
@@ -23,20 +21,16 @@ from bot.services import info
 from bot.services.office_hours import OfficeHours
 
 
-class ActionOfficeHours(Action):
+class ActionOfficeHours(JourneyAction):
     """Today's office hours (holidays, lunch closures) from the profile, at the clock's 'now'.
 
     "When does the Louisville office close?" (a `town` entity naming an office) answers for that
     office; otherwise for all offices.
     """
 
-    def name(self) -> str:
-        return "action_office_hours"
+    action_name = "action_office_hours"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         hours = OfficeHours(deps.profile)
         office = info.office_for_town(deps.profile, tracker.get_latest_entity_values("town"))
         office_id = office.id if office is not None else None
@@ -44,17 +38,13 @@ class ActionOfficeHours(Action):
         return []
 
 
-class ActionAnswerInfo(Action):
+class ActionAnswerInfo(JourneyAction):
     """Answers ask_office_locations, ask_phone_numbers, ask_ways_to_pay, ask_due_date, ask_late_fee,
     ask_reconnect_fee, ask_extreme_weather, ask_levelized_billing and ask_register_online."""
 
-    def name(self) -> str:
-        return "action_answer_info"
+    action_name = "action_answer_info"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         profile = deps.profile
         intent = latest_intent(tracker)
         if intent not in info.INFO_INTENTS:

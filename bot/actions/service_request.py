@@ -13,12 +13,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, reask, require_tier, scrub_card_numbers
+from bot.actions.common import (
+    Dispatcher,
+    JourneyAction,
+    JourneyForm,
+    buttons_or_choices,
+    require_tier,
+    scrub_card_numbers,
+)
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.tracker import channel_of, yes_no
 from bot.core.dates import weekday_date
@@ -68,35 +75,17 @@ def summary_text(kind: str, place: str, address: str | None, day: date, phone: s
     return f"Move service from {place} to {address} on {weekday_date(day)}. Is that right?"
 
 
-class ValidateServiceRequestForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_service_request_form"
+class ValidateServiceRequestForm(JourneyForm):
+    action_name = "validate_service_request_form"
+    failures_slot = "sr_failures"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         return list(QUESTIONS.get(tracker.get_slot("sr_kind") or "", QUESTIONS["stop"]))
 
     async def _fail(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        slot: str,
-        text: str,
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, text: str
     ) -> dict[str, Any]:
-        deps = await get_deps()
-        return reask(
-            dispatcher,
-            tracker,
-            slot=slot,
-            counter="sr_failures",
-            message=text,
-            member_services_phone=deps.profile.phones.member_services,
-        )
+        return self.miss(dispatcher, tracker, await get_deps(), slot, text)
 
     async def validate_sr_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -171,14 +160,10 @@ class ActionAskSrAddress(Action):
         return []
 
 
-class ActionAskSrDate(Action):
-    def name(self) -> str:
-        return "action_ask_sr_date"
+class ActionAskSrDate(JourneyAction):
+    action_name = "action_ask_sr_date"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         kind = tracker.get_slot("sr_kind")
         rule = "A weekday, up to 60 days out, like Dec 8 or next Monday."
         if kind == "stop":
@@ -192,14 +177,10 @@ class ActionAskSrDate(Action):
         return []
 
 
-class ActionAskSrConfirmed(Action):
-    def name(self) -> str:
-        return "action_ask_sr_confirmed"
+class ActionAskSrConfirmed(JourneyAction):
+    action_name = "action_ask_sr_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         kind = tracker.get_slot("sr_kind") or "stop"
         place = await _account_place(deps, tracker.get_slot("account_id"))
         day = date.fromisoformat(tracker.get_slot("sr_date"))
@@ -212,14 +193,10 @@ class ActionAskSrConfirmed(Action):
         return []
 
 
-class ActionServiceRequestSubmit(Action):
-    def name(self) -> str:
-        return "action_service_request_submit"
+class ActionServiceRequestSubmit(JourneyAction):
+    action_name = "action_service_request_submit"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:

@@ -18,7 +18,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import reask, require_tier, scrub_card_numbers
+from bot.actions.common import Dispatcher, JourneyAction, reask, require_tier, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.tracker import channel_of
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE
@@ -140,16 +140,12 @@ async def _fail(
 # ---------------------------------------------------------------- start
 
 
-class ActionSettingsStart(Action):
+class ActionSettingsStart(JourneyAction):
     """After the gate: paperless at once; alerts and contact changes go on to their forms."""
 
-    def name(self) -> str:
-        return "action_settings_start"
+    action_name = "action_settings_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         done = [SlotSet("settings_next", "done")]
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
@@ -295,14 +291,10 @@ class ValidateNotificationForm(FormValidationAction):
         return {"notify_enabled": enabled}
 
 
-class ActionNotificationSave(Action):
-    def name(self) -> str:
-        return "action_notification_save"
+class ActionNotificationSave(JourneyAction):
+    action_name = "action_notification_save"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
@@ -480,14 +472,10 @@ class ActionAskNewContact(Action):
         return []
 
 
-class ActionAskContactCode(Action):
-    def name(self) -> str:
-        return "action_ask_contact_code"
+class ActionAskContactCode(JourneyAction):
+    action_name = "action_ask_contact_code"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         pending = tracker.get_slot("new_contact")
         where = pending.get("masked") if isinstance(pending, dict) else "your new contact"
         minutes = int(deps.profile.verification.otp_ttl_minutes)

@@ -13,15 +13,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
+from rasa_sdk import Tracker
 
-from bot.actions.common import buttons_or_choices, intent_button, own_account
-from bot.actions.deps import get_deps
+from bot.actions.common import (
+    AccountAction,
+    Dispatcher,
+    buttons_or_choices,
+    intent_button,
+)
+from bot.actions.deps import ActionDeps
 from bot.core.dates import local_date, short_date
 from bot.core.money import format_cents
-from bot.services.members import BillRecord, UsageDay
+from bot.services.members import AccountRecord, BillRecord, UsageDay
 from bot.services.usage import (
     MonthUsage,
     average_daily_cost_cents,
@@ -167,19 +170,14 @@ def usage_buttons() -> list[dict[str, str]]:
 CHART_TEXT = "Your daily use for the last 30 days. The chart link works for 15 minutes."
 
 
-class ActionUsage(Action):
+class ActionUsage(AccountAction):
     """Usage figures and the high-bill explanation for the verified member's account."""
 
-    def name(self) -> str:
-        return "action_usage"
+    action_name = "action_usage"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
     ) -> list[Any]:
-        deps = await get_deps()
-        account = await own_account(dispatcher, tracker, deps)
-        if account is None:
-            return []
         services = deps.members
         now = deps.now()
         today = local_date(now, deps.profile.timezone)

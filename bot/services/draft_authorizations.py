@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -112,18 +112,25 @@ def _first_draft_and_text(
     return starts_on, text
 
 
+@dataclass(frozen=True)
+class _Signed:
+    """When, where and how the member agreed, and where their copy goes (masked)."""
+
+    now: datetime
+    channel: str
+    verified_how: str
+    conversation_id: str | None
+    copy_sent_to: str | None
+
+
 async def _authorize(
     session: AsyncSession,
+    signed: _Signed,
     *,
     action: str,
     text: str,
     account: Account,
     enrollment: DraftEnrollment,
-    now: datetime,
-    channel: str,
-    verified_how: str,
-    conversation_id: str | None,
-    copy_sent_to: str | None,
     details: dict[str, object],
 ) -> None:
     """Store the member's authorization (`action`: enroll, change or cancel) with its audit entry
@@ -133,11 +140,11 @@ async def _authorize(
             enrollment_id=enrollment.id,
             action=action,
             text=text,
-            accepted_at=now,
-            channel=channel,
-            verified_how=verified_how,
-            conversation_id=conversation_id,
-            copy_sent_to=copy_sent_to,
+            accepted_at=signed.now,
+            channel=signed.channel,
+            verified_how=signed.verified_how,
+            conversation_id=signed.conversation_id,
+            copy_sent_to=signed.copy_sent_to,
         )
     )
     await audit.record(
@@ -145,11 +152,11 @@ async def _authorize(
         actor=f"member:{account.member_id}",
         action=f"draft.{action}",
         account_id=account.id,
-        conversation_id=conversation_id,
-        channel=channel,
-        verified_how=verified_how,
+        conversation_id=signed.conversation_id,
+        channel=signed.channel,
+        verified_how=signed.verified_how,
         details={"enrollment_id": enrollment.id, **details},
-        now=now,
+        now=signed.now,
     )
     await session.flush()
 
@@ -206,15 +213,11 @@ async def enroll(
     await session.flush()
     await _authorize(
         session,
+        _Signed(now, channel, verified_how, conversation_id, copy_sent_to),
         action="enroll",
         text=text,
         account=account,
         enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        copy_sent_to=copy_sent_to,
         details={
             "draft_day": draft_day,
             "amount_rule": amount_rule,
@@ -284,15 +287,11 @@ async def change(
     enrollment.starts_on = starts_on
     await _authorize(
         session,
+        _Signed(now, channel, verified_how, conversation_id, copy_sent_to),
         action="change",
         text=text,
         account=account,
         enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        copy_sent_to=copy_sent_to,
         details={
             "before": before,
             "draft_day": new_day,
@@ -332,17 +331,13 @@ async def cancel(
     enrollment.ends_on = still or today
     await _authorize(
         session,
+        _Signed(now, channel, verified_how, conversation_id, copy_sent_to),
         action="cancel",
         text=drafts.cancellation_text(
             profile, cancelled_on=today, first_skipped=first_skipped, still_happening=still
         ),
         account=account,
         enrollment=enrollment,
-        now=now,
-        channel=channel,
-        verified_how=verified_how,
-        conversation_id=conversation_id,
-        copy_sent_to=copy_sent_to,
         details={
             "first_skipped": first_skipped.isoformat(),
             "still_happening": still.isoformat() if still else None,
@@ -502,6 +497,22 @@ class Agreement:
     verified_how: str
     conversation_id: str | None
 
+    def signature(self) -> _Signature:
+        """The keyword arguments `enroll`, `change` and `cancel` take for who agreed and how."""
+        return _Signature(
+            now=self.now,
+            channel=self.channel,
+            verified_how=self.verified_how,
+            conversation_id=self.conversation_id,
+        )
+
+
+class _Signature(TypedDict):
+    now: datetime
+    channel: str
+    verified_how: str
+    conversation_id: str | None
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -531,7 +542,6 @@ async def _store_then_copy(
     notifier: Notifier,
     profile: CoopProfile,
     agreement: Agreement,
-    *,
     subject: str,
     store: Callable[[AsyncSession, str | None], Awaitable[tuple[DraftEnrollment, _T]]],
 ) -> tuple[Enrollment, str, CopyOutcome, _T]:
@@ -586,23 +596,15 @@ async def record_enrollment(
             amount_rule=amount_rule,
             fixed_amount_cents=fixed_amount_cents,
             today=today,
-            now=agreement.now,
-            channel=agreement.channel,
-            verified_how=agreement.verified_how,
-            conversation_id=agreement.conversation_id,
+            **agreement.signature(),
             profile=profile,
             copy_sent_to=copy_sent_to,
         )
         return enrollment, None
 
+    subject = f"{profile.coop.name}: your bank draft authorization"
     view, _, copy, _ = await _store_then_copy(
-        sessions,
-        members,
-        notifier,
-        profile,
-        agreement,
-        subject=f"{profile.coop.name}: your bank draft authorization",
-        store=store,
+        sessions, members, notifier, profile, agreement, subject, store
     )
     return Recorded(view, copy)
 
@@ -638,10 +640,7 @@ async def record_change(
             session,
             account_id=agreement.account_id,
             today=today,
-            now=agreement.now,
-            channel=agreement.channel,
-            verified_how=agreement.verified_how,
-            conversation_id=agreement.conversation_id,
+            **agreement.signature(),
             profile=profile,
             draft_day=draft_day,
             payment_method_id=payment_method_id,
@@ -651,14 +650,9 @@ async def record_change(
         )
         return enrollment, still
 
+    subject = f"{profile.coop.name}: your new bank draft authorization"
     view, _, copy, still = await _store_then_copy(
-        sessions,
-        members,
-        notifier,
-        profile,
-        agreement,
-        subject=f"{profile.coop.name}: your new bank draft authorization",
-        store=store,
+        sessions, members, notifier, profile, agreement, subject, store
     )
     return Recorded(view, copy, still)
 
@@ -678,22 +672,14 @@ async def record_cancellation(
         result = await cancel(
             session,
             account_id=agreement.account_id,
-            now=agreement.now,
-            channel=agreement.channel,
-            verified_how=agreement.verified_how,
-            conversation_id=agreement.conversation_id,
+            **agreement.signature(),
             profile=profile,
             copy_sent_to=copy_sent_to,
         )
         return result.enrollment, result
 
+    subject = f"{profile.coop.name}: your bank draft is cancelled"
     _, text, copy, result = await _store_then_copy(
-        sessions,
-        members,
-        notifier,
-        profile,
-        agreement,
-        subject=f"{profile.coop.name}: your bank draft is cancelled",
-        store=store,
+        sessions, members, notifier, profile, agreement, subject, store
     )
     return Cancelled(text, result.first_skipped, result.still_happening, copy)

@@ -175,6 +175,19 @@ async def run(action: Action, t: Tracker) -> tuple[list[str], list[dict[str, Any
     return [m["text"] for m in dispatcher.messages], buttons, slots
 
 
+EARL, LORETTA, DANA = "1000007315", "1000002209", "1000004821"
+
+
+async def start(
+    deps: Any, account_number: str, draft_action: str, **slots: Any
+) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+    """`ActionDraftStart` for the member of `account_number` asking to `draft_action`, Saturday."""
+    who = await member(deps, account_number)
+    return await run(
+        ActionDraftStart(), tracker(who, SATURDAY, slots={"draft_action": draft_action, **slots})
+    )
+
+
 async def validate(
     validator: Any, slot: str, value: Any, t: Tracker
 ) -> tuple[list[str], dict[str, Any]]:
@@ -189,21 +202,13 @@ async def validate(
 
 
 async def test_enroll_request_without_a_draft_opens_the_enrollment_form(demo) -> None:
-    deps = demo()
-    earl = await member(deps, "1000007315")
-    texts, _, slots = await run(
-        ActionDraftStart(), tracker(earl, SATURDAY, slots={"draft_action": "enroll"})
-    )
+    texts, _, slots = await start(demo(), EARL, "enroll")
     assert texts == []
     assert slots["draft_next"] == "enroll"
 
 
 async def test_view_for_loretta_says_day_amount_account_and_next_draft(demo) -> None:
-    deps = demo()
-    loretta = await member(deps, "1000002209")
-    texts, buttons, slots = await run(
-        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "view"})
-    )
+    texts, buttons, slots = await start(demo(), LORETTA, "view")
     assert texts == [
         (
             "You're on bank draft: the full amount due on the 18th from checking ending 3344. "
@@ -215,22 +220,14 @@ async def test_view_for_loretta_says_day_amount_account_and_next_draft(demo) -> 
 
 
 async def test_enrolling_when_already_on_draft_shows_it_and_offers_change_or_cancel(demo) -> None:
-    deps = demo()
-    loretta = await member(deps, "1000002209")
-    texts, _, slots = await run(
-        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "enroll"})
-    )
+    texts, _, slots = await start(demo(), LORETTA, "enroll")
     assert texts[0].startswith("You're on bank draft: the full amount due on the 18th")
     assert texts[0].endswith("I can change or cancel it.")
     assert slots["draft_next"] == "done"
 
 
 async def test_cancel_when_not_enrolled_says_so_and_offers_to_enroll(demo) -> None:
-    deps = demo()
-    dana = await member(deps, "1000004821")
-    texts, buttons, slots = await run(
-        ActionDraftStart(), tracker(dana, SATURDAY, slots={"draft_action": "cancel"})
-    )
+    texts, buttons, slots = await start(demo(), DANA, "cancel")
     assert texts == [
         "Your account isn't on bank draft, so there's nothing to cancel. "
         "Would you like to set it up?"
@@ -240,12 +237,7 @@ async def test_cancel_when_not_enrolled_says_so_and_offers_to_enroll(demo) -> No
 
 
 async def test_a_verified_but_unconfirmed_member_is_told_to_confirm_first(demo) -> None:
-    deps = demo()
-    earl = await member(deps, "1000007315")
-    texts, _, slots = await run(
-        ActionDraftStart(),
-        tracker(earl, SATURDAY, slots={"draft_action": "enroll", "tier": "verified"}),
-    )
+    texts, _, slots = await start(demo(), EARL, "enroll", tier="verified")
     assert texts == [
         "I need to confirm it's you before I can do that. Just ask again and I'll send you a code."
     ]
@@ -762,25 +754,16 @@ async def test_change_the_day_shows_new_terms_and_needs_yes(demo, profile) -> No
 
 
 async def test_change_not_enrolled_offers_to_enroll(demo) -> None:
-    deps = demo()
-    earl = await member(deps, "1000007315")
-    texts, buttons, slots = await run(
-        ActionDraftStart(), tracker(earl, SATURDAY, slots={"draft_action": "change"})
-    )
+    texts, buttons, slots = await start(demo(), EARL, "change")
     assert texts == ["Your account isn't on bank draft. Would you like to set it up?"]
     assert buttons[0]["payload"] == "/setup_draft" and slots["draft_next"] == "done"
 
 
 async def test_change_request_for_an_enrolled_member_opens_the_change_form(demo) -> None:
     deps = demo()
-    loretta = await member(deps, "1000002209")
-    _, _, slots = await run(
-        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "change"})
-    )
+    _, _, slots = await start(deps, LORETTA, "change")
     assert slots["draft_next"] == "change"
-    _, _, slots = await run(
-        ActionDraftStart(), tracker(loretta, SATURDAY, slots={"draft_action": "cancel"})
-    )
+    _, _, slots = await start(deps, LORETTA, "cancel")
     assert slots["draft_next"] == "cancel"
 
 

@@ -1,6 +1,6 @@
 """End to end through the whole stack (issue 4): gateway + Rasa + action server, one database.
 
-The gateway is started on the session's Rasa stack (tests/e2e/conftest.py `gateway`), with a Twilio
+The gateway is started on the session's Rasa stack (tests/stack.py `gateway`), with a Twilio
 auth token so every simulated text must carry a valid X-Twilio-Signature (computed with the
 `twilio` RequestValidator, as `jecbot sms` does), and no Twilio account, so texts the co-op sends
 (one-time codes) land in the outbox table where the test reads them like the member's phone.
@@ -28,7 +28,7 @@ import pytest
 from bot.gateway.agents_cli import create_agent
 from bot.gateway.signatures import sign
 from bot.gateway.simulate import twiml_bodies
-from tests.stack import Gateway, Stack
+from tests.stack import Gateway, Stack, code_sent_to, max_id
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -39,23 +39,6 @@ HANDBACK = "You're back with the automated assistant. Anything else I can help w
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def max_id(stack: Stack, table: str) -> int:
-    return int(stack.sql(f"select coalesce(max(id), 0) from {table}")[0][0])
-
-
-def code_sent_to(stack: Stack, destination: str, after_id: int) -> str:
-    rows = stack.sql(
-        'select body from outbox where "to" = :to and id > :after order by id desc',
-        to=destination,
-        after=after_id,
-    )
-    for (body,) in rows:
-        match = re.search(r"code: (\d{6})\b", body)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no code was texted to {destination}; outbox: {[r[0] for r in rows]}")
 
 
 def choice_number(sms_text: str, title_part: str) -> str:

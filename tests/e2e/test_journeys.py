@@ -1,5 +1,5 @@
 """End to end, journey by journey (issue 3): the REAL Rasa server and the REAL action server over
-Rasa's REST channel, on the trained model and a temporary demo database (tests/e2e/conftest.py).
+Rasa's REST channel, on the trained model and a temporary demo database (tests/stack.py).
 
 Each test is one member (or two) with a sender id of its own and the metadata the gateway sends
 ({"channel": "web"} or {"channel": "sms", "phone": ...}). Assertions are what the member reads and
@@ -23,7 +23,7 @@ import pytest
 
 from bot.store.db import make_sync_engine, sync_session_factory
 from bot.store.models import Agent
-from tests.stack import EASTERN, FAKE_NOW, Member, Stack
+from tests.stack import EASTERN, FAKE_NOW, Member, Stack, code_sent_to, max_id
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -61,24 +61,6 @@ def button(replies: list[dict[str, Any]], title_part: str) -> dict[str, str]:
         if title_part in b["title"]:
             return b
     raise AssertionError(f"no button with {title_part!r}; offered: {[b['title'] for b in offered]}")
-
-
-def max_id(stack: Stack, table: str) -> int:
-    return int(stack.sql(f"select coalesce(max(id), 0) from {table}")[0][0])
-
-
-def code_sent_to(stack: Stack, destination: str, after_id: int) -> str:
-    """The 6-digit code in the newest outbox message to `destination` written after `after_id`."""
-    rows = stack.sql(
-        'select body from outbox where "to" = :to and id > :after order by id desc',
-        to=destination,
-        after=after_id,
-    )
-    for (body,) in rows:
-        match = re.search(r"code: (\d{6})\b", body)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no code was sent to {destination}; outbox rows: {[r[0] for r in rows]}")
 
 
 async def verify(member: Member, ask: str, number: str, zip_code: str) -> list[str]:

@@ -3,7 +3,7 @@ trained model and a database full of demo data, driven through Rasa's REST chann
 would. The action server's clock is frozen (JEC_FAKE_NOW) at a Tuesday 10 AM Eastern, so office
 hours and outage estimates are predictable.
 
-The session's stack (fixtures `rasa_stack` and `talk`) lives in tests/e2e/conftest.py, shared with
+The session's stack (fixtures `rasa_stack` and `talk`) lives in tests/stack.py, shared with
 the journey and full-stack tests: the processes are started with the same code `jecbot run` uses
 (bot.runner), on free ports, with their own temporary database, tracker store and logs. On a
 failure the logs' folder is printed.

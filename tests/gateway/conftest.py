@@ -6,40 +6,24 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.gateway.app import create_app
-from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.state import GatewayOptions
 from bot.store.db import async_session_factory, make_async_engine
-from gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa, Texter
+from gateway.helpers import FakeRasa, Texter, gateway_settings, serve_fake_rasa
 
 
 @pytest.fixture
 async def fake_rasa(aiohttp_server: Any) -> FakeRasa:
-    fake = FakeRasa()
-    app = web.Application()
-    app.router.add_post(CHANNEL_PATH, fake.webhook)
-    app.router.add_get("/", fake.root)
-    fake.server = await aiohttp_server(app)
-    return fake
+    return await serve_fake_rasa(aiohttp_server)
 
 
 @pytest.fixture
 def settings(sqlite_url: str, fake_rasa: FakeRasa, tmp_path: Any) -> Settings:
-    assert fake_rasa.server is not None
-    return Settings(
-        var_dir=tmp_path,
-        database_url=sqlite_url,
-        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
-        public_base_url=PUBLIC_BASE,
-        secret_key="test-secret-key",
-        twilio_auth_token=AUTH_TOKEN,
-        http_timeout_seconds=5.0,
-    )
+    return gateway_settings(sqlite_url, fake_rasa, tmp_path)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.signatures import sign
 
 PUBLIC_BASE = "https://chat.jec.example"
@@ -54,6 +55,31 @@ class FakeRasa:
     @property
     def messages(self) -> list[str]:
         return [c["message"] for c in self.calls]
+
+
+async def serve_fake_rasa(aiohttp_server: Any) -> FakeRasa:
+    """A FakeRasa behind a real test server (pytest-aiohttp's `aiohttp_server` fixture)."""
+    fake = FakeRasa()
+    app = web.Application()
+    app.router.add_post(CHANNEL_PATH, fake.webhook)
+    app.router.add_get("/", fake.root)
+    fake.server = await aiohttp_server(app)
+    return fake
+
+
+def gateway_settings(sqlite_url: str, fake_rasa: FakeRasa, var_dir: Any, **more: Any) -> Settings:
+    """The gateway's test settings: SQLite, the fake Rasa, the test secrets, short timeouts."""
+    assert fake_rasa.server is not None
+    return Settings(
+        var_dir=var_dir,
+        database_url=sqlite_url,
+        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
+        public_base_url=PUBLIC_BASE,
+        secret_key="test-secret-key",
+        twilio_auth_token=AUTH_TOKEN,
+        http_timeout_seconds=5.0,
+        **more,
+    )
 
 
 async def count(db: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> int:

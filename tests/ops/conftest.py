@@ -9,22 +9,16 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from gateway.helpers import AUTH_TOKEN, PUBLIC_BASE, FakeRasa
+from gateway.helpers import FakeRasa, gateway_settings, serve_fake_rasa
 
 from bot.config import Settings
 from bot.gateway.app import create_app
-from bot.gateway.rasa_client import CHANNEL_PATH
 from bot.gateway.state import GatewayOptions
 
 
 @pytest.fixture
 async def fake_rasa(aiohttp_server: Any) -> FakeRasa:
-    fake = FakeRasa()
-    app = web.Application()
-    app.router.add_post(CHANNEL_PATH, fake.webhook)
-    app.router.add_get("/", fake.root)
-    fake.server = await aiohttp_server(app)
-    return fake
+    return await serve_fake_rasa(aiohttp_server)
 
 
 @pytest.fixture
@@ -43,17 +37,12 @@ async def fake_actions(aiohttp_server: Any) -> TestServer:
 def settings(
     sqlite_url: str, fake_rasa: FakeRasa, fake_actions: TestServer, tmp_path: Any
 ) -> Settings:
-    assert fake_rasa.server is not None
-    return Settings(
-        var_dir=tmp_path,
-        database_url=sqlite_url,
-        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
+    return gateway_settings(
+        sqlite_url,
+        fake_rasa,
+        tmp_path,
         action_server_host="127.0.0.1",
         action_server_port=fake_actions.port or 0,
-        public_base_url=PUBLIC_BASE,
-        secret_key="test-secret-key",
-        twilio_auth_token=AUTH_TOKEN,
-        http_timeout_seconds=5.0,
     )
 
 

@@ -1,5 +1,5 @@
 """Rows the data-layer tests seed, one line each: a service account at a known address, a saved
-card or bank account.
+card or bank account, a payment.
 
 The addresses are the demo's named members' (`bot/demo/named.py`), so a test reads like the
 demo: Dana's home is 412 Mill St, Wrens. Any other address is passed in.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store.models import Account, Member, PaymentMethod
+from bot.store.models import Account, Member, Payment, PaymentMethod
 
 # account number -> (street, town, ZIP)
 ADDRESSES = {
@@ -58,3 +58,26 @@ def card(owner: Member, token: str, **columns: Any) -> PaymentMethod:
 def bank(owner: Member, token: str, last4: str, kind: str = "checking") -> PaymentMethod:
     """A saved bank account of `owner` (checking or savings), as the sandbox tokenizes one."""
     return PaymentMethod(member_id=owner.id, token=token, kind=kind, brand="Bank", last4=last4)
+
+
+def payment(
+    account_id: int,
+    cents: int,
+    key: str,
+    label: str = "Visa ending 4242",
+    *,
+    status: str = "succeeded",
+    channel: str = "web",
+    **columns: Any,
+) -> Payment:
+    """A `Payment` of `cents` on the account, idempotency key `key`, paid with `label`;
+    `columns` sets anything else (the saved method, times, confirmation number)."""
+    return Payment(
+        account_id=account_id,
+        amount_cents=cents,
+        method_label=label,
+        status=status,
+        idempotency_key=key,
+        channel=channel,
+        **columns,
+    )

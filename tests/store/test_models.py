@@ -40,12 +40,11 @@ def test_times_come_back_aware_utc_and_cents_exact(db_url: str) -> None:
             )
         )
         session.add(
-            Payment(
-                account_id=account.id,
-                amount_cents=11820,
-                method_label="Office",
-                status="succeeded",
-                idempotency_key="k-1",
+            rows.payment(
+                account.id,
+                11820,
+                "k-1",
+                "Office",
                 channel="office",
                 confirmation_number="C1",
                 created_at=local,
@@ -89,14 +88,8 @@ def test_the_same_idempotency_key_cannot_be_stored_twice(db_url: str) -> None:
         now = datetime(2026, 11, 28, 15, tzinfo=UTC)
         for n in range(2):
             session.add(
-                Payment(
-                    account_id=account.id,
-                    amount_cents=500,
-                    method_label="Visa",
-                    status="succeeded",
-                    idempotency_key="same-key",
-                    channel="web",
-                    created_at=now + timedelta(seconds=n),
+                rows.payment(
+                    account.id, 500, "same-key", "Visa", created_at=now + timedelta(seconds=n)
                 )
             )
         with pytest.raises(IntegrityError):

@@ -20,7 +20,7 @@ from bot.services.identity import (
     tier_still_valid,
 )
 from bot.store.db import session_scope
-from bot.store.models import AuditEntry, Contact, Member, Payment, VerificationAttempt
+from bot.store.models import AuditEntry, Contact, Member, VerificationAttempt
 from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -47,31 +47,20 @@ async def seed(factory) -> dict[str, int]:
         await s.flush()
         s.add_all(
             [
-                Payment(
-                    account_id=a1.id,
-                    amount_cents=9000,
-                    method_label="Office",
-                    status="succeeded",
-                    idempotency_key="p-old",
+                rows.payment(
+                    a1.id,
+                    9000,
+                    "p-old",
+                    "Office",
                     channel="office",
                     received_at=NOW - timedelta(days=40),
                 ),
-                Payment(
-                    account_id=a1.id,
-                    amount_cents=11820,
-                    method_label="Visa ending 4242",
-                    status="succeeded",
-                    idempotency_key="p-last",
-                    channel="web",
-                    received_at=NOW - timedelta(days=16),
-                ),
-                Payment(
-                    account_id=a1.id,
-                    amount_cents=5000,
-                    method_label="Visa ending 4242",
+                rows.payment(a1.id, 11820, "p-last", received_at=NOW - timedelta(days=16)),
+                rows.payment(
+                    a1.id,
+                    5000,
+                    "p-declined",
                     status="declined",
-                    idempotency_key="p-declined",
-                    channel="web",
                     received_at=NOW - timedelta(days=2),
                 ),
             ]

@@ -16,7 +16,6 @@ from bot.store.models import (
     Bill,
     Contact,
     Member,
-    Payment,
     PaymentMethod,
     UsageReading,
 )
@@ -104,38 +103,31 @@ async def _seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         await s.flush()
         s.add_all(
             [
-                Payment(
-                    account_id=home.id,
+                rows.payment(
+                    home.id,
+                    10110,
+                    "k1",
                     payment_method_id=visa.id,
-                    amount_cents=10110,
-                    method_label="Visa ending 4242",
-                    status="succeeded",
-                    idempotency_key="k1",
-                    channel="web",
                     confirmation_number="P-AAAAAA",
                     created_at=at(date(2026, 10, 10)),
                     received_at=at(date(2026, 10, 10)),
                 ),
-                Payment(
-                    account_id=home.id,
+                rows.payment(
+                    home.id,
+                    11820,
+                    "k2",
                     payment_method_id=visa.id,
-                    amount_cents=11820,
-                    method_label="Visa ending 4242",
-                    status="succeeded",
-                    idempotency_key="k2",
-                    channel="web",
                     confirmation_number="P-BBBBBB",
                     created_at=at(date(2026, 11, 12)),
                     received_at=at(date(2026, 11, 12)),
                 ),
-                Payment(
-                    account_id=home.id,
-                    payment_method_id=visa.id,
-                    amount_cents=5000,
-                    method_label="Visa ending 4242",
+                rows.payment(
+                    home.id,
+                    5000,
+                    "k3",
                     status="declined",
-                    idempotency_key="k3",
                     channel="sms",
+                    payment_method_id=visa.id,
                     failure_reason="card declined",
                     created_at=at(date(2026, 11, 28), 14),
                 ),
@@ -216,12 +208,10 @@ async def test_sql_balance_credits_a_payment_taken_after_the_bill(
     ids = await _seed(session_factory)
     async with session_factory() as s:
         s.add(
-            Payment(
-                account_id=ids["home"],
-                amount_cents=14287,
-                method_label="Visa ending 4242",
-                status="succeeded",
-                idempotency_key="today",
+            rows.payment(
+                ids["home"],
+                14287,
+                "today",
                 channel="sms",
                 confirmation_number="P-CCCCCC",
                 created_at=at(TODAY),

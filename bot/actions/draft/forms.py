@@ -7,14 +7,13 @@ asks again through `common.reask`; a card or bank number typed in is never kept.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, reask, require_tier
+from bot.actions.common import Identity, JourneyForm, require_tier, secure_link
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import (
@@ -29,7 +28,6 @@ from bot.core.amounts import parse_amount
 from bot.services import drafts
 from bot.services.identity import Tier
 from bot.services.members import MethodRecord
-from bot.services.payment_links import create_link
 
 FULL_AMOUNT_WORDS = ("full", "all of", "whole", "total", "balance", "what i owe")
 FIXED_AMOUNT_WORDS = ("fixed", "same amount", "set amount", "flat")
@@ -40,47 +38,15 @@ CHANGE_AMOUNT_WORDS = ("amount", "how much", "full", "fixed", "$")
 
 async def secure_page_message(deps: ActionDeps, tracker: Tracker, identity: Identity) -> str:
     """A single-use link to add a bank account on the secure page (never in the chat)."""
-    assert identity.account_id is not None
-    link = await create_link(
-        deps.sessions,
-        secret_key=deps.settings.secret_key,
-        public_base_url=deps.settings.public_base_url,
-        member_id=identity.member_id,
-        account_id=identity.account_id,
-        conversation_id=tracker.sender_id,
-        now=deps.now(),
-        purpose="add_bank",
-    )
-    return texts.secure_page(link.url)
+    return texts.secure_page(await secure_link(deps, tracker, identity, purpose="add_bank"))
 
 
-class _DraftTermsValidation(FormValidationAction):
+class _DraftTermsValidation(JourneyForm):
     """`validate_<slot>` methods shared by the enroll and change forms. Each is safe to call twice
     in one turn (Rasa calls the form's validation during slot extraction and again in the form):
     an already-clean value passes silently, and a message is sent only for raw member text."""
 
-    @abstractmethod
-    def name(self) -> str:
-        """Subclasses name themselves; being abstract keeps rasa-sdk from registering this base."""
-
-    def _fail(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-        slot: str,
-        message: str,
-        buttons: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        return reask(
-            dispatcher,
-            tracker,
-            slot=slot,
-            counter="draft_failures",
-            message=message,
-            member_services_phone=deps.profile.phones.member_services,
-            buttons=buttons,
-        )
+    failures_slot = "draft_failures"
 
     def _refuse_number(
         self, dispatcher: CollectingDispatcher, slot: str, kind: str
@@ -108,7 +74,7 @@ class _DraftTermsValidation(FormValidationAction):
         try:
             day = drafts.validate_draft_day(day_words(candidate), deps.profile)
         except drafts.DraftError as error:
-            return self._fail(
+            return self.miss(
                 dispatcher,
                 tracker,
                 deps,
@@ -140,9 +106,9 @@ class _DraftTermsValidation(FormValidationAction):
             try:
                 cents = drafts.validate_terms("fixed", parsed.cents, deps.profile)
             except drafts.DraftError as error:
-                return self._fail(dispatcher, tracker, deps, "draft_amount_rule", str(error))
+                return self.miss(dispatcher, tracker, deps, "draft_amount_rule", str(error))
             return {"draft_amount_rule": "fixed", "draft_fixed_amount": cents}
-        return self._fail(
+        return self.miss(
             dispatcher,
             tracker,
             deps,
@@ -165,7 +131,7 @@ class _DraftTermsValidation(FormValidationAction):
             return self._refuse_number(dispatcher, "draft_fixed_amount", kind)
         parsed = parse_amount(latest_entity(tracker, "amount") or text)
         if parsed.cents is None:
-            return self._fail(
+            return self.miss(
                 dispatcher,
                 tracker,
                 deps,
@@ -175,7 +141,7 @@ class _DraftTermsValidation(FormValidationAction):
         try:
             cents = drafts.validate_terms("fixed", parsed.cents, deps.profile)
         except drafts.DraftError as error:
-            return self._fail(dispatcher, tracker, deps, "draft_fixed_amount", str(error))
+            return self.miss(dispatcher, tracker, deps, "draft_fixed_amount", str(error))
         return {"draft_fixed_amount": cents}
 
     async def validate_draft_method_id(
@@ -214,7 +180,7 @@ class _DraftTermsValidation(FormValidationAction):
             dispatcher.utter_message(text=await secure_page_message(deps, tracker, identity))
             return {"draft_method_id": None}
         message = texts.METHOD_NOT_A_CARD if choice == "card" else texts.METHOD_AGAIN
-        return self._fail(
+        return self.miss(
             dispatcher, tracker, deps, "draft_method_id", message, texts.method_buttons(banks)
         )
 
@@ -226,23 +192,16 @@ class _DraftTermsValidation(FormValidationAction):
             return {"draft_authorized": None}
         answer = yes_no(tracker, value)
         if answer is None:
-            return self._fail(dispatcher, tracker, deps, "draft_authorized", texts.AUTHORIZE_AGAIN)
+            return self.miss(dispatcher, tracker, deps, "draft_authorized", texts.AUTHORIZE_AGAIN)
         return {"draft_authorized": answer}
 
 
 class ValidateDraftForm(_DraftTermsValidation):
     """Enrollment: day, amount rule (and amount), bank account, then the authorization."""
 
-    def name(self) -> str:
-        return "validate_draft_form"
+    action_name = "validate_draft_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         deps = await get_deps()
         return [
             "draft_day",
@@ -255,16 +214,9 @@ class ValidateDraftForm(_DraftTermsValidation):
 class ValidateDraftChangeForm(_DraftTermsValidation):
     """Change: what to change, the new value, then the new authorization."""
 
-    def name(self) -> str:
-        return "validate_draft_change_form"
+    action_name = "validate_draft_change_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         deps = await get_deps()
         what = tracker.get_slot("draft_change_what")
         middle = {
@@ -296,7 +248,7 @@ class ValidateDraftChangeForm(_DraftTermsValidation):
             latest_entity(tracker, "amount") or any(w in text for w in CHANGE_AMOUNT_WORDS)
         ):
             return {"draft_change_what": "amount"}
-        return self._fail(
+        return self.miss(
             dispatcher,
             tracker,
             deps,

@@ -3,16 +3,15 @@ already answered and asked again (`tracker.validator_spoke`)."""
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import require_tier
-from bot.actions.deps import ActionDeps, get_deps
+from bot.actions.common import Dispatcher, JourneyAction, require_tier
+from bot.actions.deps import ActionDeps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import leave_form_events, terms_from_slots
 from bot.actions.tracker import asked_before, validator_spoke
@@ -20,35 +19,22 @@ from bot.services import draft_authorizations, drafts
 from bot.services.identity import Tier
 
 
-class _DraftQuestion(Action):
+class _DraftQuestion(JourneyAction):
     """A draft form's question: silent when this turn's validator already re-asked, otherwise
-    `ask`, which returns the events to apply."""
-
-    @abstractmethod
-    def name(self) -> str:
-        """Subclasses name themselves; being abstract keeps rasa-sdk from registering this base."""
-
-    @abstractmethod
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
-        """Ask the question (the validator has not spoken this turn)."""
+    `act`, which returns the events to apply."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         if validator_spoke(tracker):
             return []
-        return await self.ask(dispatcher, tracker, await get_deps())
+        return await super().run(dispatcher, tracker, domain)
 
 
 class ActionAskDraftDay(_DraftQuestion):
-    def name(self) -> str:
-        return "action_ask_draft_day"
+    action_name = "action_ask_draft_day"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         text = texts.day_question(
             deps.profile,
             changing=tracker.active_loop_name == "draft_change_form",
@@ -59,12 +45,9 @@ class ActionAskDraftDay(_DraftQuestion):
 
 
 class ActionAskDraftAmountRule(_DraftQuestion):
-    def name(self) -> str:
-        return "action_ask_draft_amount_rule"
+    action_name = "action_ask_draft_amount_rule"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         dispatcher.utter_message(
             text=texts.AMOUNT_RULE_QUESTION, buttons=texts.amount_rule_buttons()
         )
@@ -72,23 +55,17 @@ class ActionAskDraftAmountRule(_DraftQuestion):
 
 
 class ActionAskDraftFixedAmount(_DraftQuestion):
-    def name(self) -> str:
-        return "action_ask_draft_fixed_amount"
+    action_name = "action_ask_draft_fixed_amount"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         dispatcher.utter_message(text=texts.fixed_amount_question(deps.profile))
         return []
 
 
 class ActionAskDraftMethodId(_DraftQuestion):
-    def name(self) -> str:
-        return "action_ask_draft_method_id"
+    action_name = "action_ask_draft_method_id"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None:
             return leave_form_events()
@@ -101,12 +78,9 @@ class ActionAskDraftMethodId(_DraftQuestion):
 
 
 class ActionAskDraftChangeWhat(_DraftQuestion):
-    def name(self) -> str:
-        return "action_ask_draft_change_what"
+    action_name = "action_ask_draft_change_what"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         dispatcher.utter_message(
             text=texts.CHANGE_WHAT_QUESTION, buttons=texts.change_buttons(deps.profile)
         )
@@ -116,12 +90,9 @@ class ActionAskDraftChangeWhat(_DraftQuestion):
 class ActionAskDraftAuthorized(_DraftQuestion):
     """Shows the authorization wording exactly as it will be stored, and asks for YES."""
 
-    def name(self) -> str:
-        return "action_ask_draft_authorized"
+    action_name = "action_ask_draft_authorized"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None or identity.account_id is None:
             return leave_form_events()
@@ -146,12 +117,9 @@ class ActionAskDraftAuthorized(_DraftQuestion):
 
 
 class ActionAskDraftCancelConfirmed(_DraftQuestion):
-    def name(self) -> str:
-        return "action_ask_draft_cancel_confirmed"
+    action_name = "action_ask_draft_cancel_confirmed"
 
-    async def ask(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, deps: ActionDeps
-    ) -> list[dict[str, Any]]:
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None or identity.account_id is None:
             return leave_form_events()

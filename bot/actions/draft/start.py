@@ -4,29 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.common import require_tier
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, require_tier
+from bot.actions.deps import ActionDeps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import reset_events
 from bot.services import draft_authorizations
 from bot.services.identity import Tier
 
 
-class ActionDraftStart(Action):
+class ActionDraftStart(JourneyAction):
     """Runs after the gate: view the draft, or pick the form (enroll, change, cancel)."""
 
-    def name(self) -> str:
-        return "action_draft_start"
+    action_name = "action_draft_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         done = [*reset_events(), SlotSet("draft_next", "done")]
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None or identity.account_id is None:

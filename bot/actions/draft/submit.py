@@ -13,8 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import Identity, require_tier
-from bot.actions.deps import ActionDeps, get_deps
+from bot.actions.common import Dispatcher, Identity, JourneyAction, require_tier
+from bot.actions.deps import ActionDeps
 from bot.actions.draft import texts
 from bot.actions.draft.slots import reset_events, terms_from_slots, verified_how
 from bot.actions.tracker import channel_of
@@ -64,16 +64,12 @@ async def _authorized_today(
     return agreement, today, situation
 
 
-class ActionDraftEnroll(Action):
+class ActionDraftEnroll(JourneyAction):
     """After `draft_form`: YES stores the enrollment and its authorization; NO stores nothing."""
 
-    def name(self) -> str:
-        return "action_draft_enroll"
+    action_name = "action_draft_enroll"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         gate = await _authorized_today(dispatcher, tracker, deps, texts.ENROLL_DECLINED)
         if gate is None:
             return reset_events()
@@ -112,17 +108,13 @@ class ActionDraftEnroll(Action):
         return reset_events()
 
 
-class ActionDraftChange(Action):
+class ActionDraftChange(JourneyAction):
     """After `draft_change_form`: YES records the new terms (a new authorization); NO changes
     nothing."""
 
-    def name(self) -> str:
-        return "action_draft_change"
+    action_name = "action_draft_change"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         gate = await _authorized_today(dispatcher, tracker, deps, texts.CHANGE_DECLINED)
         if gate is None:
             return reset_events()
@@ -166,16 +158,12 @@ class ActionDraftChange(Action):
         return reset_events()
 
 
-class ActionDraftCancel(Action):
+class ActionDraftCancel(JourneyAction):
     """After `draft_cancel_form`: YES cancels and says which draft, if any, still happens."""
 
-    def name(self) -> str:
-        return "action_draft_cancel"
+    action_name = "action_draft_cancel"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = require_tier(dispatcher, tracker, Tier.CONFIRMED, deps)
         if identity is None or identity.account_id is None:
             return reset_events()

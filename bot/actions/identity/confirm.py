@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import current_identity, scrub_card_numbers
+from bot.actions.common import JourneyForm, current_identity, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.identity import texts
 from bot.actions.identity.verify import MAX_ANSWER_CHARS, STOPPED
@@ -42,19 +42,12 @@ async def code_destination(deps: ActionDeps, member_id: int) -> tuple[str | None
     return None, "sms"
 
 
-class ValidateConfirmForm(FormValidationAction):
+class ValidateConfirmForm(JourneyForm):
     """A 6-digit code to the phone (or email) on file lifts a verified member to `confirmed`."""
 
-    def name(self) -> str:
-        return "validate_confirm_form"
+    action_name = "validate_confirm_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         deps = await get_deps()
         if tracker.get_slot("journey") == STOPPED:
             return []

@@ -10,8 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import current_identity
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, current_identity
+from bot.actions.deps import ActionDeps
 from bot.actions.identity import texts
 from bot.actions.identity.confirm import OTP_PURPOSE, code_destination, otp_service
 from bot.actions.identity.verify import account_ref, phone_path_accounts, verification_service
@@ -20,16 +20,12 @@ from bot.services.identity import locked_message
 from bot.services.otp import SendStatus
 
 
-class ActionAskAccountNumber(Action):
+class ActionAskAccountNumber(JourneyAction):
     """The gate's first question (with "First I need to make sure it's you."), unless locked."""
 
-    def name(self) -> str:
-        return "action_ask_account_number"
+    action_name = "action_ask_account_number"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[Any]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         until = await verification_service(deps).locked_until(
             conversation_id=tracker.sender_id,
             now=deps.now(),
@@ -46,17 +42,13 @@ class ActionAskAccountNumber(Action):
         return []
 
 
-class ActionAskZipCode(Action):
+class ActionAskZipCode(JourneyAction):
     """The second factor; on SMS with the phone on file, the only question (which names no
     account: the texter may not be the member)."""
 
-    def name(self) -> str:
-        return "action_ask_zip_code"
+    action_name = "action_ask_zip_code"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[Any]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         accounts = await phone_path_accounts(tracker, deps)
         if accounts:
             text = texts.zip_question_for_phone(len(accounts))
@@ -77,16 +69,12 @@ class ActionAskLastPaymentAmount(Action):
         return []
 
 
-class ActionAskAccountChoice(Action):
+class ActionAskAccountChoice(JourneyAction):
     """A member with several accounts picks one (a button per account)."""
 
-    def name(self) -> str:
-        return "action_ask_account_choice"
+    action_name = "action_ask_account_choice"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[Any]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None:
             return []
@@ -101,16 +89,12 @@ class ActionAskAccountChoice(Action):
         return []
 
 
-class ActionAskOtpCode(Action):
+class ActionAskOtpCode(JourneyAction):
     """Sends a code when none is waiting (first ask, or the last one expired); else reminds."""
 
-    def name(self) -> str:
-        return "action_ask_otp_code"
+    action_name = "action_ask_otp_code"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[Any]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None:
             return []

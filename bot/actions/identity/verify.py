@@ -11,12 +11,12 @@ import hmac
 import re
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import current_identity, scrub_card_numbers
+from bot.actions.common import JourneyForm, current_identity, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.identity import texts
 from bot.actions.tracker import channel_of, client_ip_of, phone_of
@@ -131,20 +131,13 @@ def pick_account(answer: str, accounts: list[AccountRecord]) -> AccountRecord | 
     return None
 
 
-class ValidateVerifyForm(FormValidationAction):
+class ValidateVerifyForm(JourneyForm):
     """Account number + ZIP (or last payment), or on SMS phone-on-file + ZIP; then pick an
     account."""
 
-    def name(self) -> str:
-        return "validate_verify_form"
+    action_name = "validate_verify_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         deps = await get_deps()
         if tracker.get_slot("journey") == STOPPED:
             return []

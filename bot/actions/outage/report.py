@@ -19,8 +19,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import verified_account_id
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, verified_account_id
+from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.outage.safety import hazard_events, safety_already_given
 from bot.actions.tracker import (
     channel_of,
@@ -232,16 +232,12 @@ def _no_outage_known(address: str) -> str:
     return f"I don't see a known outage at {address} yet, so your report helps crews find it."
 
 
-class ActionReportOutage(Action):
+class ActionReportOutage(JourneyAction):
     """Create the report (once per turn, by idempotency key) and say what is known there."""
 
-    def name(self) -> str:
-        return "action_report_outage"
+    action_name = "action_report_outage"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         address = tracker.get_slot("outage_address")
         if not address:
             dispatcher.utter_message(text="I need the address before I can report the outage.")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction
+from bot.actions.deps import ActionDeps
 from bot.actions.tracker import latest_text
 from bot.core.masking import mask_sensitive
 from bot.profile import CoopProfile
@@ -54,16 +54,12 @@ def hazard_events(tracker: Tracker, profile: CoopProfile) -> list[dict[str, Any]
     ]
 
 
-class ActionOutageSafety(Action):
+class ActionOutageSafety(JourneyAction):
     """First step of every outage report: the safety message if the member mentioned a hazard."""
 
-    def name(self) -> str:
-        return "action_outage_safety"
+    action_name = "action_outage_safety"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         events = hazard_events(tracker, deps.profile)
         if events:
             for text in safety_message(deps.profile):

@@ -11,12 +11,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.common import verified_account_id
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, verified_account_id
+from bot.actions.deps import ActionDeps
 from bot.actions.outage.safety import utter_safety_if_hazard
 from bot.actions.tracker import latest_entity, latest_text
 from bot.profile import CoopProfile
@@ -58,16 +57,12 @@ def _ask_what_to_check(tracker: Tracker) -> str:
     return ASK_PLACE
 
 
-class ActionOutageStatus(Action):
+class ActionOutageStatus(JourneyAction):
     """Outage status: a reference number, a town or ZIP, or (verified members) their own account."""
 
-    def name(self) -> str:
-        return "action_outage_status"
+    action_name = "action_outage_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         profile, now = deps.profile, deps.now()
         utter_safety_if_hazard(dispatcher, tracker, profile)
         service = OutageService(deps.sessions, profile.outages.report_prefix)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -23,7 +23,6 @@ from bot.core.amounts import parse_amount
 from bot.core.answers import yes_no as yes_no_words
 from bot.core.masking import find_card_numbers
 from bot.services.members import MethodRecord
-from bot.services.payment_links import create_link
 from bot.services.payment_rules import check_amount
 
 FORM_SLOTS = ("payment_amount_choice", "payment_amount_cents", "payment_method", "payment_confirm")
@@ -70,22 +69,6 @@ def reset_form_events() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in ALL_FORM_SLOTS] + [SlotSet("requested_slot", None)]
 
 
-async def secure_link(deps: ActionDeps, tracker: Tracker, identity: common.Identity) -> str:
-    """A one-time secure-page link to add a card or bank account for this member's account."""
-    if identity.account_id is None:
-        raise ValueError("no account chosen: require_tier or the form checks it first")
-    link = await create_link(
-        deps.sessions,
-        secret_key=deps.settings.secret_key,
-        public_base_url=deps.settings.public_base_url,
-        member_id=identity.member_id,
-        account_id=identity.account_id,
-        conversation_id=tracker.sender_id,
-        now=deps.now(),
-    )
-    return link.url
-
-
 def pick_method(
     entity: str | None, text: str, methods: list[MethodRecord]
 ) -> MethodRecord | str | None:
@@ -122,11 +105,11 @@ def pick_method(
     return None
 
 
-class ValidatePaymentForm(FormValidationAction):
+class ValidatePaymentForm(common.JourneyForm):
     """Reads each answer of the payment form; only clean values reach the slots."""
 
-    def name(self) -> str:
-        return "validate_payment_form"
+    action_name = "validate_payment_form"
+    failures_slot = "payment_failures"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -140,13 +123,7 @@ class ValidatePaymentForm(FormValidationAction):
                 events.insert(0, SlotSet(slot, tracker.slots.get(slot)))
         return events
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def slots_for(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         if tracker.slots.get("payment_method") == NEW_METHOD:
             return [s for s in domain_slots if s != "payment_confirm"]
         return domain_slots
@@ -171,7 +148,7 @@ class ValidatePaymentForm(FormValidationAction):
                 tracker, now=deps.now(), rules=deps.rules.verification
             )
             if identity is not None and identity.account_id is not None:
-                url = await secure_link(deps, tracker, identity)
+                url = await common.secure_link(deps, tracker, identity)
                 template = texts.CARD_NOT_KEPT if raw else texts.MASKED_LINK
                 dispatcher.utter_message(text=template.format(url=url))
             elif raw:
@@ -180,23 +157,6 @@ class ValidatePaymentForm(FormValidationAction):
         if latest_intent(tracker) not in ANSWER_INTENTS and not text.startswith("/inform"):
             return {}
         return None
-
-    def _failed(
-        self,
-        slot: str,
-        message: str,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        deps: ActionDeps,
-    ) -> dict[str, Any]:
-        return common.reask(
-            dispatcher,
-            tracker,
-            slot=slot,
-            counter="payment_failures",
-            message=message,
-            member_services_phone=deps.profile.phones.member_services,
-        )
 
     @staticmethod
     def _amount(text: str, deps: ActionDeps) -> tuple[int | None, str | None]:
@@ -234,12 +194,12 @@ class ValidatePaymentForm(FormValidationAction):
         summary = await deps.members.balance(identity.account_id, deps.today())
         if intent == "choose_amount_full":
             if summary.amount_due_cents <= 0:
-                return self._failed(slot, texts.NOTHING_DUE_FULL, dispatcher, tracker, deps)
+                return self.miss(dispatcher, tracker, deps, slot, texts.NOTHING_DUE_FULL)
             return {slot: "full", "payment_amount_cents": summary.amount_due_cents}
         if intent == "choose_amount_past_due":
             if summary.past_due_with_fee_cents <= 0:
                 message = texts.nothing_past_due(summary.amount_due_cents)
-                return self._failed(slot, message, dispatcher, tracker, deps)
+                return self.miss(dispatcher, tracker, deps, slot, message)
             return {slot: "past_due", "payment_amount_cents": summary.past_due_with_fee_cents}
         amount_entity = latest_entity(tracker, "amount")
         if (amount_entity or "").lower() == "other" or (
@@ -248,7 +208,7 @@ class ValidatePaymentForm(FormValidationAction):
             return {slot: "other"}
         cents, why = self._typed_amount(tracker, deps)
         if cents is None:
-            return self._failed(slot, why or texts.UNREADABLE_AMOUNT, dispatcher, tracker, deps)
+            return self.miss(dispatcher, tracker, deps, slot, why or texts.UNREADABLE_AMOUNT)
         return {slot: "other", "payment_amount_cents": cents}
 
     async def validate_payment_amount_choice(
@@ -270,7 +230,7 @@ class ValidatePaymentForm(FormValidationAction):
         deps = await get_deps()
         cents, why = self._typed_amount(tracker, deps)
         if cents is None:
-            return self._failed(slot, why or texts.UNREADABLE_AMOUNT, dispatcher, tracker, deps)
+            return self.miss(dispatcher, tracker, deps, slot, why or texts.UNREADABLE_AMOUNT)
         return {slot: cents}
 
     async def validate_payment_amount_cents(
@@ -307,7 +267,7 @@ class ValidatePaymentForm(FormValidationAction):
         if isinstance(chosen, MethodRecord):
             return {slot: str(chosen.id), "payment_method_label": chosen.label}
         message = texts.method_not_understood(methods)
-        return self._failed(slot, message, dispatcher, tracker, deps)
+        return self.miss(dispatcher, tracker, deps, slot, message)
 
     async def validate_payment_method(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -330,7 +290,7 @@ class ValidatePaymentForm(FormValidationAction):
             return {slot: "yes" if answer else "no"}
         deps = await get_deps()
         amount = int(tracker.get_slot("payment_amount_cents") or 0)
-        return self._failed(slot, texts.confirm_reask(amount), dispatcher, tracker, deps)
+        return self.miss(dispatcher, tracker, deps, slot, texts.confirm_reask(amount))
 
     async def validate_payment_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -9,10 +9,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, require_tier
+from bot.actions.common import buttons_or_choices, require_tier, secure_link
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.payment import texts
-from bot.actions.payment.forms import NEW_METHOD, reset_form_events, secure_link
+from bot.actions.payment.forms import NEW_METHOD, reset_form_events
 from bot.actions.tracker import channel_of, idempotency_key
 from bot.services.identity import Tier
 from bot.services.payments import PaymentService
