@@ -1,5 +1,5 @@
-"""End to end, journey by journey (issue 3): the REAL Rasa server and the REAL action server over
-Rasa's REST channel, on the trained model and a temporary demo database (tests/stack.py).
+"""End to end, journey by journey: the REAL Rasa server and the REAL action server over the
+gateway's signed Rasa channel, on the trained model and a temporary demo database (tests/stack.py).
 
 Each test is one member (or two) with a sender id of its own and the metadata the gateway sends
 ({"channel": "web"} or {"channel": "sms", "phone": ...}). Assertions are what the member reads and
