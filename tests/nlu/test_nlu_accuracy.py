@@ -1,11 +1,14 @@
-"""Held-out NLU accuracy of the trained model (`rasa test nlu` on each held-out split).
+"""Held-out NLU accuracy of the trained model, on every held-out split.
 
-Three splits, none ever trained on (tests/nlu/test_nlu_data.py checks no overlap):
-`heldout.yml` (the project's own), `independent.yml` (written blind, outside the project) and
-`personas.yml` (written from the journey list and member descriptions alone). For each, the
-figures are PRINTED (run pytest with -s): intent accuracy, the fallback rate (share of messages
-that fell to `nlu_fallback`, i.e. the member read "didn't get that") and the misses per intent.
-With NLU_RESULTS_DOC=1 the test also rewrites the results table in docs/nlu.md.
+Three splits, none ever trained on (tests/nlu/test_nlu_data.py checks them): `heldout.yml`
+(the project's own), `independent.yml` (written blind, outside the project) and `personas.yml`
+(written from the journey list and member descriptions alone). The model is loaded once
+(tests/nlu/parse_messages.py, in the Rasa environment) and every message parsed, exactly as the
+server would. For each split the figures are PRINTED (run pytest with -s): intent accuracy,
+accuracy on the messages absent from the training data, the fallback rate (share of messages
+that fell to `nlu_fallback`, i.e. the member read "didn't get that"), the misses per intent and,
+where the split annotates entities, span F1 per entity extractor. With NLU_RESULTS_DOC=1 the test
+also rewrites the results table in docs/nlu.md.
 
 Each split fails only below a floor (0.90 accuracy, 5% fallback): a floor, not the target
 (>= 0.95 and < 3% on the independent split), so a retrain with a different random
@@ -31,10 +34,12 @@ from tests.nlu.nlu_data import (
     examples_by_intent,
     normalised,
     pattern_names,
+    plain_text,
     training_files,
 )
 
-RASA = ROOT / "rasa-env" / ".venv" / "bin" / "rasa"
+RASA_PYTHON = ROOT / "rasa-env" / ".venv" / "bin" / "python"
+PARSER = ROOT / "tests" / "nlu" / "parse_messages.py"
 MODELS = ROOT / "models"
 DOC = ROOT / "docs" / "nlu.md"
 INTENT_ACCURACY_FLOOR = 0.90
@@ -43,6 +48,8 @@ FALLBACK = "nlu_fallback"
 _DOC_BLOCK = re.compile(
     r"(<!-- nlu-results:start -->\n).*?(<!-- nlu-results:end -->)", flags=re.DOTALL
 )
+# [text](entity), [text](entity:value), [text](entity:value) or [text]{"entity": ...}
+_ENTITY = re.compile(r"\[([^\]]+)\](?:\(([^):]*)[^)]*\)|(\{[^}]*\}))")
 
 
 def _latest_model() -> Path:
@@ -56,12 +63,40 @@ def _latest_model() -> Path:
     return models[-1]
 
 
-def _entity_f1(out: Path) -> dict[str, float]:
-    """Support-weighted F1 per entity extractor, over the entities that extractor owns.
+def _annotated(example: str) -> list[tuple[str, str]]:
+    """(entity, text) pairs annotated in a training-format example."""
+    found = []
+    for m in _ENTITY.finditer(example):
+        name = m.group(2) if m.group(2) is not None else json.loads(m.group(3))["entity"]
+        found.append((name, m.group(1).lower()))
+    return found
+
+
+def _parse_all(model: Path, texts: list[str], work: Path) -> list[dict]:
+    """Every text parsed by the model, loaded once in the Rasa environment."""
+    source, target = work / "texts.json", work / "parsed.json"
+    source.write_text(json.dumps(texts), encoding="utf-8")
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    run = subprocess.run(
+        [str(RASA_PYTHON), str(PARSER), str(model), str(source), str(target)],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert run.returncode == 0, f"parsing failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def _entity_f1(examples: list[str], parsed: list[dict]) -> dict[str, float]:
+    """Span F1 per entity extractor, over the entities that extractor owns.
 
     Each entity has one extractor (see data/nlu/regex_anchors.yml): RegexEntityExtractor the
     regex and lookup-table ones (account_number, zip_code, town...), DIET the others (amount,
     draft_day, date...). Scoring an extractor on entities it is not meant to find says nothing.
+    A found span counts when its entity and text match an annotation of the same message.
     """
     by_pattern = pattern_names(training_files()) & set(domain_entities())
     own = {
@@ -70,54 +105,51 @@ def _entity_f1(out: Path) -> dict[str, float]:
     }
     figures: dict[str, float] = {}
     for extractor, entities in own.items():
-        path = out / f"{extractor}_report.json"
-        if not path.exists():
-            continue
-        report = json.loads(path.read_text())
-        rows = [report[e] for e in entities if e in report and report[e].get("support")]
-        support = sum(r["support"] for r in rows)
-        if support:
-            figures[extractor] = sum(r["f1-score"] * r["support"] for r in rows) / support
+        hit = expected = found = 0
+        for example, result in zip(examples, parsed, strict=True):
+            gold = Counter(p for p in _annotated(example) if p[0] in entities)
+            got = Counter(
+                (e["entity"], e["text"].lower())
+                for e in result["entities"]
+                if e["entity"] in entities and e["extractor"] == extractor
+            )
+            hit += sum((gold & got).values())
+            expected += sum(gold.values())
+            found += sum(got.values())
+        if expected:
+            precision = hit / found if found else 0.0
+            recall = hit / expected
+            total = precision + recall
+            figures[extractor] = 2 * precision * recall / total if total else 0.0
     return figures
 
 
-def _evaluate(split: Path, model: Path, out: Path) -> dict:
-    """Run `rasa test nlu` on one split; accuracy, fallback rate and misses per intent."""
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
-    run = subprocess.run(
-        [str(RASA), "test", "nlu", "--nlu", str(split), "--model", str(model), "--out", str(out)],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, f"rasa test nlu failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    report = json.loads((out / "intent_report.json").read_text())
-    errors_file = out / "intent_errors.json"
-    errors = json.loads(errors_file.read_text()) if errors_file.exists() else []
-    texts = [normalised(e) for exs in examples_by_intent([split]).values() for e in exs]
-    total = len(texts)
+def _score(split: Path, examples: list[tuple[str, str]], parsed: list[dict]) -> dict:
+    """Accuracy, fallback rate and misses per intent of one split."""
     training = {normalised(e) for exs in examples_by_intent(training_files()).values() for e in exs}
-    unseen = [t for t in texts if t not in training]
-    unseen_wrong = sum(1 for e in errors if normalised(e["text"]) not in training)
     misses: dict[str, Counter] = defaultdict(Counter)
-    for error in errors:
-        misses[error["intent"]][error["intent_prediction"]["name"]] += 1
-    fallbacks = sum(1 for e in errors if e["intent_prediction"]["name"] == FALLBACK)
+    wrong = fallbacks = unseen = unseen_wrong = 0
+    for (intent, example), result in zip(examples, parsed, strict=True):
+        is_unseen = normalised(example) not in training
+        unseen += is_unseen
+        if result["intent"] != intent:
+            wrong += 1
+            unseen_wrong += is_unseen
+            misses[intent][result["intent"]] += 1
+        fallbacks += result["intent"] == FALLBACK
+    total = len(examples)
+    annotated = any(_annotated(e) for _, e in examples)
     return {
         "split": split.name,
         "total": total,
-        "accuracy": report["accuracy"],
-        "weighted_f1": report["weighted avg"]["f1-score"],
-        "wrong": len(errors),
-        "unseen": len(unseen),
-        "unseen_accuracy": 1 - unseen_wrong / len(unseen) if unseen else 1.0,
+        "accuracy": 1 - wrong / total,
+        "wrong": wrong,
+        "unseen": unseen,
+        "unseen_accuracy": 1 - unseen_wrong / unseen if unseen else 1.0,
         "fallbacks": fallbacks,
-        "fallback_rate": fallbacks / total if total else 0.0,
+        "fallback_rate": fallbacks / total,
         "misses": misses,
-        "entity_f1": _entity_f1(out),
+        "entity_f1": _entity_f1([e for _, e in examples], parsed) if annotated else {},
     }
 
 
@@ -135,14 +167,13 @@ def _miss_text(misses: dict[str, Counter]) -> str:
 def _print(figures: dict, model: Path) -> None:
     print(f"\nNLU held-out split {figures['split']} ({model.name}, {figures['total']} messages):")
     print(f"  intent accuracy    {figures['accuracy']:.3f} ({figures['wrong']} wrong)")
-    print(f"  intent weighted F1 {figures['weighted_f1']:.3f}")
     print(
         f"  accuracy on the {figures['unseen']} messages not in the training data "
         f"{figures['unseen_accuracy']:.3f}"
     )
     print(f"  fallback rate      {figures['fallback_rate']:.3f} ({figures['fallbacks']} messages)")
     for extractor, f1 in figures["entity_f1"].items():
-        print(f"  entity weighted F1 {f1:.3f} ({extractor})")
+        print(f"  entity span F1     {f1:.3f} ({extractor})")
     print("  misses per intent  " + (_miss_text(figures["misses"]) or "none"))
 
 
@@ -175,9 +206,15 @@ def _write_doc(rows: list[dict], model: Path) -> None:
 @pytest.mark.slow
 def test_heldout_splits_accuracy_and_fallback(tmp_path: Path) -> None:
     model = _latest_model()
+    splits = {
+        split: [(intent, e) for intent, exs in examples_by_intent([split]).items() for e in exs]
+        for split in HELDOUT_SPLITS
+    }
+    texts = [plain_text(e) for examples in splits.values() for _, e in examples]
+    parsed = iter(_parse_all(model, texts, tmp_path))
     rows = []
-    for split in HELDOUT_SPLITS:
-        figures = _evaluate(split, model, tmp_path / split.stem)
+    for split, examples in splits.items():
+        figures = _score(split, examples, [next(parsed) for _ in examples])
         _print(figures, model)
         rows.append(figures)
     if os.environ.get("NLU_RESULTS_DOC") == "1":
