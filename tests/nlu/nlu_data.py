@@ -15,6 +15,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_DIR = ROOT / "data" / "nlu"
 HELDOUT_FILE = ROOT / "tests" / "nlu" / "heldout.yml"
+# Every held-out split, none ever trained on: the project's own, one written blind outside the
+# project, one written from the journey list and member descriptions alone.
+INDEPENDENT_FILE = ROOT / "tests" / "nlu" / "independent.yml"
+PERSONAS_FILE = ROOT / "tests" / "nlu" / "personas.yml"
+HELDOUT_SPLITS = (HELDOUT_FILE, INDEPENDENT_FILE, PERSONAS_FILE)
 INTENTS_DOMAIN = ROOT / "domain" / "intents.yml"
 
 # [text](entity), [text](entity:value) or [text]{"entity": ...}
