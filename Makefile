@@ -20,7 +20,7 @@ RASA_FLAGS := --domain domain --config config.yml
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
-	@echo "make test   set up, validate the training data, train if needed, run every test"
+	@echo "make test   set up, lint, validate the training data, train if needed, run every test"
 	@echo "steps:      make setup | db | lint | lint-deploy | validate | train | clean"
 
 ## Both environments (uv, locked) and .env. Cheap when nothing changed.
