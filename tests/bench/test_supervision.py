@@ -54,12 +54,14 @@ def test_a_signal_leaves_through_the_supervisor_which_stops_every_child(tmp_path
 
 def test_stop_all_midway_lets_the_next_bot_start_on_a_clean_slate(tmp_path: Path) -> None:
     bare, ours = _child("bare", tmp_path), _child("ours", tmp_path)
+    # What Ctrl-C did before (Python's default handler; SIG_IGN when started in the background).
+    interrupt = signal.getsignal(signal.SIGINT)
 
     with Supervisor(signals=(signal.SIGTERM,)) as supervisor:
         supervisor.start(bare, timeout=30)
         supervisor.stop_all()
         assert bare.exit_code() is not None
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is interrupt
         supervisor.start(ours, timeout=30)
         assert ours.exit_code() is None
 

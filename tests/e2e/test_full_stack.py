@@ -218,10 +218,12 @@ async def test_a_card_saved_on_the_secure_page_is_offered_for_the_payment_at_onc
     try:
         await dana.text("whats my balance")
         await dana.text("30833")
-        await dana.text("pay my bill")
-        amount_question = " ".join(
-            await dana.text(code_sent_to(rasa_stack, DANA_PHONE, outbox_before))
-        )
+        asked = " ".join(await dana.text("pay my bill"))
+        # Dana's texts share one conversation across this module: after the earlier payment test
+        # she may still be confirmed, and then no new code is asked for.
+        if "code" in asked.lower():
+            asked = " ".join(await dana.text(code_sent_to(rasa_stack, DANA_PHONE, outbox_before)))
+        amount_question = asked
         method_question = " ".join(await dana.text(choice_number(amount_question, "Full $142.87")))
         link_reply = " ".join(await dana.text(choice_number(method_question, "Add a new card")))
         found = re.search(r"https?://\S+?(/pay/[\w.-]+)", link_reply)
