@@ -94,3 +94,19 @@ def web(client_ip: str) -> dict[str, Any]:
 
 def sms(phone: str) -> dict[str, Any]:
     return {"channel": "sms", "phone": phone}
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis, for the tests that prove a Redis-backed path (lock mirror, shared rate
+    limits); skipped only where no Redis runs (`.ci/run` starts one, so CI always runs them)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    return REDIS_TEST_URL

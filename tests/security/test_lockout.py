@@ -7,7 +7,6 @@ import itertools
 import logging
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.actions.identity.verify import ValidateVerifyForm
@@ -193,16 +192,6 @@ async def test_cross_conversation_locks_on_sqlite_and_postgresql(db_url) -> None
         await engine.dispose()
 
 
-def _redis_reachable(url: str = "redis://127.0.0.1:6379/15") -> bool:
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        return True
-    except redis.RedisError:
-        return False
-
-
 async def _lock_an_address(service, accounts, now):
     for i, (number, zip_code) in enumerate(accounts[:6]):
         result = await service.verify_account(
@@ -215,7 +204,7 @@ async def _lock_an_address(service, accounts, now):
     return result
 
 
-async def test_locks_are_mirrored_in_redis_where_configured(session_factory) -> None:
+async def test_locks_are_mirrored_in_redis_where_configured(session_factory, redis_url) -> None:
     import uuid
 
     from sqlalchemy import delete
@@ -225,9 +214,7 @@ async def test_locks_are_mirrored_in_redis_where_configured(session_factory) -> 
     from bot.store.models import SecurityLock
     from tests.actions.identity_helpers import NOW
 
-    url = "redis://127.0.0.1:6379/15"
-    if not _redis_reachable(url):
-        pytest.skip("Redis is not reachable here")
+    url = redis_url
     mirror = RedisLockMirror(url)
     try:
         accounts = await add_sequential_accounts(session_factory, 8)
