@@ -1,0 +1,11 @@
+"""The periodic jobs of the assistant, in one list the background engine runs."""
+
+from __future__ import annotations
+
+from bot.worker.base import PeriodicTask
+
+
+def periodic_tasks() -> list[PeriodicTask]:
+    """Every periodic job; each feature adds one entry (imported here, not at module level)."""
+    tasks: list[PeriodicTask] = []
+    return tasks
