@@ -293,3 +293,10 @@ async def test_outage_rows_unchanged_by_the_job(session_factory, sqlite_url, tmp
     async with session_factory() as s:
         outage = await s.scalar(select(Outage))
     assert outage.status == "active" and outage.restored_at is None
+
+
+async def test_an_imported_restore_needs_its_time(sqlite_url, tmp_path) -> None:
+    path = outage_file(tmp_path, status="restored")
+    result = await asyncio.to_thread(import_files, sqlite_url, [path])
+    assert not result.ok
+    assert any("a restored outage needs restored_at" in str(e) for e in result.errors)
