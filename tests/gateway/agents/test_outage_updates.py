@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.gateway.keywords import classify, is_still_out
 from bot.gateway.outage_updates import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.gateway.state import GATEWAY, Gateway
 from bot.services.notify import DeliveryResult
@@ -331,3 +332,38 @@ async def test_the_endpoint_is_off_without_a_secret(
     off = await aiohttp_client(create_app(replace(settings, outage_updates_secret="")))
     resp = await off.post("/integrations/outages", data=b"{}")
     assert resp.status == 404
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "OUT",
+        "out",
+        "Out.",
+        "still out",
+        "Still out!",
+        "power's still out",
+        "we're still out",
+        "my lights are still out",
+        "I'm still out",
+    ],
+)
+def test_still_out_replies_are_recognised(text: str) -> None:
+    assert is_still_out(text)
+    assert classify(text, opted_out=False) is None  # not an opt-out or opt-in keyword
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "opt out",
+        "OPT OUT",
+        "I went out",
+        "out of town till monday",
+        "outage",
+        "whats out there",
+        "my power is out, 412 mill st wrens, and a line is down",
+    ],
+)
+def test_other_texts_with_out_are_not_still_out(text: str) -> None:
+    assert not is_still_out(text)
