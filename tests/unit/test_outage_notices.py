@@ -67,6 +67,12 @@ async def import_outage(url: str, tmp_path: Path, **fields: Any) -> None:
 
 
 @pytest.fixture
+def sqlite_url(db_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL (`session_factory` uses this URL)."""
+    return db_url
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock(STARTED + timedelta(minutes=30))
 
