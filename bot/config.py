@@ -159,6 +159,9 @@ class Settings:
     console_totp: str = "auto"
     # The web chat's conversation token stops working after this many hours without a message.
     web_token_idle_hours: float = 24.0
+    # The co-op's outage system signs its updates to POST /integrations/outages with this shared
+    # secret (HMAC-SHA256, docs/integration.md); empty: the endpoint is off (404).
+    outage_updates_secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         # The signers get the rotation list through the secret itself (bot.core.keys.SecretKey).
@@ -217,6 +220,7 @@ def load_settings(
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
         twilio_from_number=env.get("TWILIO_FROM_NUMBER", ""),
+        outage_updates_secret=env.get("OUTAGE_UPDATES_SECRET", ""),
         smtp_host=env.get("SMTP_HOST", ""),
         smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT", "587")),
         smtp_username=env.get("SMTP_USERNAME", ""),

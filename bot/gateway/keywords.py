@@ -18,6 +18,11 @@ i stop my draft", "cancel payment", "stop paperless billing", "opt out of paperl
 UNSTOP opt back in; while the number is opted out, so do YES and plain requests ("start texting me
 again", "opt me back in"), which otherwise are ordinary messages for the assistant (signing up for
 alerts is a settings question). HELP or INFO alone gets the help reply.
+
+OUT ("out", "still out", "power's still out", "we are still out") answers a "Power is back on"
+text: `is_still_out` recognises it, and the SMS channel treats it as a keyword only when that
+phone's latest restore text was sent recently (`bot.gateway.still_out`); otherwise it is an
+ordinary message for the assistant. Opt-out words come first: "opt out" is never OUT.
 """
 
 from __future__ import annotations
@@ -72,6 +77,23 @@ _OPT_IN_PHRASES = [
         r"\b(?:resubscribe|subscribe\s+me(?:\s+again)?)\b",
     )
 ]
+
+
+_STILL_OUT_FILLER = frozenset(
+    "i im we were are is my our the power powers lights electricity still out again please pls "
+    "yes yeah yep here too house home were".split()
+)
+
+
+def is_still_out(body: str) -> bool:
+    """The text says "I'm still out" in reply to a restore text ("OUT", "still out", "power's
+    still out", "we're still out"): OUT alone, or "out" with only such words around it."""
+    if _normalise(unicodedata.normalize("NFKC", body)) == "OUT":
+        return True
+    words = _words(body).split()
+    if not words or len(words) > 8 or "out" not in words:
+        return False
+    return all(w == "out" or w in _STILL_OUT_FILLER for w in words)
 
 
 class Keyword(Enum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.gateway import health, sms
+from bot.gateway import health, outage_updates, sms
 from bot.gateway import web as webchat
 from bot.gateway.account_pages import setup_account_pages
 from bot.gateway.console import setup_console
@@ -20,6 +20,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/ws", webchat.websocket, name="ws")
     app.router.add_post("/sms/twilio", sms.inbound, name="sms_inbound")
     app.router.add_post("/sms/twilio/status", sms.status_callback, name="sms_status")
+    app.router.add_post("/integrations/outages", outage_updates.receive, name="outage_updates")
     app.router.add_static("/static/", webchat.STATIC_DIR, name="static", append_version=False)
     setup_console(app)  # /console/... (agent console)
     setup_payment_page(app)  # /pay/{token} (secure payment page)

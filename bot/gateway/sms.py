@@ -22,9 +22,10 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.core.phones import normalize_phone
+from bot.gateway import still_out
 from bot.gateway.conversations import ConversationInfo, StoredMessage
 from bot.gateway.edge import EDGE, clean_text
-from bot.gateway.keywords import Keyword, classify
+from bot.gateway.keywords import Keyword, classify, is_still_out
 from bot.gateway.ratelimits import SLOW_DOWN, STILL_WORKING
 from bot.gateway.signatures import public_url, signature_valid
 from bot.gateway.sms_format import pick_choice, render_sms
@@ -86,6 +87,11 @@ async def inbound(request: web.Request) -> web.Response:
             )
         await gw.sms_store.set_inbound_status(sid, "opted_out")
         return twiml([])
+    if is_still_out(body) and (
+        out := await still_out.handle(gw, conv, phone, body, edge.max_chars)
+    ):
+        await gw.sms_store.set_inbound_status(sid, "keyword")  # OUT after a restore text
+        return twiml(out)
     if not body.strip():  # nothing to read: not forwarded to the assistant
         await gw.sms_store.set_inbound_status(sid, "media_only" if has_media else "empty")
         return twiml(await _system_reply(gw, conv, MEDIA_ONLY) if has_media else [])

@@ -620,3 +620,40 @@ class ConsoleSignInAttempt(Base):
     username_key: Mapped[str] = mapped_column(String(64))
     address_key: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column()
+
+
+# --- Outage texts and references (bot/services/outage/notices.py) --------------------------------
+
+
+class OutageNotification(Base):
+    """One outage text or email to one address: "outage near you" or "power is back".
+
+    The row is the claim: it is inserted (unique per outage, kind, channel and address) before
+    anything is sent, so two worker copies, or a rerun after a crash, never send it twice.
+    `status` is then what the notifier said (sent|outbox|failed|opted_out|rejected); a row left
+    "claimed" means a crash between claim and send (never retried: at most once).
+    """
+
+    __tablename__ = "outage_notifications"
+    __table_args__ = (UniqueConstraint("outage_id", "kind", "channel", "to"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # restored|near_you
+    channel: Mapped[str] = mapped_column(String(8))  # sms|email
+    to: Mapped[str] = mapped_column(String(254), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("outage_reports.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(12), default="claimed")
+    body: Mapped[str] = mapped_column(Text)
+    claimed_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReferenceCounter(Base):
+    """A named sequence (`outage_report:2026`): references that never run out (R-2026-000123)."""
+
+    __tablename__ = "reference_counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

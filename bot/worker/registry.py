@@ -7,5 +7,7 @@ from bot.worker.base import PeriodicTask
 
 def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic job; each feature adds one entry (imported here, not at module level)."""
-    tasks: list[PeriodicTask] = []
+    from bot.worker import outage_notices
+
+    tasks: list[PeriodicTask] = [outage_notices.TASK]
     return tasks

@@ -58,7 +58,7 @@ BREAKERS = (
     "off and back on. If that brings your power back, there's nothing more to do."
 )
 REFERENCE = re.compile(
-    r"^Your report is (R-\d{5})\. Want a text when your power is back\? Reply YES or NO\.$"
+    r"^Your report is (R-\d{4}-\d{6})\. Want a text when your power is back\? Reply YES or NO\.$"
 )
 
 
@@ -364,7 +364,8 @@ async def test_report_in_wrens_names_the_known_outage_with_a_labelled_estimate(
 
     assert texts(messages)[0] == WRENS_OUTAGE
     match = re.match(
-        r"^Your report is (R-\d{5})\. I noted the hazard on it; please also call 1-800-262-5131\. "
+        r"^Your report is (R-\d{4}-\d{6})\. I noted the hazard on it; please also call "
+        r"1-800-262-5131\. "
         r"Want a text when your power is back\? Reply YES or NO\.$",
         texts(messages)[1],
     )

@@ -330,7 +330,7 @@ async def test_a_downed_line_gets_the_safety_message_first_then_a_report_referen
 
     last = reported[-1]
     match = re.match(
-        r"Your report is (R-\d+)\. I noted the hazard on it; please also call "
+        r"Your report is (R-\d{4}-\d{6})\. I noted the hazard on it; please also call "
         r"1-800-262-5131\. Want a text when your power is back\? Reply YES or NO\.$",
         last,
     )

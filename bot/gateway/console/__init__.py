@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.gateway.console import views
+from bot.gateway.console import outages, views
 from bot.gateway.console.auth import SessionCodec
 from bot.gateway.console.sessions import HashingPool
 from bot.gateway.state import SETTINGS
@@ -42,4 +42,5 @@ def setup_console(app: web.Application) -> None:
     r.add_post("/console/handoffs/{handoff_id}/end", views.end)
     r.add_post("/console/callbacks/{item_id}/done", views.callback_done)
     r.add_post("/console/service-requests/{item_id}/done", views.service_request_done)
+    outages.setup(r)  # /console/outages (dispatch: reports by area, mark restored)
     r.add_static("/console/static/", STATIC_DIR, append_version=False)

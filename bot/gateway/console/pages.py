@@ -52,6 +52,7 @@ def layout(
         header = f"""
   <header class="top"><div class="wrap">
     <a class="brand" href="/console">Member services console</a>
+    <a class="nav" href="/console/outages">Outages</a>
     <form method="post" action="/console/presence" class="inline" id="presence-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
       <label for="presence">{e(agent_name)} is</label>

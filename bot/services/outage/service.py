@@ -1,16 +1,19 @@
 """The outage service: known outages by place, account or reference, and recording a report.
 
-Reads and writes go through the store only. Reports get a reference ("R-" plus 5 digits, unique)
-and are idempotent by key, so a retried or double-tapped report creates one row.
+Reads and writes go through the store only. Reports get a reference that never runs out: the
+prefix, the year (co-op time) and a yearly sequence of at least six digits ("R-2026-000123",
+"R-2026-1000000" after that), drawn from the `reference_counters` row of that year. Older
+references ("R-" and five digits) are still found. Reports are idempotent by key, so a retried or
+double-tapped report creates one row.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -23,8 +26,10 @@ from bot.services.outage.status import (
     normalize_town,
     normalize_zip5,
 )
-from bot.store.db import session_scope, unused_reference
-from bot.store.models import Account, Outage, OutageReport
+from bot.store.db import session_scope
+from bot.store.models import Account, Outage, OutageReport, ReferenceCounter
+
+SEQUENCE_DIGITS = 6  # zero-padded to six; the sequence simply grows past 999,999
 
 
 def _info(o: Outage) -> OutageInfo:
@@ -70,10 +75,14 @@ async def _linked_outage(session: AsyncSession, outage_id: int | None) -> Outage
 
 class OutageService:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], report_prefix: str = "R-"
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        report_prefix: str = "R-",
+        tz: tzinfo = UTC,
     ) -> None:
         self._factory = session_factory
         self._prefix = report_prefix
+        self._tz = tz  # the co-op's time zone: the year of a reference is the local year
 
     async def _active(self, session: AsyncSession, now: datetime | None = None) -> list[Outage]:
         query = (
@@ -142,11 +151,7 @@ class OutageService:
         text = re.sub(r"\s+", "", (ref or "").upper())
         if not text:
             return None
-        candidates = [text]
-        digits = re.sub(r"\D", "", text)
-        prefix = self._prefix.upper()
-        if digits:
-            candidates.append(prefix + digits)
+        candidates = reference_candidates(ref, self._prefix)
         async with self._factory() as session:
             report = await session.scalar(
                 select(OutageReport).where(OutageReport.reference.in_(candidates))
@@ -206,7 +211,7 @@ class OutageService:
                         await self._active(session, now), town=town, zip5=zip5, feeder=feeder
                     )
                     outage = matches[0] if matches else None
-                    reference = await self._free_reference(session)
+                    reference = await self._free_reference(session, now)
                     session.add(
                         OutageReport(
                             reference=reference,
@@ -247,8 +252,49 @@ class OutageService:
             outage = await _linked_outage(session, row.outage_id)
             return ReportResult(reference=row.reference, outage=outage, created=False)
 
-    async def _free_reference(self, session: AsyncSession) -> str:
-        reference = await unused_reference(session, OutageReport.reference, self._prefix, tries=50)
-        if reference is None:
-            raise RuntimeError("outage report references are nearly exhausted; widen the format")
-        return reference
+    async def _free_reference(self, session: AsyncSession, now: datetime) -> str:
+        year = now.astimezone(self._tz).year
+        number = await next_in_sequence(session, f"outage_report:{year}")
+        return format_reference(self._prefix, year, number)
+
+
+def format_reference(prefix: str, year: int, number: int) -> str:
+    """ "R-2026-000123": the prefix, the year and the sequence (six digits or more)."""
+    return f"{prefix}{year}-{number:0{SEQUENCE_DIGITS}d}"
+
+
+def reference_candidates(ref: str | None, prefix: str = "R-") -> list[str]:
+    """The stored references a member's typing may mean: "R-2026-000123", "r 2026 123",
+    "2026-000123", "R2026000123", and the older "R-20331" / "20331"."""
+    text = re.sub(r"\s+", "", (ref or "").upper())
+    if not text:
+        return []
+    candidates = [text]
+    prefix = prefix.upper()
+    groups = re.findall(r"\d+", text)
+    digits = "".join(groups)
+    if digits:
+        candidates.append(prefix + digits)  # the older five-digit form
+    if len(groups) >= 2 and re.fullmatch(r"20\d\d", groups[0]):
+        year, number = groups[0], "".join(groups[1:])
+        candidates.append(format_reference(prefix, int(year), int(number)))
+    elif len(groups) == 1 and len(digits) >= 4 + SEQUENCE_DIGITS and digits.startswith("20"):
+        candidates.append(format_reference(prefix, int(digits[:4]), int(digits[4:])))
+    return list(dict.fromkeys(candidates))
+
+
+async def next_in_sequence(session: AsyncSession, name: str) -> int:
+    """The next number of the named counter, in the caller's transaction (row-locked by the
+    UPDATE; two first draws of a new year race on the insert and one gets IntegrityError)."""
+    result = await session.execute(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.name == name)
+        .values(value=ReferenceCounter.value + 1)
+        .returning(ReferenceCounter.value)
+    )
+    value = result.scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    session.add(ReferenceCounter(name=name, value=1))
+    await session.flush()
+    return 1

@@ -117,4 +117,7 @@ def _check_row(entity: str, v: dict[str, Any]) -> list[str]:
     elif entity == "outages":
         if not (v.get("towns") or v.get("zips") or v.get("feeders")):
             problems.append("an outage needs at least one of towns, zips or feeders")
+        if v.get("status") == "restored" and not v.get("restored_at"):
+            # members who asked are texted "power is back as of <restored_at>"
+            problems.append("a restored outage needs restored_at")
     return problems
