@@ -442,7 +442,15 @@ async def draft_amount_cents(ctx: JobContext, occurrence: DraftOccurrence, today
         return enrollment.fixed_amount_cents
     due = max(0, (await _balance(ctx, occurrence.account.id, today)).amount_due_cents)
     noticed = await _noticed_amount(ctx, occurrence)
-    return min(due, noticed) if noticed is not None else due
+    if noticed is None:
+        if due > 0:  # no contact on file, or nothing was due on the notice days: the bill says it
+            log.warning(
+                "Draft of enrollment %s on %s: no amount notice was sent; the bill is the notice",
+                enrollment.id,
+                occurrence.settles.isoformat(),
+            )
+        return due
+    return min(due, noticed)
 
 
 async def write_draft_run(

@@ -1,5 +1,6 @@
-"""A worker's collaborators for the notice jobs: a fresh database, the real profile, a notifier
-that records what members would receive, and a clock the test moves."""
+"""A worker's collaborators for the notice jobs: a fresh database (SQLite, then PostgreSQL where
+one is reachable), the real profile, a notifier that records what members would receive, and a
+clock the test moves."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,8 +166,8 @@ def with_notices(profile: CoopProfile, **changes: Any) -> CoopProfile:
 
 
 @pytest.fixture
-async def world(sqlite_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    engine = make_async_engine(sqlite_url)
+async def world(db_url: str) -> AsyncIterator[World]:
+    engine = make_async_engine(db_url)
     try:
         yield World(
             async_session_factory(engine),
