@@ -133,6 +133,71 @@ async def recipients(session: AsyncSession, account: Account, topic: str) -> lis
     return out
 
 
+CHANNELS = ("email", "sms")
+SNAPSHOT_DAYS = 60  # notice rows this recent are read at the start of a run (drafts: ~45 days)
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a run reads once, so a notice already sent costs no further query: the notice rows
+    already claimed and the enabled preferences of the accounts concerned. Only a hint: the
+    unique insert in `deliver` is what keeps a notice to one."""
+
+    claimed: frozenset[tuple[str, int, str, str]]  # (kind, account id, occurrence, channel)
+    prefs: dict[tuple[int, str], frozenset[str]]  # (account id, topic) -> enabled channels
+
+    def channels(self, account_id: int, topic: str) -> frozenset[str] | None:
+        """The channels a notice on `topic` goes by; None for a draft notice with no billing
+        preference (it then goes to the email, else the phone on file)."""
+        if topic == "draft":
+            chosen = frozenset().union(
+                *(self.prefs.get((account_id, t), frozenset()) for t in BILLING_TOPICS)
+            )
+            return chosen or None
+        return self.prefs.get((account_id, topic), frozenset())
+
+    def done(self, kind: str, account_id: int, occurrence: str, topic: str) -> bool:
+        """Nothing left to send: every channel claimed (or none chosen)."""
+        channels = self.channels(account_id, topic)
+        if channels is None:
+            return any((kind, account_id, occurrence, ch) in self.claimed for ch in CHANNELS)
+        return all((kind, account_id, occurrence, ch) in self.claimed for ch in channels)
+
+
+async def snapshot(ctx: JobContext, now: datetime, account_ids: set[int]) -> Snapshot:
+    claimed: set[tuple[str, int, str, str]] = set()
+    prefs: dict[tuple[int, str], set[str]] = {}
+    ids = sorted(account_ids)
+    async with ctx.sessions() as session:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for kind, account_id, occurrence, channel in await session.execute(
+                select(
+                    MemberNotice.kind,
+                    MemberNotice.account_id,
+                    MemberNotice.occurrence,
+                    MemberNotice.channel,
+                ).where(
+                    MemberNotice.account_id.in_(chunk),
+                    MemberNotice.created_at >= now - timedelta(days=SNAPSHOT_DAYS),
+                )
+            ):
+                claimed.add((kind, account_id, occurrence, channel))
+            for account_id, topic, channel in await session.execute(
+                select(
+                    NotificationPreference.account_id,
+                    NotificationPreference.topic,
+                    NotificationPreference.channel,
+                ).where(
+                    NotificationPreference.account_id.in_(chunk),
+                    NotificationPreference.enabled.is_(True),
+                )
+            ):
+                prefs.setdefault((account_id, topic), set()).add(channel)
+    return Snapshot(frozenset(claimed), {k: frozenset(v) for k, v in prefs.items()})
+
+
 # ---------------------------------------------------------------------------------------------
 # Claiming and sending one notice
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +234,9 @@ async def _finish(ctx: JobContext, notice_id: int, **values: object) -> None:
                 setattr(row, key, value)
 
 
-async def deliver(ctx: JobContext, candidate: Candidate, now: datetime) -> int:
+async def deliver(
+    ctx: JobContext, candidate: Candidate, now: datetime, seen: Snapshot | None = None
+) -> int:
     """Send `candidate` to each of its recipients not yet sent; texts wait out quiet hours.
     Returns how many messages this copy sent."""
     async with ctx.sessions() as session:
@@ -179,6 +246,9 @@ async def deliver(ctx: JobContext, candidate: Candidate, now: datetime) -> int:
     for target in targets:
         if target.channel == "sms" and quiet:
             continue  # held: the first run after quiet hours claims it
+        key = (candidate.kind, candidate.account.id, candidate.occurrence, target.channel)
+        if seen is not None and key in seen.claimed:
+            continue
         row = MemberNotice(
             kind=candidate.kind,
             account_id=candidate.account.id,
@@ -276,8 +346,8 @@ async def _balance(ctx: JobContext, account_id: int, today: date) -> BalanceSumm
     return summarize_balance(bills, payments, today, rules, account=record)
 
 
-async def bill_candidates(ctx: JobContext, now: datetime) -> list[Candidate]:
-    """Bill-ready, past-due and payment-received notices due now."""
+async def bill_candidates(ctx: JobContext, now: datetime) -> tuple[list[Candidate], Snapshot]:
+    """Bill-ready, past-due and payment-received notices due now and not yet sent."""
     today = _today(ctx, now)
     since = today - timedelta(days=ctx.profile.notices.lookback_days)
     out: list[Candidate] = []
@@ -312,6 +382,22 @@ async def bill_candidates(ctx: JobContext, now: datetime) -> list[Candidate]:
                 .order_by(Payment.id)
             )
         ).all()
+    seen = await snapshot(
+        ctx,
+        now,
+        {a.id for _, a in issued} | {a.id for _, a in overdue} | {a.id for _, a in received},
+    )
+    issued = [
+        (b, a) for b, a in issued if not seen.done("bill_ready", a.id, f"bill:{b.id}", "bill_ready")
+    ]
+    overdue = [
+        (b, a) for b, a in overdue if not seen.done("past_due", a.id, f"bill:{b.id}", "past_due")
+    ]
+    received = [
+        (p, a)
+        for p, a in received
+        if not seen.done("payment_received", a.id, f"payment:{p.id}", "payment_received")
+    ]
     for bill, account in issued:
         out.append(
             _candidate(
@@ -356,15 +442,16 @@ async def bill_candidates(ctx: JobContext, now: datetime) -> list[Candidate]:
                 received_date=spell_date(local_date(payment.received_at, ctx.profile.timezone)),
             )
         )
-    return out
+    return out, seen
 
 
 async def run_bill_notices(ctx: JobContext) -> int:
     """Periodic job: bill-ready, past-due and payment-received notices."""
     now = ctx.clock()
     sent = 0
-    for candidate in await bill_candidates(ctx, now):
-        sent += await deliver(ctx, candidate, now)
+    candidates, seen = await bill_candidates(ctx, now)
+    for candidate in candidates:
+        sent += await deliver(ctx, candidate, now, seen)
     return sent
 
 
@@ -486,17 +573,33 @@ async def run_drafts(ctx: JobContext) -> int:
     now = ctx.clock()
     today = _today(ctx, now)
     done = 0
-    for occurrence in await draft_occurrences(ctx, today):
+    occurrences = await draft_occurrences(ctx, today)
+    seen = await snapshot(ctx, now, {o.account.id for o in occurrences})
+    async with ctx.sessions() as session:
+        runs = {
+            (enrollment_id, draft_date)
+            for enrollment_id, draft_date in await session.execute(
+                select(ScheduledDraft.enrollment_id, ScheduledDraft.draft_date).where(
+                    ScheduledDraft.draft_date >= today - timedelta(days=45)
+                )
+            )
+        }
+    for occurrence in occurrences:
         enrollment = occurrence.enrollment
         notice_on = drafts.amount_notice_date(occurrence.scheduled, ctx.profile)
-        if enrollment.amount_rule == "full_balance" and notice_on <= today < occurrence.settles:
+        occurrence_key = f"draft:{occurrence.scheduled.isoformat()}"
+        if (
+            enrollment.amount_rule == "full_balance"
+            and notice_on <= today < occurrence.settles
+            and not seen.done("draft_notice", occurrence.account.id, occurrence_key, "draft")
+        ):
             due = (await _balance(ctx, occurrence.account.id, today)).amount_due_cents
             if due > 0:
                 cancel_by = drafts.submission_date(occurrence.scheduled, ctx.profile) - timedelta(1)
                 candidate = _candidate(
                     "draft_notice",
                     occurrence.account,
-                    f"draft:{occurrence.scheduled.isoformat()}",
+                    occurrence_key,
                     "draft",
                     ctx,
                     amount_cents=due,
@@ -505,10 +608,12 @@ async def run_drafts(ctx: JobContext) -> int:
                     method=occurrence.method_text,
                     cancel_by=spell_date(cancel_by),
                 )
-                done += await deliver(ctx, candidate, now)
+                done += await deliver(ctx, candidate, now, seen)
         catch_up_until = occurrence.settles + timedelta(days=DRAFT_RUN_CATCH_UP_DAYS)
-        if occurrence.settles <= today <= catch_up_until and await write_draft_run(
-            ctx, occurrence, today, now
+        if (
+            occurrence.settles <= today <= catch_up_until
+            and (enrollment.id, occurrence.settles) not in runs
+            and await write_draft_run(ctx, occurrence, today, now)
         ):
             done += 1
     done += await _draft_results(ctx, now, today)
@@ -532,9 +637,12 @@ async def _draft_results(ctx: JobContext, now: datetime, today: date) -> int:
                 .order_by(ScheduledDraft.id)
             )
         ).all()
+    seen = await snapshot(ctx, now, {account.id for _, _, account, _ in rows})
     sent = 0
     for run, _enrollment, account, method in rows:
         kind = RESULT_STATUSES[run.status]
+        if seen.done(kind, account.id, f"run:{run.id}", "draft"):
+            continue
         candidate = _candidate(
             kind,
             account,
@@ -548,7 +656,7 @@ async def _draft_results(ctx: JobContext, now: datetime, today: date) -> int:
             if method
             else "your bank account",
         )
-        sent += await deliver(ctx, candidate, now)
+        sent += await deliver(ctx, candidate, now, seen)
     return sent
 
 

@@ -194,3 +194,22 @@ async def test_a_wording_too_long_for_two_texts_is_recorded_not_sent(
         [row] = list(await s.scalars(select(MemberNotice)))
     assert row.status == "rejected" and "more than 306" in (row.error or "")
     assert "not sent" in caplog.text
+
+
+async def test_a_notice_claimed_before_a_crash_is_not_sent_again(world: World) -> None:
+    _, account_id = await world.member(prefs=TEXT_BILLS)
+    bill_id = await world.bill(account_id, date(2026, 12, 1), date(2026, 12, 16), 14217)
+    async with session_scope(world.sessions) as s:  # a copy claimed it, then died before sending
+        s.add(
+            MemberNotice(
+                kind="bill_ready",
+                account_id=account_id,
+                occurrence=f"bill:{bill_id}",
+                channel="sms",
+                destination="***-***-0147",
+                status="sending",
+                created_at=TEN_AM,
+            )
+        )
+    assert await run_at(world, datetime(2026, 12, 2, 16, 0, tzinfo=UTC)) == 0
+    assert world.notifier.sent == []

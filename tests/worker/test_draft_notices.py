@@ -207,3 +207,12 @@ async def test_the_notice_row_records_where_it_went_masked(world: World) -> None
     assert (row.kind, row.occurrence, row.status) == ("draft_notice", "draft:2026-12-18", "sent")
     assert "dana@example.com" not in row.destination
     assert row.amount_cents == 14217
+
+
+async def test_a_member_with_only_a_phone_gets_the_draft_notice_by_text(world: World) -> None:
+    member_id, account_id = await world.member(email=None)
+    await world.bill(account_id, date(2026, 12, 1), date(2026, 12, 20), 14217)
+    await world.enrollment(member_id, account_id, day=18, starts_on=date(2026, 12, 18))
+    await run_at(world, datetime(2026, 12, 8, 15, 0, tzinfo=UTC))
+    [text] = world.notifier.sent
+    assert text.channel == "sms" and "$142.17" in text.body
