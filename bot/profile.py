@@ -21,7 +21,7 @@ import re
 import string
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.config import ConfigError
+from bot.core.gsm7 import is_gsm7, straighten
 from bot.core.money import to_cents
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -47,6 +48,20 @@ AUTHORIZATION_FIELDS = frozenset(
         "cancel_notice_days",
     }
 )
+BANK_HOLIDAY_RULES = frozenset({"next_business_day", "previous_business_day"})
+# Notices (bot/services/notice_texts.py): the placeholders each wording may use. Every wording
+# may also use {coop} (the co-op's short name), {account_last4} and {phone} (member services).
+NOTICE_COMMON_FIELDS = frozenset({"coop", "account_last4", "phone"})
+NOTICE_FIELDS: dict[str, frozenset[str]] = {
+    "bill_ready": frozenset({"amount", "due_date"}),
+    "payment_received": frozenset({"amount", "received_date"}),
+    "past_due": frozenset(
+        {"past_due_amount", "late_fee", "fee_note", "amount_due", "disconnect_note"}
+    ),
+    "draft_notice": frozenset({"amount", "draft_date", "method", "cancel_by"}),
+    "draft_succeeded": frozenset({"amount", "draft_date", "method"}),
+    "draft_failed": frozenset({"amount", "draft_date", "method"}),
+}
 
 
 class ProfileError(ConfigError):
@@ -205,6 +220,9 @@ class Drafts:
     date_change_notice_days: int
     authorization_retention_years: int
     authorization_template: str
+    # A draft date that is not a bank business day (weekend, Federal Reserve holiday) settles on
+    # the next business day, or the previous one (bot/services/calendars.py).
+    bank_holiday_rule: str = "next_business_day"
 
 
 @dataclass(frozen=True)
@@ -246,6 +264,22 @@ class Retention:
     audit_entries_days: int = 7 * 365
 
 
+@dataclass(frozen=True)
+class Notices:
+    """Bill, payment and draft notices (bot/worker/notices.py, docs/operations.md "Notices").
+
+    Texts that are not urgent (all of these) wait while the local time is within quiet hours
+    (`quiet_start` to `quiet_end`, may wrap over midnight); emails go any time. A bill or payment
+    older than `lookback_days` gets no notice (so a first start-up does not text the history).
+    `wording` overrides the default wording of a notice kind (keys of `NOTICE_FIELDS`)."""
+
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    lookback_days: int = 3
+    holiday_warning_days: int = 60
+    wording: Mapping[str, str] = field(default_factory=dict)
+
+
 RETENTION_KEYS = (
     "conversation_messages_days",
     "verification_attempts_days",
@@ -273,6 +307,7 @@ class CoopProfile:
     outages: Outages
     faq: Mapping[str, str]
     retention: Retention = Retention()
+    notices: Notices = Notices()
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -715,8 +750,15 @@ def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
             "date_change_notice_days",
             "authorization_retention_years",
             "authorization_template",
+            "bank_holiday_rule",
         },
     )
+    holiday_rule = r.optional_text(m, "bank_holiday_rule", f"{f}.bank_holiday_rule")
+    if holiday_rule is not None and holiday_rule not in BANK_HOLIDAY_RULES:
+        r.fail(
+            f"{f}.bank_holiday_rule",
+            f"must be next_business_day or previous_business_day, got {holiday_rule!r}",
+        )
     days_raw = r.get(m, "allowed_days", f"{f}.allowed_days")
     if not isinstance(days_raw, list) or not days_raw:
         r.fail(
@@ -767,6 +809,7 @@ def _drafts(r: _Reader, raw: dict[str, Any]) -> Drafts:
             m, "authorization_retention_years", f"{f}.authorization_retention_years", minimum=2
         ),
         authorization_template=" ".join(template.split()),
+        bank_holiday_rule=holiday_rule or "next_business_day",
     )
 
 
@@ -852,6 +895,55 @@ def _retention(r: _Reader, raw: dict[str, Any]) -> Retention:
     return Retention(**{k: v for k, v in values.items() if v is not None})
 
 
+def _notices(r: _Reader, raw: dict[str, Any]) -> Notices:
+    f = "notices"
+    m = r.optional_section(raw, f, f)
+    if m is None:
+        return Notices()
+    r.only_keys(m, f, {"quiet_hours", "lookback_days", "holiday_warning_days", "wording"})
+    default = Notices()
+    start, end = default.quiet_start, default.quiet_end
+    qh = r.optional_section(m, "quiet_hours", f"{f}.quiet_hours")
+    if qh is not None:
+        r.only_keys(qh, f"{f}.quiet_hours", {"start", "end"})
+        start = r.clock(r.get(qh, "start", f"{f}.quiet_hours.start"), f"{f}.quiet_hours.start")
+        end = r.clock(r.get(qh, "end", f"{f}.quiet_hours.end"), f"{f}.quiet_hours.end")
+    lookback = r.optional_integer(m, "lookback_days", f"{f}.lookback_days", minimum=0, maximum=60)
+    warning = r.optional_integer(
+        m, "holiday_warning_days", f"{f}.holiday_warning_days", minimum=1, maximum=730
+    )
+    wording: dict[str, str] = {}
+    wm = r.optional_section(m, "wording", f"{f}.wording") or {}
+    r.only_keys(wm, f"{f}.wording", set(NOTICE_FIELDS))
+    for kind, value in wm.items():
+        where = f"{f}.wording.{kind}"
+        text = " ".join(r.text_value(value, where).split())
+        known = NOTICE_FIELDS[kind] | NOTICE_COMMON_FIELDS
+        try:
+            names = {n for _, n, _, _ in string.Formatter().parse(text) if n is not None}
+        except ValueError as exc:
+            r.fail(where, f"has a broken {{placeholder}}: {exc}")
+        unknown = names - known
+        if unknown:
+            r.fail(
+                where,
+                f"uses unknown placeholder(s) {', '.join(sorted('{' + n + '}' for n in unknown))}; "
+                f"known: {', '.join(sorted('{' + n + '}' for n in known))}",
+            )
+        text = straighten(text)
+        if not is_gsm7(text):
+            bad = " ".join(sorted({ch for ch in text if not is_gsm7(ch)}))
+            r.fail(where, f"must fit a plain text message (GSM-7); these characters do not: {bad}")
+        wording[kind] = text
+    return Notices(
+        quiet_start=start,
+        quiet_end=end,
+        lookback_days=default.lookback_days if lookback is None else lookback,
+        holiday_warning_days=warning or default.holiday_warning_days,
+        wording=wording,
+    )
+
+
 def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
     m = r.optional_section(raw, "faq", "faq") or {}
     out: dict[str, str] = {}
@@ -878,6 +970,7 @@ _TOP_LEVEL = {
     "outages",
     "faq",
     "retention",
+    "notices",
 }
 
 
@@ -914,6 +1007,7 @@ def parse_profile(raw: Any, source: str = "profile") -> CoopProfile:
         outages=_outages(r, raw),
         faq=_faq(r, raw),
         retention=_retention(r, raw),
+        notices=_notices(r, raw),
     )
 
 

@@ -30,7 +30,7 @@ from bot.store.db import make_sync_engine
 from bot.store.migrate import alembic_config, current_revisions
 
 Level = Literal["ok", "warn", "fix"]
-HOLIDAYS_AHEAD_DAYS = 60
+HOLIDAYS_AHEAD_DAYS = 60  # the default of the profile's notices.holiday_warning_days
 TIMEOUT_SECONDS = 5
 _SID = re.compile(r"^AC[0-9a-f]{32}$")
 _AUTH_TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -199,7 +199,7 @@ def _profile(settings: Settings, today: date) -> list[Finding]:
     except ConfigError as exc:
         return [Finding("fix", "profile", str(exc))]
     last = max((h.date for h in profile.holidays), default=None)
-    horizon = today + timedelta(days=HOLIDAYS_AHEAD_DAYS)
+    horizon = today + timedelta(days=profile.notices.holiday_warning_days)
     if last is None or last < horizon:
         return [
             Finding(

@@ -3,7 +3,8 @@
 Export: everything the assistant holds about the member who holds ACCOUNT, as JSON: the member,
 all their accounts, contacts, saved payment methods (as stored: brand and last 4, never the
 processor token), bills, usage, payments, drafts and their authorizations, requests, outage
-reports, handoffs, callbacks, audit entries, texts and emails sent to them, and their
+reports, handoffs, callbacks, audit entries, texts and emails sent to them, the record of bill,
+payment and draft notices (`member_notices`, destinations masked), and their
 conversations (messages as stored, already masked) with Rasa's tracker events. Secrets are left
 out: one-time code hashes and salts, payment-link nonces, HMAC keys.
 
@@ -13,7 +14,8 @@ one-time codes, payment-page links, the restore-notice phone on outage reports, 
 emails to the member (bodies blanked, destination masked). Kept: the member, accounts, bills,
 usage and payments (the billing system's financial records), draft enrollments and
 authorizations (NACHA), service requests, notification preferences and SMS opt-outs (so the
-member is never texted against their wish), and the audit log, which gains a `member_erased`
+member is never texted against their wish), the notice records (already masked; they keep a
+notice from going twice), and the audit log, which gains a `member_erased`
 entry. Verification attempts are keyed, not linked to a member; they age out with retention.
 """
 
@@ -43,6 +45,7 @@ from bot.store.models import (
     DraftEnrollment,
     HandoffRequest,
     Member,
+    MemberNotice,
     NotificationPreference,
     OneTimeCode,
     OutageReport,
@@ -181,6 +184,9 @@ def export_member(database_url: str, tracker_url: str, account_number: str) -> d
                     select(NotificationPreference).where(
                         NotificationPreference.account_id.in_(accounts)
                     ),
+                ),
+                "notices": _rows(
+                    s, select(MemberNotice).where(MemberNotice.account_id.in_(accounts))
                 ),
                 "service_requests": _rows(
                     s, select(ServiceRequest).where(ServiceRequest.member_id == member_id)

@@ -15,8 +15,11 @@ profile's time zone, numbers from `profile.drafts`):
   18th's draft go through, and a cancel on the 14th stops it ("cancel at least 3 days before a draft
   date" in the authorization wording).
 - Draft days are 1..28 (the profile refuses others), so a draft date exists in every month. A draft
-  date on a weekend or holiday is settled by the bank on its next business day; the scheduler, not
-  these rules, deals with that.
+  date on a weekend or Federal Reserve holiday settles on the next bank business day (or the
+  previous one: `drafts.bank_holiday_rule`), `settlement_date` below, using the bank calendar of
+  `bot.services.calendars`. The amount notice of a full-balance draft goes out
+  `amount_notice_days` before the day it settles (`amount_notice_date`), and the draft-run record
+  is written on that day (bot/worker/notices.py).
 
 Errors are `DraftError` subclasses whose message can be shown to the member as is.
 """
@@ -30,6 +33,7 @@ from typing import Protocol
 from bot.core.dates import local_date, ordinal, spell_date
 from bot.core.money import format_cents
 from bot.profile import CoopProfile
+from bot.services import calendars
 from bot.services.members import MethodRecord, method_phrase
 
 BANK_KINDS = frozenset({"checking", "savings"})
@@ -251,6 +255,28 @@ def next_draft_date(
 def upcoming_draft_date(schedule: DraftSchedule, today: date) -> date:
     """An enrollment's next draft date: its draft day, today or later, never before it starts."""
     return _draft_date_on_or_after(schedule.draft_day, max(today, schedule.starts_on))
+
+
+def scheduled_dates(schedule: DraftSchedule, start: date, end: date) -> list[date]:
+    """The draft dates (the draft day of each month) from `start` to `end`, both included, never
+    before the enrollment starts."""
+    out: list[date] = []
+    day = _draft_date_on_or_after(schedule.draft_day, max(start, schedule.starts_on))
+    while day <= end:
+        out.append(day)
+        day = _draft_date_on_or_after(schedule.draft_day, day + timedelta(days=1))
+    return out
+
+
+def settlement_date(draft_date: date, profile: CoopProfile) -> date:
+    """The bank business day a draft dated `draft_date` settles (module docstring)."""
+    return calendars.bank_draft_date(draft_date, profile)
+
+
+def amount_notice_date(draft_date: date, profile: CoopProfile) -> date:
+    """The day the amount-and-date notice of a full-balance draft goes out: `amount_notice_days`
+    calendar days before the draft settles."""
+    return settlement_date(draft_date, profile) - timedelta(days=profile.drafts.amount_notice_days)
 
 
 def submission_date(draft_date: date, profile: CoopProfile) -> date:

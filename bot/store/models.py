@@ -657,3 +657,37 @@ class ReferenceCounter(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- Bill, payment and draft notices (bot/worker/notices.py) -------------------------------------
+
+
+class MemberNotice(Base):
+    """One notice to one member on one channel, claimed before it is sent.
+
+    The unique key (kind, account, occurrence, channel) is what makes a notice go out exactly
+    once however many worker copies run: a copy inserts the row first and only the one whose
+    insert succeeds sends. `occurrence` names what the notice is about (`bill:812`,
+    `payment:77`, `draft:2026-12-18`, `run:5`). A row left `sending` by a crash is not sent again
+    (a member never gets two); `amount_cents` keeps the amount a draft notice announced.
+    """
+
+    __tablename__ = "member_notices"
+    __table_args__ = (
+        UniqueConstraint(
+            "kind", "account_id", "occurrence", "channel", name="uq_member_notices_occurrence"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))  # bill_ready|payment_received|past_due|draft_*
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    occurrence: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str] = mapped_column(String(8))  # sms|email
+    destination: Mapped[str] = mapped_column(String(254))  # masked
+    status: Mapped[str] = mapped_column(String(12), default="sending")  # sending|sent|failed|...
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -219,6 +219,19 @@ async def test_view_for_loretta_says_day_amount_account_and_next_draft(demo) -> 
     assert slots["draft_next"] == "done"
 
 
+async def test_view_names_the_day_a_draft_on_a_bank_holiday_settles(demo) -> None:
+    now = datetime(2027, 1, 10, 11, 0, tzinfo=EASTERN)  # the 18th is Martin Luther King Jr. Day
+    deps = demo(now)
+    who = await member(deps, LORETTA)
+    texts, _, _ = await run(ActionDraftStart(), tracker(who, now, slots={"draft_action": "view"}))
+    assert texts == [
+        (
+            "You're on bank draft: the full amount due on the 18th from checking ending 3344. "
+            "Next draft: Jan 19 (Jan 18 is a bank holiday)."
+        )
+    ]
+
+
 async def test_enrolling_when_already_on_draft_shows_it_and_offers_change_or_cancel(demo) -> None:
     texts, _, slots = await start(demo(), LORETTA, "enroll")
     assert texts[0].startswith("You're on bank draft: the full amount due on the 18th")

@@ -43,7 +43,7 @@ class ActionDraftStart(JourneyAction):
 
         if wanted in ("change", "cancel"):
             return [*reset_events(), SlotSet("draft_next", wanted)]
-        view = texts.enrollment_view(situation, deps.today())
+        view = texts.enrollment_view(situation, deps.today(), deps.profile)
         if wanted == "enroll":
             view += texts.ALREADY_ON_DRAFT
         dispatcher.utter_message(text=view, buttons=texts.view_buttons())

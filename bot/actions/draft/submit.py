@@ -76,7 +76,7 @@ class ActionDraftEnroll(JourneyAction):
         agreement, today, situation = gate
         if situation.enrollment is not None:
             dispatcher.utter_message(
-                text=texts.enrollment_view(situation, today) + texts.NOTHING_NEW
+                text=texts.enrollment_view(situation, today, deps.profile) + texts.NOTHING_NEW
             )
             return reset_events()
         terms = terms_from_slots(tracker, situation)

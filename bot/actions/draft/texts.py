@@ -65,18 +65,24 @@ def change_buttons(profile: CoopProfile) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- the enrollment as it stands
 
 
-def enrollment_view(situation: DraftSituation, today: date) -> str:
+def enrollment_view(situation: DraftSituation, today: date, profile: CoopProfile) -> str:
     """ "You're on bank draft: the full amount due on the 18th from checking ending 3344.
-    Next draft: Dec 18." """
+    Next draft: Dec 18." A draft day on a weekend or bank holiday names the day it settles:
+    "Next draft: Jan 19 (Jan 18 is a bank holiday)." """
     enrollment = situation.enrollment
     assert enrollment is not None
     amount = drafts.amount_phrase(enrollment.amount_rule, enrollment.fixed_amount_cents)
     method = situation.method
     source = method.phrase if method is not None else "your bank account"
     upcoming = drafts.upcoming_draft_date(enrollment, today)
+    settles = drafts.settlement_date(upcoming, profile)
+    when = spell_date(settles, with_year=False)
+    if settles != upcoming:
+        closed = "a weekend" if upcoming.weekday() >= 5 else "a bank holiday"
+        when += f" ({spell_date(upcoming, with_year=False)} is {closed})"
     return (
         f"You're on bank draft: {amount} on the {ordinal(enrollment.draft_day)} from {source}. "
-        f"Next draft: {spell_date(upcoming, with_year=False)}."
+        f"Next draft: {when}."
     )
 
 

@@ -26,9 +26,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
-from bot.config import Settings, exit_if_insecure, listen_problems, load_settings
+from bot.config import ConfigError, Settings, exit_if_insecure, listen_problems, load_settings
+from bot.core.clock import Clock, clock_from_env
+from bot.core.dates import local_date
 from bot.core.keys import ACTION_KEY_HEADER, Purpose, keyring
 from bot.logs import configure_logging, conversation_id_var
+from bot.profile import load_profile
+from bot.services.calendars import holiday_runout_warning
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,20 @@ def create_guarded_app(
     return guard(create_app_for_serve(executor, **options), keys)
 
 
+def warn_if_holidays_run_out(settings: Settings, clock: Clock) -> str | None:
+    """At start-up: a log warning while the profile's holiday list ends within
+    `notices.holiday_warning_days` (60). A profile that does not load is reported by the actions
+    themselves (`bot.actions.deps`), not here."""
+    try:
+        profile = load_profile(settings.coop_profile)
+    except ConfigError:
+        return None
+    warning = holiday_runout_warning(profile, local_date(clock(), profile.timezone))
+    if warning is not None:
+        log.warning("%s", warning)
+    return warning
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse rasa-sdk's usual options, check the settings, serve."""
     parser: argparse.ArgumentParser = create_argument_parser()
@@ -123,5 +141,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     ssl = create_ssl_config(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     host = settings.action_server_host
     log.info("Action server on %s:%s (Rasa only: calls need the action-server key)", host, port)
+    warn_if_holidays_run_out(settings, clock_from_env())
     app.prepare(host=host, port=port, ssl=ssl, workers=utils.number_of_sanic_workers())
     Sanic.serve(primary=app, app_loader=loader)
