@@ -140,7 +140,7 @@ class Settings:
     rasa_replicas: int = 0
     rasa_url_list: tuple[str, ...] = ()
     # The hub (bot.gateway.hub): auto (Redis pub/sub when REDIS_URL is set), memory or redis.
-    # REDIS_PREFIX starts every Redis key and channel of this installation.
+    # REDIS_PREFIX starts the hub's channel, Rasa's lock store keys and the rate-limit keys.
     hub: str = "auto"
     redis_prefix: str = "jec"
     rasa_token: str = field(default="change-me-rasa-token", repr=False)
