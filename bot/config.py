@@ -243,10 +243,11 @@ class Settings:
 
     @property
     def hub_backend(self) -> str:
-        """`redis` or `memory`: HUB, with `auto` meaning Redis when REDIS_URL is set."""
-        if self.hub == "auto":
-            return "redis" if self.redis_url else "memory"
-        return self.hub
+        """`redis` or `memory`: HUB, with `auto` meaning Redis when REDIS_URL is set. Without
+        REDIS_URL always `memory` (HUB=redis without it is reported by `replica_problems`)."""
+        if not self.redis_url:
+            return "memory"
+        return "redis" if self.hub == "auto" else self.hub
 
     @property
     def twilio_configured(self) -> bool:

@@ -133,5 +133,6 @@ def test_the_settings_choose_the_hub() -> None:
     assert type(build_hub(Settings())) is Hub  # the embedded default: in-process
     assert isinstance(build_hub(Settings(redis_url=REDIS_URL)), RedisHub)  # HUB=auto
     assert type(build_hub(Settings(redis_url=REDIS_URL, hub="memory"))) is Hub
+    assert type(build_hub(Settings(hub="redis"))) is Hub  # no REDIS_URL: refused by the runner
     hub = build_hub(Settings(redis_url=REDIS_URL, redis_prefix="jecA"))
     assert isinstance(hub, RedisHub) and hub.channel == "jecA:hub"

@@ -113,7 +113,9 @@ class ProductionStack:
         child.process.wait(timeout=30)
 
     def revive(self) -> None:
-        """Start again, and wait for, every process that is not running (after `kill`)."""
+        """Start again, and wait for, every process that is not running (after `kill`). The
+        `_whole_stack` fixture does this before each test, so a test that kills leaves no
+        clean-up to do (and the last one costs no Rasa restart)."""
         dead = [c for c in self.actions + self.rasas + [g.child for g in self.gateways]]
         dead = [c for c in dead if c.exit_code() is not None]
         for child in dead:
@@ -263,6 +265,13 @@ def production_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Produ
             conn.execute(text(f'DROP DATABASE IF EXISTS "{data_db}" WITH (FORCE)'))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{tracker_db}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _whole_stack(production_stack: ProductionStack) -> ProductionStack:
+    """Every test starts with every process of the stack running."""
+    production_stack.revive()
+    return production_stack
 
 
 def _port_taken(port: int) -> bool:
