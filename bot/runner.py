@@ -7,7 +7,8 @@ Processes, in order (each group must answer its health checks before the next st
 2. the Rasa servers (`rasa run` through `rasa_addons.serve`, the Python 3.10 environment): the
    signed gateway channel (`rasa_addons.gateway_channel`) and the token-protected HTTP API; all
    replicas load their model at the same time,
-3. the queue worker (`jecbot worker`) when the queue is on Redis and the command exists,
+3. the queue worker (`jecbot worker`) when the queue is on Redis, its workers are not inside the
+   gateway (QUEUE_WORKERS_IN_GATEWAY=false) and the command exists,
 4. the gateway (`python -m bot.gateway`), once that package has an entry point.
 
 Replicas (`Settings.rasa_replica_count`, RASA_REPLICAS): N Rasa processes, each paired with its
@@ -360,24 +361,27 @@ def worker_available() -> bool:
 
 
 def queue_on_redis(settings: Settings) -> bool:
-    """The queue settings (the queue helper's `queue_backend`, when it exists) say Redis."""
-    backend = getattr(settings, "queue_backend", None)
-    if not isinstance(backend, str):
+    """The queue settings (QUEUE_BACKEND, branch `queue`) say Redis."""
+    return getattr(settings, "queue_backend", None) == "redis"
+
+
+def worker_wanted(settings: Settings) -> bool:
+    """A separate `jecbot worker` process: the queue is on Redis and its workers are not run
+    inside the gateway (QUEUE_WORKERS_IN_GATEWAY=false), and the cli has the command."""
+    if not queue_on_redis(settings) or getattr(settings, "queue_workers_in_gateway", True):
         return False
-    if backend == "auto":
-        return bool(settings.redis_url)
-    return backend == "redis"
+    return worker_available()
 
 
 def build_children(
     settings: Settings, endpoints: Path, *, model: Path | str = "models", gateway: bool = True
 ) -> list[Child]:
     """The processes to start, in order: the action servers, the Rasa servers (`model` is a file
-    or a folder whose newest model Rasa loads), the queue worker when the queue is on Redis and
-    `jecbot worker` exists, and the gateway when it exists and `gateway` is true. One action
-    server and one Rasa per replica (`Settings.rasa_replica_count`), named "actions", "rasa",
-    then "actions-2", "rasa-2"... Rasa replica i reads `endpoints_path(endpoints, i)` and the
-    credentials file written next to `endpoints`; no secret is in any argv."""
+    or a folder whose newest model Rasa loads), the queue worker when `worker_wanted`, and the
+    gateway when it exists and `gateway` is true. One action server and one Rasa per replica
+    (`Settings.rasa_replica_count`), named "actions", "rasa", then "actions-2", "rasa-2"... Rasa
+    replica i reads `endpoints_path(endpoints, i)` and the credentials file written next to
+    `endpoints`; no secret is in any argv."""
     log_dir = settings.var_dir / "log"
     rotation = {"max_bytes": settings.log_max_bytes, "backup_count": settings.log_backup_count}
     replicas = settings.rasa_urls[: settings.rasa_replica_count]
@@ -426,7 +430,7 @@ def build_children(
             )
         )
     children = actions + rasas
-    if queue_on_redis(settings) and worker_available():
+    if worker_wanted(settings):
         children.append(
             Child(
                 name="worker",

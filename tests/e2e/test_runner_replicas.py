@@ -81,12 +81,35 @@ def test_listed_rasa_urls_are_what_the_gateway_uses() -> None:
     assert settings.rasa_replica_count == 2
 
 
-def test_the_queue_worker_is_started_only_when_the_queue_is_on_redis(tmp_path: Path) -> None:
-    """Until `jecbot worker` exists (branch `queue`), no worker is started whatever `.env` says;
-    after it, only when the queue setting says Redis."""
-    from bot.runner import queue_on_redis, worker_available
+def test_the_queue_worker_is_started_only_when_the_queue_is_on_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jecbot worker` runs as its own process only with QUEUE_BACKEND=redis and
+    QUEUE_WORKERS_IN_GATEWAY=false, and only once the command exists (branch `queue`)."""
+    import dataclasses
 
-    settings = Settings(var_dir=tmp_path, **PRODUCTION)
-    names = [c.name for c in build_children(settings, tmp_path / "endpoints.yml")]
-    expected = queue_on_redis(settings) and worker_available()
-    assert ("worker" in names) == expected
+    import bot.runner as runner
+
+    @dataclasses.dataclass(frozen=True)
+    class QueueSettings(Settings):  # the queue branch's settings, until it is merged
+        queue_backend: str = "sql"
+        queue_workers_in_gateway: bool = True
+
+    def names(settings: Settings) -> list[str]:
+        return [c.name for c in build_children(settings, tmp_path / "endpoints.yml")]
+
+    separate = {"queue_backend": "redis", "queue_workers_in_gateway": False}
+    monkeypatch.setattr(runner, "worker_available", lambda: True)
+    assert "worker" in names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **separate))
+    assert names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **separate))[-2:] == [
+        "worker",
+        "gateway",
+    ]
+    for other in (
+        {"queue_backend": "redis", "queue_workers_in_gateway": True},  # inside the gateway
+        {"queue_backend": "sql", "queue_workers_in_gateway": False},
+    ):
+        assert "worker" not in names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **other))
+    assert "worker" not in names(Settings(var_dir=tmp_path, **PRODUCTION))
+    monkeypatch.setattr(runner, "worker_available", lambda: False)  # no `jecbot worker` yet
+    assert "worker" not in names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **separate))

@@ -7,7 +7,8 @@ more to load on a busy machine) makes
   (demo members, migrations run by the demo loader), one for Rasa's tracker store; both dropped
   at the end;
 - its own Redis key prefix (REDIS_PREFIX) on its own Redis database: the hub's channel, Rasa's
-  lock store and the gateways' rate limits all use it; its keys are deleted at the end;
+  lock store, the gateways' rate limits and the queue's streams (QUEUE_REDIS_PREFIX, once the
+  queue is merged) all use it; its keys are deleted at the end;
 - `bot.runner.build_children` with RASA_REPLICAS=2: "actions", "actions-2", "rasa", "rasa-2",
   each Rasa paired with its own action server, the two Rasa loading their model together;
 - two gateway processes (`python -m bot.gateway`) on their own ports, both told about both Rasa
@@ -182,6 +183,10 @@ def production_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Produ
             "REDIS_URL": REDIS_BASE_URL,
             "REDIS_PREFIX": prefix,
             "HUB": "redis",
+            # The queue (branch `queue`) on Redis Streams under this run's prefix; ignored
+            # until that branch is merged.
+            "QUEUE_BACKEND": "redis",
+            "QUEUE_REDIS_PREFIX": f"{prefix}:queue",
             "RASA_URL": settings.rasa_url,
             "RASA_REPLICAS": "2",
             "RASA_URLS": ",".join(settings.rasa_urls),
