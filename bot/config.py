@@ -25,6 +25,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # policy lets only Rasa reach the action server). `redis` is checked only when REDIS_URL is set.
 READY_CHECKS = ("database", "rasa", "actions", "redis")
 LOG_FORMATS = ("text", "json")
+HUB_BACKENDS = ("auto", "memory", "redis")
+# One Rasa process holds ~1.5 GB once its model is loaded; the automatic replica count leaves
+# this much memory per process (docs/deploy.md, "Production topology").
+RASA_REPLICA_MEMORY_BYTES = 2 * 1024**3
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -82,6 +86,33 @@ def _checks(name: str, raw: str) -> tuple[str, ...]:
     return checks
 
 
+def _prefix(name: str, raw: str) -> str:
+    """A Redis key prefix: letters and digits only (Rasa's lock store refuses anything else)."""
+    value = raw.strip()
+    if not value.isalnum() or not value.isascii():
+        raise ConfigError(f"{name} must be letters and digits only, not {raw!r}")
+    return value
+
+
+def _urls(name: str, raw: str) -> tuple[str, ...]:
+    urls = tuple(u.rstrip("/") for u in _list(raw))
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(f"{name} must list http(s) URLs, not {url!r}")
+    return urls
+
+
+def _machine_replicas() -> int:
+    """Rasa processes this machine can hold: one per core, at most one per 2 GB of memory."""
+    cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return cores
+    return max(1, min(cores, memory // RASA_REPLICA_MEMORY_BYTES))
+
+
 def _rate(name: str, raw: str) -> str:
     """A rate in the `limits` notation ("20/minute", "30 per 10 minutes"), checked at start-up."""
     try:
@@ -102,6 +133,16 @@ class Settings:
     coop_profile: Path = PROJECT_ROOT / "profiles" / "jec.yml"
 
     rasa_url: str = "http://127.0.0.1:5005"
+    # Replicas (docs/deploy.md "Production topology"). RASA_REPLICAS: how many Rasa processes
+    # `jecbot run` starts, each paired with its own action server (0: automatic, see
+    # `rasa_replica_count`). RASA_URLS: the Rasa servers the gateway spreads turns over (empty:
+    # RASA_URL and the next ports, one per replica).
+    rasa_replicas: int = 0
+    rasa_url_list: tuple[str, ...] = ()
+    # The hub (bot.gateway.hub): auto (Redis pub/sub when REDIS_URL is set), memory or redis.
+    # REDIS_PREFIX starts the hub's channel, Rasa's lock store keys and the rate-limit keys.
+    hub: str = "auto"
+    redis_prefix: str = "jec"
     rasa_token: str = field(default="change-me-rasa-token", repr=False)
     action_server_host: str = "127.0.0.1"
     action_server_port: int = 5055
@@ -174,6 +215,44 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def shared_rasa_state(self) -> bool:
+        """Several Rasa processes may serve one installation only when they share their locks
+        (the Redis lock store) and their trackers (a server database, not a SQLite file)."""
+        return bool(self.redis_url) and not self.rasa_tracker_url.startswith("sqlite")
+
+    @property
+    def rasa_replica_count(self) -> int:
+        """RASA_URLS' length, else RASA_REPLICAS, else automatic: one per core (and 2 GB) when
+        the Rasa state is shared, and 1 on the embedded default (SQLite tracker, in-memory locks:
+        a second process would take turns of the same conversation without a shared lock)."""
+        if self.rasa_url_list:
+            return len(self.rasa_url_list)
+        if self.rasa_replicas > 0:
+            return self.rasa_replicas
+        return _machine_replicas() if self.shared_rasa_state else 1
+
+    @property
+    def rasa_urls(self) -> tuple[str, ...]:
+        """Every Rasa server: RASA_URLS, else RASA_URL and the following ports."""
+        if self.rasa_url_list:
+            return self.rasa_url_list
+        parts = urlsplit(self.rasa_url)
+        port = parts.port or 5005
+        host = parts.hostname or "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return (self.rasa_url,) + tuple(
+            f"{parts.scheme}://{host}:{port + i}" for i in range(1, self.rasa_replica_count)
+        )
+
+    @property
+    def hub_backend(self) -> str:
+        """`redis` or `memory`: HUB, with `auto` meaning Redis when REDIS_URL is set. Without
+        REDIS_URL always `memory` (HUB=redis without it is reported by `replica_problems`)."""
+        if not self.redis_url:
+            return "memory"
+        return "redis" if self.hub == "auto" else self.hub
+
+    @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
@@ -201,6 +280,10 @@ def load_settings(
         redis_url=env.get("REDIS_URL", ""),
         coop_profile=profile,
         rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        rasa_replicas=_int("RASA_REPLICAS", env.get("RASA_REPLICAS", "0") or "0"),
+        rasa_url_list=_urls("RASA_URLS", env.get("RASA_URLS", "")),
+        hub=_choice("HUB", env.get("HUB", "auto") or "auto", HUB_BACKENDS),
+        redis_prefix=_prefix("REDIS_PREFIX", env.get("REDIS_PREFIX", "jec") or "jec"),
         rasa_token=env.get("RASA_TOKEN", "change-me-rasa-token"),
         action_server_host=env.get("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_port=_int("ACTION_SERVER_PORT", env.get("ACTION_SERVER_PORT", "5055")),
@@ -361,6 +444,21 @@ def exit_if_insecure(settings: Settings) -> None:
 
 
 # ---------------------------------------------------------------- internal listeners
+
+
+def replica_problems(settings: Settings) -> list[str]:
+    """Why the replica settings cannot work (empty: fine)."""
+    problems = []
+    if settings.rasa_replicas < 0:
+        problems.append("RASA_REPLICAS must be 0 (automatic) or more")
+    if settings.rasa_replica_count > 1 and not settings.shared_rasa_state:
+        problems.append(
+            f"{settings.rasa_replica_count} Rasa processes need REDIS_URL (the shared lock "
+            "store) and a PostgreSQL RASA_TRACKER_URL; the embedded default runs one"
+        )
+    if settings.hub == "redis" and not settings.redis_url:
+        problems.append("HUB=redis needs REDIS_URL")
+    return problems
 
 
 def listen_problems(settings: Settings) -> list[str]:

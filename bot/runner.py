@@ -1,16 +1,27 @@
 """`jecbot run`: start the whole assistant on one machine and stop it cleanly.
 
-Processes, in order (each must answer its health check before the next starts):
+Processes, in order (each group must answer its health checks before the next starts):
 
-1. the action server (`python -m bot.actions.server`: rasa-sdk's server behind the action-server
+1. the action servers (`python -m bot.actions.server`: rasa-sdk's server behind the action-server
    key, our app environment),
-2. the Rasa server (`rasa run` through `rasa_addons.serve`, the Python 3.10 environment): the
-   signed gateway channel (`rasa_addons.gateway_channel`) and the token-protected HTTP API,
-3. the gateway (`python -m bot.gateway`), once that package has an entry point.
+2. the Rasa servers (`rasa run` through `rasa_addons.serve`, the Python 3.10 environment): the
+   signed gateway channel (`rasa_addons.gateway_channel`) and the token-protected HTTP API; all
+   replicas load their model at the same time,
+3. the queue worker (`jecbot worker`) when the queue is on Redis, its workers are not inside the
+   gateway (QUEUE_WORKERS_IN_GATEWAY=false) and the command exists,
+4. the gateway (`python -m bot.gateway`), once that package has an entry point.
 
-The Rasa endpoints file is generated from `.env` into `var/endpoints.yml` (action server URL and
-the header carrying its key, SQL tracker store, in-memory or Redis lock store), so the production
-profile is only a different `.env`; `var/credentials.yml` enables only the gateway channel.
+Replicas (`Settings.rasa_replica_count`, RASA_REPLICAS): N Rasa processes, each paired with its
+own action server: Rasa i listens on RASA_URL's port + i and calls the action server on
+ACTION_SERVER_PORT + i, so a dead pair costs one replica, never a balancer, and the gateway
+spreads turns over `Settings.rasa_urls` and skips a dead Rasa. More than one needs the shared
+Rasa state (Redis lock store, PostgreSQL tracker store); the embedded default runs one. The runner
+starts one gateway: gateway copies are the deployment's (compose/k8s replicas behind the proxy).
+
+The Rasa endpoints file is generated from `.env` into `var/endpoints.yml` (and
+`var/endpoints-2.yml`... for the other replicas: action server URL and the header carrying its
+key, SQL tracker store, in-memory or Redis lock store), so the production profile is only a
+different `.env`; `var/credentials.yml` enables only the gateway channel.
 Secrets never go on a command line: Rasa gets its API token, the channel keys and the
 action-server key through its environment (no `SECRET_KEY`: only the keys derived for it), and the
 action server derives its own key. Rasa and the action server listen on internal addresses only
@@ -42,7 +53,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from bot.config import PROJECT_ROOT, Settings, listen_problems
+from bot.config import PROJECT_ROOT, Settings, listen_problems, replica_problems
 from bot.core.keys import ACTION_KEY_HEADER, Purpose, key_for, keyring
 from bot.logs import mask_log_text
 
@@ -55,8 +66,27 @@ CHANNEL_HEALTH_PATH = "/webhooks/gateway/"
 ENV_ACTION_SERVER_KEY = "JEC_ACTION_SERVER_KEY"
 ENV_CHANNEL_KEYS = "JEC_RASA_CHANNEL_KEYS"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
+
+
+class _Timeouts(dict[str, float]):
+    """Start-up timeouts by process kind; a replica ("rasa-2") has its kind's ("rasa")."""
+
+    def __missing__(self, name: str) -> float:
+        return self[child_kind(name)]
+
+
+def child_kind(name: str) -> str:
+    """ "rasa-2" -> "rasa"; "actions" -> "actions"."""
+    kind, _, number = name.rpartition("-")
+    return kind if kind and number.isdigit() else name
+
+
 # Rasa loads TensorFlow and the model: ~1 minute on a quiet machine, several on a busy one.
-STARTUP_TIMEOUT_SECONDS = {"actions": 120.0, "rasa": 900.0, "gateway": 120.0}
+STARTUP_TIMEOUT_SECONDS = _Timeouts(
+    {"actions": 120.0, "rasa": 900.0, "worker": 120.0, "gateway": 120.0}
+)
+# A process without a health URL (the worker) is up once it has run this long.
+NO_HEALTH_URL_GRACE_SECONDS = 3.0
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -67,7 +97,7 @@ class StartupError(RuntimeError):
 # ---------------------------------------------------------------------------- endpoints file
 
 
-def redis_lock_store(redis_url: str) -> dict[str, object]:
+def redis_lock_store(redis_url: str, prefix: str = "jec") -> dict[str, object]:
     """Rasa's RedisLockStore takes host/port/db/password, not a URL: split REDIS_URL."""
     parts = urlsplit(redis_url)
     config: dict[str, object] = {
@@ -75,7 +105,7 @@ def redis_lock_store(redis_url: str) -> dict[str, object]:
         "url": parts.hostname or "127.0.0.1",
         "port": parts.port or 6379,
         "db": int(parts.path.lstrip("/") or 0),
-        "key_prefix": "jec",
+        "key_prefix": prefix,
     }
     if parts.password:
         config["password"] = parts.password
@@ -86,20 +116,34 @@ def redis_lock_store(redis_url: str) -> dict[str, object]:
     return config
 
 
-def endpoints_config(settings: Settings) -> dict[str, object]:
-    """The Rasa endpoints for this `.env`: actions, SQL tracker store, lock store.
+def replica_name(kind: str, replica: int) -> str:
+    """ "rasa", "rasa-2", "rasa-3"...: the first replica keeps the plain name."""
+    return kind if replica == 0 else f"{kind}-{replica + 1}"
+
+
+def endpoints_path(first: Path, replica: int) -> Path:
+    """Replica 0 uses `first` (var/endpoints.yml); the others endpoints-2.yml... beside it."""
+    return first if replica == 0 else first.with_name(f"{first.stem}-{replica + 1}{first.suffix}")
+
+
+def endpoints_config(settings: Settings, replica: int = 0) -> dict[str, object]:
+    """The Rasa endpoints for this `.env`: actions, SQL tracker store, lock store. Replica i
+    calls its own action server, on ACTION_SERVER_PORT + i.
 
     The action-server key is a `${...}` reference that Rasa fills from its environment, so the
     key is never written to disk."""
+    actions_port = settings.action_server_port + replica
     config: dict[str, object] = {
         "action_endpoint": {
-            "url": f"http://{settings.action_server_host}:{settings.action_server_port}/webhook",
+            "url": f"http://{settings.action_server_host}:{actions_port}/webhook",
             "headers": {ACTION_KEY_HEADER: "${" + ENV_ACTION_SERVER_KEY + "}"},
         },
         # Rasa's SQLTrackerStore takes a complete database URL in `url`.
         "tracker_store": {"type": "SQL", "url": settings.rasa_tracker_url},
         "lock_store": (
-            redis_lock_store(settings.redis_url) if settings.redis_url else {"type": "in_memory"}
+            redis_lock_store(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else {"type": "in_memory"}
         ),
     }
     return config
@@ -111,15 +155,19 @@ def credentials_config(settings: Settings) -> dict[str, object]:
 
 
 def write_endpoints(settings: Settings, path: Path | None = None) -> Path:
-    """Write var/endpoints.yml and, next to it, credentials.yml (both generated; never edit them
-    by hand) and return the endpoints file's path."""
+    """Write var/endpoints.yml (and endpoints-2.yml... for the other replicas) and, next to it,
+    credentials.yml (all generated; never edit them by hand); return the first endpoints file's
+    path (the one `build_children` is given)."""
     path = path or settings.var_dir / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     tracker_url = settings.rasa_tracker_url
     if tracker_url.startswith("sqlite:///"):
         Path(tracker_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     header = "# Generated by `jecbot run` from .env. Edit .env, not this file.\n"
-    path.write_text(header + yaml.safe_dump(endpoints_config(settings), sort_keys=False))
+    for replica in range(settings.rasa_replica_count):
+        endpoints_path(path, replica).write_text(
+            header + yaml.safe_dump(endpoints_config(settings, replica), sort_keys=False)
+        )
     credentials = path.parent / "credentials.yml"
     credentials.write_text(header + yaml.safe_dump(credentials_config(settings), sort_keys=False))
     return path
@@ -263,8 +311,10 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 def wait_healthy(child: Child, timeout: float) -> None:
-    """Poll the child's health URL until it answers; fail if it exits or takes too long."""
-    deadline = time.monotonic() + timeout
+    """Poll the child's health URL until it answers; fail if it exits or takes too long. A child
+    without a health URL is up once it has run `NO_HEALTH_URL_GRACE_SECONDS`."""
+    started = time.monotonic()
+    deadline = started + timeout
     waited = 0
     while time.monotonic() < deadline:
         code = child.exit_code()
@@ -272,7 +322,11 @@ def wait_healthy(child: Child, timeout: float) -> None:
             raise StartupError(
                 f"{child.name} exited with code {code} while starting; see {child.log_path}"
             )
-        if is_healthy(child.health_url):
+        if (
+            is_healthy(child.health_url)
+            if child.health_url
+            else time.monotonic() - started >= NO_HEALTH_URL_GRACE_SECONDS
+        ):
             if waited >= 5:
                 print()  # end the line of progress dots
             return
@@ -294,56 +348,99 @@ def gateway_available() -> bool:
         return False
 
 
+def worker_available() -> bool:
+    """`jecbot worker` (the queue workers, branch `queue`) exists in this checkout's cli."""
+    import argparse
+
+    from bot.cli import build_parser  # the cli imports the runner: import when asked
+
+    return any(
+        isinstance(action, argparse._SubParsersAction) and "worker" in action.choices  # noqa: SLF001
+        for action in build_parser()._actions  # noqa: SLF001
+    )
+
+
+def queue_on_redis(settings: Settings) -> bool:
+    """The queue settings (QUEUE_BACKEND, branch `queue`) say Redis."""
+    return getattr(settings, "queue_backend", None) == "redis"
+
+
+def worker_wanted(settings: Settings) -> bool:
+    """A separate `jecbot worker` process: the queue is on Redis and its workers are not run
+    inside the gateway (QUEUE_WORKERS_IN_GATEWAY=false), and the cli has the command."""
+    if not queue_on_redis(settings) or getattr(settings, "queue_workers_in_gateway", True):
+        return False
+    return worker_available()
+
+
 def build_children(
     settings: Settings, endpoints: Path, *, model: Path | str = "models", gateway: bool = True
 ) -> list[Child]:
-    """The processes to start, in order: actions, Rasa (`model` is a file or a folder whose newest
-    model Rasa loads) and the gateway when it exists and `gateway` is true. Rasa reads the
-    credentials file written next to `endpoints`; no secret is in any argv."""
+    """The processes to start, in order: the action servers, the Rasa servers (`model` is a file
+    or a folder whose newest model Rasa loads), the queue worker when `worker_wanted`, and the
+    gateway when it exists and `gateway` is true. One action server and one Rasa per replica
+    (`Settings.rasa_replica_count`), named "actions", "rasa", then "actions-2", "rasa-2"... Rasa
+    replica i reads `endpoints_path(endpoints, i)` and the credentials file written next to
+    `endpoints`; no secret is in any argv."""
     log_dir = settings.var_dir / "log"
     rotation = {"max_bytes": settings.log_max_bytes, "backup_count": settings.log_backup_count}
-    rasa = urlsplit(settings.rasa_url)
-    children = [
-        Child(
-            name="actions",
-            argv=[
-                str(APP_PYTHON),
-                "-m",
-                "bot.actions.server",
-                "--port",
-                str(settings.action_server_port),
-            ],
-            health_url=f"http://{settings.action_server_host}:{settings.action_server_port}/health",
-            log_path=log_dir / "actions.log",
-            env={"SANIC_HOST": settings.action_server_host, **secret_environment(settings)},
-            **rotation,
-        ),
-        Child(
-            name="rasa",
-            argv=[
-                str(RASA_PYTHON),
-                "-m",
-                "rasa_addons.serve",
-                "run",
-                "--enable-api",
-                "-i",
-                rasa.hostname or "127.0.0.1",
-                "-p",
-                str(rasa.port or 5005),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                str(endpoints.parent / "credentials.yml"),
-                "--model",
-                str(model),
-            ],
-            health_url=f"{settings.rasa_url}{CHANNEL_HEALTH_PATH}",
-            log_path=log_dir / "rasa.log",
-            env=rasa_environment(settings),
-            unset=RASA_UNSET,
-            **rotation,
-        ),
-    ]
+    replicas = settings.rasa_urls[: settings.rasa_replica_count]
+    actions: list[Child] = []
+    rasas: list[Child] = []
+    for replica, rasa_url in enumerate(replicas):
+        port = settings.action_server_port + replica
+        name = replica_name("actions", replica)
+        actions.append(
+            Child(
+                name=name,
+                argv=[str(APP_PYTHON), "-m", "bot.actions.server", "--port", str(port)],
+                health_url=f"http://{settings.action_server_host}:{port}/health",
+                log_path=log_dir / f"{name}.log",
+                env={"SANIC_HOST": settings.action_server_host, **secret_environment(settings)},
+                **rotation,
+            )
+        )
+        rasa = urlsplit(rasa_url)
+        name = replica_name("rasa", replica)
+        rasas.append(
+            Child(
+                name=name,
+                argv=[
+                    str(RASA_PYTHON),
+                    "-m",
+                    "rasa_addons.serve",
+                    "run",
+                    "--enable-api",
+                    "-i",
+                    rasa.hostname or "127.0.0.1",
+                    "-p",
+                    str(rasa.port or 5005),
+                    "--endpoints",
+                    str(endpoints_path(endpoints, replica)),
+                    "--credentials",
+                    str(endpoints.parent / "credentials.yml"),
+                    "--model",
+                    str(model),
+                ],
+                health_url=f"{rasa_url}{CHANNEL_HEALTH_PATH}",
+                log_path=log_dir / f"{name}.log",
+                env=rasa_environment(settings),
+                unset=RASA_UNSET,
+                **rotation,
+            )
+        )
+    children = actions + rasas
+    if worker_wanted(settings):
+        children.append(
+            Child(
+                name="worker",
+                argv=[str(APP_PYTHON), "-m", "bot.cli", "worker"],
+                health_url="",
+                log_path=log_dir / "worker.log",
+                env=secret_environment(settings),
+                **rotation,
+            )
+        )
     if gateway and gateway_available():
         children.append(
             Child(
@@ -356,6 +453,18 @@ def build_children(
             )
         )
     return children
+
+
+def start_groups(children: list[Child]) -> list[list[Child]]:
+    """Children grouped by kind, in order: a group starts together (two Rasa replicas load their
+    models at the same time) and is healthy before the next group starts."""
+    groups: list[list[Child]] = []
+    for child in children:
+        if groups and child_kind(groups[-1][0].name) == child_kind(child.name):
+            groups[-1].append(child)
+        else:
+            groups.append([child])
+    return groups
 
 
 # ---------------------------------------------------------------------------- supervisor
@@ -398,9 +507,16 @@ class Supervisor:
 
     def start(self, child: Child, timeout: float) -> None:
         """Start `child` and wait for its health check (`StartupError` if it fails or exits)."""
-        child.start()
-        self.started.append(child)
-        wait_healthy(child, timeout)
+        self.start_group([child], timeout)
+
+    def start_group(self, children: list[Child], timeout: float) -> None:
+        """Start every child at once, then wait for each one's health check."""
+        for child in children:
+            child.start()
+            self.started.append(child)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            wait_healthy(child, max(1.0, deadline - time.monotonic()))
 
     def watch(self, poll_seconds: float = 1.0) -> tuple[Child, int]:
         """Block until a started child exits; return it and its exit code."""
@@ -436,7 +552,8 @@ def _where_to_talk(settings: Settings, children: list[Child]) -> str:
     if any(c.name == "gateway" for c in children):
         lines.append(f"  Web chat:        {settings.public_base_url}/")
     lines.append("  Terminal chat:   .venv/bin/jecbot chat   (in another terminal)")
-    lines.append(f"  Rasa (internal): {settings.rasa_url} (signed gateway turns only)")
+    rasa_urls = ", ".join(settings.rasa_urls[: settings.rasa_replica_count])
+    lines.append(f"  Rasa (internal): {rasa_urls} (signed gateway turns only)")
     lines.append(f"  Logs:            {settings.var_dir / 'log'}/")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
@@ -444,10 +561,13 @@ def _where_to_talk(settings: Settings, children: list[Child]) -> str:
 
 def _supervise(settings: Settings, children: list[Child], supervisor: Supervisor) -> int:
     try:
-        for child in children:
-            print(f"Starting {child.name} (log: {child.log_path}) ...", flush=True)
-            supervisor.start(child, STARTUP_TIMEOUT_SECONDS[child.name])
-            print(f"  {child.name} is up: {child.health_url.split('?')[0]}", flush=True)
+        for group in start_groups(children):
+            for child in group:
+                print(f"Starting {child.name} (log: {child.log_path}) ...", flush=True)
+            supervisor.start_group(group, STARTUP_TIMEOUT_SECONDS[group[0].name])
+            for child in group:
+                where = child.health_url.split("?")[0] or "running"
+                print(f"  {child.name} is up: {where}", flush=True)
         print(_where_to_talk(settings, children), flush=True)
         child, code = supervisor.watch()
         print(
@@ -469,7 +589,7 @@ def run_all(settings: Settings) -> int:
     if not RASA_BIN.exists():
         print(f"Rasa is not installed at {RASA_BIN}; run `make setup` first.", file=sys.stderr)
         return 1
-    problems = listen_problems(settings)
+    problems = listen_problems(settings) + replica_problems(settings)
     if problems:
         print(f"Configuration error: {'; '.join(problems)}", file=sys.stderr)
         return 2

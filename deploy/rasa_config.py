@@ -6,7 +6,10 @@ only Rasa reads, usually /run/jec:
   tracker store, lock store), and
 - `rasa.json`: the Rasa command line and environment of `bot.runner.build_children`, which
   deploy/rasa/launch.py executes in the Rasa image.
-So there is no second, hand-written Rasa configuration to drift from the runner. Both images keep
+So there is no second, hand-written Rasa configuration to drift from the runner. A container or
+unit runs one Rasa (the first replica's command line, RASA_REPLICAS=1 in the templates): the
+platform makes the copies (compose/k8s replicas), all sharing the PostgreSQL tracker store and
+the Redis lock store the endpoints file names. Both images keep
 the project at /app (the runner's paths are valid in either) and run as uid 10001. The files hold
 secrets (database password, tokens): they are written 0600.
 Usage: python deploy/rasa_config.py /run/jec

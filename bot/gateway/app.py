@@ -4,8 +4,10 @@
 (`Gateway`: the database engine and its one session factory, the one HTTP client session with
 timeouts, the profile, member services, processor and clock) when the app starts, subscribes the
 features that listen to the conversation's events (handoff routing), starts the after-hours
-sweep, and closes it all when the app stops; nothing is built at import time. The clock is the
-test-only JEC_FAKE_NOW / JEC_FAKE_NOW_FILE one when set, like the action server's. Tests may
+sweep, and closes it all when the app stops; nothing is built at import time. The hub is
+in-process or Redis pub/sub (`bot.gateway.hub.build_hub`, HUB / REDIS_URL); the Rasa client
+spreads turns over every Rasa replica (`Settings.rasa_urls`). The clock is the test-only
+JEC_FAKE_NOW / JEC_FAKE_NOW_FILE one when set, like the action server's. Tests may
 inject a clock, a fake notifier, a fake Rasa client or a processor; production passes settings.
 The member-facing edge (`bot.gateway.edge`: rate limits, allowed origins, client addresses) sits
 next to it, and every response gets the security headers.
@@ -39,7 +41,7 @@ from bot.gateway.handoff import (
     sweep_forever,
 )
 from bot.gateway.health import METRICS
-from bot.gateway.hub import Hub, TaskTracker
+from bot.gateway.hub import TaskTracker, build_hub
 from bot.gateway.rasa_client import BotBackend, RasaClient
 from bot.gateway.routes import setup_routes
 from bot.gateway.state import GATEWAY, SETTINGS, Gateway, GatewayOptions
@@ -81,13 +83,14 @@ def create_app(
         store = ConversationStore(factory, now)
         sms_store = SmsStore(factory, now)
         rasa = rasa_client or RasaClient(
-            settings.rasa_url,
+            settings.rasa_urls,
             lambda: http,
             secret_key=settings.secret_key,
             timeout_seconds=rasa_timeout,
         )
         sms_sender = notifier or _build_notifier(settings, factory, sms_store)
-        hub = Hub()
+        hub = build_hub(settings)
+        await hub.start()
         tasks = TaskTracker()
         events = GatewayEvents()
         gw = Gateway(
@@ -122,8 +125,9 @@ def create_app(
         )
         app[GATEWAY] = gw
         edge = app[EDGE] = Edge.from_settings(settings)
+        control_url = rasa.preferred_url if isinstance(rasa, RasaClient) else settings.rasa_url
         router = HandoffRouter(
-            gw, RasaControl(settings.rasa_url, settings.rasa_token, lambda: http, rasa_timeout)
+            gw, RasaControl(control_url, settings.rasa_token, lambda: http, rasa_timeout)
         )
         router.listen(events)
         app[HANDOFF] = router
@@ -136,6 +140,7 @@ def create_app(
                 sweeper.cancel()
                 await asyncio.gather(sweeper, return_exceptions=True)
             await tasks.drain()
+            await hub.close()
             await edge.limits.close()
             await http.close()
             await engine.dispose()

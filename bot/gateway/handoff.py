@@ -94,18 +94,19 @@ class RasaControl:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Callable[[], str],
         token: str,
         http: Callable[[], aiohttp.ClientSession],
         timeout_seconds: float,
     ) -> None:
-        self._base = base_url.rstrip("/")
+        # A callable: the Rasa replica to use now (`RasaClient.preferred_url`).
+        self._base = base_url if callable(base_url) else (lambda: base_url)
         self._token = token
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     def _url(self, conversation_id: str, tail: str) -> str:
-        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
+        return f"{self._base().rstrip('/')}/conversations/{quote(conversation_id, safe='')}/{tail}"
 
     async def _post(self, url: str, body: dict[str, Any] | list[dict[str, Any]]) -> Any:
         try:

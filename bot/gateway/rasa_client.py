@@ -7,6 +7,13 @@ file). Because the metadata is trusted that far, every turn is signed: an HMAC-S
 `Purpose.RASA_CHANNEL` key over the timestamp and the raw body (metadata included), in two
 headers. Rasa refuses unsigned, forged, stale (over a minute) and replayed turns. The wire format
 is described in docs/security.md; `rasa_addons/signing.py` is the verifying side.
+
+Replicas: `RasaClient` takes every Rasa URL (`Settings.rasa_urls`) and spreads turns over them in
+turn. A server that cannot be reached (connection refused or reset before the request went out)
+is skipped for `down_seconds` and the same turn, signed afresh, goes to the next one at once:
+Rasa never saw it. A server that dies while it has the turn (disconnect mid-request), an error
+answer or a timeout raises `RasaUnavailable`: the turn may have been half done there, so the
+caller (the queue) retries it, and the dead server is skipped meanwhile.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -56,7 +63,11 @@ def channel_key(secret_key: str) -> str:
 
 
 class RasaUnavailable(Exception):
-    """Rasa did not answer in time or answered with an error; the caller apologises."""
+    """Rasa did not answer in time or answered with an error; the caller retries or apologises."""
+
+
+class _NotReached(Exception):
+    """The request never reached this Rasa server (safe to send the turn to another)."""
 
 
 class BotBackend(Protocol):
@@ -99,25 +110,70 @@ def normalise_replies(raw: Any) -> list[dict[str, Any]]:
 
 
 class RasaClient:
-    """Talks to the Rasa server over the gateway's one shared `aiohttp.ClientSession`."""
+    """Talks to the Rasa servers over the gateway's one shared `aiohttp.ClientSession`."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         session: Callable[[], aiohttp.ClientSession],
         *,
         secret_key: str,
         timeout_seconds: float = 10.0,
         wall_clock: Callable[[], float] = time.time,
+        down_seconds: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._base = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ValueError("RasaClient needs at least one Rasa URL")
+        self.urls = tuple(u.rstrip("/") for u in urls)
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._key = channel_key(secret_key)
         self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._down_seconds = down_seconds
+        self._down_until = [0.0] * len(self.urls)
+        self._next = 0
+
+    def _order(self) -> list[int]:
+        """Round robin from the next server; those marked down go last (a last resort, so a
+        turn is tried everywhere before the caller hears "unavailable")."""
+        n = len(self.urls)
+        start = self._next
+        self._next = (start + 1) % n
+        ring = [(start + k) % n for k in range(n)]
+        now = self._monotonic()
+        return [i for i in ring if self._down_until[i] <= now] + [
+            i for i in ring if self._down_until[i] > now
+        ]
+
+    def _mark_down(self, index: int, why: str) -> None:
+        if self._down_until[index] <= self._monotonic():
+            log.warning("Rasa at %s is unreachable (%s); using the others", self.urls[index], why)
+        self._down_until[index] = self._monotonic() + self._down_seconds
+
+    def preferred_url(self) -> str:
+        """A Rasa URL not known to be down (for the HTTP API calls of the handoff)."""
+        now = self._monotonic()
+        up = [u for u, until in zip(self.urls, self._down_until, strict=True) if until <= now]
+        return (up or list(self.urls))[0]
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        url = f"{self._base}{CHANNEL_PATH}"
+        reasons = []
+        for index in self._order():
+            try:
+                return await self._send_to(index, sender, text, metadata)
+            except _NotReached as exc:
+                self._mark_down(index, str(exc))
+                reasons.append(f"{self.urls[index]}: {exc}")
+        raise RasaUnavailable("no Rasa server could be reached (" + "; ".join(reasons) + ")")
+
+    async def _send_to(
+        self, index: int, sender: str, text: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        url = f"{self.urls[index]}{CHANNEL_PATH}"
+        # Signed per attempt: a fresh message id and timestamp for each server tried.
         body, headers = signed_turn(self._key, sender, text, metadata, now=self._wall_clock())
         try:
             async with self._session().post(
@@ -126,16 +182,25 @@ class RasaClient:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
                 raw = await resp.json(content_type=None)
+        except aiohttp.ClientConnectorError as exc:  # refused, no route: the turn never left
+            raise _NotReached(f"{type(exc).__name__}: {exc}") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # It had the turn and died (SIGKILL, OOM): the caller retries, elsewhere.
+            self._mark_down(index, type(exc).__name__)
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return normalise_replies(raw)
 
     async def ping(self) -> bool:
-        """True when the Rasa server answers its root URL (used by /health)."""
-        try:
-            async with self._session().get(
-                f"{self._base}/", timeout=aiohttp.ClientTimeout(total=3)
-            ) as resp:
-                return resp.status == 200
-        except (TimeoutError, aiohttp.ClientError):
-            return False
+        """True when a Rasa server answers its root URL (used by /health)."""
+        for base in self.urls:
+            try:
+                async with self._session().get(
+                    f"{base}/", timeout=aiohttp.ClientTimeout(total=3)
+                ) as resp:
+                    if resp.status == 200:
+                        return True
+            except (TimeoutError, aiohttp.ClientError):
+                continue
+        return False

@@ -67,8 +67,9 @@ def _storage(settings: Settings, key_prefix: str) -> Storage:
 class EdgeLimits:
     """The gateway's rate limits and caps; one per process, in the gateway container."""
 
-    def __init__(self, settings: Settings, *, key_prefix: str = "jec-gateway") -> None:
-        self._storage = _storage(settings, key_prefix)
+    def __init__(self, settings: Settings, *, key_prefix: str | None = None) -> None:
+        # "jec-gateway" with the default REDIS_PREFIX: every installation's keys are its own.
+        self._storage = _storage(settings, key_prefix or f"{settings.redis_prefix}-gateway")
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._messages = parse_many(settings.rate_messages_per_connection)
         self._texts = parse_many(settings.rate_texts_per_phone)
