@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.masking import mask_email, mask_phone
-from bot.services import audit
+from bot.services import audit, events
 from bot.services.otp import OtpService, OtpStatus, mask_destination
 from bot.store.db import session_scope
 from bot.store.models import Account, Contact, NotificationPreference, OneTimeCode
@@ -184,6 +184,21 @@ class Actor:
             now=now,
         )
 
+    async def publish(
+        self, session: AsyncSession, kind: str, data: dict[str, object], *, now: datetime
+    ) -> None:
+        """The integration event of this actor's change, in the caller's transaction."""
+        await events.publish(
+            session,
+            kind,
+            occurred_at=now,
+            data=data,
+            account_id=self.account_id,
+            member_id=self.member_id,
+            channel=self.channel,
+            conversation_id=self.conversation_id,
+        )
+
 
 class AccountSettings:
     def __init__(
@@ -210,6 +225,7 @@ class AccountSettings:
                 return PaperlessResult(changed=False, paperless=on)
             account.paperless = on
             await actor.audit(session, "settings.paperless", {"paperless": on}, now=now)
+            await actor.publish(session, "paperless.changed", {"paperless": on}, now=now)
             return PaperlessResult(changed=True, paperless=on)
 
     # ---- notifications
@@ -253,6 +269,12 @@ class AccountSettings:
             await actor.audit(
                 session,
                 "settings.notification",
+                {"topic": topic, "channel": channel, "enabled": enabled},
+                now=now,
+            )
+            await actor.publish(
+                session,
+                "notification_preference.changed",
                 {"topic": topic, "channel": channel, "enabled": enabled},
                 now=now,
             )
@@ -377,6 +399,18 @@ class AccountSettings:
                 session,
                 f"settings.contact.{kind}",
                 {"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
+                now=now,
+            )
+            await actor.publish(
+                session,
+                "contact.changed",
+                {
+                    "kind": kind,
+                    "new_value": candidate.value,
+                    "old_value_masked": masked_old,
+                    "verified": True,
+                    "confirmed_by": "one-time code sent to the new contact",
+                },
                 now=now,
             )
         return ContactChange(ContactStatus.UPDATED, kind, candidate.value, masked_new, masked_old)
