@@ -53,6 +53,7 @@ class OutboxWriter:
         subject: str | None = None,
         provider_id: str | None = None,
         error: str | None = None,
+        retryable: bool = False,
     ) -> int:
         now = self._clock()
         async with session_scope(self._factory) as session:
@@ -66,6 +67,7 @@ class OutboxWriter:
                 error=(error or None) and error[:200],
                 created_at=now,
                 sent_at=now if status == "sent" else None,
+                retryable=retryable,
             )
             session.add(row)
             await session.flush()

@@ -59,7 +59,12 @@ class SmtpNotifier(OutboxWriter):
 
     async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
         oid = await self._record(
-            channel="email", to=to, subject=subject, body=body, status="sending"
+            channel="email",
+            to=to,
+            subject=subject,
+            body=body,
+            status="sending",
+            retryable=not isinstance(body, CodeText),
         )
         return await self._attempt(oid, to, subject, body, attempts=0)
 

@@ -68,7 +68,13 @@ class TwilioNotifier(OutboxWriter):
             return refused
         # The row exists before the provider is called: its id goes into the status callback URL,
         # and a crash mid-send leaves a row the retry job can see (never a text with no record).
-        oid = await self._record(channel="sms", to=to_e164, body=body, status="sending")
+        oid = await self._record(
+            channel="sms",
+            to=to_e164,
+            body=body,
+            status="sending",
+            retryable=not isinstance(body, CodeText),
+        )
         return await self._attempt(oid, to_e164, body, attempts=0)
 
     async def resend(
