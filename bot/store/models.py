@@ -461,8 +461,9 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
-    # Delivery that keeps trying (bot/adapters/delivery.py): a provider failure worth another try
-    # is `retryable`; `attempts` counts provider calls; `lease_until` claims a row for one retry;
+    # Delivery that keeps trying (bot/adapters/delivery.py): `retryable` says the message may be
+    # sent again or copied by email (anything but a one-time code); `next_attempt_at` is set for a
+    # failure worth another try; `attempts` counts provider calls; `lease_until` claims a retry;
     # `delivery_status` is Twilio's latest status callback for the sent text; a text that kept
     # failing is `gave_up_at` with the email copy it got (`fallback_outbox_id`), if any.
     retryable: Mapped[bool] = mapped_column(Boolean, default=False)
