@@ -22,10 +22,12 @@ EVENT_ID_HEADER = "X-JEC-Event-Id"
 DEFAULT_TOLERANCE_SECONDS = 300
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """The `v1=` value for this timestamp and body."""
+def signature(shared_key: str, timestamp: int, body: bytes) -> str:
+    """The `v1=` value for this timestamp and body, keyed with the integration secret shared
+    with the co-op's system (INTEGRATION_WEBHOOK_SECRET or INTEGRATION_INBOUND_SECRET, never
+    SECRET_KEY)."""
     message = str(int(timestamp)).encode() + b"." + body
-    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return "v1=" + hmac.new(shared_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:

@@ -4,6 +4,7 @@ transaction, and a failing billing system leaves no trace of a change that did n
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -69,3 +70,13 @@ async def test_a_change_the_billing_system_refused_is_not_recorded(session_facto
     with pytest.raises(ConnectionError):
         await service.set_paperless(actor, True, now=NOW)
     assert await counts(session_factory) == (0, 0, False)
+
+
+async def test_erasing_the_member_erases_the_events_about_them(session_factory, sqlite_url, actor):
+    from bot.ops.member import erase_member
+
+    await AccountSettings(session_factory).set_paperless(actor, True, now=NOW)
+    report = await asyncio.to_thread(erase_member, sqlite_url, "", "1000004821", NOW, "it:test")
+    assert report.erased["integration events"] == 1
+    async with session_factory() as s:
+        assert await s.scalar(select(func.count()).select_from(IntegrationEvent)) == 0
