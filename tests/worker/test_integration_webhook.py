@@ -95,8 +95,8 @@ class Receiver:
 
 
 @pytest.fixture
-async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(sqlite_url)
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_async_engine(db_url)
     try:
         yield async_session_factory(engine)
     finally:
@@ -140,10 +140,10 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def job_context(
-    sqlite_url: str, sessions, http, clock: Clock, url: str, secret: str = SECRET
+    db_url: str, sessions, http, clock: Clock, url: str, secret: str = SECRET
 ) -> JobContext:
     settings = Settings(
-        database_url=sqlite_url,
+        database_url=db_url,
         integration_webhook_url=url,
         integration_webhook_secret=secret,
         http_timeout_seconds=5.0,
@@ -285,11 +285,11 @@ async def make_every_chat_change(sessions, earl: Earl) -> list[str]:
 
 
 async def test_every_chat_change_is_one_signed_delivery_retried_after_a_500_and_one_export_row(
-    sqlite_url, sessions, http, clock, receiver
+    db_url, sessions, http, clock, receiver
 ) -> None:
     earl = await seed(sessions)
     kinds = await make_every_chat_change(sessions, earl)
-    ctx = job_context(sqlite_url, sessions, http, clock, receiver.url)
+    ctx = job_context(db_url, sessions, http, clock, receiver.url)
     receiver.fail_first = 1  # the receiver is down for the first request
 
     assert await deliver_events(ctx) == len(kinds) - 1  # the first got a 500
@@ -326,25 +326,25 @@ async def test_every_chat_change_is_one_signed_delivery_retried_after_a_500_and_
     assert "tok_sandbox" not in everything and "4242424242424242" not in everything
 
     out = io.StringIO()
-    assert export_events(sqlite_url, NOW - timedelta(days=1), "csv", out) == len(kinds)
+    assert export_events(db_url, NOW - timedelta(days=1), "csv", out) == len(kinds)
     exported = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["type"] for r in exported] == kinds  # in the order they happened
     assert [r["id"] for r in exported] == [by_type[k]["id"] for k in kinds]
     again = io.StringIO()
-    export_events(sqlite_url, NOW - timedelta(days=1), "json", again)
+    export_events(db_url, NOW - timedelta(days=1), "json", again)
     assert [e["id"] for e in json.loads(again.getvalue())["events"]] == [r["id"] for r in exported]
 
 
 async def test_two_workers_at_once_deliver_each_event_once(
-    sqlite_url, sessions, http, clock, receiver
+    db_url, sessions, http, clock, receiver
 ) -> None:
     earl = await seed(sessions)
     kinds = await make_every_chat_change(sessions, earl)
-    one = job_context(sqlite_url, sessions, http, clock, receiver.url)
+    one = job_context(db_url, sessions, http, clock, receiver.url)
     # the second worker: its own database engine, as another process would have
-    engine = make_async_engine(sqlite_url)
+    engine = make_async_engine(db_url)
     try:
-        other = job_context(sqlite_url, async_session_factory(engine), http, clock, receiver.url)
+        other = job_context(db_url, async_session_factory(engine), http, clock, receiver.url)
         sent = await asyncio.gather(deliver_events(one), deliver_events(other))
         assert sum(sent) == len(kinds)
         sent = await asyncio.gather(deliver_events(one), deliver_events(other))
@@ -356,12 +356,12 @@ async def test_two_workers_at_once_deliver_each_event_once(
 
 
 async def test_a_wrong_secret_is_refused_by_the_receiver_and_retried_until_max_age(
-    sqlite_url, sessions, http, clock, receiver
+    db_url, sessions, http, clock, receiver
 ) -> None:
     await seed(sessions)
     async with session_scope(sessions) as s:
         await publish(s, "paperless.changed", occurred_at=NOW, data={"paperless": True})
-    ctx = job_context(sqlite_url, sessions, http, clock, receiver.url, secret="x" * 40)
+    ctx = job_context(db_url, sessions, http, clock, receiver.url, secret="x" * 40)
     assert await deliver_events(ctx) == 0
     assert receiver.refused_signatures == 1 and receiver.accepted == []
     for _ in range(200):
@@ -373,19 +373,19 @@ async def test_a_wrong_secret_is_refused_by_the_receiver_and_retried_until_max_a
     tries = receiver.requests
     assert 70 <= tries <= 80  # hourly after the backoff, for 72 hours, then no more
     # the co-op fixed its secret: replay sends it again, signed right this time
-    good = job_context(sqlite_url, sessions, http, clock, receiver.url)
-    assert replay_events(sqlite_url, NOW - timedelta(hours=1), clock()) == 1
+    good = job_context(db_url, sessions, http, clock, receiver.url)
+    assert replay_events(db_url, NOW - timedelta(hours=1), clock()) == 1
     assert await deliver_events(good) == 1
     assert [e["type"] for e in receiver.accepted] == ["paperless.changed"]
 
 
 async def test_webhook_off_when_no_url_and_never_unsigned(
-    sqlite_url, sessions, http, clock, receiver
+    db_url, sessions, http, clock, receiver
 ) -> None:
     async with session_scope(sessions) as s:
         await publish(s, "paperless.changed", occurred_at=NOW, data={"paperless": True})
-    assert await deliver_events(job_context(sqlite_url, sessions, http, clock, "")) == 0
-    no_secret = job_context(sqlite_url, sessions, http, clock, receiver.url, secret="")
+    assert await deliver_events(job_context(db_url, sessions, http, clock, "")) == 0
+    no_secret = job_context(db_url, sessions, http, clock, receiver.url, secret="")
     assert await deliver_events(no_secret) == 0
     assert receiver.requests == 0
     async with sessions() as s:

@@ -77,8 +77,8 @@ class ScriptedTwilio:
 
 
 @pytest.fixture
-async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(sqlite_url)
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_async_engine(db_url)
     try:
         async with session_scope(async_session_factory(engine)) as s:
             dana = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
@@ -130,7 +130,7 @@ async def test_a_failed_text_is_retried_with_backoff_and_sent_once(sessions, htt
     }
 
 
-async def test_a_text_that_keeps_failing_is_given_up_and_emailed(sessions, http, sqlite_url):
+async def test_a_text_that_keeps_failing_is_given_up_and_emailed(sessions, http, db_url):
     clock = Clock()
     twilio = ScriptedTwilio(*[unavailable() for _ in range(10)])
     ctx, notifier = setup(sessions, http, twilio, clock)
@@ -147,7 +147,7 @@ async def test_a_text_that_keeps_failing_is_given_up_and_emailed(sessions, http,
     clock.advance(hours=1)
     await retry_messages(ctx)
     assert len(twilio.calls) == 4 and len(await outbox(sessions)) == 2  # nothing more, ever
-    [listed] = undeliverable(sqlite_url)
+    [listed] = undeliverable(db_url)
     assert (listed["to"], listed["messages"], listed["email_copies"]) == (PHONE, 1, 1)
     assert "20500" in str(listed["last_error"])
 
@@ -190,12 +190,12 @@ async def test_a_retry_after_twilio_accepted_does_not_send_twice(sessions, http)
     assert (row.status, row.delivery_status) == ("sent", "delivered")
 
 
-async def test_two_retry_jobs_at_once_send_once(sessions, http, sqlite_url) -> None:
+async def test_two_retry_jobs_at_once_send_once(sessions, http, db_url) -> None:
     clock, twilio = Clock(), ScriptedTwilio(unavailable())
     ctx, notifier = setup(sessions, http, twilio, clock)
     await notifier.send_sms(PHONE, TEXT)
     clock.advance(minutes=2)
-    engine = make_async_engine(sqlite_url)
+    engine = make_async_engine(db_url)
     try:
         other, _ = setup(async_session_factory(engine), http, twilio, clock)
         await asyncio.gather(retry_messages(ctx), retry_messages(other))
