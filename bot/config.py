@@ -332,6 +332,8 @@ def secret_problems(settings: Settings) -> list[str]:
     integration = [("INTEGRATION_INBOUND_SECRET", settings.integration_inbound_secret)]
     if settings.integration_webhook_url:
         integration.append(("INTEGRATION_WEBHOOK_SECRET", settings.integration_webhook_secret))
+        if urlsplit(settings.integration_webhook_url).scheme != "https":
+            problems.append("INTEGRATION_WEBHOOK_URL is not https (events carry member data)")
     for name, value in integration:
         if name == "INTEGRATION_INBOUND_SECRET" and not value:
             continue  # inbound endpoints off

@@ -173,7 +173,13 @@ async def retry_messages(
             )
         ).all()
     if resend is not None:
-        for oid in await _claim(sessions, due, _due_retry(now), {"lease_until": now + LEASE}):
+        for candidate in due:  # claimed one at a time, just before its send: the lease outlives it
+            now = clock()
+            if not await _claim(
+                sessions, [candidate], _due_retry(now), {"lease_until": now + LEASE}
+            ):
+                continue
+            oid = candidate
             async with sessions() as session:
                 row = await session.get(OutboxMessage, oid)
             if row is None:

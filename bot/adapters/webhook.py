@@ -4,8 +4,9 @@ How it works (docs/integration.md tells the receiving side):
 
 1. `enqueue_new` gives each event not yet queued a delivery row for the target `webhook`. The row
    is unique per (event, target), so two workers never queue an event twice.
-2. `claim_due` claims due rows one by one with a conditional UPDATE (a lease): of two workers
-   looking at the same row at the same moment, exactly one gets it.
+2. `claim` takes each due row, just before its POST, with a conditional UPDATE (a lease that
+   outlives one try): of two workers looking at the same row at the same moment, exactly one
+   gets it.
 3. `deliver_claimed` POSTs the event (JSON, HMAC-SHA256 signed, `X-JEC-Event-Id`), with the
    process's HTTP timeout. A 2xx answer marks the row delivered and it is never sent again. Any
    other answer, a timeout or a refused connection schedules the next try (`BACKOFF_SECONDS`, then
@@ -36,7 +37,7 @@ TARGET = "webhook"
 BACKOFF_SECONDS: tuple[int, ...] = (30, 120, 600, 1800)  # then every RETRY_CEILING_SECONDS
 RETRY_CEILING_SECONDS = 3600
 LEASE_SECONDS = 120
-BATCH = 50
+BATCH = 200
 USER_AGENT = "jec-assistant-webhook/1"
 
 
@@ -117,47 +118,49 @@ async def enqueue_new(
     return queued
 
 
-async def claim_due(
+def _free(now: datetime) -> Any:
+    return or_(IntegrationDelivery.lease_until.is_(None), IntegrationDelivery.lease_until < now)
+
+
+async def due(
     sessions: async_sessionmaker[AsyncSession], target: str, now: datetime, limit: int = BATCH
-) -> list[int]:
-    """Delivery ids this caller now holds a lease on (attempt counted), oldest event first."""
-    free = or_(IntegrationDelivery.lease_until.is_(None), IntegrationDelivery.lease_until < now)
+) -> list[tuple[int, int]]:
+    """(delivery id, attempts so far) of the due deliveries, oldest event first."""
     async with sessions() as session:
-        candidates = (
-            await session.execute(
-                select(IntegrationDelivery.id, IntegrationDelivery.attempts)
-                .where(
-                    IntegrationDelivery.target == target,
+        rows = await session.execute(
+            select(IntegrationDelivery.id, IntegrationDelivery.attempts)
+            .where(
+                IntegrationDelivery.target == target,
+                IntegrationDelivery.status == "pending",
+                IntegrationDelivery.next_attempt_at <= now,
+                _free(now),
+            )
+            .order_by(IntegrationDelivery.event_pk)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], delivery_id: int, attempts: int, now: datetime
+) -> bool:
+    """Take the lease on one delivery (and count the attempt); False if another worker has it
+    or already delivered it. Claimed just before its one POST, so the lease outlives the try."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(IntegrationDelivery)
+            .where(
+                and_(
+                    IntegrationDelivery.id == delivery_id,
                     IntegrationDelivery.status == "pending",
-                    IntegrationDelivery.next_attempt_at <= now,
-                    free,
-                )
-                .order_by(IntegrationDelivery.event_pk)
-                .limit(limit)
-            )
-        ).all()
-    claimed: list[int] = []
-    for delivery_id, attempts in candidates:
-        async with sessions() as session:
-            result = await session.execute(
-                update(IntegrationDelivery)
-                .where(
-                    and_(
-                        IntegrationDelivery.id == delivery_id,
-                        IntegrationDelivery.status == "pending",
-                        IntegrationDelivery.attempts == attempts,
-                        free,
-                    )
-                )
-                .values(
-                    lease_until=now + timedelta(seconds=LEASE_SECONDS),
-                    attempts=attempts + 1,
+                    IntegrationDelivery.attempts == attempts,
+                    _free(now),
                 )
             )
-            await session.commit()
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(delivery_id)
-    return claimed
+            .values(lease_until=now + timedelta(seconds=LEASE_SECONDS), attempts=attempts + 1)
+        )
+        await session.commit()
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def _post(
@@ -238,8 +241,11 @@ async def run_webhook(
     config: WebhookConfig,
     clock: Callable[[], datetime],
 ) -> int:
-    """One pass: queue new events, claim the due ones, deliver them. Returns how many went out."""
-    now = clock()
-    await enqueue_new(sessions, TARGET, now, config.max_age)
-    claimed = await claim_due(sessions, TARGET, now)
-    return await deliver_claimed(sessions, http, config, claimed, clock)
+    """One pass: queue new events, then claim and deliver the due ones one at a time. Returns
+    how many went out."""
+    await enqueue_new(sessions, TARGET, clock(), config.max_age)
+    delivered = 0
+    for delivery_id, attempts in await due(sessions, TARGET, clock()):
+        if await claim(sessions, delivery_id, attempts, clock()):
+            delivered += await deliver_claimed(sessions, http, config, [delivery_id], clock)
+    return delivered

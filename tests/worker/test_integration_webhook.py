@@ -403,3 +403,26 @@ async def test_an_event_never_carries_a_card_number_or_token(sessions) -> None:
 def test_the_worker_runs_the_webhook_and_retry_jobs() -> None:
     names = {task.name for task in registry.periodic_tasks()}
     assert {"integration_webhook", "message_retries"} <= names
+
+
+def test_a_public_installation_refuses_a_weak_or_plain_http_webhook() -> None:
+    from bot.config import secret_problems
+
+    base = {"public_base_url": "https://chat.jec.example", "gateway_host": "0.0.0.0"}
+    weak = Settings(
+        **base,
+        integration_webhook_url="http://billing.jec.example/hook",
+        integration_webhook_secret="short",
+        integration_inbound_secret="change-me",
+    )
+    problems = secret_problems(weak)
+    assert "INTEGRATION_WEBHOOK_URL is not https (events carry member data)" in problems
+    assert "INTEGRATION_WEBHOOK_SECRET is shorter than 32 bytes" in problems
+    assert "INTEGRATION_INBOUND_SECRET is an example value" in problems
+    good = Settings(
+        **base,
+        integration_webhook_url="https://billing.jec.example/hook",
+        integration_webhook_secret=SECRET,
+        integration_inbound_secret=SECRET[::-1],
+    )
+    assert not [p for p in secret_problems(good) if p.startswith("INTEGRATION")]
