@@ -12,10 +12,10 @@ conversations and their messages, Rasa's tracker events for them, callback and h
 one-time codes, payment-page links, the restore-notice phone on outage reports, the integration
 events about the member's changes (docs/integration.md; the co-op's systems keep what they were
 sent), and texts and emails to the member (bodies blanked, destination masked). Kept: the
-member, accounts, bills, usage and payments (the billing system's financial records), draft enrollments and
-authorizations (NACHA), service requests, notification preferences and SMS opt-outs (so the
-member is never texted against their wish), and the audit log, which gains a `member_erased`
-entry. Verification attempts are keyed, not linked to a member; they age out with retention.
+member, accounts, bills, usage and payments (the billing system's financial records), draft
+enrollments and authorizations (NACHA), service requests, notification preferences and SMS
+opt-outs (so the member is never texted against their wish), and the audit log, which gains a
+`member_erased` entry. Verification attempts are keyed, not linked to a member; they age out with retention.
 """
 
 from __future__ import annotations
