@@ -15,7 +15,8 @@ sent), and texts and emails to the member (bodies blanked, destination masked). 
 member, accounts, bills, usage and payments (the billing system's financial records), draft
 enrollments and authorizations (NACHA), service requests, notification preferences and SMS
 opt-outs (so the member is never texted against their wish), and the audit log, which gains a
-`member_erased` entry. Verification attempts are keyed, not linked to a member; they age out with retention.
+`member_erased` entry. Verification attempts are keyed, not linked to a member; they age out
+with retention.
 """
 
 from __future__ import annotations
