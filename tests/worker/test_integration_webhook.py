@@ -426,3 +426,26 @@ def test_a_public_installation_refuses_a_weak_or_plain_http_webhook() -> None:
         integration_inbound_secret=SECRET[::-1],
     )
     assert not [p for p in secret_problems(good) if p.startswith("INTEGRATION")]
+
+
+async def test_the_it_commands_export_replay_and_show_status(
+    db_url, sessions, monkeypatch, capsys, tmp_path
+) -> None:
+    from bot.cli import main
+
+    async with session_scope(sessions) as s:
+        await publish(s, "paperless.changed", occurred_at=NOW, data={"paperless": True})
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("JEC_FAKE_NOW", NOW.isoformat())
+    out = tmp_path / "events.json"
+    args = ["export", "--since", "2026-11-28", "--format", "json", "--output", str(out)]
+    assert await asyncio.to_thread(main, args) == 0
+    assert [e["type"] for e in json.loads(out.read_text())["events"]] == ["paperless.changed"]
+    assert await asyncio.to_thread(main, ["events", "replay", "--since", "2026-11-28"]) == 0
+    assert await asyncio.to_thread(main, ["events", "status"]) == 0
+    assert await asyncio.to_thread(main, ["undeliverable"]) == 0
+    printed = capsys.readouterr().out
+    assert "Queued 1 events" in printed
+    assert "1 events; webhook: 0 delivered, 1 waiting, 0 given up, 0 not queued" in printed
+    assert "No undeliverable contacts." in printed
+    assert await asyncio.to_thread(main, ["events", "replay", "--since", "yesterday"]) == 2
