@@ -185,6 +185,14 @@ async def retry_messages(
             if row is None:
                 continue
             result = await resend(row)
+            if result.status == "outbox":  # no provider for this channel any more: give it up
+                async with session_scope(sessions) as session:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == oid)
+                        .values(next_attempt_at=None, lease_until=None)
+                    )
+                continue
             retried += 1
             sent += int(result.status == "sent")
     now = clock()
