@@ -449,3 +449,15 @@ async def test_the_it_commands_export_replay_and_show_status(
     assert "1 events; webhook: 0 delivered, 1 waiting, 0 given up, 0 not queued" in printed
     assert "No undeliverable contacts." in printed
     assert await asyncio.to_thread(main, ["events", "replay", "--since", "yesterday"]) == 2
+
+
+async def test_retention_deletes_events_past_the_conversation_period(db_url, sessions) -> None:
+    from bot.ops.retention import run_retention
+
+    async with session_scope(sessions) as s:
+        await publish(s, "paperless.changed", occurred_at=NOW - timedelta(days=400), data={})
+        await publish(s, "paperless.changed", occurred_at=NOW, data={})
+    report = await asyncio.to_thread(run_retention, db_url, "", PROFILE, NOW)
+    assert report.counts["integration events"] == 1
+    async with sessions() as s:
+        assert [e.occurred_at for e in await s.scalars(select(IntegrationEvent))] == [NOW]
