@@ -100,14 +100,20 @@ class OutboxWriter:
         (`retryable`: not a one-time code) gets its next try (`bot.adapters.delivery`)."""
         error = provider_error(exc)
         transient = retryable and transient_failure(exc)
-        await self._update(
-            outbox_id,
-            status="failed",
-            error=error,
-            retryable=retryable,
-            lease_until=None,
-            next_attempt_at=self._clock() + retry_delay(attempts) if transient else None,
-        )
+        async with session_scope(self._factory) as session:
+            await session.execute(
+                update(OutboxMessage)
+                # a delivery report already in (our call timed out after Twilio took the text)
+                # proves it was accepted: the row stays sent
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.delivery_status.is_(None))
+                .values(
+                    status="failed",
+                    error=error,
+                    retryable=retryable,
+                    lease_until=None,
+                    next_attempt_at=self._clock() + retry_delay(attempts) if transient else None,
+                )
+            )
         return DeliveryResult("failed", outbox_id=outbox_id, error=error)
 
     async def _screen_sms(self, to_e164: str, body: str) -> tuple[str, DeliveryResult | None]:

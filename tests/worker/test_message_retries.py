@@ -235,3 +235,44 @@ async def test_a_one_time_code_is_never_retried_or_emailed(sessions, http) -> No
     assert await retry_messages(ctx) == 0
     (row,) = await outbox(sessions)
     assert len(twilio.calls) == 1 and row.body == "JEC code: ******"
+
+
+async def test_a_report_that_beats_our_timed_out_call_keeps_the_text_sent(
+    sessions, http, db_url
+) -> None:
+    """Twilio's report arrives while our call is still waiting, then the call times out."""
+    clock = Clock()
+    twilio = ScriptedTwilio(TimeoutError())
+    ctx, notifier = setup(sessions, http, twilio, clock)
+    original = twilio.create
+
+    def report_then_time_out(**kwargs: Any) -> Any:
+        import asyncio as _asyncio
+
+        outbox_id = int(kwargs["status_callback"].rsplit("=", 1)[1])
+
+        async def report() -> None:  # the gateway: another process, its own engine
+            engine = make_async_engine(db_url)
+            try:
+                async with session_scope(async_session_factory(engine)) as s:
+                    await record_provider_status(
+                        s,
+                        outbox_id=outbox_id,
+                        message_sid="SMfast" + "0" * 26,
+                        status="sent",
+                        error_code=None,
+                        now=clock(),
+                    )
+            finally:
+                await engine.dispose()
+
+        _asyncio.run(report())  # in the worker thread, as the gateway would meanwhile
+        return original(**kwargs)
+
+    twilio.messages = SimpleNamespace(create=report_then_time_out)
+    result = await notifier.send_sms(PHONE, TEXT)
+    assert result.status == "failed"  # what our call saw
+    (row,) = await outbox(sessions)
+    assert (row.status, row.provider_id) == ("sent", "SMfast" + "0" * 26)
+    clock.advance(hours=1)
+    assert await retry_messages(ctx) == 0 and len(twilio.calls) == 1
