@@ -1,12 +1,13 @@
-"""The signature on every integration request, outbound (our webhook) and inbound (draft results,
-outage updates): HMAC-SHA256 over the timestamp and the exact body bytes.
+"""The signature on every integration request, outbound (our webhook) and inbound (draft results;
+the outage updates endpoint uses the same scheme): HMAC-SHA256 over the timestamp and the exact
+body bytes.
 
     X-JEC-Timestamp: 1764651600                      (Unix seconds, UTC)
-    X-JEC-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+    X-JEC-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
 
 A receiver recomputes the HMAC over the raw body it received (before parsing the JSON), compares
 it in constant time and refuses a timestamp more than `tolerance` seconds away from its clock, so a
-captured request cannot be replayed later. Several `v1=` values separated by commas may be sent
+captured request cannot be replayed later. Several `sha256=` values separated by commas may be sent
 while a secret is being rotated; one matching is enough. docs/integration.md has the details.
 """
 
@@ -23,11 +24,11 @@ DEFAULT_TOLERANCE_SECONDS = 300
 
 
 def signature(shared_key: str, timestamp: int, body: bytes) -> str:
-    """The `v1=` value for this timestamp and body, keyed with the integration secret shared
+    """The `sha256=` value for this timestamp and body, keyed with the integration secret shared
     with the co-op's system (INTEGRATION_WEBHOOK_SECRET or INTEGRATION_INBOUND_SECRET, never
     SECRET_KEY)."""
     message = str(int(timestamp)).encode() + b"." + body
-    return "v1=" + hmac.new(shared_key.encode(), message, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.new(shared_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:

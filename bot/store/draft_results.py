@@ -129,7 +129,9 @@ def apply_draft_result(
         payment.status, payment.received_at = "declined", None
         payment.failure_reason = f"returned by the bank ({result.return_code})"
     payment.amount_cents = result.amount_cents
-    run.amount_cents, run.status, run.payment_id = result.amount_cents, result.status, payment.id
+    # the draft-run statuses the notices job reports to the member (succeeded / returned)
+    run_status = "succeeded" if result.status == "paid" else "returned"
+    run.amount_cents, run.status, run.payment_id = result.amount_cents, run_status, payment.id
     session.add(
         InboundDraftResult(
             result_id=result.result_id,

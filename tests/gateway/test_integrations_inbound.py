@@ -74,7 +74,11 @@ async def test_a_signed_draft_result_writes_the_run_and_the_payment_once(client,
     resp = await post_signed(client, {"results": [RESULT]})
     assert resp.status == 200 and await resp.json() == {"applied": 1, "already_recorded": 0}
     [run] = await rows(db, ScheduledDraft)
-    assert (run.enrollment_id, run.draft_date, run.status) == (enrolled, date(2026, 12, 18), "paid")
+    assert (run.enrollment_id, run.draft_date, run.status) == (
+        enrolled,
+        date(2026, 12, 18),
+        "succeeded",
+    )
     [payment] = await rows(db, Payment)
     assert (payment.status, payment.channel, payment.amount_cents) == ("succeeded", "draft", 14287)
     # the billing system resends it: nothing changes

@@ -66,7 +66,7 @@ def test_an_imported_draft_result_writes_the_run_and_payment_once(sqlite_url, tm
     result = import_files(sqlite_url, [write(tmp_path, PAID)], now=NOW)
     assert result.ok, result.summary()
     [run], [payment] = stored(sqlite_url)
-    assert (run.status, run.amount_cents) == ("paid", 14287)
+    assert (run.status, run.amount_cents) == ("succeeded", 14287)
     assert (payment.status, payment.channel, payment.amount_cents) == ("succeeded", "draft", 14287)
     assert import_files(sqlite_url, [write(tmp_path, PAID)], now=NOW).ok  # again: no change
     runs, payments = stored(sqlite_url)
