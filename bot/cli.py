@@ -216,6 +216,52 @@ def _cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.integration import export_events, parse_since
+
+    try:
+        since = parse_since(args.since)
+        until = parse_since(args.until) if args.until else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            n = export_events(settings.database_url, since, args.format, out, until)
+        print(f"Wrote {n} events to {args.output}")
+    else:
+        export_events(settings.database_url, since, args.format, None, until)
+    return 0
+
+
+def _cmd_events(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.integration import parse_since, print_event_status, replay_events
+
+    if args.action == "status":
+        print_event_status(settings.database_url)
+        return 0
+    if not args.since:
+        print("replay needs --since (a date or an ISO 8601 time)", file=sys.stderr)
+        return 2
+    try:
+        since = parse_since(args.since)
+        until = parse_since(args.until) if args.until else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    n = replay_events(settings.database_url, since, clock_from_env()(), until)
+    print(f"Queued {n} events for the webhook again (the worker sends them).")
+    return 0
+
+
+def _cmd_undeliverable(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.integration import print_undeliverable
+
+    print_undeliverable(settings.database_url)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jecbot", description="JEC member assistant tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -296,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="erase: confirm (it cannot be undone)")
     p.add_argument("--by", default="it", help="erase: who asked, for the audit log")
     add("doctor", _cmd_doctor, "check the configuration before going live; prints what to fix")
+    p = add("export", _cmd_export, "export integration events as CSV or JSON (docs/integration.md)")
+    p.add_argument("--since", required=True, help="a date (UTC midnight) or an ISO 8601 time")
+    p.add_argument("--until", default=None, help="up to (not including) this date or time")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--output", default=None, help="write to this file instead of stdout")
+    p = add("events", _cmd_events, "integration events: webhook status, or replay since a time")
+    p.add_argument("action", choices=["status", "replay"])
+    p.add_argument("--since", default=None, help="replay: a date or an ISO 8601 time")
+    p.add_argument("--until", default=None, help="replay: up to (not including) this")
+    add("undeliverable", _cmd_undeliverable, "phones and emails our messages kept failing to reach")
     return parser
 
 

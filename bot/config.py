@@ -168,6 +168,13 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = field(default="", repr=False)
     smtp_from: str = ""
+    # The two-way link with the co-op's systems (docs/integration.md): the signed webhook every
+    # change made in chat goes to (off when the URL is empty), how long an event is retried, and
+    # the secret the co-op's systems sign inbound requests with (inbound endpoints off when empty).
+    integration_webhook_url: str = ""
+    integration_webhook_secret: str = field(default="", repr=False)
+    integration_webhook_max_age_hours: float = 72.0
+    integration_inbound_secret: str = field(default="", repr=False)
 
     http_timeout_seconds: float = 10.0
     sms_reply_wait_seconds: float = 4.0
@@ -309,6 +316,12 @@ def load_settings(
         smtp_username=env.get("SMTP_USERNAME", ""),
         smtp_password=env.get("SMTP_PASSWORD", ""),
         smtp_from=env.get("SMTP_FROM", ""),
+        integration_webhook_url=env.get("INTEGRATION_WEBHOOK_URL", "").strip(),
+        integration_webhook_secret=env.get("INTEGRATION_WEBHOOK_SECRET", ""),
+        integration_webhook_max_age_hours=_float(
+            "INTEGRATION_WEBHOOK_MAX_AGE_HOURS", env.get("INTEGRATION_WEBHOOK_MAX_AGE_HOURS", "72")
+        ),
+        integration_inbound_secret=env.get("INTEGRATION_INBOUND_SECRET", ""),
         http_timeout_seconds=_float("HTTP_TIMEOUT_SECONDS", env.get("HTTP_TIMEOUT_SECONDS", "10")),
         sms_reply_wait_seconds=_float(
             "SMS_REPLY_WAIT_SECONDS", env.get("SMS_REPLY_WAIT_SECONDS", "4")
@@ -396,6 +409,21 @@ def secret_problems(settings: Settings) -> list[str]:
     required = [("SECRET_KEY", settings.secret_key), ("RASA_TOKEN", settings.rasa_token)]
     required += [("SECRET_KEY_PREVIOUS", old) for old in settings.secret_key_previous]
     for name, value in required:
+        if not value.strip():
+            problems.append(f"{name} is empty")
+        elif _placeholder(value):
+            problems.append(f"{name} is an example value")
+        elif len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+            problems.append(f"{name} is shorter than {MIN_SECRET_BYTES} bytes")
+    # Integration secrets sign requests both ways (docs/integration.md): as strong as SECRET_KEY.
+    integration = [("INTEGRATION_INBOUND_SECRET", settings.integration_inbound_secret)]
+    if settings.integration_webhook_url:
+        integration.append(("INTEGRATION_WEBHOOK_SECRET", settings.integration_webhook_secret))
+        if urlsplit(settings.integration_webhook_url).scheme != "https":
+            problems.append("INTEGRATION_WEBHOOK_URL is not https (events carry member data)")
+    for name, value in integration:
+        if name == "INTEGRATION_INBOUND_SECRET" and not value:
+            continue  # inbound endpoints off
         if not value.strip():
             problems.append(f"{name} is empty")
         elif _placeholder(value):

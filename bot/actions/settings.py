@@ -53,7 +53,7 @@ def settings_service(deps: ActionDeps) -> AccountSettings:
     otp = OtpService(
         deps.sessions, deps.rules.otp, deps.notifier, secret_key=deps.settings.secret_key
     )
-    return AccountSettings(deps.sessions, otp)
+    return AccountSettings(deps.sessions, otp, members=deps.members)
 
 
 def actor_for(tracker: Tracker, identity: Any) -> Actor:

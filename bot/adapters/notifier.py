@@ -10,6 +10,7 @@ from bot.adapters.smtp_email import SmtpNotifier
 from bot.adapters.twilio_sms import TwilioNotifier
 from bot.config import Settings
 from bot.services.notify import DeliveryResult, Notifier, OptOutCheck
+from bot.store.models import OutboxMessage
 
 
 class CompositeNotifier:
@@ -24,6 +25,19 @@ class CompositeNotifier:
 
     async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
         return await self.email.send_email(to, subject, body)
+
+    async def resend(self, row: OutboxMessage) -> DeliveryResult:
+        """Send a failed outbox row again through the provider of its channel (the retry job,
+        bot/adapters/delivery.py, claimed it). A channel with no provider has nothing to retry."""
+        if row.channel == "sms":
+            resend_sms = getattr(self.sms, "resend", None)
+            if resend_sms is not None:
+                return await resend_sms(row.id, row.to, row.body, row.attempts)
+        else:
+            resend_email = getattr(self.email, "resend", None)
+            if resend_email is not None:
+                return await resend_email(row.id, row.to, row.subject or "", row.body, row.attempts)
+        return DeliveryResult("outbox", outbox_id=row.id)
 
 
 def build_notifier(

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.gsm7 import straighten
@@ -53,6 +53,7 @@ class OutboxWriter:
         subject: str | None = None,
         provider_id: str | None = None,
         error: str | None = None,
+        retryable: bool = False,
     ) -> int:
         now = self._clock()
         async with session_scope(self._factory) as session:
@@ -66,10 +67,54 @@ class OutboxWriter:
                 error=(error or None) and error[:200],
                 created_at=now,
                 sent_at=now if status == "sent" else None,
+                retryable=retryable,
             )
             session.add(row)
             await session.flush()
             return row.id
+
+    async def _update(self, outbox_id: int, **values: object) -> None:
+        """Change one outbox row (the result of a provider call made for it)."""
+        async with session_scope(self._factory) as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+            )
+
+    async def _sent(self, outbox_id: int, provider_id: str | None) -> DeliveryResult:
+        now = self._clock()
+        await self._update(
+            outbox_id,
+            status="sent",
+            provider_id=provider_id,
+            sent_at=now,
+            error=None,
+            next_attempt_at=None,
+            lease_until=None,
+        )
+        return DeliveryResult("sent", outbox_id=outbox_id, provider_id=provider_id)
+
+    async def _failed(
+        self, outbox_id: int, exc: BaseException, *, retryable: bool, attempts: int
+    ) -> DeliveryResult:
+        """Record a provider failure; a transient one of a message that may be sent again
+        (`retryable`: not a one-time code) gets its next try (`bot.adapters.delivery`)."""
+        error = provider_error(exc)
+        transient = retryable and transient_failure(exc)
+        async with session_scope(self._factory) as session:
+            await session.execute(
+                update(OutboxMessage)
+                # a delivery report already in (our call timed out after Twilio took the text)
+                # proves it was accepted: the row stays sent
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.delivery_status.is_(None))
+                .values(
+                    status="failed",
+                    error=error,
+                    retryable=retryable,
+                    lease_until=None,
+                    next_attempt_at=self._clock() + retry_delay(attempts) if transient else None,
+                )
+            )
+        return DeliveryResult("failed", outbox_id=outbox_id, error=error)
 
     async def _screen_sms(self, to_e164: str, body: str) -> tuple[str, DeliveryResult | None]:
         """The body to send, or a refusal (recorded as a failed outbox row)."""
@@ -122,6 +167,30 @@ class OutboxNotifier(OutboxWriter):
 
     async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
         return await self._to_outbox_email(to, subject, body)
+
+
+RETRY_DELAYS = (timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the first send and three retries
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed provider call. The first wait is long enough for a
+    Twilio status callback to arrive if a timed-out send was accepted after all."""
+    return RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
+
+
+def transient_failure(exc: BaseException) -> bool:
+    """Worth another try: timeouts, network errors, 429 and 5xx. A 4xx refusal (bad or
+    unsubscribed number, bad sender) and an SMTP 5xx refusal of the recipient are not."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    smtp_code = getattr(exc, "smtp_code", None)
+    if isinstance(smtp_code, int):
+        return 400 <= smtp_code < 500
+    if getattr(exc, "recipients", None):  # smtplib.SMTPRecipientsRefused
+        return False
+    return True
 
 
 def provider_error(exc: BaseException) -> str:

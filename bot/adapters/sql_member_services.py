@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.balance import BalanceSummary, BillingRules, summarize_balance
 from bot.services.members import (
     AccountRecord,
+    Actor,
     BillRecord,
     ContactRecord,
     MethodRecord,
     PaymentRecord,
     UsageDay,
 )
+from bot.services.settings import write_paperless, write_preference, write_primary_contact
+from bot.store.db import session_scope
 from bot.store.models import Account, Bill, Contact, Member, Payment, PaymentMethod, UsageReading
 
 _R = TypeVar("_R")
@@ -212,3 +215,21 @@ class SqlMemberServices:
                 .order_by(PaymentMethod.id)
             )
             return [method_record(m) for m in rows]
+
+    # ---- the write side: the change, its audit entry and its event in one transaction
+
+    async def set_paperless(self, actor: Actor, on: bool, *, now: datetime) -> bool:
+        async with session_scope(self._sessions) as session:
+            return await write_paperless(session, actor, on, now=now)
+
+    async def set_notification_preference(
+        self, actor: Actor, topic: str, channel: str, enabled: bool, *, now: datetime
+    ) -> bool:
+        async with session_scope(self._sessions) as session:
+            return await write_preference(session, actor, topic, channel, enabled, now=now)
+
+    async def set_primary_contact(
+        self, actor: Actor, kind: str, value: str, *, now: datetime
+    ) -> str | None:
+        async with session_scope(self._sessions) as session:
+            return await write_primary_contact(session, actor, kind, value, now=now)

@@ -8,6 +8,7 @@ from bot.gateway import health, outage_updates, sms
 from bot.gateway import web as webchat
 from bot.gateway.account_pages import setup_account_pages
 from bot.gateway.console import setup_console
+from bot.gateway.integrations import setup_integrations
 from bot.gateway.payment_page import setup_payment_page
 
 
@@ -24,4 +25,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_static("/static/", webchat.STATIC_DIR, name="static", append_version=False)
     setup_console(app)  # /console/... (agent console)
     setup_payment_page(app)  # /pay/{token} (secure payment page)
+    setup_integrations(app)  # /integrations/... (signed requests from the co-op's systems)
     setup_account_pages(app)  # /usage/{token}.svg, /bill/{token}.pdf (signed 15-minute links)

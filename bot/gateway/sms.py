@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.adapters.delivery import record_provider_status
 from bot.core.phones import normalize_phone
 from bot.gateway import still_out
 from bot.gateway.conversations import ConversationInfo, StoredMessage
@@ -31,6 +32,7 @@ from bot.gateway.signatures import public_url, signature_valid
 from bot.gateway.sms_format import pick_choice, render_sms
 from bot.gateway.state import GATEWAY, Gateway
 from bot.gateway.turns import as_bot_message
+from bot.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,17 @@ async def status_callback(request: web.Request) -> web.Response:
     if not sid:
         return web.Response(status=400, text="MessageSid is required")
     await gw.sms_store.record_status(sid, to_number, status[:20], error_code and error_code[:10])
+    # Against the text we sent (the outbox row named in the StatusCallback URL we gave Twilio)
+    raw_outbox = request.query.get("outbox", "")
+    async with session_scope(gw.sessions) as session:
+        await record_provider_status(
+            session,
+            outbox_id=int(raw_outbox) if raw_outbox.isdigit() else None,
+            message_sid=sid[:64],
+            status=status[:20],
+            error_code=error_code and error_code[:10],
+            now=gw.clock(),
+        )
     if error_code == OPT_OUT_ERROR_CODE and to_number:
         await gw.sms_store.set_opted_out(to_number, True, "twilio:21610")
     return web.Response(status=204)

@@ -10,13 +10,14 @@ out: one-time code hashes and salts, payment-link nonces, HMAC keys.
 
 Erase: what the assistant may forget, keeping what the law and the co-op require. Erased: the
 conversations and their messages, Rasa's tracker events for them, callback and handoff requests,
-one-time codes, payment-page links, the restore-notice phone on outage reports, and texts and
-emails to the member (bodies blanked, destination masked). Kept: the member, accounts, bills,
-usage and payments (the billing system's financial records), draft enrollments and
-authorizations (NACHA), service requests, notification preferences and SMS opt-outs (so the
-member is never texted against their wish), the notice records (already masked; they keep a
-notice from going twice), and the audit log, which gains a `member_erased`
-entry. Verification attempts are keyed, not linked to a member; they age out with retention.
+one-time codes, payment-page links, the restore-notice phone on outage reports, the integration
+events about the member's changes (docs/integration.md; the co-op's systems keep what they were
+sent), and texts and emails to the member (bodies blanked, destination masked). Kept: the
+member, accounts, bills, usage and payments (the billing system's financial records), draft
+enrollments and authorizations (NACHA), service requests, notification preferences and SMS
+opt-outs (so the member is never texted against their wish), the notice records (already masked;
+they keep a notice from going twice), and the audit log, which gains a `member_erased` entry.
+Verification attempts are keyed, not linked to a member; they age out with retention.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from bot.store.models import (
     DraftAuthorization,
     DraftEnrollment,
     HandoffRequest,
+    IntegrationDelivery,
+    IntegrationEvent,
     Member,
     MemberNotice,
     NotificationPreference,
@@ -334,6 +337,17 @@ def erase_member(
                 )
                 .values(notify_phone=None, notify_on_restore=False),
             )
+            # the events about the member's changes carry their contacts and addresses
+            theirs = or_(
+                IntegrationEvent.account_id.in_(accounts), IntegrationEvent.member_id == member_id
+            )
+            run(
+                "integration event deliveries",
+                delete(IntegrationDelivery).where(
+                    IntegrationDelivery.event_pk.in_(select(IntegrationEvent.id).where(theirs))
+                ),
+            )
+            run("integration events", delete(IntegrationEvent).where(theirs))
             sent = 0
             for to in scope.phones + scope.emails:
                 masked = mask_phone(to) if to in scope.phones else mask_email(to)

@@ -46,7 +46,7 @@ WINDOW = timedelta(minutes=15)
 # Turns above 10 s already feel broken to a member; Rasa's first turn after start can take 30 s.
 TURN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 PAYMENT_OUTCOMES = ("pending", "succeeded", "declined", "failed")
-TEXT_STATUSES = ("sent", "failed", "outbox", "queued")
+TEXT_STATUSES = ("sent", "failed", "outbox", "queued", "sending")
 
 
 class GatewayMetrics:

@@ -3,7 +3,8 @@
 Periods are the profile's `retention:` section (`bot.profile.Retention`); run it daily (cron or a
 systemd timer, docs/operations.md). What each period covers:
 - conversation messages: chat and SMS messages, conversations left empty, inbound SMS ids and
-  delivery callbacks, expired payment-page links, and Rasa's tracker events (its own database);
+  delivery callbacks, expired payment-page links, integration events and their deliveries
+  (docs/integration.md), and Rasa's tracker events (its own database);
 - verification attempts: identity checks, one-time code hashes, security locks that ended;
 - outbox bodies: the text of sent texts and emails is blanked (who, when, status stay);
 - audit entries: the audit log;
@@ -29,6 +30,8 @@ from bot.store.models import (
     ConversationMessage,
     DraftAuthorization,
     DraftEnrollment,
+    IntegrationDelivery,
+    IntegrationEvent,
     OneTimeCode,
     OutboxMessage,
     PaymentLink,
@@ -122,6 +125,23 @@ def run_retention(
                 "payment page links",
                 PaymentLink,
                 PaymentLink.expires_at < messages_before,
+            )
+            old_events = select(IntegrationEvent.id).where(
+                IntegrationEvent.occurred_at < messages_before
+            )
+            _apply(
+                s,
+                report,
+                "integration event deliveries",
+                IntegrationDelivery,
+                IntegrationDelivery.event_pk.in_(old_events),
+            )
+            _apply(
+                s,
+                report,
+                "integration events",
+                IntegrationEvent,
+                IntegrationEvent.occurred_at < messages_before,
             )
             _apply(
                 s,

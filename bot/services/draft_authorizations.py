@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.dates import local_date
 from bot.core.masking import mask_email, mask_phone
 from bot.profile import CoopProfile
-from bot.services import audit, drafts
+from bot.services import audit, drafts, events
 from bot.services.drafts import DraftSituation, Enrollment
 from bot.services.members import MemberServices, method_phrase
 from bot.services.notify import SMS_MAX_CHARS, Notifier
@@ -158,7 +158,33 @@ async def _authorize(
         details={"enrollment_id": enrollment.id, **details},
         now=signed.now,
     )
+    await events.publish(
+        session,
+        _EVENT_KINDS[action],
+        occurred_at=signed.now,
+        data={
+            "enrollment_id": enrollment.id,
+            "authorization_text": text,
+            "authorized_at": signed.now,
+            "verified_how": signed.verified_how,
+            "draft_day": enrollment.draft_day,
+            "amount_rule": enrollment.amount_rule,
+            "fixed_amount_cents": enrollment.fixed_amount_cents,
+            "starts_on": enrollment.starts_on,
+            "ends_on": enrollment.ends_on,
+            "status": enrollment.status,
+            "payment_method_id": enrollment.payment_method_id,
+            **{k: v for k, v in details.items() if k not in ("draft_day", "amount_rule")},
+        },
+        account_id=account.id,
+        member_id=account.member_id,
+        channel=signed.channel,
+        conversation_id=signed.conversation_id,
+    )
     await session.flush()
+
+
+_EVENT_KINDS = {"enroll": "draft.enrolled", "change": "draft.changed", "cancel": "draft.cancelled"}
 
 
 async def enroll(

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.masking import mask_sensitive
 from bot.core.phones import normalize_phone
+from bot.services import events
 from bot.services.office_hours import OfficeHours, format_clock
 from bot.store.models import Agent, CallbackRequest, HandoffRequest
 
@@ -251,6 +252,22 @@ async def create_callback(
     )
     session.add(request)
     await session.flush()
+    await events.publish(
+        session,
+        "callback_request.created",
+        occurred_at=now,
+        data={
+            "callback_request_id": request.id,
+            "name": request.name,
+            "phone": phone,
+            "best_time": request.best_time,
+            "topic": request.topic,
+            "verified_tier": request.verified_tier,
+        },
+        account_id=account_id,
+        channel=channel,
+        conversation_id=conversation_id,
+    )
     return request
 
 

@@ -14,6 +14,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import audit, events
 from bot.services.balance import BalanceSummary
 
 
@@ -139,6 +142,53 @@ def method_phrase(kind: str, brand: str | None, last4: str) -> str:
     return label if kind == "card" and brand else label[:1].lower() + label[1:]
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who is changing what in chat (a verified member, on one account and conversation): the
+    facts of the audit entry and the integration event every change writes."""
+
+    member_id: int
+    account_id: int
+    conversation_id: str
+    channel: str
+    verified_how: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"member:{self.member_id}"
+
+    async def audit(
+        self, session: AsyncSession, action: str, details: dict[str, object], *, now: datetime
+    ) -> None:
+        """One audit entry for this actor's change, in the caller's transaction."""
+        await audit.record(
+            session,
+            actor=self.name,
+            action=action,
+            account_id=self.account_id,
+            conversation_id=self.conversation_id,
+            channel=self.channel,
+            verified_how=self.verified_how,
+            details=details,
+            now=now,
+        )
+
+    async def publish(
+        self, session: AsyncSession, kind: str, data: dict[str, object], *, now: datetime
+    ) -> None:
+        """The integration event of this actor's change, in the caller's transaction."""
+        await events.publish(
+            session,
+            kind,
+            occurred_at=now,
+            data=data,
+            account_id=self.account_id,
+            member_id=self.member_id,
+            channel=self.channel,
+            conversation_id=self.conversation_id,
+        )
+
+
 @runtime_checkable
 class MemberServices(Protocol):
     """How the assistant reads a member's records from the co-op's billing system.
@@ -160,6 +210,12 @@ class MemberServices(Protocol):
     - `balance` must follow the balance rule of `bot.services.balance`; the simplest correct
       adapter fetches bills and payments and calls `summarize_balance`. If your system computes
       the balance itself, map its figures onto `BalanceSummary` field by field.
+    - The write side (`set_...`) applies a change the member made in chat, already checked by
+      the assistant (the member verified, a new contact confirmed by a code sent to it). Apply it
+      in your system, then record it in the assistant's database with the matching
+      `bot.services.settings.write_...` function (the audit entry and the integration event,
+      docs/integration.md); raise on failure, and nothing is recorded. Return whether anything
+      changed (False when the value already was so).
     """
 
     async def find_account(self, account_number: str) -> AccountRecord | None:
@@ -200,4 +256,24 @@ class MemberServices(Protocol):
 
     async def saved_methods(self, member_id: int) -> list[MethodRecord]:
         """Active saved payment methods (expired cards included; the caller decides)."""
+        ...
+
+    # ---- the write side: changes made in chat
+
+    async def set_paperless(self, actor: Actor, on: bool, *, now: datetime) -> bool:
+        """Paperless billing on or off for the actor's account; True if it changed."""
+        ...
+
+    async def set_notification_preference(
+        self, actor: Actor, topic: str, channel: str, enabled: bool, *, now: datetime
+    ) -> bool:
+        """One notification (topic `outage|bill_ready|payment_received|past_due`, channel
+        `sms|email`) on or off for the actor's account; True if it changed."""
+        ...
+
+    async def set_primary_contact(
+        self, actor: Actor, kind: str, value: str, *, now: datetime
+    ) -> str | None:
+        """Make `value` (E.164 phone or email, confirmed) the member's primary contact of its
+        `kind`; returns the previous primary value, or None."""
         ...

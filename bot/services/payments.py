@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.money import format_cents
-from bot.services import audit
+from bot.services import audit, events
 from bot.services.members import method_label
 from bot.services.payment_processor import PaymentProcessor, ProcessorResult
 from bot.services.payment_rules import PaymentRules, check_amount
@@ -286,6 +286,27 @@ class PaymentService:
                         result.status, "payment.failed"
                     )
                     await self._audit_in(session, a, action, details)
+                    await events.publish(
+                        session,
+                        action,
+                        occurred_at=a.now,
+                        data={
+                            "payment_id": payment_id,
+                            "amount_cents": a.amount_cents,
+                            "method": a.label,
+                            "status": action.removeprefix("payment."),
+                            "confirmation_number": confirmation,
+                            "received_at": a.now if result.status == "succeeded" else None,
+                            "reason": None
+                            if result.status == "succeeded"
+                            else (result.decline_reason or result.status),
+                            "verified_how": a.verified_how,
+                        },
+                        account_id=a.account_id,
+                        member_id=a.member_id,
+                        channel=a.channel,
+                        conversation_id=a.conversation_id,
+                    )
                     await session.commit()
                 break
             except IntegrityError:

@@ -26,7 +26,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.dates import local_date, ordinal, weekday_date
-from bot.services import audit
+from bot.services import audit, events
 from bot.store.db import session_scope, unused_reference
 from bot.store.models import ServiceRequest
 
@@ -286,5 +286,21 @@ async def create_request(
             verified_how=verified_how,
             details={"reference": reference, "date": requested_date.isoformat(), **masked},
             now=now,
+        )
+        await events.publish(
+            session,
+            "service_request.created",
+            occurred_at=now,
+            data={
+                "reference": reference,
+                "kind": kind,
+                "requested_date": requested_date,
+                "verified_how": verified_how,
+                "details": dict(details),
+            },
+            account_id=account_id,
+            member_id=member_id,
+            channel=channel,
+            conversation_id=conversation_id,
         )
         return CreatedRequest(reference, kind, requested_date, row.id)

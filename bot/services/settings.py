@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.masking import mask_email, mask_phone
-from bot.services import audit
+from bot.services.members import Actor, MemberServices
 from bot.services.otp import OtpService, OtpStatus, mask_destination
 from bot.store.db import session_scope
 from bot.store.models import Account, Contact, NotificationPreference, OneTimeCode
@@ -154,43 +154,20 @@ class ContactChange:
 # ---------------------------------------------------------------- the service
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who is changing what: for the audit entry."""
-
-    member_id: int
-    account_id: int
-    conversation_id: str
-    channel: str
-    verified_how: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"member:{self.member_id}"
-
-    async def audit(
-        self, session: AsyncSession, action: str, details: dict[str, object], *, now: datetime
-    ) -> None:
-        """One audit entry for this actor's change, in the caller's transaction."""
-        await audit.record(
-            session,
-            actor=self.name,
-            action=action,
-            account_id=self.account_id,
-            conversation_id=self.conversation_id,
-            channel=self.channel,
-            verified_how=self.verified_how,
-            details=details,
-            now=now,
-        )
-
-
 class AccountSettings:
+    """Paperless, notification preferences and contact changes, checked here (codes to the new
+    contact, known topics) and written through the member services' write side (`members`:
+    the billing system of record), or straight to our database when none is given."""
+
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], otp: OtpService | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        otp: OtpService | None = None,
+        members: MemberServices | None = None,
     ) -> None:
         self._factory = session_factory
         self._otp = otp
+        self._members = members
 
     # ---- paperless
     async def paperless(self, account_id: int) -> bool:
@@ -202,15 +179,12 @@ class AccountSettings:
 
     async def set_paperless(self, actor: Actor, on: bool, *, now: datetime) -> PaperlessResult:
         """Turn paperless billing on or off for the actor's account (audited when it changes)."""
-        async with session_scope(self._factory) as session:
-            account = await session.get(Account, actor.account_id)
-            if account is None or account.member_id != actor.member_id:
-                raise LookupError("no such account for this member")
-            if bool(account.paperless) == on:
-                return PaperlessResult(changed=False, paperless=on)
-            account.paperless = on
-            await actor.audit(session, "settings.paperless", {"paperless": on}, now=now)
-            return PaperlessResult(changed=True, paperless=on)
+        if self._members is not None:
+            changed = await self._members.set_paperless(actor, on, now=now)
+        else:
+            async with session_scope(self._factory) as session:
+                changed = await write_paperless(session, actor, on, now=now)
+        return PaperlessResult(changed=changed, paperless=on)
 
     # ---- notifications
     async def preferences(self, account_id: int) -> dict[tuple[str, str], bool]:
@@ -231,32 +205,14 @@ class AccountSettings:
             raise ValueError(f"unknown topic {topic!r}")
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
-        async with session_scope(self._factory) as session:
-            row = await session.scalar(
-                select(NotificationPreference).where(
-                    NotificationPreference.account_id == actor.account_id,
-                    NotificationPreference.topic == topic,
-                    NotificationPreference.channel == channel,
-                )
+        if self._members is not None:
+            changed = await self._members.set_notification_preference(
+                actor, topic, channel, enabled, now=now
             )
-            before = bool(row.enabled) if row is not None else False
-            if before == enabled:
-                return PreferenceResult(topic, channel, enabled, changed=False)
-            if row is None:
-                session.add(
-                    NotificationPreference(
-                        account_id=actor.account_id, topic=topic, channel=channel, enabled=enabled
-                    )
-                )
-            else:
-                row.enabled = enabled
-            await actor.audit(
-                session,
-                "settings.notification",
-                {"topic": topic, "channel": channel, "enabled": enabled},
-                now=now,
-            )
-            return PreferenceResult(topic, channel, enabled, changed=True)
+        else:
+            async with session_scope(self._factory) as session:
+                changed = await write_preference(session, actor, topic, channel, enabled, now=now)
+        return PreferenceResult(topic, channel, enabled, changed=changed)
 
     # ---- contacts
     async def current_contact(self, member_id: int, kind: str) -> str | None:
@@ -345,40 +301,16 @@ class AccountSettings:
                 masked_new,
                 attempts_left=result.attempts_left,
             )
-        async with session_scope(self._factory) as session:
-            rows = (
-                await session.scalars(
-                    select(Contact)
-                    .where(Contact.member_id == actor.member_id, Contact.kind == kind)
-                    .order_by(Contact.is_primary.desc(), Contact.id)
-                )
-            ).all()
-            old = rows[0] if rows else None
-            masked_old = mask(kind, old.value) if old else None
-            existing = next((r for r in rows if r.value.lower() == candidate.value.lower()), None)
-            for row in rows:
-                row.is_primary = False
-            if existing is not None:
-                existing.is_primary, existing.is_verified = True, True
-            elif old is not None:
-                old.value, old.is_primary, old.is_verified = candidate.value, True, True
-            else:
-                session.add(
-                    Contact(
-                        member_id=actor.member_id,
-                        kind=kind,
-                        value=candidate.value,
-                        is_primary=True,
-                        is_verified=True,
-                        created_at=now,
-                    )
-                )
-            await actor.audit(
-                session,
-                f"settings.contact.{kind}",
-                {"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
-                now=now,
+        if self._members is not None:
+            old_value = await self._members.set_primary_contact(
+                actor, kind, candidate.value, now=now
             )
+        else:
+            async with session_scope(self._factory) as session:
+                old_value = await write_primary_contact(
+                    session, actor, kind, candidate.value, now=now
+                )
+        masked_old = mask(kind, old_value) if old_value else None
         return ContactChange(ContactStatus.UPDATED, kind, candidate.value, masked_new, masked_old)
 
     async def _code_went_to(self, conversation_id: str, masked_destination: str) -> bool:
@@ -395,3 +327,105 @@ class AccountSettings:
                 .limit(1)
             )
             return destination is None or destination == masked_destination
+
+
+# ---------------------------------------------------------------- the writes, in one transaction
+# The change, its audit entry and its integration event, in the caller's session: what the SQL
+# member services do (bot/adapters/sql_member_services.py), and what a live adapter records in our
+# database after the billing system accepted the change.
+
+
+async def write_paperless(session: AsyncSession, actor: Actor, on: bool, *, now: datetime) -> bool:
+    """Set paperless on the actor's account; False when it already was so (nothing written)."""
+    account = await session.get(Account, actor.account_id)
+    if account is None or account.member_id != actor.member_id:
+        raise LookupError("no such account for this member")
+    if bool(account.paperless) == on:
+        return False
+    account.paperless = on
+    await actor.audit(session, "settings.paperless", {"paperless": on}, now=now)
+    await actor.publish(session, "paperless.changed", {"paperless": on}, now=now)
+    return True
+
+
+async def write_preference(
+    session: AsyncSession, actor: Actor, topic: str, channel: str, enabled: bool, *, now: datetime
+) -> bool:
+    """Turn one (topic, channel) notification on or off; False when it already was so."""
+    row = await session.scalar(
+        select(NotificationPreference).where(
+            NotificationPreference.account_id == actor.account_id,
+            NotificationPreference.topic == topic,
+            NotificationPreference.channel == channel,
+        )
+    )
+    before = bool(row.enabled) if row is not None else False
+    if before == enabled:
+        return False
+    if row is None:
+        session.add(
+            NotificationPreference(
+                account_id=actor.account_id, topic=topic, channel=channel, enabled=enabled
+            )
+        )
+    else:
+        row.enabled = enabled
+    details = {"topic": topic, "channel": channel, "enabled": enabled}
+    await actor.audit(session, "settings.notification", details, now=now)
+    await actor.publish(session, "notification_preference.changed", details, now=now)
+    return True
+
+
+async def write_primary_contact(
+    session: AsyncSession, actor: Actor, kind: str, value: str, *, now: datetime
+) -> str | None:
+    """Make `value` (checked, normalized, confirmed by a code) the member's primary `kind`
+    contact; returns the previous primary value (for the caller to mask), or None."""
+    masked_new = mask(kind, value)
+    rows = (
+        await session.scalars(
+            select(Contact)
+            .where(Contact.member_id == actor.member_id, Contact.kind == kind)
+            .order_by(Contact.is_primary.desc(), Contact.id)
+        )
+    ).all()
+    old = rows[0] if rows else None
+    old_value = old.value if old else None
+    masked_old = mask(kind, old_value) if old_value else None
+    existing = next((r for r in rows if r.value.lower() == value.lower()), None)
+    for row in rows:
+        row.is_primary = False
+    if existing is not None:
+        existing.is_primary, existing.is_verified = True, True
+    elif old is not None:
+        old.value, old.is_primary, old.is_verified = value, True, True
+    else:
+        session.add(
+            Contact(
+                member_id=actor.member_id,
+                kind=kind,
+                value=value,
+                is_primary=True,
+                is_verified=True,
+                created_at=now,
+            )
+        )
+    await actor.audit(
+        session,
+        f"settings.contact.{kind}",
+        {"old": masked_old, "new": masked_new, "confirmed_by": "code to new"},
+        now=now,
+    )
+    await actor.publish(
+        session,
+        "contact.changed",
+        {
+            "kind": kind,
+            "new_value": value,
+            "old_value_masked": masked_old,
+            "verified": True,
+            "confirmed_by": "one-time code sent to the new contact",
+        },
+        now=now,
+    )
+    return old_value

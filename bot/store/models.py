@@ -461,6 +461,20 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # Delivery that keeps trying (bot/adapters/delivery.py): `retryable` says the message may be
+    # sent again or copied by email (anything but a one-time code); `next_attempt_at` is set for a
+    # failure worth another try; `attempts` counts provider calls; `lease_until` claims a retry;
+    # `delivery_status` is Twilio's latest status callback for the sent text; a text that kept
+    # failing is `gave_up_at` with the email copy it got (`fallback_outbox_id`), if any.
+    retryable: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    delivery_error_code: Mapped[str | None] = mapped_column(String(10))
+    delivery_updated_at: Mapped[datetime | None] = mapped_column()
+    gave_up_at: Mapped[datetime | None] = mapped_column()
+    fallback_outbox_id: Mapped[int | None] = mapped_column(Integer)
 
 
 # --- Gateway: channels and conversations (bot/gateway) -------------------------------------------
@@ -691,3 +705,71 @@ class MemberNotice(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- Integration with the co-op's systems (docs/integration.md) ----------------------------------
+
+
+class IntegrationEvent(Base):
+    """One change made in chat, written in the same transaction as the change (the event outbox).
+
+    `event_id` is the public id receivers deduplicate on; `id` orders events for export and
+    replay. `data` holds the change's fields (docs/integration.md); never a card or bank number.
+    """
+
+    __tablename__ = "integration_events"
+    __table_args__ = (Index("ix_integration_events_occurred", "occurred_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    occurred_at: Mapped[datetime] = mapped_column()
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    account_number: Mapped[str | None] = mapped_column(String(10))
+    member_id: Mapped[int | None] = mapped_column(Integer)
+    member_number: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(12))
+    conversation_id: Mapped[str | None] = mapped_column(String(120))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntegrationDelivery(Base):
+    """One event's delivery to one target (`webhook`): the unique pair is what makes each event
+    go out once per target, whatever number of workers run. `lease_until` claims a try."""
+
+    __tablename__ = "integration_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_pk", "target"),
+        Index("ix_integration_deliveries_due", "target", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("integration_events.id"))
+    target: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|delivered|expired
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundDraftResult(Base):
+    """A draft result the billing system sent (endpoint or import), kept once per its `result_id`
+    so a resent result changes nothing."""
+
+    __tablename__ = "inbound_draft_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[str] = mapped_column(String(80), unique=True)
+    account_number: Mapped[str] = mapped_column(String(10))
+    draft_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12))  # paid|returned
+    return_code: Mapped[str | None] = mapped_column(String(8))
+    scheduled_draft_id: Mapped[int | None] = mapped_column(ForeignKey("scheduled_drafts.id"))
+    source: Mapped[str] = mapped_column(String(12))  # endpoint|import
+    received_at: Mapped[datetime] = mapped_column()

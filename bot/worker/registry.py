@@ -7,7 +7,7 @@ from bot.worker.base import PeriodicTask
 
 def periodic_tasks() -> list[PeriodicTask]:
     """Every periodic job; each feature adds one entry (imported here, not at module level)."""
-    from bot.worker import notices, outage_notices
+    from bot.worker import integration, notices, outage_notices
 
     return [
         # power is back / outage near you texts (outage texts go any time)
@@ -18,4 +18,6 @@ def periodic_tasks() -> list[PeriodicTask]:
         PeriodicTask("notices.drafts", 300, notices.run_drafts),
         # the profile's holiday list about to run out: a log warning, daily
         PeriodicTask("calendar.holidays", 86400, notices.run_calendar_check),
+        # the co-op's webhook; texts and emails that failed
+        *integration.tasks(),
     ]

@@ -113,6 +113,8 @@ async def test_twilio_sends_and_records_the_sid(session_factory) -> None:
             "to": "+17065550101",
             "from_": "+17065550000",
             "body": "JEC code: 482913. Never share it. Expires in 10 min.",
+            # Twilio reports the delivery status of every REST send to the gateway, by row
+            "status_callback": f"{TWILIO.public_base_url}/sms/twilio/status?outbox=1",
         }
     ]
     (row,) = await rows(session_factory)

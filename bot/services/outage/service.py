@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from bot.services import events
 from bot.services.outage.report import ReportResult
 from bot.services.outage.status import (
     OutageInfo,
@@ -232,6 +233,25 @@ class OutageService:
                         )
                     )
                     await session.flush()
+                    await events.publish(
+                        session,
+                        "outage_report.created",
+                        occurred_at=now,
+                        data={
+                            "reference": reference,
+                            "address": address[:200],
+                            "town": town,
+                            "zip": zip5 or zip,
+                            "hazard": hazard,
+                            "hazard_description": hazard_description,
+                            "callback_number": notify_phone,
+                            "notify_on_restore": notify_on_restore,
+                            "outage_reference": outage.reference if outage else None,
+                        },
+                        account_id=account_id,
+                        channel=channel,
+                        conversation_id=conversation_id,
+                    )
                     info = _info(outage) if outage else None
                 return ReportResult(reference=reference, outage=info, created=True)
             except IntegrityError:

@@ -26,6 +26,7 @@ ENTITIES = [
     "payments",
     "usage",
     "outages",
+    "draft_results",  # last: a result needs its account's draft enrollment (docs/integration.md)
 ]
 
 
@@ -270,5 +271,13 @@ SPECS: dict[str, Spec] = {
         "towns": (_names(_text(80)), False),
         "zips": (_names(_ZIP), False),
         "feeders": (_names(_text(40)), False),
+    },
+    "draft_results": {
+        "id": (_pattern(r"[A-Za-z0-9._:-]{1,80}", "a result id (letters, digits, . _ : -)"), True),
+        "account_number": (_ACCOUNT, True),
+        "draft_date": (_date, True),
+        "amount": (_money, True),
+        "status": (_choice("paid", "returned"), True),
+        "return_code": (_pattern(r"R\d{2}", "a NACHA return code like R01"), False),
     },
 }

@@ -32,6 +32,8 @@ def natural_key(entity: str, v: dict[str, Any]) -> tuple[Any, ...]:
         return (payment_key(v),)
     if entity == "usage":
         return (v["account_number"], v["day"])
+    if entity == "draft_results":
+        return (v["id"],)
     return (v["reference"],)
 
 
@@ -92,6 +94,8 @@ def resolve_keys(
                 )
             if v.get("payment_method_token") and v["payment_method_token"] not in tokens:
                 problems.append(f"payment_method_token {v['payment_method_token']!r} is unknown")
+            if entity == "draft_results" and v["status"] == "returned" and not v.get("return_code"):
+                problems.append("a returned draft needs its NACHA return_code (R01, R02, ...)")
             if entity == "payments" and v.get("confirmation_number"):
                 other = known_confirmations.get(v["confirmation_number"])
                 if other is not None and other != payment_key(v):

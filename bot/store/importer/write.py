@@ -11,7 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from bot.store.draft_results import DraftResult, DraftResultError, apply_draft_result
 from bot.store.importer.keys import key_map, payment_key, single
 from bot.store.importer.rows import ImportResult, Row
 from bot.store.migrate import sync_id_sequences
@@ -306,6 +309,7 @@ def write_rows(
         )
     )
     _replace_outage_areas(conn, rows_by["outages"], outage_ids)
+    _apply_draft_results(conn, rows_by["draft_results"], now, result)
     conn.execute(
         AuditEntry.__table__.insert().values(
             at=now,
@@ -355,3 +359,40 @@ def _replace_outage_areas(conn: Connection, rows: list[Row], outage_ids: dict[st
         ]
     if new_rows:
         conn.execute(areas.insert(), new_rows)
+
+
+class DraftResultRowError(SQLAlchemyError):
+    """A draft result the database cannot take (no enrollment): the import is refused."""
+
+
+def _apply_draft_results(
+    conn: Connection, rows: list[Row], now: datetime, result: ImportResult
+) -> None:
+    """Each result through the same rule as the signed endpoint (bot/store/draft_results.py)."""
+    if not rows:
+        return
+    applied = 0
+    with Session(bind=conn) as session:  # joins the import's transaction
+        for row in rows:
+            v = row.values
+            try:
+                new, _ = apply_draft_result(
+                    session,
+                    DraftResult(
+                        result_id=v["id"],
+                        account_number=v["account_number"],
+                        draft_date=v["draft_date"],
+                        amount_cents=v["amount"],
+                        status=v["status"],
+                        return_code=v.get("return_code"),
+                    ),
+                    now,
+                    "import",
+                )
+            except DraftResultError as exc:
+                raise DraftResultRowError(f"{row.file} line {row.line}: {exc}") from None
+            applied += int(new)
+        session.flush()
+    result.counts["draft_results"] = len(rows)
+    result.created["draft_results"] = applied
+    result.updated["draft_results"] = 0
