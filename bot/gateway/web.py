@@ -231,6 +231,9 @@ async def _on_frame(
     if frame.get("type") == "ping":
         await sock.send({"type": "pong"})
         return
+    if frame.get("type") == "typing":  # shown to the agent on this conversation (console/desk.py)
+        gw.hub.publish(f"console:typing:{conv.id}", {"type": "member_typing"})
+        return
     if frame.get("type") != "message":
         await sock.send({"type": "error", "error": "unknown_type"})
         return

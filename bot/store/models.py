@@ -620,3 +620,18 @@ class ConsoleSignInAttempt(Base):
     username_key: Mapped[str] = mapped_column(String(64))
     address_key: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column()
+
+
+class HandoffNote(Base):
+    """A private note an agent wrote on a handed-over conversation: staff only. It lives in its
+    own table, never among the conversation's messages, so no delivery path can reach it."""
+
+    __tablename__ = "handoff_notes"
+    __table_args__ = (Index("ix_handoff_notes_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff_requests.id"))
+    conversation_id: Mapped[str] = mapped_column(String(120))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()

@@ -40,6 +40,8 @@ def setup_console(app: web.Application) -> None:
     r.add_post("/console/handoffs/{handoff_id}/reply", views.reply)
     r.add_post("/console/handoffs/{handoff_id}/transfer", views.transfer)
     r.add_post("/console/handoffs/{handoff_id}/end", views.end)
+    r.add_post("/console/handoffs/{handoff_id}/notes", views.add_note)
+    r.add_post("/console/handoffs/{handoff_id}/typing", views.typing)
     r.add_post("/console/callbacks/{item_id}/done", views.callback_done)
     r.add_post("/console/service-requests/{item_id}/done", views.service_request_done)
     r.add_static("/console/static/", STATIC_DIR, append_version=False)

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 
 from bot.core.dates import local_date
 from bot.core.money import format_cents
-from bot.gateway.console import pages, sessions
+from bot.gateway.console import desk, pages, sessions
 from bot.gateway.console.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -413,7 +413,18 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
     )
     agent = await ctx.router.agent(row.agent_id) if row.agent_id else None
     messages = await ctx.gw.store.messages_after(row.conversation_id, 0)
-    account_html = await _account_html(ctx, row.account_id)
+    account, balance = await _account_and_balance(ctx, row.account_id)
+    account_html = pages.account_summary(account, balance, format_cents)
+    conv = await ctx.gw.store.get(row.conversation_id)
+    context = await desk.handover_context(
+        ctx.gw, row, messages, account, conv.external_id if conv else None
+    )
+    mine = row.agent_id == ctx.agent.id
+    canned = desk.canned_replies(
+        ctx.gw.profile,
+        desk.placeholder_values(ctx.gw.profile, ctx.agent.first_name, account, balance),
+    )
+    notes = await desk.notes_of(ctx.gw, row.conversation_id)
     async with session_scope(ctx.gw.sessions) as session:
         others = (
             await session.execute(
@@ -426,6 +437,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
         "sent": None,
         "taken": "You have this conversation. The member has been told you joined.",
         "transfer_failed": "That transfer didn't work; the conversation is still yours.",
+        "noted": "Note saved (staff only).",
     }.get(ctx.request.query.get("m", ""))
     return _html(
         pages.conversation_page(
@@ -433,7 +445,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
             presence=ctx.agent.presence,
             csrf=ctx.session.csrf,
             row=_row(row, agent.display_name if agent else None),
-            mine=row.agent_id == ctx.agent.id,
+            mine=mine,
             messages=messages,
             tz=ctx.gw.profile.timezone,
             account_html=account_html,
@@ -443,13 +455,27 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
                 f"(sent on the member's {row.channel.upper()} channel)"
             ),
             flash=flash,
+            context_html=pages.context_panel(
+                context,
+                ctx.gw.profile.timezone,
+                lambda c: ctx.agent.is_admin or c.status == "waiting",
+            ),
+            canned=canned,
+            notes_html=pages.notes_section(
+                notes,
+                ctx.gw.profile.timezone,
+                ctx.session.csrf,
+                row.id,
+                can_add=mine or ctx.agent.is_admin,
+            ),
+            sms_alphabets=desk.gsm7_alphabets() if row.channel == "sms" else None,
         )
     )
 
 
-async def _account_html(ctx: Ctx, account_id: int | None) -> str:
+async def _account_and_balance(ctx: Ctx, account_id: int | None) -> tuple[Any, Any]:
     if account_id is None:
-        return pages.account_summary(None, None, format_cents)
+        return None, None
     services = ctx.gw.members
     account = await services.account(account_id)
     balance = None
@@ -460,7 +486,7 @@ async def _account_html(ctx: Ctx, account_id: int | None) -> str:
             )
         except LookupError:
             balance = None
-    return pages.account_summary(account, balance, format_cents)
+    return account, balance
 
 
 async def _take(ctx: Ctx) -> web.StreamResponse:
@@ -481,12 +507,54 @@ async def _reply(ctx: Ctx) -> web.StreamResponse:
         return web.Response(
             status=409, text="This conversation is not yours to answer (or the reply was empty)."
         )
-    sent = await ctx.router.reply(handoff_id, ctx.agent, str(ctx.form.get("text") or ""))
+    text = str(ctx.form.get("text") or "")
+    if not text.strip() and ctx.form.get("canned"):
+        text = await _canned_text(ctx, handoff_id, str(ctx.form.get("canned")))
+    sent = await ctx.router.reply(handoff_id, ctx.agent, text)
     if sent is None:
         return web.Response(
             status=409, text="This conversation is not yours to answer (or the reply was empty)."
         )
     return _redirect(f"/console/handoffs/{handoff_id}#reply")
+
+
+async def _canned_text(ctx: Ctx, handoff_id: int, canned_id: str) -> str:
+    """The chosen canned reply filled from the account; "" when it cannot be filled."""
+    row = await ctx.router.handoff(handoff_id)
+    account, balance = await _account_and_balance(ctx, row.account_id if row else None)
+    values = desk.placeholder_values(ctx.gw.profile, ctx.agent.first_name, account, balance)
+    for reply in desk.canned_replies(ctx.gw.profile, values):
+        if reply.id == canned_id:
+            return reply.text or ""
+    return ""
+
+
+async def _add_note(ctx: Ctx) -> web.StreamResponse:
+    """A private note: staff only, stored apart from the conversation's messages."""
+    handoff_id = _handoff_id(ctx)
+    row = await ctx.router.handoff(handoff_id)
+    if row is None or not (ctx.agent.is_admin or row.agent_id == ctx.agent.id):
+        return web.Response(status=409, text="This conversation is not yours to note.")
+    note = await desk.add_note(ctx.gw, row, ctx.agent.id, str(ctx.form.get("text") or ""))
+    if note is None:
+        return web.Response(status=400, text="The note was empty.")
+    await _audit_view(ctx, row, "console.note_added", {"note_id": note.id})
+    return _redirect(f"/console/handoffs/{handoff_id}?m=noted#notes")
+
+
+async def _typing(ctx: Ctx) -> web.StreamResponse:
+    """The agent is typing: the member sees "Maria is typing" (their conversation channel)."""
+    handoff_id = _handoff_id(ctx)
+    row = await ctx.router.handoff(handoff_id)
+    if row is None or row.status != "assigned" or row.agent_id != ctx.agent.id:
+        return web.json_response({"ok": False}, status=409)
+    active = str(ctx.form.get("active") or "1") != "0"
+    if row.channel == "web":
+        ctx.gw.hub.publish(
+            row.conversation_id,
+            {"type": "typing", "active": active, "name": ctx.agent.first_name},
+        )
+    return web.json_response({"ok": True})
 
 
 async def _transfer(ctx: Ctx) -> web.StreamResponse:
@@ -596,8 +664,12 @@ async def _events(ctx: Ctx) -> web.StreamResponse:
         tasks = [asyncio.create_task(forward(queue_events))]
         try:
             if conversation_id:
-                async with hub.subscribe(conversation_id) as conv_events:
+                async with (
+                    hub.subscribe(conversation_id) as conv_events,
+                    hub.subscribe(desk.typing_channel(conversation_id)) as typing_events,
+                ):
                     tasks.append(asyncio.create_task(forward(conv_events)))
+                    tasks.append(asyncio.create_task(forward(typing_events)))
                     await _stream(ctx, response, merged, conversation_id)
             else:
                 await _stream(ctx, response, merged, None)
@@ -685,6 +757,8 @@ take = route(_take)
 reply = route(_reply)
 transfer = route(_transfer)
 end = route(_end)
+add_note = route(_add_note)
+typing = route(_typing, refresh=False)
 presence = route(_presence)
 heartbeat = route(_heartbeat, refresh=False)
 callback_done = route(_callback_done)
