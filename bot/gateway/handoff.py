@@ -41,10 +41,12 @@ from bot.core.phones import display_phone
 from bot.gateway.conversations import ConversationInfo, StoredMessage
 from bot.gateway.events import (
     BOT_REPLIES,
+    MEMBER_LEFT,
     MEMBER_MESSAGE,
     METHOD_SAVED,
     BotReplies,
     GatewayEvents,
+    MemberLeft,
     MemberMessage,
     MethodSaved,
 )
@@ -52,7 +54,13 @@ from bot.gateway.masking import mask_inbound
 from bot.gateway.rasa_client import RasaUnavailable, normalise_replies
 from bot.gateway.sms_format import last_buttons
 from bot.gateway.state import Gateway
-from bot.services.handoff import callback_when, cancel_handoff, closed_sentence, create_callback
+from bot.services.handoff import (
+    callback_when,
+    cancel_handoff,
+    closed_sentence,
+    create_callback,
+    least_loaded_agent,
+)
 from bot.services.office_hours import OfficeHours
 from bot.store.db import session_scope
 from bot.store.models import Account, Agent, Contact, HandoffRequest
@@ -170,6 +178,7 @@ class HandoffRouter:
         events.subscribe(MEMBER_MESSAGE, self.on_member_message)
         events.subscribe(BOT_REPLIES, self.on_bot_replies)
         events.subscribe(METHOD_SAVED, self.on_method_saved)
+        events.subscribe(MEMBER_LEFT, self.on_member_left)
 
     # -- events for the console ----------------------------------------------------------------
     def queue_changed(self, reason: str, handoff_id: int | None = None) -> None:
@@ -185,6 +194,7 @@ class HandoffRouter:
             if handoff and handoff.get("status") == "queued":
                 await self.gw.store.set_mode(event.conversation.id, "queued")
                 self.queue_changed("queued", handoff.get("handoff_id"))
+                await self.auto_assign()
                 return
 
     # -- a member writes while queued or with an agent ---------------------------------------------
@@ -194,6 +204,16 @@ class HandoffRouter:
         current = await self.gw.store.get(conv.id)
         if current is None or current.mode == "bot":
             return
+        async with session_scope(self.gw.sessions) as session:
+            await session.execute(  # back after "End chat": no longer "member left"
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.status == "assigned",
+                    HandoffRequest.member_left_at.is_not(None),
+                )
+                .values(member_left_at=None)
+            )
         if current.mode == "queued" and wants_to_leave_queue(event.message.text):
             await self.leave_queue(current)
             if conv.channel == "sms":  # the SMS webhook routed by the old mode: run the turn here
@@ -231,6 +251,71 @@ class HandoffRouter:
         self.queue_changed("left")
         return cancelled
 
+    # -- the member ended the chat ("End chat" in the widget) --------------------------------------
+    async def on_member_left(self, event: MemberLeft) -> None:
+        """Waiting: the request is abandoned and the assistant resumed (no one would read the
+        answer). With an agent: the handoff is marked `member_left_at`, so the console says so."""
+        conv = event.conversation
+        now = self.gw.clock()
+        async with session_scope(self.gw.sessions) as session:
+            left = await session.execute(
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.status == "waiting",
+                )
+                .values(status="abandoned", ended_at=now, member_left_at=now)
+            )
+            await session.execute(
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.status == "assigned",
+                    HandoffRequest.member_left_at.is_(None),
+                )
+                .values(member_left_at=now)
+            )
+        if left.rowcount:
+            await self.gw.store.set_mode(conv.id, "bot")
+            await self._resume(conv)
+        self.queue_changed("member_left")
+        self.gw.hub.publish(conv.id, {"type": "member_left"})
+
+    # -- auto-assignment ---------------------------------------------------------------------------
+    async def auto_assign(self) -> int:
+        """With `CONSOLE_AUTO_ASSIGN=on`: give waiting conversations, oldest first, to the online
+        agent with the fewest open ones (at most `CONSOLE_AGENT_LIMIT` each). Returns how many.
+
+        Each hand-out is `take` (a conditional UPDATE), so an agent clicking Take at the same
+        moment, or another replica assigning too, never gives one conversation twice."""
+        settings = self.gw.settings
+        if settings.console_auto_assign != "on":
+            return 0
+        given = 0
+        for _ in range(50):  # bounded: a take lost to a race is simply tried with the next one
+            now = self.gw.clock()
+            async with session_scope(self.gw.sessions) as session:
+                handoff_id = await session.scalar(
+                    select(HandoffRequest.id)
+                    .where(HandoffRequest.status == "waiting")
+                    .order_by(HandoffRequest.created_at, HandoffRequest.id)
+                    .limit(1)
+                )
+                agent_id = (
+                    await least_loaded_agent(session, now, settings.console_agent_limit)
+                    if handoff_id is not None
+                    else None
+                )
+            if handoff_id is None or agent_id is None:
+                break
+            agent = await self.agent(agent_id)
+            if agent is None:
+                break
+            if await self.take(handoff_id, agent, reason="auto_assigned"):
+                given += 1
+                log.info("handoff %s given to agent %s", handoff_id, agent.username)
+        return given
+
     # -- agents ------------------------------------------------------------------------------------
     async def agent(self, agent_id: int) -> AgentInfo | None:
         async with session_scope(self.gw.sessions) as session:
@@ -245,7 +330,7 @@ class HandoffRouter:
         async with session_scope(self.gw.sessions) as session:
             return await session.get(HandoffRequest, handoff_id)
 
-    async def take(self, handoff_id: int, agent: AgentInfo) -> bool:
+    async def take(self, handoff_id: int, agent: AgentInfo, reason: str = "taken") -> bool:
         """Assign a waiting handoff to `agent`. Exactly one of several concurrent takes wins."""
         now = self.gw.clock()
         async with session_scope(self.gw.sessions) as session:
@@ -264,7 +349,7 @@ class HandoffRouter:
             await self.gw.service.post_outbound(
                 conv, "system", f"{agent.first_name} from member services has joined the chat."
             )
-        self.queue_changed("taken", handoff_id)
+        self.queue_changed(reason, handoff_id)
         return True
 
     async def _assigned_to(self, handoff_id: int, agent: AgentInfo) -> HandoffRequest | None:
@@ -342,6 +427,7 @@ class HandoffRouter:
             )
             await self.continue_bot(conv, HANDBACK_INTENT, {"agent_name": agent.first_name})
         self.queue_changed("ended", handoff_id)
+        await self.auto_assign()  # the agent has room for the next one
         return True
 
     async def continue_bot(

@@ -336,6 +336,7 @@ class HandoffRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    member_left_at: Mapped[datetime | None] = mapped_column()  # the member ended the chat
 
 
 class OneTimeCode(Base):

@@ -119,6 +119,22 @@ class QueueRow:
     topic: str | None
     status: str
     agent_name: str | None = None
+    member_left: bool = False
+    member_heard_at: datetime | None = None  # the member's last message (or the handoff)
+
+
+QUIET_MINUTES = 10
+
+
+def member_state(r: QueueRow, now: datetime) -> str:
+    """ "Member left" (ended the chat), "Quiet for N min" (nothing for QUIET_MINUTES), or ""."""
+    if r.member_left:
+        return '<span class="badge left">Member left</span>'
+    if r.member_heard_at is not None:
+        minutes = int((now - r.member_heard_at).total_seconds() // 60)
+        if minutes >= QUIET_MINUTES:
+            return f'<span class="badge quiet">Member quiet for {minutes} min</span>'
+    return ""
 
 
 def _tier(tier: str, how: str | None) -> str:
@@ -137,7 +153,9 @@ def queue_region(
         rows = "".join(
             f"""
         <tr>
-          <td>{i}</td><td>{e(waited(r.created_at, now))}</td><td>{e(r.channel.upper())}</td>
+          <td>{i}</td><td class="waited"
+            data-waited="{int((now - r.created_at).total_seconds()) if r.created_at else ""}">{e(waited(r.created_at, now))} {member_state(r, now)}</td>
+          <td>{e(r.channel.upper())}</td>
           <td>{_tier(r.verified_tier, r.verified_how)}</td><td>{e(r.topic or "-")}</td>
           <td><form method="post" action="/console/handoffs/{r.handoff_id}/take">
             <input type="hidden" name="csrf" value="{e(csrf)}">
@@ -158,7 +176,8 @@ def queue_region(
         "".join(
             f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - '
             f"{e(r.topic or 'conversation')}</a>"
-            f' <span class="muted">since {e(waited(r.created_at, now))} ago</span></li>'
+            f' <span class="muted">since {e(waited(r.created_at, now))} ago</span>'
+            f" {member_state(r, now)}</li>"
             for r in mine
         )
         or '<li class="muted">None.</li>'
@@ -219,6 +238,8 @@ def home_page(
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
     body = f"""
     <h1>Queue</h1>{note}
+    <p><button type="button" id="notify-on" class="secondary" hidden>Turn on desktop
+      notifications for new conversations</button></p>
     <div id="queue-region" aria-live="polite">{queue_html}</div>
     <section aria-label="Callback requests">{
         _done_table(
@@ -331,6 +352,8 @@ def conversation_page(
     <p><a href="/console">Back to the queue</a></p>
     <h1>{e(row.channel.upper())} conversation: {e(row.topic or "member question")}</h1>{note}
     <p>Identity: {_tier(row.verified_tier, row.verified_how)}. Waiting since {e(since)}.</p>
+    <p id="member-left" class="notice" role="status"{"" if row.member_left else " hidden"}>The
+      member ended the chat: they will not see a reply on the web. Add a note and hand back.</p>
     {context_html}
     <div class="columns">
       <section aria-labelledby="t-h" class="transcript-box">

@@ -44,7 +44,13 @@ from bot.gateway.handoff import CONSOLE_CHANNEL, HANDOFF, AgentInfo, HandoffRout
 from bot.gateway.state import GATEWAY, Gateway
 from bot.services import audit
 from bot.store.db import session_scope
-from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
+from bot.store.models import (
+    Agent,
+    CallbackRequest,
+    ConversationMessage,
+    HandoffRequest,
+    ServiceRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -252,10 +258,28 @@ async def _queue_rows(gw: Gateway) -> list[pages.QueueRow]:
             .where(HandoffRequest.status.in_(("waiting", "assigned")))
             .order_by(HandoffRequest.created_at, HandoffRequest.id)
         )
-        return [_row(h, name) for h, name in result.all()]
+        found = result.all()
+        ids = [h.conversation_id for h, _ in found]
+        last_member = dict(
+            (
+                await session.execute(
+                    select(
+                        ConversationMessage.conversation_id,
+                        func.max(ConversationMessage.created_at),
+                    )
+                    .where(
+                        ConversationMessage.conversation_id.in_(ids or [""]),
+                        ConversationMessage.sender == "member",
+                    )
+                    .group_by(ConversationMessage.conversation_id)
+                )
+            ).all()
+        )
+    return [_row(h, name, last_member.get(h.conversation_id)) for h, name in found]
 
 
-def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
+def _row(h: HandoffRequest, agent_name: str | None, last_member_at: Any = None) -> pages.QueueRow:
+    heard = max((t for t in (h.created_at, last_member_at) if t is not None), default=None)
     return pages.QueueRow(
         h.id,
         h.conversation_id,
@@ -266,6 +290,8 @@ def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
         h.topic,
         h.status,
         agent_name,
+        member_left=h.member_left_at is not None,
+        member_heard_at=heard,
     )
 
 
@@ -591,6 +617,8 @@ async def _presence(ctx: Ctx) -> web.StreamResponse:
             .where(Agent.id == ctx.agent.id)
             .values(presence=presence, last_seen_at=ctx.gw.clock())
         )
+    if presence == "online":
+        await ctx.router.auto_assign()
     return _redirect("/console")
 
 
@@ -607,6 +635,8 @@ async def _heartbeat(ctx: Ctx) -> web.StreamResponse:
                 .where(HandoffRequest.status == "waiting")
             )
         ).scalar_one()
+    if waiting and ctx.agent.presence == "online":
+        await ctx.router.auto_assign()  # someone may have room again
     return web.json_response({"ok": True, "presence": ctx.agent.presence, "waiting": waiting})
 
 

@@ -181,6 +181,10 @@
   closeBtn.addEventListener("click", closePanel);
   endBtn.addEventListener("click", endChat);
   function endChat() {
+    // Tell an agent who may have the chat that the member left, then close.
+    if (ws && ws.readyState === 1 && ws.jecReady) {
+      try { ws.send(JSON.stringify({ type: "end" })); } catch (e) { /* closing anyway */ }
+    }
     if (ws) { ws.onclose = null; ws.onmessage = null; try { ws.close(1000, "chat ended"); } catch (e) { /* closed */ } }
     ws = null;
     clearTimeout(reconnectTimer);

@@ -33,6 +33,7 @@
       if (html === null || html === undefined) { return; }
       // Keep keyboard focus if it is outside the region; the region is re-rendered server-side.
       region.innerHTML = html;
+      renderedAt = Date.now();
     }).catch(function () {});
   }
 
@@ -133,6 +134,51 @@
     memberTypingTimer = setTimeout(function () { memberTyping.hidden = true; }, 6000);
   }
 
+  // -- a new waiting conversation: a short sound and a browser notification ------------------------
+  var notifyButton = document.getElementById("notify-on");
+  if (notifyButton && window.Notification) {
+    notifyButton.hidden = Notification.permission === "granted";
+    notifyButton.addEventListener("click", function () {
+      Notification.requestPermission().then(function (p) { notifyButton.hidden = p === "granted"; });
+    });
+  }
+  function beep() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return; }
+    try {
+      var audio = new Ctx(), osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no sound */ }
+  }
+  function alertNewConversation(reason) {
+    body.setAttribute("data-last-alert", reason);
+    beep();
+    if (window.Notification && Notification.permission === "granted" && document.hidden) {
+      try {
+        new Notification(reason === "auto_assigned" ? "A conversation was given to you" :
+          "A member is waiting", {body: "Member services console", tag: "jec-queue"});
+      } catch (e) { /* notifications blocked */ }
+    }
+  }
+
+  // Waiting times tick on the queue page without a reload (from the server's count at render).
+  var renderedAt = Date.now();
+  function tickWaits() {
+    var cells = document.querySelectorAll("td.waited[data-waited]");
+    for (var i = 0; i < cells.length; i++) {
+      var seconds = parseInt(cells[i].getAttribute("data-waited"), 10);
+      if (isNaN(seconds)) { continue; }
+      var minutes = Math.floor((seconds + (Date.now() - renderedAt) / 1000) / 60);
+      var first = cells[i].firstChild;
+      if (first && first.nodeType === 3) {
+        first.nodeValue = (minutes <= 0 ? "under 1 min" : minutes + " min") + " ";
+      }
+    }
+  }
+  if (page === "queue") { window.setInterval(tickWaits, 30000); }
+
   if (window.EventSource) {
     var url = "/console/events" + (conversation ? "?conversation=" + encodeURIComponent(conversation) : "");
     var source = new EventSource(url);
@@ -144,6 +190,13 @@
         if (event.sender === "member" && memberTyping) { memberTyping.hidden = true; }
       }
       if (event.type === "member_typing" && page === "conversation") { showMemberTyping(); }
+      if (event.type === "member_left" && page === "conversation") {
+        var left = document.getElementById("member-left");
+        if (left) { left.hidden = false; }
+      }
+      if ((event.reason === "queued" || event.reason === "auto_assigned") && event.type === "queue") {
+        alertNewConversation(event.reason);
+      }
       if ((event.type === "queue" || event.type === "member_message") && page === "queue") { refreshQueue(); }
     };
     // The session was revoked or expired (sign-out elsewhere, password change, agent disabled).

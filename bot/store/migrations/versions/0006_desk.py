@@ -1,4 +1,5 @@
-"""Private notes agents write on a handed-over conversation (docs/agent-console.md).
+"""Private notes agents write on a handed-over conversation, and when a member left a handed-over
+chat (docs/agent-console.md).
 
 `handoff_notes` is staff-only: its rows are never conversation messages, so neither the web chat
 nor SMS can deliver one. Written to match bot/store/models.py; works on SQLite and PostgreSQL.
@@ -22,6 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
+    op.add_column(
+        "handoff_requests", sa.Column("member_left_at", sa.DateTime(timezone=True), nullable=True)
+    )
     op.create_table(
         "handoff_notes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,3 +51,5 @@ def downgrade() -> None:
     """Downgrade schema."""
     op.drop_index("ix_handoff_notes_conversation", table_name="handoff_notes")
     op.drop_table("handoff_notes")
+    with op.batch_alter_table("handoff_requests") as batch:
+        batch.drop_column("member_left_at")
