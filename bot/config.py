@@ -161,6 +161,9 @@ class Settings:
     # conversations, never beyond CONSOLE_AGENT_LIMIT open conversations per agent.
     console_auto_assign: str = "off"
     console_agent_limit: int = 3
+    # "How did we do? 1-5" after an agent hands back ("on" from the environment by default;
+    # off for settings built in code, such as tests that count the hand-back's messages).
+    console_survey: str = "off"
     # The web chat's conversation token stops working after this many hours without a message.
     web_token_idle_hours: float = 24.0
 
@@ -267,6 +270,7 @@ def load_settings(
             "CONSOLE_AUTO_ASSIGN", env.get("CONSOLE_AUTO_ASSIGN", "off"), ("off", "on")
         ),
         console_agent_limit=_int("CONSOLE_AGENT_LIMIT", env.get("CONSOLE_AGENT_LIMIT", "3")),
+        console_survey=_choice("CONSOLE_SURVEY", env.get("CONSOLE_SURVEY", "on"), ("off", "on")),
         web_token_idle_hours=_float("WEB_TOKEN_IDLE_HOURS", env.get("WEB_TOKEN_IDLE_HOURS", "24")),
     )
 

@@ -79,6 +79,17 @@ _LEAVE_QUEUE = re.compile(
 )
 
 
+SURVEY_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."
+SURVEY_THANKS = "Thank you for your rating. I'm still here if you need anything else."
+_SCORE = re.compile(r"^\s*([1-5])\s*(stars?|/\s*5|out of 5)?\s*[.!]*\s*$", re.IGNORECASE)
+
+
+def survey_score(text: str) -> int | None:
+    """A survey answer: "5", "4 stars", "3/5"; None for anything else (the member moved on)."""
+    match = _SCORE.match(text)
+    return int(match.group(1)) if match else None
+
+
 def wants_to_leave_queue(text: str) -> bool:
     """A member's "never mind" while waiting. Plain "cancel" is an SMS opt-out word, not this."""
     return bool(_LEAVE_QUEUE.match(text))
@@ -204,6 +215,9 @@ class HandoffRouter:
         current = await self.gw.store.get(conv.id)
         if current is None or current.mode == "bot":
             return
+        if current.mode == "survey":
+            await self._survey_answer(current, event.message.text)
+            return
         async with session_scope(self.gw.sessions) as session:
             await session.execute(  # back after "End chat": no longer "member left"
                 update(HandoffRequest)
@@ -250,6 +264,56 @@ class HandoffRouter:
         await self._resume(conv)
         self.queue_changed("left")
         return cancelled
+
+    # -- the survey after the hand-back ------------------------------------------------------------
+    async def ask_survey(self, conv: ConversationInfo, handoff_id: int) -> None:
+        """ "How did we do? 1-5": the conversation's mode is `survey` until the member's next
+        message, which is the answer (recorded) or, if it is not a score, goes to the assistant."""
+        async with session_scope(self.gw.sessions) as session:
+            await session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id)
+                .values(survey_asked_at=self.gw.clock())
+            )
+        await self.gw.store.set_mode(conv.id, "survey")
+        payload: dict[str, Any] = {}
+        if conv.channel == "web":
+            payload["buttons"] = [{"title": str(n), "payload": str(n)} for n in range(1, 6)]
+        else:
+            await self.gw.store.set_last_buttons(conv.id, None)  # "1" is a score, not a choice
+        await self.gw.service.post_outbound(conv, "system", SURVEY_QUESTION, payload)
+
+    async def _survey_answer(self, conv: ConversationInfo, text: str) -> None:
+        """A score is recorded and thanked (the mode stays `survey`, so the assistant never gets
+        a bare "5"); any other message, or the one after the score, goes to the assistant."""
+        score = survey_score(text)
+        now = self.gw.clock()
+        async with session_scope(self.gw.sessions) as session:
+            handoff_id = await session.scalar(
+                select(HandoffRequest.id)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.survey_asked_at.is_not(None),
+                    HandoffRequest.survey_answered_at.is_(None),
+                )
+                .order_by(HandoffRequest.id.desc())
+                .limit(1)
+            )
+            if handoff_id is not None:
+                await session.execute(
+                    update(HandoffRequest)
+                    .where(HandoffRequest.id == handoff_id)
+                    .values(survey_score=score, survey_answered_at=now)
+                )
+        if score is not None and handoff_id is not None:
+            await self.gw.service.post_outbound(conv, "system", SURVEY_THANKS)
+            return
+        # Not an answer (or already answered): back to the assistant with this message. The web
+        # turn that follows this event sees mode `bot`; the SMS webhook already decided, so the
+        # turn runs here.
+        await self.gw.store.set_mode(conv.id, "bot")
+        if conv.channel == "sms":
+            self.gw.tasks.spawn(self._sms_turn(conv, text), name=f"sms-after-survey-{conv.id}")
 
     # -- the member ended the chat ("End chat" in the widget) --------------------------------------
     async def on_member_left(self, event: MemberLeft) -> None:
@@ -426,6 +490,8 @@ class HandoffRouter:
                 conv, "system", f"{agent.first_name} has left the chat."
             )
             await self.continue_bot(conv, HANDBACK_INTENT, {"agent_name": agent.first_name})
+            if self.gw.settings.console_survey == "on":
+                await self.ask_survey(conv, handoff_id)
         self.queue_changed("ended", handoff_id)
         await self.auto_assign()  # the agent has room for the next one
         return True

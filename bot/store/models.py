@@ -337,6 +337,10 @@ class HandoffRequest(Base):
     assigned_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
     member_left_at: Mapped[datetime | None] = mapped_column()  # the member ended the chat
+    # The one-question survey after the hand-back: "How did we do? 1-5".
+    survey_asked_at: Mapped[datetime | None] = mapped_column()
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+    survey_answered_at: Mapped[datetime | None] = mapped_column()
 
 
 class OneTimeCode(Base):
@@ -483,7 +487,7 @@ class Conversation(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))  # web|sms
     external_id: Mapped[str] = mapped_column(String(120))  # E.164 phone, or the web conversation id
-    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot|queued|agent
+    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot|queued|agent|survey
     next_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_buttons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # SMS numbered choices
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,6 +32,7 @@ def setup_console(app: web.Application) -> None:
     r.add_post("/console/logout", views.logout)
     r.add_get("/console", views.home, name="console")
     r.add_get("/console/queue", views.queue_fragment)
+    r.add_get("/console/search", views.search_closed)
     r.add_get("/console/events", views.events)
     r.add_post("/console/heartbeat", views.heartbeat)
     r.add_post("/console/presence", views.presence)

@@ -32,6 +32,10 @@ def waited(since: datetime | None, now: datetime) -> str:
     return "under 1 min" if minutes == 0 else f"{minutes} min"
 
 
+def _seconds(since: datetime | None, now: datetime) -> str:
+    return str(int((now - since).total_seconds())) if since else ""
+
+
 def layout(
     title: str,
     body: str,
@@ -52,6 +56,8 @@ def layout(
         header = f"""
   <header class="top"><div class="wrap">
     <a class="brand" href="/console">Member services console</a>
+    <nav aria-label="Console"><a href="/console">Queue</a>
+      <a href="/console/search">Closed conversations</a></nav>
     <form method="post" action="/console/presence" class="inline" id="presence-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
       <label for="presence">{e(agent_name)} is</label>
@@ -154,7 +160,9 @@ def queue_region(
             f"""
         <tr>
           <td>{i}</td><td class="waited"
-            data-waited="{int((now - r.created_at).total_seconds()) if r.created_at else ""}">{e(waited(r.created_at, now))} {member_state(r, now)}</td>
+            data-waited="{_seconds(r.created_at, now)}">{e(waited(r.created_at, now))} {
+                member_state(r, now)
+            }</td>
           <td>{e(r.channel.upper())}</td>
           <td>{_tier(r.verified_tier, r.verified_how)}</td><td>{e(r.topic or "-")}</td>
           <td><form method="post" action="/console/handoffs/{r.handoff_id}/take">

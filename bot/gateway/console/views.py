@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 
 from bot.core.dates import local_date
 from bot.core.money import format_cents
-from bot.gateway.console import desk, pages, sessions
+from bot.gateway.console import desk, pages, search, sessions
 from bot.gateway.console.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -774,6 +774,38 @@ async def _stream(
         last_write = loop.time()
 
 
+async def _search(ctx: Ctx) -> web.StreamResponse:
+    """Closed conversations: an agent's own; everyone's for an admin."""
+    criteria = search.Criteria.from_query(ctx.request.query)
+    results = None
+    if not criteria.empty:
+        results = await search.search_closed(
+            ctx.gw, criteria, agent_id=None if ctx.agent.is_admin else ctx.agent.id
+        )
+        async with session_scope(ctx.gw.sessions) as session:
+            await audit.record(
+                session,
+                actor=f"agent:{ctx.agent.username}",
+                action="console.search",
+                account_id=None,
+                conversation_id=None,
+                channel="console",
+                details={**criteria.audit(), "results": len(results)},
+                now=ctx.gw.clock(),
+            )
+    return _html(
+        search.search_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            criteria=criteria,
+            results=results,
+            tz=ctx.gw.profile.timezone,
+            everyone=ctx.agent.is_admin,
+        )
+    )
+
+
 def route(
     handler: Handler, *, refresh: bool = True
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -788,6 +820,7 @@ reply = route(_reply)
 transfer = route(_transfer)
 end = route(_end)
 add_note = route(_add_note)
+search_closed = route(_search)
 typing = route(_typing, refresh=False)
 presence = route(_presence)
 heartbeat = route(_heartbeat, refresh=False)

@@ -1,5 +1,5 @@
-"""Private notes agents write on a handed-over conversation, and when a member left a handed-over
-chat (docs/agent-console.md).
+"""Private notes agents write on a handed-over conversation; on each handoff, when the member left
+the chat and the answer to the one-question survey after it (docs/agent-console.md).
 
 `handoff_notes` is staff-only: its rows are never conversation messages, so neither the web chat
 nor SMS can deliver one. Written to match bot/store/models.py; works on SQLite and PostgreSQL.
@@ -23,9 +23,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.add_column(
-        "handoff_requests", sa.Column("member_left_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    for column in ("member_left_at", "survey_asked_at", "survey_answered_at"):
+        op.add_column(
+            "handoff_requests", sa.Column(column, sa.DateTime(timezone=True), nullable=True)
+        )
+    op.add_column("handoff_requests", sa.Column("survey_score", sa.Integer(), nullable=True))
     op.create_table(
         "handoff_notes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -52,4 +54,5 @@ def downgrade() -> None:
     op.drop_index("ix_handoff_notes_conversation", table_name="handoff_notes")
     op.drop_table("handoff_notes")
     with op.batch_alter_table("handoff_requests") as batch:
-        batch.drop_column("member_left_at")
+        for column in ("member_left_at", "survey_asked_at", "survey_score", "survey_answered_at"):
+            batch.drop_column(column)
