@@ -100,6 +100,9 @@ def _cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "enable":
             agents_cli.enable_agent(settings, args.username)
             print(f"Agent {args.username!r} may sign in again.")
+        elif args.action == "set-role":
+            before = agents_cli.set_role(settings, args.username, args.role)
+            print(f"Agent {args.username!r} is now {args.role} (was {before}).")
         else:  # enrol-totp
             uri = agents_cli.enrol_totp(settings, args.username)
             print("Add this to the agent's authenticator app (as a QR code or typed):")
@@ -269,10 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "agents",
         _cmd_agents,
-        "manage console agents: list, set-password, disable, enable, enrol-totp",
+        "manage console agents: list, set-password, disable, enable, enrol-totp, set-role",
     )
-    p.add_argument("action", choices=["list", "set-password", "disable", "enable", "enrol-totp"])
+    p.add_argument(
+        "action", choices=["list", "set-password", "disable", "enable", "enrol-totp", "set-role"]
+    )
     p.add_argument("username", nargs="?", default="")
+    p.add_argument("role", nargs="?", default="", help="set-role: agent, supervisor or admin")
     p.add_argument("--password-stdin", action="store_true", help="set-password: read stdin")
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")

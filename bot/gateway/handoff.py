@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.phones import display_phone
@@ -166,10 +166,16 @@ class AgentInfo:
     display_name: str
     is_admin: bool
     presence: str
+    role: str = "agent"
 
     @property
     def first_name(self) -> str:
         return first_name(self.display_name)
+
+    @property
+    def supervises(self) -> bool:
+        """A supervisor or admin: sees every conversation and the team, and reassigns."""
+        return self.is_admin or self.role in ("supervisor", "admin")
 
 
 class HandoffRouter:
@@ -385,7 +391,9 @@ class HandoffRouter:
         async with session_scope(self.gw.sessions) as session:
             row = await session.get(Agent, agent_id)
             return (
-                AgentInfo(row.id, row.username, row.display_name, row.is_admin, row.presence)
+                AgentInfo(
+                    row.id, row.username, row.display_name, row.is_admin, row.presence, row.role
+                )
                 if row
                 else None
             )
@@ -466,6 +474,42 @@ class HandoffRouter:
                 "who can see everything so far.",
             )
         self.queue_changed("transferred", handoff_id)
+        return target
+
+    async def reassign(
+        self, handoff_id: int, supervisor: AgentInfo, to_agent_id: int
+    ) -> AgentInfo | None:
+        """A supervisor gives a waiting or assigned conversation to another agent (not disabled).
+        The member is told who has their chat now."""
+        target = await self.agent(to_agent_id)
+        if target is None or not supervisor.supervises:
+            return None
+        async with session_scope(self.gw.sessions) as session:
+            agent_row = await session.get(Agent, target.id)
+            if agent_row is None or agent_row.disabled_at is not None:
+                return None
+            result = await session.execute(
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.id == handoff_id,
+                    HandoffRequest.status.in_(("waiting", "assigned")),
+                    or_(HandoffRequest.agent_id.is_(None), HandoffRequest.agent_id != target.id),
+                )
+                .values(status="assigned", agent_id=target.id, assigned_at=self.gw.clock())
+            )
+            row = await session.get(HandoffRequest, handoff_id) if result.rowcount == 1 else None
+        if row is None:
+            return None
+        await self.gw.store.set_mode(row.conversation_id, "agent")
+        conv = await self.gw.store.get(row.conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(
+                conv,
+                "system",
+                f"{target.first_name} from member services has your chat now and can see "
+                "everything so far.",
+            )
+        self.queue_changed("reassigned", handoff_id)
         return target
 
     async def hand_back(self, handoff_id: int, agent: AgentInfo) -> bool:

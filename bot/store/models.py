@@ -574,6 +574,9 @@ class Agent(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # agent | supervisor (sees every conversation and the team, reassigns) | admin (also manages
+    # agents); `is_admin` is kept equal to role == "admin".
+    role: Mapped[str] = mapped_column(String(12), default="agent", server_default="agent")
     presence: Mapped[str] = mapped_column(String(8), default="offline")  # online|away|offline
     last_seen_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

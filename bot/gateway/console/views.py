@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 
 from bot.core.dates import local_date
 from bot.core.money import format_cents
-from bot.gateway.console import desk, pages, search, sessions
+from bot.gateway.console import desk, pages, search, sessions, team
 from bot.gateway.console.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -34,6 +34,7 @@ from bot.gateway.console.auth import (
     ConsoleSession,
     SessionCodec,
     csrf_ok,
+    hash_password,
     new_session,
     totp_required,
     totp_step,
@@ -316,7 +317,7 @@ async def _queue_html(ctx: Ctx) -> str:
     others = [
         r
         for r in rows
-        if ctx.agent.is_admin
+        if ctx.agent.supervises
         and r.status == "assigned"
         and agent_ids.get(r.handoff_id) != ctx.agent.id
     ]
@@ -405,7 +406,7 @@ def _handoff_id(ctx: Ctx) -> int:
 
 def may_view(agent: AgentInfo, row: HandoffRequest) -> bool:
     """A waiting handoff (to decide whether to take it), one's own, or any for an admin."""
-    return agent.is_admin or row.status == "waiting" or row.agent_id == agent.id
+    return agent.supervises or row.status == "waiting" or row.agent_id == agent.id
 
 
 async def _audit_view(
@@ -484,7 +485,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
             context_html=pages.context_panel(
                 context,
                 ctx.gw.profile.timezone,
-                lambda c: ctx.agent.is_admin or c.status == "waiting",
+                lambda c: ctx.agent.supervises or c.status == "waiting",
             ),
             canned=canned,
             notes_html=pages.notes_section(
@@ -492,7 +493,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
                 ctx.gw.profile.timezone,
                 ctx.session.csrf,
                 row.id,
-                can_add=mine or ctx.agent.is_admin,
+                can_add=mine or ctx.agent.supervises,
             ),
             sms_alphabets=desk.gsm7_alphabets() if row.channel == "sms" else None,
         )
@@ -559,7 +560,7 @@ async def _add_note(ctx: Ctx) -> web.StreamResponse:
     """A private note: staff only, stored apart from the conversation's messages."""
     handoff_id = _handoff_id(ctx)
     row = await ctx.router.handoff(handoff_id)
-    if row is None or not (ctx.agent.is_admin or row.agent_id == ctx.agent.id):
+    if row is None or not (ctx.agent.supervises or row.agent_id == ctx.agent.id):
         return web.Response(status=409, text="This conversation is not yours to note.")
     note = await desk.add_note(ctx.gw, row, ctx.agent.id, str(ctx.form.get("text") or ""))
     if note is None:
@@ -780,7 +781,7 @@ async def _search(ctx: Ctx) -> web.StreamResponse:
     results = None
     if not criteria.empty:
         results = await search.search_closed(
-            ctx.gw, criteria, agent_id=None if ctx.agent.is_admin else ctx.agent.id
+            ctx.gw, criteria, agent_id=None if ctx.agent.supervises else ctx.agent.id
         )
         async with session_scope(ctx.gw.sessions) as session:
             await audit.record(
@@ -801,9 +802,87 @@ async def _search(ctx: Ctx) -> web.StreamResponse:
             criteria=criteria,
             results=results,
             tz=ctx.gw.profile.timezone,
-            everyone=ctx.agent.is_admin,
+            everyone=ctx.agent.supervises,
         )
     )
+
+
+def _forbidden() -> web.Response:
+    return _html(pages.message_page("Not allowed", "That page is for supervisors."), 403)
+
+
+async def _team(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    flash = ctx.request.query.get("m")
+    return _html(
+        team.team_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            team=await team.team(ctx.gw),
+            now=ctx.gw.clock(),
+            limit=ctx.gw.settings.console_agent_limit,
+            admin=ctx.agent.is_admin,
+            me=ctx.agent.id,
+            flash={
+                "reassigned": "Reassigned; the member has been told.",
+                "failed": "That didn't work (the conversation may have closed).",
+            }.get(flash or "", None),
+        )
+    )
+
+
+async def _reassign(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    handoff_id = _handoff_id(ctx)
+    try:
+        target_id = int(str(ctx.form.get("agent_id") or ""))
+    except ValueError:
+        target_id = 0
+    target = await ctx.router.reassign(handoff_id, ctx.agent, target_id)
+    if target is None:
+        return _redirect("/console/team?m=failed")
+    row = await ctx.router.handoff(handoff_id)
+    if row is not None:
+        await _audit_view(ctx, row, "console.reassigned", {"to": target.username})
+    return _redirect("/console/team?m=reassigned")
+
+
+async def _administer(ctx: Ctx) -> web.StreamResponse:
+    """Admins only: disable, enable, reset a password, change a role."""
+    if not ctx.agent.is_admin:
+        return _forbidden()
+    try:
+        agent_id = int(ctx.request.match_info["agent_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    action = ctx.request.match_info["action"]
+    password_hash = None
+    if action == "password":
+        password = str(ctx.form.get("password") or "")
+        if len(password) < team.MIN_PASSWORD_LENGTH:
+            return web.Response(
+                status=400, text=f"A password is at least {team.MIN_PASSWORD_LENGTH} characters."
+            )
+        try:
+            password_hash = await ctx.request.app[HASHING].run(hash_password, password)
+        except PoolBusy:
+            return web.Response(status=503, text="Busy; please try again in a moment.")
+    if agent_id == ctx.agent.id and action in ("disable", "role"):
+        return web.Response(status=409, text="Ask another admin to change your own account.")
+    message = await team.administer(
+        ctx.gw,
+        f"agent:{ctx.agent.username}",
+        agent_id,
+        action,
+        role=str(ctx.form.get("role") or "") or None,
+        password_hash=password_hash,
+    )
+    if message is None:
+        return web.Response(status=400, text="No such agent, or that change is not possible.")
+    return _html(pages.message_page("Done", message))
 
 
 def route(
@@ -821,6 +900,9 @@ transfer = route(_transfer)
 end = route(_end)
 add_note = route(_add_note)
 search_closed = route(_search)
+team_view = route(_team)
+reassign = route(_reassign)
+administer = route(_administer)
 typing = route(_typing, refresh=False)
 presence = route(_presence)
 heartbeat = route(_heartbeat, refresh=False)

@@ -1,4 +1,5 @@
-"""Private notes agents write on a handed-over conversation; on each handoff, when the member left
+"""Agent roles (agent, supervisor, admin); private notes agents write on a handed-over
+conversation; on each handoff, when the member left
 the chat and the answer to the one-question survey after it (docs/agent-console.md).
 
 `handoff_notes` is staff-only: its rows are never conversation messages, so neither the web chat
@@ -28,6 +29,11 @@ def upgrade() -> None:
             "handoff_requests", sa.Column(column, sa.DateTime(timezone=True), nullable=True)
         )
     op.add_column("handoff_requests", sa.Column("survey_score", sa.Integer(), nullable=True))
+    op.add_column(
+        "agents",
+        sa.Column("role", sa.String(length=12), server_default="agent", nullable=False),
+    )
+    op.execute("UPDATE agents SET role = 'admin' WHERE is_admin")
     op.create_table(
         "handoff_notes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,6 +59,8 @@ def downgrade() -> None:
     """Downgrade schema."""
     op.drop_index("ix_handoff_notes_conversation", table_name="handoff_notes")
     op.drop_table("handoff_notes")
+    with op.batch_alter_table("agents") as batch:
+        batch.drop_column("role")
     with op.batch_alter_table("handoff_requests") as batch:
         for column in ("member_left_at", "survey_asked_at", "survey_score", "survey_answered_at"):
             batch.drop_column(column)
