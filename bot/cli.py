@@ -30,6 +30,7 @@ def _cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
         seed=args.seed,
         only_if_empty=args.if_empty,
         usage_days=args.usage_days,
+        conversations=args.conversations,
     )
     print(report)
     return 0
@@ -234,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--members", type=int, default=300, help="how many members (default 300)")
     p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    p.add_argument(
+        "--conversations",
+        type=int,
+        default=60,
+        help="closed demo conversations for the console's insights page (default 60)",
+    )
     p.add_argument(
         "--usage-days",
         type=int,

@@ -34,6 +34,8 @@ def setup_console(app: web.Application) -> None:
     r.add_get("/console/queue", views.queue_fragment)
     r.add_get("/console/search", views.search_closed)
     r.add_get("/console/team", views.team_view)
+    r.add_get("/console/insights", views.insights_view)
+    r.add_get("/console/insights.csv", views.insights_csv)
     r.add_post("/console/handoffs/{handoff_id}/reassign", views.reassign)
     r.add_post("/console/agents/{agent_id}/{action}", views.administer)
     r.add_get("/console/events", views.events)

@@ -58,7 +58,8 @@ def layout(
     <a class="brand" href="/console">Member services console</a>
     <nav aria-label="Console"><a href="/console">Queue</a>
       <a href="/console/search">Closed conversations</a>
-      <a href="/console/team">Team</a></nav>
+      <a href="/console/team">Team</a>
+      <a href="/console/insights">Insights</a></nav>
     <form method="post" action="/console/presence" class="inline" id="presence-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
       <label for="presence">{e(agent_name)} is</label>

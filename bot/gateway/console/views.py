@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 
 from bot.core.dates import local_date
 from bot.core.money import format_cents
-from bot.gateway.console import desk, pages, search, sessions, team
+from bot.gateway.console import desk, insights, pages, search, sessions, team
 from bot.gateway.console.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -885,6 +885,45 @@ async def _administer(ctx: Ctx) -> web.StreamResponse:
     return _html(pages.message_page("Done", message))
 
 
+def _days(ctx: Ctx) -> int:
+    try:
+        days = int(ctx.request.query.get("days", "30"))
+    except ValueError:
+        days = 30
+    return days if days in insights.PERIODS else 30
+
+
+async def _insights(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    days = _days(ctx)
+    return _html(
+        insights.insights_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            ins=await insights.compute(ctx.gw, days),
+            days=days,
+            tz=ctx.gw.profile.timezone,
+        )
+    )
+
+
+async def _insights_csv(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    days = _days(ctx)
+    ins = await insights.compute(ctx.gw, days)
+    return web.Response(
+        text=insights.insights_csv(ins),
+        content_type="text/csv",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="jec-insights-{ins.end}-{days}d.csv"',
+        },
+    )
+
+
 def route(
     handler: Handler, *, refresh: bool = True
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -901,6 +940,8 @@ end = route(_end)
 add_note = route(_add_note)
 search_closed = route(_search)
 team_view = route(_team)
+insights_view = route(_insights)
+insights_csv = route(_insights_csv)
 reassign = route(_reassign)
 administer = route(_administer)
 typing = route(_typing, refresh=False)
