@@ -277,3 +277,116 @@ async def test_auto_assignment_gives_the_member_to_the_least_loaded_agent(desk, 
     await expect(tom.locator("body")).to_have_attribute("data-last-alert", "auto_assigned")
     for ctx in (maria_ctx, tom_ctx, member_ctx):
         await ctx.close()
+
+
+# ------------------------------------------------------------------ insights and accessibility
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+
+
+async def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the page (WCAG 2.x A and AA rules)."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate(
+        """async () => {
+          const r = await axe.run(document, {runOnly: {type: "tag",
+            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}, resultTypes: ["violations"]});
+          return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 5)}));
+        }"""
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def seed_conversations(settings: Settings, now: Any) -> None:
+    from bot.demo.conversations import add_demo_conversations
+    from bot.store.db import make_sync_engine
+
+    engine = make_sync_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            add_demo_conversations(conn, now, 60, 2026)
+    finally:
+        engine.dispose()
+
+
+async def test_insights_draws_charts_from_seeded_conversations(desk, browser):
+    from bot.gateway import agents_cli
+
+    gw = desk["gw"]
+    seed_conversations(desk["settings"], gw.clock())
+    create_agent(desk["settings"], "sue", "Sue Carter", PASSWORD)
+    agents_cli.set_role(desk["settings"], "sue", "supervisor")
+    async with session_scope(gw.sessions) as session:
+        handed = len(set((await session.execute(select(HandoffRequest.conversation_id))).scalars()))
+    page = await browser.new_page(viewport={"width": 1280, "height": 1400})
+    await sign_in(page, desk["base"], "sue")
+    await page.get_by_role("link", name="Insights").click()
+    await expect(page.get_by_role("heading", name="Co-op insights")).to_be_visible()
+    await expect(page.locator("#tile-conversations .tile-v")).to_have_text("60")
+    chart = page.get_by_role("img", name="Resolved by the assistant or by a person")
+    await expect(chart).to_have_attribute("data-values", f"{60 - handed},{handed}")
+    bars = page.locator("#chart-daily rect")
+    assert await bars.count() >= 10
+    await expect(page.get_by_role("img", name="Outage reports by town")).to_be_visible()
+    await screenshot(page, "console-insights", publish=True)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download CSV").click()
+    download = await download_info.value
+    text = Path(await download.path()).read_text()
+    assert "conversations,,60" in text
+    await page.close()
+
+
+async def test_console_and_widget_have_no_serious_accessibility_violations(desk, browser):
+    from bot.gateway import agents_cli
+
+    gw = desk["gw"]
+    seed_conversations(desk["settings"], gw.clock())
+    create_agent(desk["settings"], "ann", "Ann Lee", PASSWORD, admin=True)
+    agents_cli.set_role(desk["settings"], "ann", "admin")
+    member_id, account_id = await dana_with_a_bill(gw)
+    context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 1000})
+    member = await context.new_page()
+    await member.goto(desk["base"] + "/")
+    assert await axe_violations(member) == [], "widget closed"
+    await member.get_by_role("button", name="Open chat: Jefferson Energy chat").click()
+    await send(member, "talk to a person")
+    await expect(member.get_by_role("log", name="Conversation")).to_contain_text("number 1 in line")
+    assert await axe_violations(member) == [], "widget open"
+    await verify_waiting(gw, member_id, account_id)
+
+    agent_ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 1000})
+    agent = await agent_ctx.new_page()
+    await agent.goto(desk["base"] + "/console")
+    assert await axe_violations(agent) == [], "sign-in"
+    # keyboard only: sign in, then reach the Take button with Tab
+    await agent.get_by_label("Username").focus()
+    await agent.keyboard.type("ann")
+    await agent.keyboard.press("Tab")
+    await agent.keyboard.type(PASSWORD)
+    await agent.keyboard.press("Enter")
+    await expect(agent.get_by_role("heading", name="Queue", exact=True)).to_be_visible()
+    assert await axe_violations(agent) == [], "queue"
+    take = agent.get_by_role("button", name="Take conversation 1 (high bill)")
+    for _ in range(40):
+        if await take.evaluate("b => b === document.activeElement"):
+            break
+        await agent.keyboard.press("Tab")
+    assert await take.evaluate("b => b === document.activeElement"), "Take is reachable by Tab"
+    await agent.keyboard.press("Enter")
+    await expect(agent.locator("#handover-summary")).to_be_visible()
+    assert await axe_violations(agent) == [], "conversation"
+    for path, name in (
+        ("/console/team", "team"),
+        ("/console/insights", "insights"),
+        ("/console/search?member=a", "search"),
+    ):
+        await agent.goto(desk["base"] + path)
+        assert await axe_violations(agent) == [], name
+    await screenshot(agent, "console-team-a11y")
+    await agent.goto(desk["base"] + "/console/team")
+    await screenshot(agent, "console-team", publish=True)
+    await context.close()
+    await agent_ctx.close()
