@@ -53,7 +53,8 @@ def add_demo_conversations(conn: Connection, now: datetime, count: int, seed: in
             days=rng.randrange(0, 14), hours=rng.randrange(0, 9), minutes=rng.randrange(60)
         )
         conv_id = f"demo-{channel}-{i:03d}"
-        external = f"+1706555{2000 + i:04d}" if channel == "sms" else conv_id
+        # 555-01xx (fictional) in an area code the demo never gives a member
+        external = f"+1803555{100 + i:04d}" if channel == "sms" else conv_id
         topic, said, answer = SCENARIOS[rng.randrange(len(SCENARIOS))]
         seq = 0
         at = start

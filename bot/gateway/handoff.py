@@ -336,7 +336,7 @@ class HandoffRouter:
                 )
                 .values(status="abandoned", ended_at=now, member_left_at=now)
             )
-            await session.execute(
+            flagged = await session.execute(
                 update(HandoffRequest)
                 .where(
                     HandoffRequest.conversation_id == conv.id,
@@ -348,8 +348,9 @@ class HandoffRouter:
         if left.rowcount:
             await self.gw.store.set_mode(conv.id, "bot")
             await self._resume(conv)
-        self.queue_changed("member_left")
-        self.gw.hub.publish(conv.id, {"type": "member_left"})
+        if left.rowcount or flagged.rowcount:
+            self.queue_changed("member_left")
+            self.gw.hub.publish(conv.id, {"type": "member_left"})
 
     # -- auto-assignment ---------------------------------------------------------------------------
     async def auto_assign(self) -> int:
