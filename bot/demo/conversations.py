@@ -12,7 +12,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, func, insert, select
 
 from bot.store.models import Conversation, ConversationMessage, HandoffRequest, OutageReport
 
@@ -41,7 +41,13 @@ NAMES = ("Maria", "Tom")
 
 
 def add_demo_conversations(conn: Connection, now: datetime, count: int, seed: int) -> int:
-    """Write `count` closed conversations (and their handoffs and outage reports)."""
+    """Write `count` closed conversations (and their handoffs and outage reports); none when
+    demo conversations are already there (a second `jecbot demo-data` adds members only)."""
+    already = conn.execute(
+        select(func.count()).select_from(Conversation).where(Conversation.id.like("demo-%"))
+    ).scalar_one()
+    if already:
+        return 0
     rng = random.Random(f"conversations-{seed}")
     conversations: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
