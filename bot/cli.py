@@ -30,6 +30,7 @@ def _cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
         seed=args.seed,
         only_if_empty=args.if_empty,
         usage_days=args.usage_days,
+        conversations=args.conversations,
     )
     print(report)
     return 0
@@ -100,6 +101,9 @@ def _cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "enable":
             agents_cli.enable_agent(settings, args.username)
             print(f"Agent {args.username!r} may sign in again.")
+        elif args.action == "set-role":
+            before = agents_cli.set_role(settings, args.username, args.role)
+            print(f"Agent {args.username!r} is now {args.role} (was {before}).")
         else:  # enrol-totp
             uri = agents_cli.enrol_totp(settings, args.username)
             print("Add this to the agent's authenticator app (as a QR code or typed):")
@@ -278,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=300, help="how many members (default 300)")
     p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     p.add_argument(
+        "--conversations",
+        type=int,
+        default=60,
+        help="closed demo conversations for the console's insights page (default 60)",
+    )
+    p.add_argument(
         "--usage-days",
         type=int,
         default=None,
@@ -315,10 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "agents",
         _cmd_agents,
-        "manage console agents: list, set-password, disable, enable, enrol-totp",
+        "manage console agents: list, set-password, disable, enable, enrol-totp, set-role",
     )
-    p.add_argument("action", choices=["list", "set-password", "disable", "enable", "enrol-totp"])
+    p.add_argument(
+        "action", choices=["list", "set-password", "disable", "enable", "enrol-totp", "set-role"]
+    )
     p.add_argument("username", nargs="?", default="")
+    p.add_argument("role", nargs="?", default="", help="set-role: agent, supervisor or admin")
     p.add_argument("--password-stdin", action="store_true", help="set-password: read stdin")
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")

@@ -205,6 +205,13 @@ class Settings:
     # second factor (TOTP) is "on", "off" or "auto" (on unless the installation is local).
     console_session_hours: float = 12.0
     console_totp: str = "auto"
+    # Queue: "on" gives each new waiting conversation to the online agent with the fewest open
+    # conversations, never beyond CONSOLE_AGENT_LIMIT open conversations per agent.
+    console_auto_assign: str = "off"
+    console_agent_limit: int = 3
+    # "How did we do? 1-5" after an agent hands back ("on" from the environment by default;
+    # off for settings built in code, such as tests that count the hand-back's messages).
+    console_survey: str = "off"
     # The web chat's conversation token stops working after this many hours without a message.
     web_token_idle_hours: float = 24.0
     # The co-op's outage system signs its updates to POST /integrations/outages with this shared
@@ -359,6 +366,11 @@ def load_settings(
         console_totp=_choice(
             "CONSOLE_TOTP", env.get("CONSOLE_TOTP", "auto"), ("auto", "on", "off")
         ),
+        console_auto_assign=_choice(
+            "CONSOLE_AUTO_ASSIGN", env.get("CONSOLE_AUTO_ASSIGN", "off"), ("off", "on")
+        ),
+        console_agent_limit=_int("CONSOLE_AGENT_LIMIT", env.get("CONSOLE_AGENT_LIMIT", "3")),
+        console_survey=_choice("CONSOLE_SURVEY", env.get("CONSOLE_SURVEY", "on"), ("off", "on")),
         web_token_idle_hours=_float("WEB_TOKEN_IDLE_HOURS", env.get("WEB_TOKEN_IDLE_HOURS", "24")),
     )
 

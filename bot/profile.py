@@ -280,6 +280,28 @@ class Notices:
     wording: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CannedReply:
+    """A ready-made agent reply (`canned_replies` in the profile), filled from the account when
+    the agent picks it: `{first_name}`, `{amount_due}`, `{due_date}`, `{agent_name}`,
+    `{member_services_phone}`."""
+
+    id: str
+    title: str
+    text: str
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset(
+            name for _, name, _, _ in string.Formatter().parse(self.text) if name is not None
+        )
+
+
+CANNED_FIELDS = frozenset(
+    {"first_name", "amount_due", "due_date", "agent_name", "member_services_phone"}
+)
+
+
 RETENTION_KEYS = (
     "conversation_messages_days",
     "verification_attempts_days",
@@ -308,6 +330,7 @@ class CoopProfile:
     faq: Mapping[str, str]
     retention: Retention = Retention()
     notices: Notices = Notices()
+    canned_replies: tuple[CannedReply, ...] = ()
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -955,6 +978,32 @@ def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _canned_replies(r: _Reader, raw: dict[str, Any]) -> tuple[CannedReply, ...]:
+    f = "canned_replies"
+    m = r.optional_section(raw, f, f) or {}
+    out = []
+    for key in m:
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9_]{1,40}", key):
+            r.fail(f"{f}.{key}", "must be named with lowercase letters, digits and _")
+        item = r.section(m, key, f"{f}.{key}")
+        r.only_keys(item, f"{f}.{key}", {"title", "text"})
+        text = " ".join(r.text(item, "text", f"{f}.{key}.text").split())
+        try:
+            names = {n for _, n, _, _ in string.Formatter().parse(text) if n is not None}
+        except ValueError as exc:
+            r.fail(f"{f}.{key}.text", f"has a broken {{placeholder}}: {exc}")
+        unknown = names - CANNED_FIELDS
+        if unknown:
+            r.fail(
+                f"{f}.{key}.text",
+                f"uses unknown placeholder(s) {', '.join(sorted('{' + n + '}' for n in unknown))}"
+                f"; known: {', '.join(sorted('{' + n + '}' for n in CANNED_FIELDS))}",
+            )
+        title = " ".join(r.text(item, "title", f"{f}.{key}.title").split())
+        out.append(CannedReply(key, title, text))
+    return tuple(out)
+
+
 _TOP_LEVEL = {
     "coop",
     "phones",
@@ -971,6 +1020,7 @@ _TOP_LEVEL = {
     "faq",
     "retention",
     "notices",
+    "canned_replies",
 }
 
 
@@ -1008,6 +1058,7 @@ def parse_profile(raw: Any, source: str = "profile") -> CoopProfile:
         faq=_faq(r, raw),
         retention=_retention(r, raw),
         notices=_notices(r, raw),
+        canned_replies=_canned_replies(r, raw),
     )
 
 

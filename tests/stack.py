@@ -360,6 +360,9 @@ def gateway(rasa_stack: Stack) -> Iterator[Gateway]:
         # A busy CI machine: wait for the bot's reply inside Twilio's request rather than texting
         # it later, and give Rasa time to answer.
         "SMS_REPLY_WAIT_SECONDS": "60",
+        # No "How did we do?" after a hand-back: the e2e tests count the messages that follow it
+        # (the survey has its own tests, tests/gateway/agents/test_after.py, tests/browser).
+        "CONSOLE_SURVEY": "off",
         "HTTP_TIMEOUT_SECONDS": "90",
         "LOG_LEVEL": "INFO",
         "JEC_FAKE_NOW": FAKE_NOW.isoformat(),

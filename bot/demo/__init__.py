@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.core.dates import local_date
 from bot.demo.builder import TABLES, DemoBuilder, DemoWriter, local_time
+from bot.demo.conversations import add_demo_conversations
 from bot.demo.generated import add_generated_members
 from bot.demo.named import DANA_ACCOUNT, NAMED_MEMBERS, add_named_accounts
 from bot.demo.outages import add_outages
@@ -55,13 +56,15 @@ def generate_demo_data(
     today: date | None = None,
     now: datetime | None = None,
     profile_path: Path | None = None,
+    conversations: int = 0,
 ) -> str:
     """Load the named demo accounts plus `members` generated members; return a summary.
 
     `today` (local date in the profile's time zone) and `now` (aware) default to the clock; given
     `today` alone, "now" is noon local time that day, so (seed, today) fully determines the rows.
     Runs the migrations first when the schema is missing. With `only_if_empty`, does nothing if
-    members exist.
+    members exist. `conversations` closed demo conversations (with handoffs, survey answers and
+    outage reports) fill the console's insights page and search (`jecbot demo-data` asks for 60).
     """
     profile = load_profile(profile_path or DEFAULT_PROFILE)
     if now is None:
@@ -104,6 +107,7 @@ def generate_demo_data(
                 g, members, writer.next_id["members"] - 1, progress=members >= 2000
             )
             writer.flush()
+            seeded = add_demo_conversations(conn, now, conversations, seed) if conversations else 0
             sync_id_sequences(conn, [t.name for t in TABLES])
     finally:
         engine.dispose()
@@ -123,5 +127,6 @@ def generate_demo_data(
         f"{g.card_methods:,} saved cards and {g.bank_methods:,} bank accounts, "
         f"{c['draft_enrollments']:,} bank drafts, {g.past_due_accounts:,} accounts with a "
         f"past-due bill, and {len(outages)} active outage(s)"
-        f"{': ' + ', '.join(outages) if outages else ''}."
+        f"{': ' + ', '.join(outages) if outages else ''}"
+        f"{f', and {seeded} closed demo conversations' if seeded else ''}."
     )

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.gateway.console.auth import hash_password, new_totp_secret, totp_uri
 from bot.store.db import make_sync_engine, sync_session_factory, sync_session_scope
-from bot.store.models import Agent, ConsoleSessionRow
+from bot.store.models import Agent, AuditEntry, ConsoleSessionRow
 from bot.store.types import utcnow
 
 MIN_PASSWORD_LENGTH = 12
+ROLES = ("agent", "supervisor", "admin")
 
 
 class AgentError(ValueError):
@@ -66,6 +67,7 @@ def create_agent(
                 display_name=display_name.strip()[:120],
                 password_hash=hash_password(password),
                 is_admin=admin,
+                role="admin" if admin else "agent",
                 presence="offline",
                 created_at=utcnow(),
             )
@@ -104,6 +106,40 @@ def _revoke_sessions(session: Session, agent_id: int, reason: str) -> int:
     return int(result.rowcount or 0)
 
 
+def audit_agent_change(
+    session: Session,
+    actor: str,
+    action: str,
+    agent: Agent,
+    details: dict[str, object] | None = None,
+) -> None:
+    """An audit entry for a change to an agent (never a password)."""
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            channel="console",
+            details={"agent": agent.username, **(details or {})},
+        )
+    )
+
+
+def set_role(settings: Settings, username: str, role: str, actor: str = "cli") -> str:
+    """agent | supervisor | admin; returns the previous role. Their sessions end (new rights)."""
+    if role not in ROLES:
+        raise AgentError(f"A role is one of {', '.join(ROLES)}.")
+    with _session(settings) as session:
+        agent = _agent(session, username)
+        before = agent.role
+        agent.role, agent.is_admin = role, role == "admin"
+        _revoke_sessions(session, agent.id, "role_changed")
+        audit_agent_change(
+            session, actor, "agents.role_changed", agent, {"from": before, "to": role}
+        )
+        return before
+
+
 def set_password(settings: Settings, username: str, password: str | None = None) -> int:
     """Give the agent a new password and end their sessions; returns how many were ended."""
     if password is None:
@@ -113,6 +149,7 @@ def set_password(settings: Settings, username: str, password: str | None = None)
     with _session(settings) as session:
         agent = _agent(session, username)
         agent.password_hash = hash_password(password)
+        audit_agent_change(session, "cli", "agents.password_reset", agent)
         return _revoke_sessions(session, agent.id, "password_changed")
 
 
@@ -122,12 +159,15 @@ def disable_agent(settings: Settings, username: str) -> int:
         agent = _agent(session, username)
         agent.disabled_at = agent.disabled_at or utcnow()
         agent.presence = "offline"
+        audit_agent_change(session, "cli", "agents.disabled", agent)
         return _revoke_sessions(session, agent.id, "agent_disabled")
 
 
 def enable_agent(settings: Settings, username: str) -> None:
     with _session(settings) as session:
-        _agent(session, username).disabled_at = None
+        agent = _agent(session, username)
+        agent.disabled_at = None
+        audit_agent_change(session, "cli", "agents.enabled", agent)
 
 
 def enrol_totp(settings: Settings, username: str, issuer: str = "JEC console") -> str:
@@ -142,14 +182,18 @@ def enrol_totp(settings: Settings, username: str, issuer: str = "JEC console") -
         return totp_uri(secret, agent.username, issuer)
 
 
+def _role(agent: Agent) -> str:
+    return "admin" if agent.is_admin else (agent.role or "agent")
+
+
 def list_agents(settings: Settings) -> list[str]:
-    """One line per agent: username, name, admin, disabled, second factor."""
+    """One line per agent: username, name, role (unless plain agent), disabled, second factor."""
     with _session(settings) as session:
         agents = session.execute(select(Agent).order_by(Agent.username)).scalars().all()
         return [
             "\t".join(
                 [a.username, a.display_name]
-                + (["admin"] if a.is_admin else [])
+                + ([_role(a)] if _role(a) != "agent" else [])
                 + (["disabled"] if a.disabled_at else [])
                 + (["TOTP"] if a.totp_secret else ["no second factor"])
             )

@@ -308,8 +308,9 @@ class ConversationStore:
             )
 
     async def set_mode(self, conversation_id: str, mode: str) -> None:
-        """bot|queued|agent: the handoff queue and the console switch a conversation with this."""
-        if mode not in ("bot", "queued", "agent"):
+        """bot|queued|agent|survey: the handoff queue and the console switch a conversation with
+        this (`survey`: the member's next message answers "How did we do?", bot.gateway.handoff)."""
+        if mode not in ("bot", "queued", "agent", "survey"):
             raise ValueError(f"unknown conversation mode {mode!r}")
         async with session_scope(self._factory) as session:
             await session.execute(

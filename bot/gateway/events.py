@@ -54,7 +54,15 @@ class MethodSaved:
     method_id: int
 
 
+@dataclass(frozen=True)
+class MemberLeft:
+    """The member ended the chat (the widget's "End chat")."""
+
+    conversation: ConversationInfo
+
+
 MEMBER_MESSAGE: Event[MemberMessage] = Event("member_message")
+MEMBER_LEFT: Event[MemberLeft] = Event("member_left")
 BOT_REPLIES: Event[BotReplies] = Event("bot_replies")
 METHOD_SAVED: Event[MethodSaved] = Event("method_saved")
 

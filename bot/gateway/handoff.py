@@ -34,17 +34,19 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.phones import display_phone
 from bot.gateway.conversations import ConversationInfo, StoredMessage
 from bot.gateway.events import (
     BOT_REPLIES,
+    MEMBER_LEFT,
     MEMBER_MESSAGE,
     METHOD_SAVED,
     BotReplies,
     GatewayEvents,
+    MemberLeft,
     MemberMessage,
     MethodSaved,
 )
@@ -52,7 +54,13 @@ from bot.gateway.masking import mask_inbound
 from bot.gateway.rasa_client import RasaUnavailable, normalise_replies
 from bot.gateway.sms_format import last_buttons
 from bot.gateway.state import Gateway
-from bot.services.handoff import callback_when, cancel_handoff, closed_sentence, create_callback
+from bot.services.handoff import (
+    callback_when,
+    cancel_handoff,
+    closed_sentence,
+    create_callback,
+    least_loaded_agent,
+)
 from bot.services.office_hours import OfficeHours
 from bot.store.db import session_scope
 from bot.store.models import Account, Agent, Contact, HandoffRequest
@@ -69,6 +77,17 @@ _LEAVE_QUEUE = re.compile(
     r"cancel (that|the request|waiting)|i'?ll wait later|don'?t bother)\s*[.!]*\s*$",
     re.IGNORECASE,
 )
+
+
+SURVEY_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."
+SURVEY_THANKS = "Thank you for your rating. I'm still here if you need anything else."
+_SCORE = re.compile(r"^\s*([1-5])\s*(stars?|/\s*5|out of 5)?\s*[.!]*\s*$", re.IGNORECASE)
+
+
+def survey_score(text: str) -> int | None:
+    """A survey answer: "5", "4 stars", "3/5"; None for anything else (the member moved on)."""
+    match = _SCORE.match(text)
+    return int(match.group(1)) if match else None
 
 
 def wants_to_leave_queue(text: str) -> bool:
@@ -148,10 +167,16 @@ class AgentInfo:
     display_name: str
     is_admin: bool
     presence: str
+    role: str = "agent"
 
     @property
     def first_name(self) -> str:
         return first_name(self.display_name)
+
+    @property
+    def supervises(self) -> bool:
+        """A supervisor or admin: sees every conversation and the team, and reassigns."""
+        return self.is_admin or self.role in ("supervisor", "admin")
 
 
 class HandoffRouter:
@@ -171,6 +196,7 @@ class HandoffRouter:
         events.subscribe(MEMBER_MESSAGE, self.on_member_message)
         events.subscribe(BOT_REPLIES, self.on_bot_replies)
         events.subscribe(METHOD_SAVED, self.on_method_saved)
+        events.subscribe(MEMBER_LEFT, self.on_member_left)
 
     # -- events for the console ----------------------------------------------------------------
     def queue_changed(self, reason: str, handoff_id: int | None = None) -> None:
@@ -186,6 +212,7 @@ class HandoffRouter:
             if handoff and handoff.get("status") == "queued":
                 await self.gw.store.set_mode(event.conversation.id, "queued")
                 self.queue_changed("queued", handoff.get("handoff_id"))
+                await self.auto_assign()
                 return
 
     # -- a member writes while queued or with an agent ---------------------------------------------
@@ -195,6 +222,19 @@ class HandoffRouter:
         current = await self.gw.store.get(conv.id)
         if current is None or current.mode == "bot":
             return
+        if current.mode == "survey":
+            await self._survey_answer(current, event.message.text)
+            return
+        async with session_scope(self.gw.sessions) as session:
+            await session.execute(  # back after "End chat": no longer "member left"
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.status == "assigned",
+                    HandoffRequest.member_left_at.is_not(None),
+                )
+                .values(member_left_at=None)
+            )
         if current.mode == "queued" and wants_to_leave_queue(event.message.text):
             await self.leave_queue(current)
             if conv.channel == "sms":  # the SMS webhook routed by the old mode: run the turn here
@@ -232,12 +272,130 @@ class HandoffRouter:
         self.queue_changed("left")
         return cancelled
 
+    # -- the survey after the hand-back ------------------------------------------------------------
+    async def ask_survey(self, conv: ConversationInfo, handoff_id: int) -> None:
+        """ "How did we do? 1-5": the conversation's mode is `survey` until the member's next
+        message, which is the answer (recorded) or, if it is not a score, goes to the assistant."""
+        async with session_scope(self.gw.sessions) as session:
+            await session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id)
+                .values(survey_asked_at=self.gw.clock())
+            )
+        await self.gw.store.set_mode(conv.id, "survey")
+        payload: dict[str, Any] = {}
+        if conv.channel == "web":
+            payload["buttons"] = [{"title": str(n), "payload": str(n)} for n in range(1, 6)]
+        else:
+            await self.gw.store.set_last_buttons(conv.id, None)  # "1" is a score, not a choice
+        await self.gw.service.post_outbound(conv, "system", SURVEY_QUESTION, payload)
+
+    async def _survey_answer(self, conv: ConversationInfo, text: str) -> None:
+        """A score is recorded and thanked (the mode stays `survey`, so the assistant never gets
+        a bare "5"); any other message, or the one after the score, goes to the assistant."""
+        score = survey_score(text)
+        now = self.gw.clock()
+        async with session_scope(self.gw.sessions) as session:
+            handoff_id = await session.scalar(
+                select(HandoffRequest.id)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.survey_asked_at.is_not(None),
+                    HandoffRequest.survey_answered_at.is_(None),
+                )
+                .order_by(HandoffRequest.id.desc())
+                .limit(1)
+            )
+            if handoff_id is not None:
+                await session.execute(
+                    update(HandoffRequest)
+                    .where(HandoffRequest.id == handoff_id)
+                    .values(survey_score=score, survey_answered_at=now)
+                )
+        if score is not None and handoff_id is not None:
+            await self.gw.service.post_outbound(conv, "system", SURVEY_THANKS)
+            return
+        # Not an answer (or already answered): back to the assistant with this message. The web
+        # turn that follows this event sees mode `bot`; the SMS webhook already decided, so the
+        # turn runs here.
+        await self.gw.store.set_mode(conv.id, "bot")
+        if conv.channel == "sms":
+            self.gw.tasks.spawn(self._sms_turn(conv, text), name=f"sms-after-survey-{conv.id}")
+
+    # -- the member ended the chat ("End chat" in the widget) --------------------------------------
+    async def on_member_left(self, event: MemberLeft) -> None:
+        """Waiting: the request is abandoned and the assistant resumed (no one would read the
+        answer). With an agent: the handoff is marked `member_left_at`, so the console says so."""
+        conv = event.conversation
+        now = self.gw.clock()
+        async with session_scope(self.gw.sessions) as session:
+            left = await session.execute(
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.status == "waiting",
+                )
+                .values(status="abandoned", ended_at=now, member_left_at=now)
+            )
+            flagged = await session.execute(
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.conversation_id == conv.id,
+                    HandoffRequest.status == "assigned",
+                    HandoffRequest.member_left_at.is_(None),
+                )
+                .values(member_left_at=now)
+            )
+        if left.rowcount:
+            await self.gw.store.set_mode(conv.id, "bot")
+            await self._resume(conv)
+        if left.rowcount or flagged.rowcount:
+            self.queue_changed("member_left")
+            self.gw.hub.publish(conv.id, {"type": "member_left"})
+
+    # -- auto-assignment ---------------------------------------------------------------------------
+    async def auto_assign(self) -> int:
+        """With `CONSOLE_AUTO_ASSIGN=on`: give waiting conversations, oldest first, to the online
+        agent with the fewest open ones (at most `CONSOLE_AGENT_LIMIT` each). Returns how many.
+
+        Each hand-out is `take` (a conditional UPDATE), so an agent clicking Take at the same
+        moment, or another replica assigning too, never gives one conversation twice."""
+        settings = self.gw.settings
+        if settings.console_auto_assign != "on":
+            return 0
+        given = 0
+        for _ in range(50):  # bounded: a take lost to a race is simply tried with the next one
+            now = self.gw.clock()
+            async with session_scope(self.gw.sessions) as session:
+                handoff_id = await session.scalar(
+                    select(HandoffRequest.id)
+                    .where(HandoffRequest.status == "waiting")
+                    .order_by(HandoffRequest.created_at, HandoffRequest.id)
+                    .limit(1)
+                )
+                agent_id = (
+                    await least_loaded_agent(session, now, settings.console_agent_limit)
+                    if handoff_id is not None
+                    else None
+                )
+            if handoff_id is None or agent_id is None:
+                break
+            agent = await self.agent(agent_id)
+            if agent is None:
+                break
+            if await self.take(handoff_id, agent, reason="auto_assigned"):
+                given += 1
+                log.info("handoff %s given to agent %s", handoff_id, agent.username)
+        return given
+
     # -- agents ------------------------------------------------------------------------------------
     async def agent(self, agent_id: int) -> AgentInfo | None:
         async with session_scope(self.gw.sessions) as session:
             row = await session.get(Agent, agent_id)
             return (
-                AgentInfo(row.id, row.username, row.display_name, row.is_admin, row.presence)
+                AgentInfo(
+                    row.id, row.username, row.display_name, row.is_admin, row.presence, row.role
+                )
                 if row
                 else None
             )
@@ -246,7 +404,7 @@ class HandoffRouter:
         async with session_scope(self.gw.sessions) as session:
             return await session.get(HandoffRequest, handoff_id)
 
-    async def take(self, handoff_id: int, agent: AgentInfo) -> bool:
+    async def take(self, handoff_id: int, agent: AgentInfo, reason: str = "taken") -> bool:
         """Assign a waiting handoff to `agent`. Exactly one of several concurrent takes wins."""
         now = self.gw.clock()
         async with session_scope(self.gw.sessions) as session:
@@ -265,7 +423,7 @@ class HandoffRouter:
             await self.gw.service.post_outbound(
                 conv, "system", f"{agent.first_name} from member services has joined the chat."
             )
-        self.queue_changed("taken", handoff_id)
+        self.queue_changed(reason, handoff_id)
         return True
 
     async def _assigned_to(self, handoff_id: int, agent: AgentInfo) -> HandoffRequest | None:
@@ -320,6 +478,42 @@ class HandoffRouter:
         self.queue_changed("transferred", handoff_id)
         return target
 
+    async def reassign(
+        self, handoff_id: int, supervisor: AgentInfo, to_agent_id: int
+    ) -> AgentInfo | None:
+        """A supervisor gives a waiting or assigned conversation to another agent (not disabled).
+        The member is told who has their chat now."""
+        target = await self.agent(to_agent_id)
+        if target is None or not supervisor.supervises:
+            return None
+        async with session_scope(self.gw.sessions) as session:
+            agent_row = await session.get(Agent, target.id)
+            if agent_row is None or agent_row.disabled_at is not None:
+                return None
+            result = await session.execute(
+                update(HandoffRequest)
+                .where(
+                    HandoffRequest.id == handoff_id,
+                    HandoffRequest.status.in_(("waiting", "assigned")),
+                    or_(HandoffRequest.agent_id.is_(None), HandoffRequest.agent_id != target.id),
+                )
+                .values(status="assigned", agent_id=target.id, assigned_at=self.gw.clock())
+            )
+            row = await session.get(HandoffRequest, handoff_id) if result.rowcount == 1 else None
+        if row is None:
+            return None
+        await self.gw.store.set_mode(row.conversation_id, "agent")
+        conv = await self.gw.store.get(row.conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(
+                conv,
+                "system",
+                f"{target.first_name} from member services has your chat now and can see "
+                "everything so far.",
+            )
+        self.queue_changed("reassigned", handoff_id)
+        return target
+
     async def hand_back(self, handoff_id: int, agent: AgentInfo) -> bool:
         """End the agent's part; the assistant resumes and says so on the member's channel."""
         async with session_scope(self.gw.sessions) as session:
@@ -342,7 +536,10 @@ class HandoffRouter:
                 conv, "system", f"{agent.first_name} has left the chat."
             )
             await self.continue_bot(conv, HANDBACK_INTENT, {"agent_name": agent.first_name})
+            if self.gw.settings.console_survey == "on":
+                await self.ask_survey(conv, handoff_id)
         self.queue_changed("ended", handoff_id)
+        await self.auto_assign()  # the agent has room for the next one
         return True
 
     async def continue_bot(

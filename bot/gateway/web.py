@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from bot.gateway.conversations import ConversationInfo
 from bot.gateway.edge import EDGE, Edge, clean_identifier, clean_text
+from bot.gateway.events import MEMBER_LEFT, MemberLeft
 from bot.gateway.ratelimits import SLOW_DOWN, STILL_WORKING, too_many_chats
 from bot.gateway.state import GATEWAY, Gateway
 
@@ -230,6 +231,12 @@ async def _on_frame(
         return
     if frame.get("type") == "ping":
         await sock.send({"type": "pong"})
+        return
+    if frame.get("type") == "typing":  # shown to the agent on this conversation (console/desk.py)
+        gw.hub.publish(f"console:typing:{conv.id}", {"type": "member_typing"})
+        return
+    if frame.get("type") == "end":  # "End chat": an agent sees that the member left
+        await gw.events.emit(MEMBER_LEFT, MemberLeft(conv))
         return
     if frame.get("type") != "message":
         await sock.send({"type": "error", "error": "unknown_type"})

@@ -74,6 +74,41 @@ async def agents_available(
     return int(count or 0)
 
 
+async def least_loaded_agent(
+    session: AsyncSession, now: datetime, limit: int, stale_after: timedelta = STALE_AFTER
+) -> int | None:
+    """The agent to give the next waiting conversation to: online, seen within `stale_after`,
+    not disabled, with fewer than `limit` open conversations; the fewest first, then the one
+    whose last conversation was given longest ago, then the lowest id. None when nobody fits."""
+    since = _aware(now) - stale_after
+    load = (
+        select(
+            HandoffRequest.agent_id.label("agent_id"),
+            func.count(HandoffRequest.id).label("open"),
+            func.max(HandoffRequest.assigned_at).label("last"),
+        )
+        .where(HandoffRequest.status == "assigned")
+        .group_by(HandoffRequest.agent_id)
+        .subquery()
+    )
+    open_count = func.coalesce(load.c.open, 0)
+    row = (
+        await session.execute(
+            select(Agent.id, open_count)
+            .outerjoin(load, load.c.agent_id == Agent.id)
+            .where(
+                Agent.presence == "online",
+                Agent.last_seen_at >= since,
+                Agent.disabled_at.is_(None),
+                open_count < limit,
+            )
+            .order_by(open_count, load.c.last.is_not(None), load.c.last, Agent.id)
+            .limit(1)
+        )
+    ).first()
+    return int(row[0]) if row else None
+
+
 def handoff_decision(now: datetime, office_hours: OfficeHours, agents_online: int) -> Decision:
     """`queue` in agent hours with someone online, `closed` outside agent hours or on a holiday,
     `no_agents` in hours with nobody online."""

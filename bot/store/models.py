@@ -336,6 +336,11 @@ class HandoffRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    member_left_at: Mapped[datetime | None] = mapped_column()  # the member ended the chat
+    # The one-question survey after the hand-back: "How did we do? 1-5".
+    survey_asked_at: Mapped[datetime | None] = mapped_column()
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+    survey_answered_at: Mapped[datetime | None] = mapped_column()
 
 
 class OneTimeCode(Base):
@@ -496,7 +501,7 @@ class Conversation(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))  # web|sms
     external_id: Mapped[str] = mapped_column(String(120))  # E.164 phone, or the web conversation id
-    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot|queued|agent
+    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot|queued|agent|survey
     next_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_buttons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # SMS numbered choices
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -583,6 +588,9 @@ class Agent(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # agent | supervisor (sees every conversation and the team, reassigns) | admin (also manages
+    # agents); `is_admin` is kept equal to role == "admin".
+    role: Mapped[str] = mapped_column(String(12), default="agent", server_default="agent")
     presence: Mapped[str] = mapped_column(String(8), default="offline")  # online|away|offline
     last_seen_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -773,3 +781,18 @@ class InboundDraftResult(Base):
     scheduled_draft_id: Mapped[int | None] = mapped_column(ForeignKey("scheduled_drafts.id"))
     source: Mapped[str] = mapped_column(String(12))  # endpoint|import
     received_at: Mapped[datetime] = mapped_column()
+
+
+class HandoffNote(Base):
+    """A private note an agent wrote on a handed-over conversation: staff only. It lives in its
+    own table, never among the conversation's messages, so no delivery path can reach it."""
+
+    __tablename__ = "handoff_notes"
+    __table_args__ = (Index("ix_handoff_notes_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff_requests.id"))
+    conversation_id: Mapped[str] = mapped_column(String(120))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()

@@ -32,6 +32,10 @@ def waited(since: datetime | None, now: datetime) -> str:
     return "under 1 min" if minutes == 0 else f"{minutes} min"
 
 
+def _seconds(since: datetime | None, now: datetime) -> str:
+    return str(int((now - since).total_seconds())) if since else ""
+
+
 def layout(
     title: str,
     body: str,
@@ -52,7 +56,11 @@ def layout(
         header = f"""
   <header class="top"><div class="wrap">
     <a class="brand" href="/console">Member services console</a>
-    <a class="nav" href="/console/outages">Outages</a>
+    <nav aria-label="Console"><a href="/console">Queue</a>
+      <a href="/console/search">Closed conversations</a>
+      <a href="/console/outages">Outages</a>
+      <a href="/console/team">Team</a>
+      <a href="/console/insights">Insights</a></nav>
     <form method="post" action="/console/presence" class="inline" id="presence-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
       <label for="presence">{e(agent_name)} is</label>
@@ -120,6 +128,22 @@ class QueueRow:
     topic: str | None
     status: str
     agent_name: str | None = None
+    member_left: bool = False
+    member_heard_at: datetime | None = None  # the member's last message (or the handoff)
+
+
+QUIET_MINUTES = 10
+
+
+def member_state(r: QueueRow, now: datetime) -> str:
+    """ "Member left" (ended the chat), "Quiet for N min" (nothing for QUIET_MINUTES), or ""."""
+    if r.member_left:
+        return '<span class="badge left">Member left</span>'
+    if r.member_heard_at is not None:
+        minutes = int((now - r.member_heard_at).total_seconds() // 60)
+        if minutes >= QUIET_MINUTES:
+            return f'<span class="badge quiet">Member quiet for {minutes} min</span>'
+    return ""
 
 
 def _tier(tier: str, how: str | None) -> str:
@@ -138,7 +162,11 @@ def queue_region(
         rows = "".join(
             f"""
         <tr>
-          <td>{i}</td><td>{e(waited(r.created_at, now))}</td><td>{e(r.channel.upper())}</td>
+          <td>{i}</td><td class="waited"
+            data-waited="{_seconds(r.created_at, now)}">{e(waited(r.created_at, now))} {
+                member_state(r, now)
+            }</td>
+          <td>{e(r.channel.upper())}</td>
           <td>{_tier(r.verified_tier, r.verified_how)}</td><td>{e(r.topic or "-")}</td>
           <td><form method="post" action="/console/handoffs/{r.handoff_id}/take">
             <input type="hidden" name="csrf" value="{e(csrf)}">
@@ -159,7 +187,8 @@ def queue_region(
         "".join(
             f'<li><a href="/console/handoffs/{r.handoff_id}">{e(r.channel.upper())} - '
             f"{e(r.topic or 'conversation')}</a>"
-            f' <span class="muted">since {e(waited(r.created_at, now))} ago</span></li>'
+            f' <span class="muted">since {e(waited(r.created_at, now))} ago</span>'
+            f" {member_state(r, now)}</li>"
             for r in mine
         )
         or '<li class="muted">None.</li>'
@@ -220,6 +249,8 @@ def home_page(
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
     body = f"""
     <h1>Queue</h1>{note}
+    <p><button type="button" id="notify-on" class="secondary" hidden>Turn on desktop
+      notifications for new conversations</button></p>
     <div id="queue-region" aria-live="polite">{queue_html}</div>
     <section aria-label="Callback requests">{
         _done_table(
@@ -280,6 +311,10 @@ def conversation_page(
     agents: Sequence[tuple[int, str]],
     reply_label: str,
     flash: str | None = None,
+    context_html: str = "",
+    canned: Sequence[Any] = (),
+    notes_html: str = "",
+    sms_alphabets: tuple[str, str] | None = None,
 ) -> str:
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
     transcript = "".join(
@@ -303,8 +338,11 @@ def conversation_page(
     <form method="post" action="/console/handoffs/{row.handoff_id}/reply" class="stack"
       id="reply-form">
       <input type="hidden" name="csrf" value="{e(csrf)}">
+{canned_picker(canned)}
       <label for="reply">{e(reply_label)}</label>
-      <textarea id="reply" name="text" rows="3" maxlength="1600" required></textarea>
+      <textarea id="reply" name="text" rows="3" maxlength="1600"{sms_attrs(sms_alphabets)}
+        aria-describedby="sms-count"></textarea>
+      <p id="sms-count" class="muted" aria-live="polite"></p>
       <button type="submit">Send</button>
     </form>
     <div class="actions">{transfer}
@@ -325,14 +363,21 @@ def conversation_page(
     <p><a href="/console">Back to the queue</a></p>
     <h1>{e(row.channel.upper())} conversation: {e(row.topic or "member question")}</h1>{note}
     <p>Identity: {_tier(row.verified_tier, row.verified_how)}. Waiting since {e(since)}.</p>
+    <p id="member-left" class="notice" role="status"{"" if row.member_left else " hidden"}>The
+      member ended the chat: they will not see a reply on the web. Add a note and hand back.</p>
+    {context_html}
     <div class="columns">
       <section aria-labelledby="t-h" class="transcript-box">
         <h2 id="t-h">Transcript</h2>
         <p class="muted">Card and bank numbers are masked before anything is stored.</p>
         <ol id="transcript" aria-live="polite" aria-relevant="additions">{transcript}</ol>
+        <p id="member-typing" class="typing" role="status" hidden>The member is typing...</p>
         {controls}
       </section>
-      <aside aria-labelledby="acct-h"><h2 id="acct-h">Account</h2>{account_html}</aside>
+      <aside>
+        <section aria-labelledby="acct-h"><h2 id="acct-h">Account</h2>{account_html}</section>
+        {notes_html}
+      </aside>
     </div>"""
     return layout(
         "Conversation",
@@ -343,6 +388,100 @@ def conversation_page(
         page="conversation",
         conversation_id=row.conversation_id,
     )
+
+
+def sms_attrs(alphabets: tuple[str, str] | None) -> str:
+    """The GSM-7 alphabets on the reply box of a text conversation, for the length counter."""
+    if alphabets is None:
+        return ""
+    basic, extended = alphabets
+    return f' data-sms="1" data-gsm-basic="{e(basic)}" data-gsm-ext="{e(extended)}"'
+
+
+def canned_picker(canned: Sequence[Any]) -> str:
+    """Canned replies (already filled): a select the script copies into the reply box; without
+    the script the chosen one is sent as it is when the reply box is left empty."""
+    if not canned:
+        return ""
+    options = ['<option value="">Choose a canned reply...</option>']
+    for c in canned:
+        if c.text is None:
+            needs = ", ".join("{" + m + "}" for m in c.missing)
+            options.append(
+                f'<option value="" disabled>{e(c.title)} (needs {e(needs)}: no verified '
+                "account)</option>"
+            )
+        else:
+            options.append(
+                f'<option value="{e(c.id)}" data-text="{e(c.text)}">{e(c.title)}</option>'
+            )
+    return f"""
+      <label for="canned">Canned reply</label>
+      <select id="canned" name="canned">{"".join(options)}</select>"""
+
+
+def context_panel(ctx: Any, tz: Any, may_open: Any) -> str:
+    """The handover summary at the top of a conversation page."""
+    said = (
+        "".join(f"<li>{e(t)}</li>" for t in ctx.assistant_said)
+        or '<li class="muted">Nothing yet.</li>'
+    )
+    earlier_items = []
+    for c in ctx.earlier:
+        when = c.created_at.astimezone(tz).strftime("%b %-d, %Y") if c.created_at else "-"
+        label = (
+            f"{e(when)} - {e(c.channel.upper())} - {e(c.topic or 'conversation')} "
+            f"({e(c.status)}{', ' + e(c.agent_name) if c.agent_name else ''})"
+        )
+        earlier_items.append(
+            f'<li><a href="/console/handoffs/{c.handoff_id}">{label}</a></li>'
+            if may_open(c)
+            else f"<li>{label}</li>"
+        )
+    earlier = "".join(earlier_items) or '<li class="muted">None.</li>'
+    return f"""
+    <section aria-labelledby="ctx-h" class="context" id="handover-summary">
+      <h2 id="ctx-h">Handover summary</h2>
+      <dl>
+        <dt>Who</dt><dd>{e(ctx.who)}</dd>
+        <dt>Verified</dt><dd>{e(ctx.verified)}</dd>
+        <dt>Channel</dt><dd>{e(ctx.channel)}</dd>
+        <dt>Member's local time</dt><dd>{e(ctx.member_time)}</dd>
+        <dt>Was in the middle of</dt><dd>{e(ctx.journey or "nothing in particular")}</dd>
+        <dt>Asked</dt><dd>{e(ctx.asked or "-")}</dd>
+        <dt>The assistant said</dt><dd><ul>{said}</ul></dd>
+      </dl>
+      <h3>Earlier conversations</h3><ul id="earlier">{earlier}</ul>
+    </section>"""
+
+
+def notes_section(notes: Sequence[Any], tz: Any, csrf: str, handoff_id: int, can_add: bool) -> str:
+    items = (
+        "".join(
+            f'<li class="note"><span class="who">{e(n.agent_name)}</span> '
+            f"<time>{e(n.created_at.astimezone(tz).strftime('%b %-d %-I:%M %p'))}</time>"
+            f'<div class="text">{e(n.text)}</div></li>'
+            for n in notes
+        )
+        or '<li class="muted">No notes yet.</li>'
+    )
+    form = (
+        f"""
+      <form method="post" action="/console/handoffs/{handoff_id}/notes" class="stack">
+        <input type="hidden" name="csrf" value="{e(csrf)}">
+        <label for="note">Add a private note</label>
+        <textarea id="note" name="text" rows="2" maxlength="2000" required></textarea>
+        <button type="submit" class="secondary">Save note</button>
+      </form>"""
+        if can_add
+        else ""
+    )
+    return f"""
+    <section aria-labelledby="notes-h" class="notes">
+      <h2 id="notes-h">Private notes</h2>
+      <p class="muted">Staff only: the member never sees these.</p>
+      <ol id="notes">{items}</ol>{form}
+    </section>"""
 
 
 def account_summary(account: Any | None, balance: Any | None, format_cents: Any) -> str:

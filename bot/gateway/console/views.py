@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 
 from bot.core.dates import local_date
 from bot.core.money import format_cents
-from bot.gateway.console import pages, sessions
+from bot.gateway.console import desk, insights, pages, search, sessions, team
 from bot.gateway.console.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -34,6 +34,7 @@ from bot.gateway.console.auth import (
     ConsoleSession,
     SessionCodec,
     csrf_ok,
+    hash_password,
     new_session,
     totp_required,
     totp_step,
@@ -44,7 +45,13 @@ from bot.gateway.handoff import CONSOLE_CHANNEL, HANDOFF, AgentInfo, HandoffRout
 from bot.gateway.state import GATEWAY, Gateway
 from bot.services import audit
 from bot.store.db import session_scope
-from bot.store.models import Agent, CallbackRequest, HandoffRequest, ServiceRequest
+from bot.store.models import (
+    Agent,
+    CallbackRequest,
+    ConversationMessage,
+    HandoffRequest,
+    ServiceRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -252,10 +259,28 @@ async def _queue_rows(gw: Gateway) -> list[pages.QueueRow]:
             .where(HandoffRequest.status.in_(("waiting", "assigned")))
             .order_by(HandoffRequest.created_at, HandoffRequest.id)
         )
-        return [_row(h, name) for h, name in result.all()]
+        found = result.all()
+        ids = [h.conversation_id for h, _ in found]
+        last_member = dict(
+            (
+                await session.execute(
+                    select(
+                        ConversationMessage.conversation_id,
+                        func.max(ConversationMessage.created_at),
+                    )
+                    .where(
+                        ConversationMessage.conversation_id.in_(ids or [""]),
+                        ConversationMessage.sender == "member",
+                    )
+                    .group_by(ConversationMessage.conversation_id)
+                )
+            ).all()
+        )
+    return [_row(h, name, last_member.get(h.conversation_id)) for h, name in found]
 
 
-def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
+def _row(h: HandoffRequest, agent_name: str | None, last_member_at: Any = None) -> pages.QueueRow:
+    heard = max((t for t in (h.created_at, last_member_at) if t is not None), default=None)
     return pages.QueueRow(
         h.id,
         h.conversation_id,
@@ -266,6 +291,8 @@ def _row(h: HandoffRequest, agent_name: str | None) -> pages.QueueRow:
         h.topic,
         h.status,
         agent_name,
+        member_left=h.member_left_at is not None,
+        member_heard_at=heard,
     )
 
 
@@ -290,7 +317,7 @@ async def _queue_html(ctx: Ctx) -> str:
     others = [
         r
         for r in rows
-        if ctx.agent.is_admin
+        if ctx.agent.supervises
         and r.status == "assigned"
         and agent_ids.get(r.handoff_id) != ctx.agent.id
     ]
@@ -379,7 +406,7 @@ def _handoff_id(ctx: Ctx) -> int:
 
 def may_view(agent: AgentInfo, row: HandoffRequest) -> bool:
     """A waiting handoff (to decide whether to take it), one's own, or any for an admin."""
-    return agent.is_admin or row.status == "waiting" or row.agent_id == agent.id
+    return agent.supervises or row.status == "waiting" or row.agent_id == agent.id
 
 
 async def _audit_view(
@@ -413,7 +440,18 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
     )
     agent = await ctx.router.agent(row.agent_id) if row.agent_id else None
     messages = await ctx.gw.store.messages_after(row.conversation_id, 0)
-    account_html = await _account_html(ctx, row.account_id)
+    account, balance = await _account_and_balance(ctx, row.account_id)
+    account_html = pages.account_summary(account, balance, format_cents)
+    conv = await ctx.gw.store.get(row.conversation_id)
+    context = await desk.handover_context(
+        ctx.gw, row, messages, account, conv.external_id if conv else None
+    )
+    mine = row.agent_id == ctx.agent.id
+    canned = desk.canned_replies(
+        ctx.gw.profile,
+        desk.placeholder_values(ctx.gw.profile, ctx.agent.first_name, account, balance),
+    )
+    notes = await desk.notes_of(ctx.gw, row.conversation_id)
     async with session_scope(ctx.gw.sessions) as session:
         others = (
             await session.execute(
@@ -426,6 +464,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
         "sent": None,
         "taken": "You have this conversation. The member has been told you joined.",
         "transfer_failed": "That transfer didn't work; the conversation is still yours.",
+        "noted": "Note saved (staff only).",
     }.get(ctx.request.query.get("m", ""))
     return _html(
         pages.conversation_page(
@@ -433,7 +472,7 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
             presence=ctx.agent.presence,
             csrf=ctx.session.csrf,
             row=_row(row, agent.display_name if agent else None),
-            mine=row.agent_id == ctx.agent.id,
+            mine=mine,
             messages=messages,
             tz=ctx.gw.profile.timezone,
             account_html=account_html,
@@ -443,13 +482,27 @@ async def _conversation(ctx: Ctx) -> web.StreamResponse:
                 f"(sent on the member's {row.channel.upper()} channel)"
             ),
             flash=flash,
+            context_html=pages.context_panel(
+                context,
+                ctx.gw.profile.timezone,
+                lambda c: ctx.agent.supervises or c.status == "waiting",
+            ),
+            canned=canned,
+            notes_html=pages.notes_section(
+                notes,
+                ctx.gw.profile.timezone,
+                ctx.session.csrf,
+                row.id,
+                can_add=mine or ctx.agent.supervises,
+            ),
+            sms_alphabets=desk.gsm7_alphabets() if row.channel == "sms" else None,
         )
     )
 
 
-async def _account_html(ctx: Ctx, account_id: int | None) -> str:
+async def _account_and_balance(ctx: Ctx, account_id: int | None) -> tuple[Any, Any]:
     if account_id is None:
-        return pages.account_summary(None, None, format_cents)
+        return None, None
     services = ctx.gw.members
     account = await services.account(account_id)
     balance = None
@@ -460,7 +513,7 @@ async def _account_html(ctx: Ctx, account_id: int | None) -> str:
             )
         except LookupError:
             balance = None
-    return pages.account_summary(account, balance, format_cents)
+    return account, balance
 
 
 async def _take(ctx: Ctx) -> web.StreamResponse:
@@ -481,12 +534,54 @@ async def _reply(ctx: Ctx) -> web.StreamResponse:
         return web.Response(
             status=409, text="This conversation is not yours to answer (or the reply was empty)."
         )
-    sent = await ctx.router.reply(handoff_id, ctx.agent, str(ctx.form.get("text") or ""))
+    text = str(ctx.form.get("text") or "")
+    if not text.strip() and ctx.form.get("canned"):
+        text = await _canned_text(ctx, handoff_id, str(ctx.form.get("canned")))
+    sent = await ctx.router.reply(handoff_id, ctx.agent, text)
     if sent is None:
         return web.Response(
             status=409, text="This conversation is not yours to answer (or the reply was empty)."
         )
     return _redirect(f"/console/handoffs/{handoff_id}#reply")
+
+
+async def _canned_text(ctx: Ctx, handoff_id: int, canned_id: str) -> str:
+    """The chosen canned reply filled from the account; "" when it cannot be filled."""
+    row = await ctx.router.handoff(handoff_id)
+    account, balance = await _account_and_balance(ctx, row.account_id if row else None)
+    values = desk.placeholder_values(ctx.gw.profile, ctx.agent.first_name, account, balance)
+    for reply in desk.canned_replies(ctx.gw.profile, values):
+        if reply.id == canned_id:
+            return reply.text or ""
+    return ""
+
+
+async def _add_note(ctx: Ctx) -> web.StreamResponse:
+    """A private note: staff only, stored apart from the conversation's messages."""
+    handoff_id = _handoff_id(ctx)
+    row = await ctx.router.handoff(handoff_id)
+    if row is None or not (ctx.agent.supervises or row.agent_id == ctx.agent.id):
+        return web.Response(status=409, text="This conversation is not yours to note.")
+    note = await desk.add_note(ctx.gw, row, ctx.agent.id, str(ctx.form.get("text") or ""))
+    if note is None:
+        return web.Response(status=400, text="The note was empty.")
+    await _audit_view(ctx, row, "console.note_added", {"note_id": note.id})
+    return _redirect(f"/console/handoffs/{handoff_id}?m=noted#notes")
+
+
+async def _typing(ctx: Ctx) -> web.StreamResponse:
+    """The agent is typing: the member sees "Maria is typing" (their conversation channel)."""
+    handoff_id = _handoff_id(ctx)
+    row = await ctx.router.handoff(handoff_id)
+    if row is None or row.status != "assigned" or row.agent_id != ctx.agent.id:
+        return web.json_response({"ok": False}, status=409)
+    active = str(ctx.form.get("active") or "1") != "0"
+    if row.channel == "web":
+        ctx.gw.hub.publish(
+            row.conversation_id,
+            {"type": "typing", "active": active, "name": ctx.agent.first_name},
+        )
+    return web.json_response({"ok": True})
 
 
 async def _transfer(ctx: Ctx) -> web.StreamResponse:
@@ -523,6 +618,8 @@ async def _presence(ctx: Ctx) -> web.StreamResponse:
             .where(Agent.id == ctx.agent.id)
             .values(presence=presence, last_seen_at=ctx.gw.clock())
         )
+    if presence == "online":
+        await ctx.router.auto_assign()
     return _redirect("/console")
 
 
@@ -539,6 +636,8 @@ async def _heartbeat(ctx: Ctx) -> web.StreamResponse:
                 .where(HandoffRequest.status == "waiting")
             )
         ).scalar_one()
+    if waiting and ctx.agent.presence == "online":
+        await ctx.router.auto_assign()  # someone may have room again
     return web.json_response({"ok": True, "presence": ctx.agent.presence, "waiting": waiting})
 
 
@@ -596,8 +695,12 @@ async def _events(ctx: Ctx) -> web.StreamResponse:
         tasks = [asyncio.create_task(forward(queue_events))]
         try:
             if conversation_id:
-                async with hub.subscribe(conversation_id) as conv_events:
+                async with (
+                    hub.subscribe(conversation_id) as conv_events,
+                    hub.subscribe(desk.typing_channel(conversation_id)) as typing_events,
+                ):
                     tasks.append(asyncio.create_task(forward(conv_events)))
+                    tasks.append(asyncio.create_task(forward(typing_events)))
                     await _stream(ctx, response, merged, conversation_id)
             else:
                 await _stream(ctx, response, merged, None)
@@ -672,6 +775,155 @@ async def _stream(
         last_write = loop.time()
 
 
+async def _search(ctx: Ctx) -> web.StreamResponse:
+    """Closed conversations: an agent's own; everyone's for an admin."""
+    criteria = search.Criteria.from_query(ctx.request.query)
+    results = None
+    if not criteria.empty:
+        results = await search.search_closed(
+            ctx.gw, criteria, agent_id=None if ctx.agent.supervises else ctx.agent.id
+        )
+        async with session_scope(ctx.gw.sessions) as session:
+            await audit.record(
+                session,
+                actor=f"agent:{ctx.agent.username}",
+                action="console.search",
+                account_id=None,
+                conversation_id=None,
+                channel="console",
+                details={**criteria.audit(), "results": len(results)},
+                now=ctx.gw.clock(),
+            )
+    return _html(
+        search.search_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            criteria=criteria,
+            results=results,
+            tz=ctx.gw.profile.timezone,
+            everyone=ctx.agent.supervises,
+        )
+    )
+
+
+def _forbidden() -> web.Response:
+    return _html(pages.message_page("Not allowed", "That page is for supervisors."), 403)
+
+
+async def _team(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    flash = ctx.request.query.get("m")
+    return _html(
+        team.team_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            team=await team.team(ctx.gw),
+            now=ctx.gw.clock(),
+            limit=ctx.gw.settings.console_agent_limit,
+            admin=ctx.agent.is_admin,
+            me=ctx.agent.id,
+            flash={
+                "reassigned": "Reassigned; the member has been told.",
+                "failed": "That didn't work (the conversation may have closed).",
+            }.get(flash or "", None),
+        )
+    )
+
+
+async def _reassign(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    handoff_id = _handoff_id(ctx)
+    try:
+        target_id = int(str(ctx.form.get("agent_id") or ""))
+    except ValueError:
+        target_id = 0
+    target = await ctx.router.reassign(handoff_id, ctx.agent, target_id)
+    if target is None:
+        return _redirect("/console/team?m=failed")
+    row = await ctx.router.handoff(handoff_id)
+    if row is not None:
+        await _audit_view(ctx, row, "console.reassigned", {"to": target.username})
+    return _redirect("/console/team?m=reassigned")
+
+
+async def _administer(ctx: Ctx) -> web.StreamResponse:
+    """Admins only: disable, enable, reset a password, change a role."""
+    if not ctx.agent.is_admin:
+        return _forbidden()
+    try:
+        agent_id = int(ctx.request.match_info["agent_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    action = ctx.request.match_info["action"]
+    password_hash = None
+    if action == "password":
+        password = str(ctx.form.get("password") or "")
+        if len(password) < team.MIN_PASSWORD_LENGTH:
+            return web.Response(
+                status=400, text=f"A password is at least {team.MIN_PASSWORD_LENGTH} characters."
+            )
+        try:
+            password_hash = await ctx.request.app[HASHING].run(hash_password, password)
+        except PoolBusy:
+            return web.Response(status=503, text="Busy; please try again in a moment.")
+    if agent_id == ctx.agent.id and action in ("disable", "role"):
+        return web.Response(status=409, text="Ask another admin to change your own account.")
+    message = await team.administer(
+        ctx.gw,
+        f"agent:{ctx.agent.username}",
+        agent_id,
+        action,
+        role=str(ctx.form.get("role") or "") or None,
+        password_hash=password_hash,
+    )
+    if message is None:
+        return web.Response(status=400, text="No such agent, or that change is not possible.")
+    return _html(pages.message_page("Done", message))
+
+
+def _days(ctx: Ctx) -> int:
+    try:
+        days = int(ctx.request.query.get("days", "30"))
+    except ValueError:
+        days = 30
+    return days if days in insights.PERIODS else 30
+
+
+async def _insights(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    days = _days(ctx)
+    return _html(
+        insights.insights_page(
+            agent_name=ctx.agent.display_name,
+            presence=ctx.agent.presence,
+            csrf=ctx.session.csrf,
+            ins=await insights.compute(ctx.gw, days),
+            days=days,
+            tz=ctx.gw.profile.timezone,
+        )
+    )
+
+
+async def _insights_csv(ctx: Ctx) -> web.StreamResponse:
+    if not ctx.agent.supervises:
+        return _forbidden()
+    days = _days(ctx)
+    ins = await insights.compute(ctx.gw, days)
+    return web.Response(
+        text=insights.insights_csv(ins),
+        content_type="text/csv",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="jec-insights-{ins.end}-{days}d.csv"',
+        },
+    )
+
+
 def route(
     handler: Handler, *, refresh: bool = True
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -685,6 +937,14 @@ take = route(_take)
 reply = route(_reply)
 transfer = route(_transfer)
 end = route(_end)
+add_note = route(_add_note)
+search_closed = route(_search)
+team_view = route(_team)
+insights_view = route(_insights)
+insights_csv = route(_insights_csv)
+reassign = route(_reassign)
+administer = route(_administer)
+typing = route(_typing, refresh=False)
 presence = route(_presence)
 heartbeat = route(_heartbeat, refresh=False)
 callback_done = route(_callback_done)

@@ -114,6 +114,9 @@
   typing.hidden = true;
   typing.setAttribute("aria-hidden", "true");
   for (var i = 0; i < 3; i++) { typing.appendChild(el("span", "jecw-dot")); }
+  var typingName = el("span", "jecw-typing-name");  // "Maria is typing" (an agent)
+  typing.appendChild(typingName);
+  var typingSentAt = 0;
 
   var status = el("div", "jecw-status");
   status.setAttribute("role", "status");
@@ -178,6 +181,10 @@
   closeBtn.addEventListener("click", closePanel);
   endBtn.addEventListener("click", endChat);
   function endChat() {
+    // Tell an agent who may have the chat that the member left, then close.
+    if (ws && ws.readyState === 1 && ws.jecReady) {
+      try { ws.send(JSON.stringify({ type: "end" })); } catch (e) { /* closing anyway */ }
+    }
     if (ws) { ws.onclose = null; ws.onmessage = null; try { ws.close(1000, "chat ended"); } catch (e) { /* closed */ } }
     ws = null;
     clearTimeout(reconnectTimer);
@@ -209,6 +216,15 @@
     });
   }
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { closePanel(); } });
+  // Tell the agent (if one has the chat) that the member is typing, at most every 3 seconds.
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (!input.value.trim() || now - typingSentAt < 3000) { return; }
+    if (ws && ws.readyState === 1 && ws.jecReady) {
+      typingSentAt = now;
+      ws.send(JSON.stringify({ type: "typing" }));
+    }
+  });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : submit(); }
   });
@@ -299,7 +315,8 @@
     quickBox = null;
   }
   function scrollDown() { log.scrollTop = log.scrollHeight; }
-  function setTyping(on) {
+  function setTyping(on, name) {
+    typingName.textContent = on && name ? " " + name + " is typing" : "";
     typing.hidden = !on;
     clearTimeout(typingTimer);
     if (on) { typingTimer = setTimeout(function () { typing.hidden = true; }, 20000); }
@@ -373,7 +390,7 @@
         state.pending.forEach(transmit);  // typed while offline, or not yet acknowledged
       } else if (frame.type === "message") { onMessage(frame); }
       else if (frame.type === "ack") { onAck(frame); }
-      else if (frame.type === "typing") { setTyping(frame.active !== false); }
+      else if (frame.type === "typing") { setTyping(frame.active !== false, frame.name); }
     };
     ws.onclose = function () { ws = null; setTyping(false); scheduleReconnect(); };
     ws.onerror = function () { /* onclose follows */ };
