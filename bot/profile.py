@@ -246,6 +246,14 @@ class Retention:
     audit_entries_days: int = 7 * 365
 
 
+@dataclass(frozen=True)
+class Busy:
+    """Busy nights (docs/queue.md): a member whose message has waited longer than
+    `courtesy_after_seconds` for the assistant gets one courtesy message per busy period."""
+
+    courtesy_after_seconds: int = 15
+
+
 RETENTION_KEYS = (
     "conversation_messages_days",
     "verification_attempts_days",
@@ -273,6 +281,7 @@ class CoopProfile:
     outages: Outages
     faq: Mapping[str, str]
     retention: Retention = Retention()
+    busy: Busy = Busy()
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -852,6 +861,18 @@ def _retention(r: _Reader, raw: dict[str, Any]) -> Retention:
     return Retention(**{k: v for k, v in values.items() if v is not None})
 
 
+def _busy(r: _Reader, raw: dict[str, Any]) -> Busy:
+    f = "busy"
+    m = r.optional_section(raw, f, f)
+    if m is None:
+        return Busy()
+    r.only_keys(m, f, {"courtesy_after_seconds"})
+    value = r.optional_integer(
+        m, "courtesy_after_seconds", f"{f}.courtesy_after_seconds", minimum=1, maximum=3600
+    )
+    return Busy() if value is None else Busy(courtesy_after_seconds=value)
+
+
 def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
     m = r.optional_section(raw, "faq", "faq") or {}
     out: dict[str, str] = {}
@@ -878,6 +899,7 @@ _TOP_LEVEL = {
     "outages",
     "faq",
     "retention",
+    "busy",
 }
 
 
@@ -914,6 +936,7 @@ def parse_profile(raw: Any, source: str = "profile") -> CoopProfile:
         outages=_outages(r, raw),
         faq=_faq(r, raw),
         retention=_retention(r, raw),
+        busy=_busy(r, raw),
     )
 
 

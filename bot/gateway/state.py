@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -21,6 +22,9 @@ from bot.gateway.turns import ConversationService
 from bot.profile import CoopProfile
 from bot.services.members import MemberServices
 from bot.services.payment_processor import PaymentProcessor
+
+if TYPE_CHECKING:
+    from bot.gateway.queue_worker import QueueWorkers
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Gateway:
     tasks: TaskTracker
     tokens: ConversationTokens
     clock: Callable[[], datetime]
+    workers: QueueWorkers | None = None  # the durable queue's side (bot.gateway.queue_worker)
 
 
 SETTINGS = web.AppKey("settings", Settings)
