@@ -99,6 +99,25 @@ async def rows(
         return list((await session.execute(stmt)).scalars().all())
 
 
+class MemberTexts:
+    """A webhook's answer with the texts the queued turn sent afterwards, as one TwiML body (what
+    the member's phone shows for that text)."""
+
+    def __init__(self, status: int, twiml: str, later: list[str]) -> None:
+        from twilio.twiml.messaging_response import MessagingResponse
+
+        from bot.gateway.simulate import twiml_bodies
+
+        self.status = status
+        response = MessagingResponse()
+        for body in [*twiml_bodies(twiml), *later]:
+            response.message(body)
+        self._text = str(response)
+
+    async def text(self) -> str:
+        return self._text
+
+
 class Texter:
     """Posts signed Twilio-style webhooks to the gateway under test."""
 
