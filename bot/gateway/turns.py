@@ -233,7 +233,6 @@ class ConversationService:
             replies = await self.rasa.send(conv.id, text, turn.metadata)
         except RasaUnavailable as exc:
             log.warning("assistant unavailable for conversation %s: %s", conv.id, exc)
-            self.hub.publish(conv.id, {"type": "typing", "active": False})
             if self.metrics is not None:
                 self.metrics.observe_turn(
                     conv.channel, time.monotonic() - started, rasa_failed=True
@@ -245,6 +244,7 @@ class ConversationService:
                 )
                 if conv.channel == "sms":
                     await self.deliver_sms(conv, [message])
+            self.hub.publish(conv.id, {"type": "typing", "active": False})
             await self.store.note_attempt(turn.id, apologized=tell)
             raise TurnFailed(str(exc)) from exc
         if self.metrics is not None:
@@ -257,11 +257,12 @@ class ConversationService:
         stored = await self.store.finish_turn(
             turn, "bot", replies, last_buttons(replies), set_buttons=conv.channel == "sms"
         )
-        self.hub.publish(conv.id, {"type": "typing", "active": False})
         if stored is None:
+            self.hub.publish(conv.id, {"type": "typing", "active": False})
             return None
         for message in stored:
             self.hub.publish(conv.id, message.to_wire())
+        self.hub.publish(conv.id, {"type": "typing", "active": False})
         if stored:
             await self.events.emit(BOT_REPLIES, BotReplies(conv, stored))
         return stored

@@ -172,69 +172,90 @@ class Texter:
             bodies += await self._outbox_after(before, from_number)
         return resp.status, bodies
 
-    async def _db(self) -> Any:
-        from bot.store.db import async_session_factory, make_async_engine
-
-        engine = make_async_engine(self.settings.database_url)
-        return engine, async_session_factory(engine)
-
     async def _outbox_max_id(self) -> int:
-        from bot.store.models import OutboxMessage
-
-        engine, factory = await self._db()
-        try:
-            async with factory() as session:
-                return int(
-                    (await session.execute(select(func.max(OutboxMessage.id)))).scalar() or 0
-                )
-        finally:
-            await engine.dispose()
+        return await outbox_max_id(self.settings.database_url)
 
     async def _outbox_after(self, after_id: int, to: str) -> list[str]:
-        from bot.store.models import OutboxMessage
-
-        engine, factory = await self._db()
-        try:
-            async with factory() as session:
-                found = await session.execute(
-                    select(OutboxMessage.body, OutboxMessage.to)
-                    .where(OutboxMessage.id > after_id, OutboxMessage.channel == "sms")
-                    .order_by(OutboxMessage.id)
-                )
-                digits = "".join(c for c in to if c.isdigit())[-10:]
-                return [b for b, t in found if "".join(c for c in t if c.isdigit())[-10:] == digits]
-        finally:
-            await engine.dispose()
+        return await outbox_after(self.settings.database_url, after_id, to)
 
     async def wait_for_turn(self, sid: str, timeout: float = 15.0) -> str | None:
-        """The sid's final status once its queued turn is done (and texted)."""
-        from bot.store.models import SmsInbound, TurnRequest
+        return await wait_for_turn(self.settings.database_url, sid, timeout)
 
-        engine, factory = await self._db()
-        deadline = asyncio.get_running_loop().time() + timeout
-        try:
-            while True:
-                async with factory() as session:
-                    status = (
-                        await session.execute(
-                            select(SmsInbound.status).where(SmsInbound.message_sid == sid)
-                        )
-                    ).scalar_one_or_none()
-                    turn = (
-                        await session.execute(
-                            select(TurnRequest.status).where(TurnRequest.key == f"sms:{sid}")
-                        )
-                    ).scalar_one_or_none()
-                settled = status not in (None, "received", "queued") and turn in (
-                    None,
-                    "sent",
-                    "skipped",
-                )
-                if settled or asyncio.get_running_loop().time() > deadline:
-                    return status
-                await asyncio.sleep(0.05)
-        finally:
-            await engine.dispose()
+
+def _db(database_url: str) -> Any:
+    from bot.store.db import async_session_factory, make_async_engine
+
+    engine = make_async_engine(database_url)
+    return engine, async_session_factory(engine)
+
+
+async def outbox_max_id(database_url: str) -> int:
+    from bot.store.models import OutboxMessage
+
+    engine, factory = _db(database_url)
+    try:
+        async with factory() as session:
+            return int((await session.execute(select(func.max(OutboxMessage.id)))).scalar() or 0)
+    finally:
+        await engine.dispose()
+
+
+async def outbox_after(database_url: str, after_id: int, to: str) -> list[str]:
+    """The texts the notifier put in the local outbox for this phone after `after_id`."""
+    from bot.store.models import OutboxMessage
+
+    engine, factory = _db(database_url)
+    try:
+        async with factory() as session:
+            found = await session.execute(
+                select(OutboxMessage.body, OutboxMessage.to)
+                .where(OutboxMessage.id > after_id, OutboxMessage.channel == "sms")
+                .order_by(OutboxMessage.id)
+            )
+            digits = "".join(c for c in to if c.isdigit())[-10:]
+            return [b for b, t in found if "".join(c for c in t if c.isdigit())[-10:] == digits]
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_turn(database_url: str, sid: str, timeout: float = 15.0) -> str | None:
+    """The sid's final status once its queued turn is done (and texted)."""
+    from bot.store.models import SmsInbound, TurnRequest
+
+    engine, factory = _db(database_url)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            async with factory() as session:
+                status = (
+                    await session.execute(
+                        select(SmsInbound.status).where(SmsInbound.message_sid == sid)
+                    )
+                ).scalar_one_or_none()
+                turn = (
+                    await session.execute(
+                        select(TurnRequest.status).where(TurnRequest.key == f"sms:{sid}")
+                    )
+                ).scalar_one_or_none()
+            settled = status not in (None, "received", "queued") and turn in (
+                None,
+                "sent",
+                "skipped",
+            )
+            if settled or asyncio.get_running_loop().time() > deadline:
+                return status
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
+
+
+async def with_queued_replies(
+    database_url: str, form: dict[str, str], xml: str, outbox_before: int
+) -> str:
+    """The webhook's TwiML with the texts its queued turn sent afterwards (the member's view)."""
+    await wait_for_turn(database_url, form["MessageSid"])
+    later = await outbox_after(database_url, outbox_before, form.get("From", ""))
+    return MemberTexts(200, xml, later)._text
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
