@@ -226,6 +226,18 @@ class ConversationStore:
                 )
                 session.add(row)
                 if turn is not None:
+                    # Still in a busy period the member was told about: no second courtesy.
+                    told = (
+                        await session.execute(
+                            select(TurnRequest.id)
+                            .where(
+                                TurnRequest.conversation_id == conversation_id,
+                                TurnRequest.status == "pending",
+                                TurnRequest.courtesy_sent.is_(True),
+                            )
+                            .limit(1)
+                        )
+                    ).scalar_one_or_none() is not None
                     session.add(
                         TurnRequest(
                             key=turn.key,
@@ -236,7 +248,7 @@ class ConversationStore:
                             turn_metadata=turn.metadata,
                             status="pending",
                             attempts=0,
-                            courtesy_sent=False,
+                            courtesy_sent=told,
                             apologized=False,
                             created_at=now,
                         )
@@ -576,6 +588,14 @@ class ConversationStore:
                 )
                 if result.rowcount == 1:  # type: ignore[attr-defined]
                     claimed.append(conversation_id)
+                    await session.execute(  # the whole busy period is told
+                        update(TurnRequest)
+                        .where(
+                            TurnRequest.conversation_id == conversation_id,
+                            TurnRequest.status == "pending",
+                        )
+                        .values(courtesy_sent=True)
+                    )
         return claimed
 
 
