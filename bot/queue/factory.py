@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
+from bot.core.errors import ConfigError
 from bot.queue.base import JobQueue
 from bot.queue.sql import SqlJobQueue
 
