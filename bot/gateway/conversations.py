@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import request_id_var
 from bot.store.db import session_scope
 from bot.store.models import (
     Conversation,
@@ -94,6 +95,7 @@ class PendingTurn:
     attempts: int
     apologized: bool
     created_at: datetime
+    request_id: str | None = None
 
 
 def _pending(row: TurnRequest) -> PendingTurn:
@@ -108,6 +110,7 @@ def _pending(row: TurnRequest) -> PendingTurn:
         row.attempts,
         row.apologized,
         row.created_at,
+        row.request_id,
     )
 
 
@@ -250,6 +253,7 @@ class ConversationStore:
                             attempts=0,
                             courtesy_sent=told,
                             apologized=False,
+                            request_id=request_id_var.get(),
                             created_at=now,
                         )
                     )

@@ -40,7 +40,7 @@ from bot.gateway.hub import Hub, KeyedLocks
 from bot.gateway.masking import MaskResult, mask_inbound, masked_notice
 from bot.gateway.rasa_client import BotBackend, RasaUnavailable
 from bot.gateway.sms_format import last_buttons, render_sms
-from bot.logs import conversation_id_var, mask_log_text
+from bot.logs import conversation_id_var, mask_log_text, request_id_var
 
 if TYPE_CHECKING:
     from bot.ops.metrics import GatewayMetrics
@@ -222,12 +222,14 @@ class ConversationService:
         refuses only a copy of one request, while a retry is a new request for the same message.
         """
         conversation_id_var.set(turn.conversation_id)
+        request_id_var.set(turn.request_id)  # the worker logs with the storing request's id
         conv = await self.store.get(turn.conversation_id)
         if conv is None or conv.mode != "bot":
             await self.store.skip_turn(turn.id)
             return []
         text = turn.rasa_text if turn.from_button else typed_text_for_rasa(turn.rasa_text)
         self.hub.publish(conv.id, {"type": "typing", "active": True})
+        log.debug("bot turn (%s, queued): %s", conv.channel, mask_log_text(text))
         started = time.monotonic()
         try:
             replies = await self.rasa.send(conv.id, text, turn.metadata)

@@ -680,5 +680,6 @@ class TurnRequest(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     courtesy_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     apologized: Mapped[bool] = mapped_column(Boolean, default=False)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the webhook's, for the logs
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column()

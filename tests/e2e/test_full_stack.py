@@ -197,6 +197,37 @@ def undo_new_payments(rasa_stack: Stack) -> Iterator[None]:
 # ----------------------------------------------------------------------------- SMS: pay a bill
 
 
+async def test_a_text_is_acked_at_once_and_answered_by_the_real_assistant_through_the_queue(
+    http: aiohttp.ClientSession, gateway: Gateway, rasa_stack: Stack
+) -> None:
+    phone = "+17065550177"
+    texter = Texter(http, gateway, phone)
+    form = texter._form("what are your office hours")
+    signature = sign(gateway.settings, f"{gateway.url}/sms/twilio", form)
+    status, xml = await texter.post(form, signature)
+    assert status == 200 and twiml_bodies(xml) == []  # Twilio hears back before the assistant
+    sid = form["MessageSid"]
+    for _ in range(int(TURN_SECONDS * 10)):
+        [(turn,)] = rasa_stack.sql(
+            "select status from turn_requests where key = :k", k=f"sms:{sid}"
+        )
+        if turn == "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert turn == "sent"
+    jobs = rasa_stack.sql("select status from queue_jobs where key = :k", k=f"turn:sms:{sid}")
+    assert [tuple(j) for j in jobs] == [("done",)]
+    texts = [
+        row[0]
+        for row in rasa_stack.sql(
+            "select body from outbox where \"to\" = :to and channel = 'sms' order by id", to=phone
+        )
+    ]
+    assert texts and any("8" in t and ("AM" in t or "a.m." in t or ":00" in t) for t in texts), (
+        texts
+    )
+
+
 async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_saved_card(
     rasa_stack, gateway, http, undo_new_payments
 ) -> None:

@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("courtesy_sent", sa.Boolean(), nullable=False),
         sa.Column("apologized", sa.Boolean(), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("done_at", TS, nullable=True),
         sa.ForeignKeyConstraint(
