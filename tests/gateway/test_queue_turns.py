@@ -215,3 +215,67 @@ async def test_a_retried_turn_never_stores_a_second_answer(session_factory):
     assert first is not None and [m.text for m in first] == ["Hi!"]
     assert again is None  # the worker that crashed after Rasa answered: nothing stored twice
     assert [m.text for m in await store.messages_after(conv.id, 0)] == ["hello", "Hi!"]
+
+
+async def test_a_gateway_without_workers_leaves_turns_to_a_worker_process(
+    aiohttp_server, aiohttp_client, sqlite_url, tmp_path
+):
+    """QUEUE_WORKERS_IN_GATEWAY=false plus `jecbot worker` (the same container, no HTTP)."""
+    from bot.gateway.worker_main import print_jobs
+
+    fake = await serve(aiohttp_server, FakeRasa())
+    settings = gateway_settings(sqlite_url, fake, tmp_path, queue_workers_in_gateway=False)
+    gateway = await aiohttp_client(create_app(settings, options=OPTIONS))
+    texter = Texter(gateway, settings)
+    form = texter.form("balance please")
+    assert (await texter.post("/sms/twilio", form)).status == 200
+    await asyncio.sleep(1.0)
+    assert fake.calls == []  # stored and queued, nobody here runs it
+    out = __import__("io").StringIO()
+    await asyncio.to_thread(print_jobs, settings, out)
+    assert "queued 1" in out.getvalue() and "waiting for the assistant: 1" in out.getvalue()
+    runner = web.AppRunner(create_app(settings, run_workers=True))  # what `jecbot worker` runs
+    await runner.setup()
+    try:
+        await settled(texter, [form["MessageSid"]])
+    finally:
+        await runner.cleanup()
+    assert await outbox_after(sqlite_url, 0, "+17065550101") == ["You said: balance please"]
+
+
+async def test_each_periodic_occurrence_runs_once_across_two_copies(
+    aiohttp_server, aiohttp_client, sqlite_url, tmp_path, db
+):
+    from datetime import UTC, datetime
+
+    from bot.gateway.state import GATEWAY
+    from bot.worker.base import PeriodicTask
+
+    fake = await serve(aiohttp_server, FakeRasa())
+    settings = gateway_settings(sqlite_url, fake, tmp_path)
+    copies = [await aiohttp_client(create_app(settings, options=OPTIONS)) for _ in range(2)]
+    runs: list[str] = []
+
+    async def job(ctx: Any) -> int:
+        runs.append(ctx.settings.database_url)
+        return 1
+
+    task = PeriodicTask("restore-texts", 3600.0, job)
+    workers = [c.app[GATEWAY].workers for c in copies]
+    for w in workers:
+        assert w is not None
+        w.periodic = {task.name: task}
+    at = datetime.now(UTC)  # (the copies' own ticks run too, in the same hour's slot)
+    for w in workers:  # both copies tick in the same slot, twice each
+        await w.tick(at)
+        await w.tick(at)
+
+    async def ran() -> bool:
+        return len(runs) >= 1
+
+    assert await eventually(ran)
+    await asyncio.sleep(1.0)
+    assert len(runs) == 1
+    [row] = await rows(db, QueueJob, QueueJob.kind == "periodic")
+    assert row.key == f"periodic:restore-texts:{int(at.timestamp() // 3600)}"
+    assert row.status == "done"
