@@ -43,12 +43,24 @@ def _redis_or_skip() -> str:
     return REDIS_TEST_URL
 
 
-@pytest.fixture(params=["sql", "redis"])
-async def engine(
-    request: pytest.FixtureRequest, session_factory: Any, clock: Clock
-) -> AsyncIterator[Any]:
-    if request.param == "sql":
-        yield SqlJobQueue(session_factory, clock)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "redis"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Any, clock: Clock) -> AsyncIterator[Any]:
+    """Each engine for real: the SQL engine on SQLite and PostgreSQL, the Redis engine."""
+    if request.param in ("sqlite", "postgresql"):
+        from conftest import _reset_schema
+
+        from bot.store.db import async_session_factory, make_async_engine
+
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'queue.db'}"
+        else:
+            url = request.getfixturevalue("postgres_server_url")
+        _reset_schema(url)
+        db = make_async_engine(url)
+        try:
+            yield SqlJobQueue(async_session_factory(db), clock)
+        finally:
+            await db.dispose()
         return
     queue = RedisJobQueue(_redis_or_skip(), prefix=f"jec-test-{uuid.uuid4().hex[:10]}", clock=clock)
     try:
