@@ -3,7 +3,8 @@
 `create_app(settings)` builds the aiohttp app. One cleanup context makes the process's container
 (`Gateway`: the database engine and its one session factory, the one HTTP client session with
 timeouts, the profile, member services, processor and clock) when the app starts, subscribes the
-features that listen to the conversation's events (handoff routing), starts the after-hours
+features that listen to the conversation's events (handoff routing), starts the durable queue's
+workers (`bot.gateway.queue_worker`, unless QUEUE_WORKERS_IN_GATEWAY=false) and the after-hours
 sweep, and closes it all when the app stops; nothing is built at import time. The clock is the
 test-only JEC_FAKE_NOW / JEC_FAKE_NOW_FILE one when set, like the action server's. Tests may
 inject a clock, a fake notifier, a fake Rasa client or a processor; production passes settings.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GatewayOptions:
-    sms_reply_wait_seconds: float = 4.0  # Twilio allows 15 s; answer with TwiML within this
+    sms_reply_wait_seconds: float = 4.0  # no longer used: the webhook answers at once (queue)
     hello_timeout_seconds: float = 15.0  # a WebSocket must say hello within this
     rasa_timeout_seconds: float | None = None  # default: settings.http_timeout_seconds
 
