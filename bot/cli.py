@@ -114,6 +114,18 @@ def _cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.gateway.worker_main import run_worker
+
+    return run_worker(settings)
+
+
+def _cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.gateway.worker_main import print_jobs
+
+    return print_jobs(settings)
+
+
 def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.profile import load_profile
 
@@ -334,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("role", nargs="?", default="", help="set-role: agent, supervisor or admin")
     p.add_argument("--password-stdin", action="store_true", help="set-password: read stdin")
     add("run", _cmd_run, "start Rasa, the action server and the gateway; Ctrl-C stops them")
+    add("worker", _cmd_worker, "run the queue's workers (turns, periodic jobs) without HTTP")
+    add("jobs", _cmd_jobs, "what the queue holds: queued, running, failed, recent periodic runs")
     add("check-profile", _cmd_check_profile, "validate the co-op profile file")
     p = add(
         "backup",

@@ -201,6 +201,17 @@ class Settings:
     max_connections_per_address: int = 20  # open WebSockets at once
     max_pending_turns: int = 3  # member messages waiting for the assistant, per conversation
 
+    # The durable queue (bot/queue, docs/queue.md): "sql" (embedded, the database) or "redis"
+    # (REDIS_URL, Streams); workers run in the gateway unless QUEUE_WORKERS_IN_GATEWAY=false
+    # (then `jecbot worker` runs them). QUEUE_CONCURRENCY turns at once towards Rasa per process.
+    queue_backend: str = "sql"
+    queue_redis_prefix: str = "jec:queue"
+    queue_concurrency: int = 2
+    queue_lease_seconds: float = 60.0
+    queue_workers_in_gateway: bool = True
+    # The "having trouble" apology only after the assistant has been unreachable this long.
+    assistant_down_apology_seconds: float = 180.0
+
     # Agent console: a session ends this many hours after sign-in whatever the activity; the
     # second factor (TOTP) is "on", "off" or "auto" (on unless the installation is local).
     console_session_hours: float = 12.0
@@ -360,6 +371,16 @@ def load_settings(
             "MAX_CONNECTIONS_PER_ADDRESS", env.get("MAX_CONNECTIONS_PER_ADDRESS", "20")
         ),
         max_pending_turns=_int("MAX_PENDING_TURNS", env.get("MAX_PENDING_TURNS", "3")),
+        queue_backend=_choice("QUEUE_BACKEND", env.get("QUEUE_BACKEND", "sql"), ("sql", "redis")),
+        queue_redis_prefix=env.get("QUEUE_REDIS_PREFIX", "jec:queue") or "jec:queue",
+        queue_concurrency=_int("QUEUE_CONCURRENCY", env.get("QUEUE_CONCURRENCY", "2")),
+        queue_lease_seconds=_float("QUEUE_LEASE_SECONDS", env.get("QUEUE_LEASE_SECONDS", "60")),
+        queue_workers_in_gateway=_bool(
+            "QUEUE_WORKERS_IN_GATEWAY", env.get("QUEUE_WORKERS_IN_GATEWAY", "true")
+        ),
+        assistant_down_apology_seconds=_float(
+            "ASSISTANT_DOWN_APOLOGY_SECONDS", env.get("ASSISTANT_DOWN_APOLOGY_SECONDS", "180")
+        ),
         console_session_hours=_float(
             "CONSOLE_SESSION_HOURS", env.get("CONSOLE_SESSION_HOURS", "12")
         ),

@@ -302,6 +302,14 @@ CANNED_FIELDS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Busy:
+    """Busy nights (docs/queue.md): a member whose message has waited longer than
+    `courtesy_after_seconds` for the assistant gets one courtesy message per busy period."""
+
+    courtesy_after_seconds: int = 15
+
+
 RETENTION_KEYS = (
     "conversation_messages_days",
     "verification_attempts_days",
@@ -331,6 +339,7 @@ class CoopProfile:
     retention: Retention = Retention()
     notices: Notices = Notices()
     canned_replies: tuple[CannedReply, ...] = ()
+    busy: Busy = Busy()
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -967,6 +976,18 @@ def _notices(r: _Reader, raw: dict[str, Any]) -> Notices:
     )
 
 
+def _busy(r: _Reader, raw: dict[str, Any]) -> Busy:
+    f = "busy"
+    m = r.optional_section(raw, f, f)
+    if m is None:
+        return Busy()
+    r.only_keys(m, f, {"courtesy_after_seconds"})
+    value = r.optional_integer(
+        m, "courtesy_after_seconds", f"{f}.courtesy_after_seconds", minimum=1, maximum=3600
+    )
+    return Busy() if value is None else Busy(courtesy_after_seconds=value)
+
+
 def _faq(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
     m = r.optional_section(raw, "faq", "faq") or {}
     out: dict[str, str] = {}
@@ -1021,6 +1042,7 @@ _TOP_LEVEL = {
     "retention",
     "notices",
     "canned_replies",
+    "busy",
 }
 
 
@@ -1059,6 +1081,7 @@ def parse_profile(raw: Any, source: str = "profile") -> CoopProfile:
         retention=_retention(r, raw),
         notices=_notices(r, raw),
         canned_replies=_canned_replies(r, raw),
+        busy=_busy(r, raw),
     )
 
 

@@ -3,7 +3,8 @@
 `create_app(settings)` builds the aiohttp app. One cleanup context makes the process's container
 (`Gateway`: the database engine and its one session factory, the one HTTP client session with
 timeouts, the profile, member services, processor and clock) when the app starts, subscribes the
-features that listen to the conversation's events (handoff routing), starts the after-hours
+features that listen to the conversation's events (handoff routing), starts the durable queue's
+workers (`bot.gateway.queue_worker`, unless QUEUE_WORKERS_IN_GATEWAY=false) and the after-hours
 sweep, and closes it all when the app stops; nothing is built at import time. The hub is
 in-process or Redis pub/sub (`bot.gateway.hub.build_hub`, HUB / REDIS_URL); the Rasa client
 spreads turns over every Rasa replica (`Settings.rasa_urls`). The clock is the test-only
@@ -42,6 +43,7 @@ from bot.gateway.handoff import (
 )
 from bot.gateway.health import METRICS
 from bot.gateway.hub import TaskTracker, build_hub
+from bot.gateway.queue_worker import QueueWorkers
 from bot.gateway.rasa_client import BotBackend, RasaClient
 from bot.gateway.routes import setup_routes
 from bot.gateway.state import GATEWAY, SETTINGS, Gateway, GatewayOptions
@@ -50,9 +52,12 @@ from bot.gateway.turns import ConversationService, SmsSender
 from bot.logs import request_id_middleware
 from bot.ops.metrics import GatewayMetrics
 from bot.profile import load_profile
+from bot.queue import build_queue
 from bot.services.balance import BillingRules
 from bot.services.payment_processor import PaymentProcessor
 from bot.store.db import async_session_factory, make_async_engine
+from bot.worker.base import JobContext
+from bot.worker.registry import periodic_tasks
 
 
 def create_app(
@@ -63,6 +68,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     options: GatewayOptions | None = None,
     processor: PaymentProcessor | None = None,
+    run_workers: bool | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024, middlewares=[request_id_middleware])
     app[SETTINGS] = settings
@@ -131,6 +137,24 @@ def create_app(
         )
         router.listen(events)
         app[HANDOFF] = router
+        workers = gw.workers = QueueWorkers(
+            gw,
+            build_queue(settings, factory),
+            concurrency=settings.queue_concurrency,
+            lease_seconds=settings.queue_lease_seconds,
+            apology_after_seconds=settings.assistant_down_apology_seconds,
+            periodic=periodic_tasks(),
+            job_context=JobContext(
+                settings=settings,
+                profile=profile,
+                sessions=factory,
+                notifier=sms_sender,  # type: ignore[arg-type]
+                http=http,
+                clock=now,
+            ),
+            run_workers=settings.queue_workers_in_gateway if run_workers is None else run_workers,
+        )
+        workers.start()
         interval = app.get(SWEEP_INTERVAL, SWEEP_INTERVAL_SECONDS)
         sweeper = asyncio.create_task(sweep_forever(router, interval)) if interval else None
         try:
@@ -139,6 +163,7 @@ def create_app(
             if sweeper is not None:
                 sweeper.cancel()
                 await asyncio.gather(sweeper, return_exceptions=True)
+            await workers.stop()
             await tasks.drain()
             await hub.close()
             await edge.limits.close()

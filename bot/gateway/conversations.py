@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import request_id_var
 from bot.store.db import session_scope
 from bot.store.models import (
     Conversation,
@@ -24,6 +25,7 @@ from bot.store.models import (
     SmsInbound,
     SmsOptOut,
     SmsStatusCallback,
+    TurnRequest,
 )
 
 Clock = Callable[[], datetime]
@@ -68,6 +70,48 @@ class StoredMessage:
         if self.payload.get("custom"):
             wire["custom"] = self.payload["custom"]
         return wire
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    """The bot turn a member message asks for, stored with the message in one unit of work."""
+
+    key: str  # idempotency key: sms:<MessageSid>, web:<conversation>:<client id>
+    metadata: dict[str, Any]
+    rasa_text: str | None = None  # None: the stored (masked) text of the message
+    from_button: bool = False
+    sms_sid: str | None = None  # its sms_inbound row is marked "queued" in the same transaction
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    id: int
+    key: str
+    conversation_id: str
+    seq: int
+    rasa_text: str
+    from_button: bool
+    metadata: dict[str, Any]
+    attempts: int
+    apologized: bool
+    created_at: datetime
+    request_id: str | None = None
+
+
+def _pending(row: TurnRequest) -> PendingTurn:
+    return PendingTurn(
+        row.id,
+        row.key,
+        row.conversation_id,
+        row.seq,
+        row.rasa_text,
+        row.from_button,
+        dict(row.turn_metadata or {}),
+        row.attempts,
+        row.apologized,
+        row.created_at,
+        row.request_id,
+    )
 
 
 def _info(row: Conversation) -> ConversationInfo:
@@ -148,11 +192,14 @@ class ConversationStore:
         payload: dict[str, Any] | None = None,
         client_id: str | None = None,
         delivered: bool = False,
+        turn: TurnSpec | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Store one message with the next sequence number.
 
         Returns (message, created). A `client_id` already stored in this conversation returns the
         earlier message and `created=False`: a re-send after a reconnect is not a second message.
+        With `turn`, the bot turn it asks for is stored in the same transaction (durable before
+        the member is acknowledged; `bot.queue` runs it).
         """
         if client_id:
             earlier = await self.find_by_client_id(conversation_id, client_id)
@@ -181,6 +228,41 @@ class ConversationStore:
                     delivered_at=now if delivered else None,
                 )
                 session.add(row)
+                if turn is not None:
+                    # Still in a busy period the member was told about: no second courtesy.
+                    told = (
+                        await session.execute(
+                            select(TurnRequest.id)
+                            .where(
+                                TurnRequest.conversation_id == conversation_id,
+                                TurnRequest.status == "pending",
+                                TurnRequest.courtesy_sent.is_(True),
+                            )
+                            .limit(1)
+                        )
+                    ).scalar_one_or_none() is not None
+                    session.add(
+                        TurnRequest(
+                            key=turn.key,
+                            conversation_id=conversation_id,
+                            seq=seq,
+                            rasa_text=text if turn.rasa_text is None else turn.rasa_text,
+                            from_button=turn.from_button,
+                            turn_metadata=turn.metadata,
+                            status="pending",
+                            attempts=0,
+                            courtesy_sent=told,
+                            apologized=False,
+                            request_id=request_id_var.get(),
+                            created_at=now,
+                        )
+                    )
+                    if turn.sms_sid:
+                        await session.execute(
+                            update(SmsInbound)
+                            .where(SmsInbound.message_sid == turn.sms_sid)
+                            .values(status="queued")
+                        )
                 await session.flush()
                 return _stored(row), True
         except IntegrityError:
@@ -329,6 +411,198 @@ class ConversationStore:
                 .values(last_buttons=buttons)
             )
 
+    # --- turns waiting for the assistant (bot.queue drains them in seq order) ---------------
+
+    async def pending_turns(self, conversation_id: str, limit: int = 20) -> list[PendingTurn]:
+        async with session_scope(self._factory) as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(TurnRequest)
+                        .where(
+                            TurnRequest.conversation_id == conversation_id,
+                            TurnRequest.status == "pending",
+                        )
+                        .order_by(TurnRequest.seq)
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            return [_pending(r) for r in rows]
+
+    async def pending_count(self, conversation_id: str) -> int:
+        async with session_scope(self._factory) as session:
+            return int(
+                (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(TurnRequest)
+                        .where(
+                            TurnRequest.conversation_id == conversation_id,
+                            TurnRequest.status == "pending",
+                        )
+                    )
+                ).scalar_one()
+            )
+
+    async def conversations_with_pending(self, limit: int = 500) -> list[str]:
+        async with session_scope(self._factory) as session:
+            rows = await session.execute(
+                select(TurnRequest.conversation_id)
+                .where(TurnRequest.status == "pending")
+                .group_by(TurnRequest.conversation_id)
+                .limit(limit)
+            )
+            return [r[0] for r in rows]
+
+    async def note_attempt(self, turn_id: int, *, apologized: bool = False) -> None:
+        async with session_scope(self._factory) as session:
+            values: dict[str, Any] = {"attempts": TurnRequest.attempts + 1}
+            if apologized:
+                values["apologized"] = True
+            await session.execute(
+                update(TurnRequest).where(TurnRequest.id == turn_id).values(**values)
+            )
+
+    async def skip_turn(self, turn_id: int) -> None:
+        """The conversation went to an agent: the message waits for them, not the bot."""
+        async with session_scope(self._factory) as session:
+            await session.execute(
+                update(TurnRequest)
+                .where(TurnRequest.id == turn_id, TurnRequest.status == "pending")
+                .values(status="skipped", done_at=self._clock())
+            )
+
+    async def finish_turn(
+        self,
+        turn: PendingTurn,
+        sender: str,
+        replies: Sequence[dict[str, Any]],
+        last_buttons: list[dict[str, Any]] | None,
+        *,
+        set_buttons: bool,
+    ) -> list[StoredMessage] | None:
+        """Store a turn's replies and mark it done in one transaction; None when it was done
+        already (a retried turn after a crash: the member never sees a second answer)."""
+        now = self._clock()
+        async with session_scope(self._factory) as session:
+            claimed = await session.execute(
+                update(TurnRequest)
+                .where(TurnRequest.id == turn.id, TurnRequest.status == "pending")
+                .values(status="done", done_at=now)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            stored: list[StoredMessage] = []
+            for reply in replies:
+                seq = (
+                    await session.execute(
+                        update(Conversation)
+                        .where(Conversation.id == turn.conversation_id)
+                        .values(next_seq=Conversation.next_seq + 1, last_activity_at=now)
+                        .returning(Conversation.next_seq)
+                    )
+                ).scalar_one()
+                row = ConversationMessage(
+                    conversation_id=turn.conversation_id,
+                    seq=seq,
+                    direction="out",
+                    sender=sender,
+                    text=reply.get("text", ""),
+                    payload={k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)},
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                stored.append(_stored(row))
+            if set_buttons:
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == turn.conversation_id)
+                    .values(last_buttons=last_buttons)
+                )
+            if turn.key.startswith("sms:"):
+                await session.execute(
+                    update(SmsInbound)
+                    .where(SmsInbound.message_sid == turn.key[4:])
+                    .values(status="processed")
+                )
+            return stored
+
+    async def unsent_sms_turn(self, conversation_id: str) -> int | None:
+        """The seq of the oldest SMS turn answered but not yet texted (a worker stopped between
+        storing the replies and texting them), or None."""
+        async with session_scope(self._factory) as session:
+            return (
+                await session.execute(
+                    select(func.min(TurnRequest.seq)).where(
+                        TurnRequest.conversation_id == conversation_id,
+                        TurnRequest.status == "done",
+                        TurnRequest.key.like("sms:%"),
+                    )
+                )
+            ).scalar_one_or_none()
+
+    async def mark_sms_turns_sent(self, conversation_id: str) -> None:
+        async with session_scope(self._factory) as session:
+            await session.execute(
+                update(TurnRequest)
+                .where(
+                    TurnRequest.conversation_id == conversation_id,
+                    TurnRequest.status == "done",
+                    TurnRequest.key.like("sms:%"),
+                )
+                .values(status="sent")
+            )
+
+    async def claim_courtesy(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Conversations whose oldest waiting turn is older than `older_than` and that have not
+        been told in this busy period (no waiting turn with `courtesy_sent`); each is claimed
+        by a conditional update, so of two copies only one sends the message."""
+        async with session_scope(self._factory) as session:
+            waiting = (
+                await session.execute(
+                    select(TurnRequest.conversation_id, func.min(TurnRequest.id))
+                    .where(TurnRequest.status == "pending", TurnRequest.created_at < older_than)
+                    .group_by(TurnRequest.conversation_id)
+                    .limit(limit)
+                )
+            ).all()
+        claimed: list[str] = []
+        for conversation_id, oldest_id in waiting:
+            async with session_scope(self._factory) as session:
+                told = (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(TurnRequest)
+                        .where(
+                            TurnRequest.conversation_id == conversation_id,
+                            TurnRequest.status == "pending",
+                            TurnRequest.courtesy_sent.is_(True),
+                        )
+                    )
+                ).scalar_one()
+                if told:
+                    continue
+                result = await session.execute(
+                    update(TurnRequest)
+                    .where(TurnRequest.id == oldest_id, TurnRequest.courtesy_sent.is_(False))
+                    .values(courtesy_sent=True)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(conversation_id)
+                    await session.execute(  # the whole busy period is told
+                        update(TurnRequest)
+                        .where(
+                            TurnRequest.conversation_id == conversation_id,
+                            TurnRequest.status == "pending",
+                        )
+                        .values(courtesy_sent=True)
+                    )
+        return claimed
+
 
 class SmsStore:
     """Twilio bookkeeping: MessageSid idempotency, opt-outs and delivery status callbacks."""
@@ -336,6 +610,58 @@ class SmsStore:
     def __init__(self, factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._factory = factory
         self._clock = clock
+
+    async def receive(self, message_sid: str, phone: str) -> tuple[ConversationInfo, bool] | None:
+        """One unit of work for an inbound text: claim the MessageSid, find or create the
+        phone's conversation, read its opt-out state. None: a retry of a MessageSid seen before.
+        """
+        now = self._clock()
+        for _attempt in range(3):
+            try:
+                async with session_scope(self._factory) as session:
+                    session.add(
+                        SmsInbound(
+                            message_sid=message_sid,
+                            from_number=phone,
+                            received_at=now,
+                            status="received",
+                        )
+                    )
+                    await session.flush()
+                    row = (
+                        await session.execute(
+                            select(Conversation).where(
+                                Conversation.channel == "sms", Conversation.external_id == phone
+                            )
+                        )
+                    ).scalar_one_or_none()
+                    if row is None:
+                        row = Conversation(
+                            id=f"sms-{uuid.uuid4().hex}",
+                            channel="sms",
+                            external_id=phone,
+                            mode="bot",
+                            next_seq=0,
+                            created_at=now,
+                            last_activity_at=now,
+                        )
+                        session.add(row)
+                        await session.flush()
+                    opt = (
+                        await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))
+                    ).scalar_one_or_none()
+                    return _info(row), bool(opt and opt.opted_out)
+            except IntegrityError:
+                async with session_scope(self._factory) as session:
+                    seen = (
+                        await session.execute(
+                            select(SmsInbound.id).where(SmsInbound.message_sid == message_sid)
+                        )
+                    ).scalar_one_or_none()
+                if seen is not None:
+                    return None  # Twilio retrying a message already taken
+                continue  # the conversation was created at the same moment: read it again
+        raise RuntimeError("could not record an inbound text")
 
     async def claim_message_sid(self, message_sid: str, from_number: str) -> bool:
         """True the first time a MessageSid is seen; False for Twilio's retries of it."""

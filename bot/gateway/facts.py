@@ -56,3 +56,11 @@ class GatewayTexts:
             "Sorry, I'm having trouble right now. Please try again in a few minutes. "
             f"For outages call {self.outage_phone} any time."
         )
+
+    @property
+    def courtesy_wait(self) -> str:
+        """Once per busy period, to a member whose turn has waited (profile `busy:`)."""
+        return (
+            "We're getting a lot of messages right now. You're in line and I'll answer shortly. "
+            f"For a downed line or an emergency call 911, then {self.outage_phone}."
+        )

@@ -1,8 +1,8 @@
 """`jecbot sms`: simulate an inbound text, signed exactly like Twilio signs it.
 
 Posts to the running gateway's `/sms/twilio` with an `X-Twilio-Signature` computed by the
-`twilio` package for the configured public URL, prints the TwiML replies, and, when the bot was
-too slow for TwiML, the texts that then went to the local outbox.
+`twilio` package for the configured public URL, prints the TwiML replies (keywords, notices),
+then the texts the queued turn sent through the local outbox once it is done.
 """
 
 from __future__ import annotations
@@ -83,6 +83,42 @@ def _outbox_since(settings: Settings, to: str, since: datetime) -> list[str]:
         engine.dispose()
 
 
+QUEUED_TURN_WAIT_SECONDS = 60.0
+
+
+def _queued_replies(settings: Settings, sid: str, phone: str, since: datetime) -> list[str]:
+    """The texts the queued turn of `sid` sent, once it is done (nothing if it had no turn)."""
+    from bot.store.models import TurnRequest
+
+    engine = make_sync_engine(settings.database_url)
+    try:
+        factory = sync_session_factory(engine)
+        deadline = time.monotonic() + QUEUED_TURN_WAIT_SECONDS
+        while True:
+            with factory() as session:
+                status = session.execute(
+                    select(TurnRequest.status).where(TurnRequest.key == f"sms:{sid}")
+                ).scalar_one_or_none()
+            if status in (None, "sent", "skipped") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if status is None or status == "skipped":
+            return []
+        with factory() as session:
+            rows = session.execute(
+                select(OutboxMessage.body)
+                .where(
+                    OutboxMessage.channel == "sms",
+                    OutboxMessage.to == phone,
+                    OutboxMessage.created_at >= since,
+                )
+                .order_by(OutboxMessage.id)
+            ).all()
+        return [r[0] for r in rows]
+    finally:
+        engine.dispose()
+
+
 def simulate_sms(
     settings: Settings,
     from_number: str,
@@ -117,6 +153,11 @@ def simulate_sms(
     replies = twiml_bodies(text)
     for reply in replies:
         print(f"< {reply}", file=out)
+    # The gateway answered at once; the assistant's turn runs from the queue and its replies go
+    # out through the notifier (here: the local outbox) once it is done.
+    for reply in _queued_replies(settings, form["MessageSid"], phone, started):
+        print(f"< {reply}", file=out)
+        replies.append(reply)
     if not replies and wait_seconds > 0:
         deadline = time.monotonic() + wait_seconds
         found: list[str] = []

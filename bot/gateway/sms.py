@@ -3,8 +3,10 @@
 Order of work for an inbound text (compliance.md): signature (403 and nothing else when bad),
 MessageSid claimed once (a retry gets empty TwiML), sender normalised to E.164, keywords
 (STOP/START/HELP) before anything else, opted-out numbers get nothing, then the message is
-masked and stored, a numbered reply picks the last choices, and the bot turn runs. Twilio gets
-TwiML within `sms_reply_wait_seconds`; slower replies go out later through the notifier.
+masked and stored with its bot turn in one unit of work, a numbered reply picks the last
+choices, and Twilio gets empty TwiML at once (keyword answers and gateway notices may ride in
+it). The turn runs from the durable queue (`bot.gateway.queue_worker`); its replies go out
+through the notifier (Twilio's REST API, or the local outbox).
 
 At the edge (`bot.gateway.edge`): the body is cleaned (valid Unicode, no controls) and capped at
 `MESSAGE_MAX_CHARS` (Twilio's 1,600) with a note; an empty body is not forwarded, a picture
@@ -14,7 +16,6 @@ still waiting for the assistant, is told to slow down (the text is stored, not f
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -24,7 +25,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.adapters.delivery import record_provider_status
 from bot.core.phones import normalize_phone
 from bot.gateway import still_out
-from bot.gateway.conversations import ConversationInfo, StoredMessage
+from bot.gateway.conversations import ConversationInfo, TurnSpec
 from bot.gateway.edge import EDGE, clean_text
 from bot.gateway.keywords import Keyword, classify, is_still_out
 from bot.gateway.ratelimits import SLOW_DOWN, STILL_WORKING
@@ -73,10 +74,10 @@ async def inbound(request: web.Request) -> web.Response:
     has_media = num_media.isdigit() and int(num_media) > 0
     if not sid or not phone:
         return web.Response(status=400, text="MessageSid and a valid From are required")
-    if not await gw.sms_store.claim_message_sid(sid, phone):
-        return twiml([])  # Twilio retrying a message already handled
-    conv = await gw.store.get_or_create("sms", phone)
-    opted_out = await gw.sms_store.is_opted_out(phone)
+    received = await gw.sms_store.receive(sid, phone)  # sid claimed + conversation + opt-out
+    if received is None:
+        return twiml([])  # Twilio retrying a message already taken
+    conv, opted_out = received
 
     keyword = classify(body, opted_out=opted_out)
     if keyword is not None:
@@ -99,48 +100,40 @@ async def inbound(request: web.Request) -> web.Response:
         return twiml(await _system_reply(gw, conv, MEDIA_ONLY) if has_media else [])
 
     choice = pick_choice(body, conv.last_buttons)
+    payload = {"choice": choice} if choice else None
+    turn: TurnSpec | None = None
+    refusal: str | None = None
+    if conv.mode == "bot":
+        within_budget = await edge.limits.text(phone)
+        if await gw.store.pending_count(conv.id) >= edge.limits.max_pending:
+            refusal = STILL_WORKING  # that many of its texts still wait for the assistant
+        elif not within_budget:
+            refusal = SLOW_DOWN
+        else:
+            from_button = bool(choice and choice.get("payload"))
+            turn = TurnSpec(
+                key=f"sms:{sid}",
+                metadata={"channel": "sms", "phone": phone},
+                rasa_text=choice["payload"] if choice and from_button else None,
+                from_button=from_button,
+                sms_sid=sid,
+            )
+    # One unit of work: the message, its turn (durable before Twilio hears back), the sid's status.
     accepted = await gw.service.accept_member_message(
-        conv, body, payload={"choice": choice} if choice else None, max_chars=edge.max_chars
+        conv, body, payload=payload, max_chars=edge.max_chars, turn=turn
     )
-    metadata: dict[str, Any] = {"channel": "sms", "phone": phone}
-    if accepted.masked.found_any:
-        metadata["masked"] = [
-            k
-            for k, v in (("card", accepted.masked.found_card), ("bank", accepted.masked.found_bank))
-            if v
-        ]
     now_texts = [t for n in accepted.notices for t in render_sms([as_bot_message(n)])]
     if has_media:
         now_texts += await _system_reply(gw, conv, MEDIA_ONLY)
-    if conv.mode != "bot":
-        await gw.sms_store.set_inbound_status(sid, "processed")
-        await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
-        return twiml(now_texts)
-    if not await edge.limits.text(phone) or not edge.limits.turn_slot(conv.id):
-        busy = edge.limits.pending(conv.id) >= edge.limits.max_pending
+    if refusal is not None:
         log.warning("a text from %s was not forwarded: too many", conv.id)
         await gw.sms_store.set_inbound_status(sid, "rate_limited")
-        await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
-        return twiml(
-            now_texts + await _system_reply(gw, conv, STILL_WORKING if busy else SLOW_DOWN)
-        )
-    await gw.sms_store.set_inbound_status(sid, "processed")
-    from_button = bool(choice and choice.get("payload"))
-    rasa_text = choice["payload"] if choice and from_button else accepted.message.text
-    turn = gw.tasks.spawn(
-        gw.service.bot_turn(conv, rasa_text, metadata, from_button=from_button),
-        name=f"sms-turn-{conv.id}",
-    )
-    edge.limits.hold_turn(conv.id, turn)
-    done, _ = await asyncio.wait({turn}, timeout=gw.options.sms_reply_wait_seconds)
-    if turn in done and turn.exception() is None:
-        replies: list[StoredMessage] = turn.result()
-        now_texts += [t for r in replies for t in render_sms([as_bot_message(r)])]
-        await gw.store.mark_delivered(conv.id, [m.seq for m in [*accepted.notices, *replies]])
-        return twiml(now_texts)
-    # The bot is slow: answer Twilio now, text the replies when they are ready.
+        now_texts += await _system_reply(gw, conv, refusal)
+    elif turn is None:  # with an agent (or queued for one): stored for the console
+        await gw.sms_store.set_inbound_status(sid, "processed")
+    elif gw.workers is not None:
+        await gw.workers.submit(conv.id, turn.key)  # the replies go out through the notifier
     await gw.store.mark_delivered(conv.id, [n.seq for n in accepted.notices])
-    gw.tasks.spawn(_deliver_later(gw, conv, turn), name=f"sms-late-{conv.id}")
     return twiml(now_texts)
 
 
@@ -151,13 +144,6 @@ async def _system_reply(gw: Gateway, conv: ConversationInfo, text: str) -> list[
     )
     gw.hub.publish(conv.id, message.to_wire())
     return render_sms([{"text": text}])
-
-
-async def _deliver_later(
-    gw: Gateway, conv: ConversationInfo, turn: asyncio.Task[list[StoredMessage]]
-) -> None:
-    replies = await turn
-    await gw.service.deliver_sms(conv, replies)
 
 
 async def _keyword(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -22,10 +23,13 @@ from bot.profile import CoopProfile
 from bot.services.members import MemberServices
 from bot.services.payment_processor import PaymentProcessor
 
+if TYPE_CHECKING:
+    from bot.gateway.queue_worker import QueueWorkers
+
 
 @dataclass(frozen=True)
 class GatewayOptions:
-    sms_reply_wait_seconds: float = 4.0  # Twilio allows 15 s; answer with TwiML within this
+    sms_reply_wait_seconds: float = 4.0  # no longer used: the webhook answers at once (queue)
     hello_timeout_seconds: float = 15.0  # a WebSocket must say hello within this
     rasa_timeout_seconds: float | None = None  # default: settings.http_timeout_seconds
 
@@ -60,6 +64,7 @@ class Gateway:
     tasks: TaskTracker
     tokens: ConversationTokens
     clock: Callable[[], datetime]
+    workers: QueueWorkers | None = None  # the durable queue's side (bot.gateway.queue_worker)
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.gateway.conversations import ConversationInfo, ConversationStore, StoredMessage
+from bot.gateway.conversations import (
+    ConversationInfo,
+    ConversationStore,
+    PendingTurn,
+    StoredMessage,
+    TurnSpec,
+)
 from bot.gateway.edge import cut_notice, cut_text, typed_text_for_rasa
 from bot.gateway.events import (
     BOT_REPLIES,
@@ -34,12 +40,18 @@ from bot.gateway.hub import Hub, KeyedLocks
 from bot.gateway.masking import MaskResult, mask_inbound, masked_notice
 from bot.gateway.rasa_client import BotBackend, RasaUnavailable
 from bot.gateway.sms_format import last_buttons, render_sms
-from bot.logs import conversation_id_var, mask_log_text
+from bot.logs import conversation_id_var, mask_log_text, request_id_var
 
 if TYPE_CHECKING:
     from bot.ops.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
+
+SORRY_FOR_THE_WAIT = "Sorry for the wait: "
+
+
+class TurnFailed(Exception):
+    """Rasa (or the action server behind it) is slow or down: the turn stays queued."""
 
 
 class SmsSender(Protocol):
@@ -96,6 +108,7 @@ class ConversationService:
         payload: dict[str, Any] | None = None,
         notify_masking: bool = True,
         max_chars: int | None = None,
+        turn: TurnSpec | None = None,
     ) -> Accepted:
         """Mask, store and publish a member message; listeners of `member_message` hear it once
         (not for a re-send), before the caller decides whether the bot takes a turn.
@@ -107,6 +120,15 @@ class ConversationService:
             text = text[: 2 * max_chars + 256]  # bounds the masking work; the cut comes after
         masked = mask_inbound(text)
         kept, cut = (masked.text, False) if max_chars is None else cut_text(masked.text, max_chars)
+        if turn is not None and masked.found_any:  # Rasa hears the masked text, and that it was
+            found = [k for k, v in (("card", masked.found_card), ("bank", masked.found_bank)) if v]
+            turn = TurnSpec(
+                key=turn.key,
+                metadata={**turn.metadata, "masked": found},
+                rasa_text=None,
+                from_button=False,
+                sms_sid=turn.sms_sid,
+            )
         message, created = await self.store.append(
             conv.id,
             direction="in",
@@ -115,6 +137,7 @@ class ConversationService:
             payload=payload,
             client_id=client_id,
             delivered=True,
+            turn=turn,
         )
         notices: list[StoredMessage] = []
         if created:
@@ -184,6 +207,67 @@ class ConversationService:
             if stored:
                 await self.events.emit(BOT_REPLIES, BotReplies(conv, stored))
             return stored
+
+    async def run_queued_turn(
+        self, turn: PendingTurn, *, apologize: bool = False
+    ) -> list[StoredMessage] | None:
+        """One queued turn (`bot.gateway.queue_worker` calls it under the conversation's lease):
+        Rasa's replies stored with the turn marked done in one transaction. Returns the stored
+        replies, [] when the conversation is with an agent, None when the turn was done before
+        (a retry after a crash). Raises `TurnFailed` when Rasa is unreachable; with `apologize`
+        (it has been for minutes) the member is told once, and the answer, when it comes, starts
+        with "Sorry for the wait: ".
+
+        Each attempt is a new signed turn with a fresh `message_id`: Rasa's replay check (409)
+        refuses only a copy of one request, while a retry is a new request for the same message.
+        """
+        conversation_id_var.set(turn.conversation_id)
+        request_id_var.set(turn.request_id)  # the worker logs with the storing request's id
+        conv = await self.store.get(turn.conversation_id)
+        if conv is None or conv.mode != "bot":
+            await self.store.skip_turn(turn.id)
+            return []
+        text = turn.rasa_text if turn.from_button else typed_text_for_rasa(turn.rasa_text)
+        self.hub.publish(conv.id, {"type": "typing", "active": True})
+        log.debug("bot turn (%s, queued): %s", conv.channel, mask_log_text(text))
+        started = time.monotonic()
+        try:
+            replies = await self.rasa.send(conv.id, text, turn.metadata)
+        except RasaUnavailable as exc:
+            log.warning("assistant unavailable for conversation %s: %s", conv.id, exc)
+            if self.metrics is not None:
+                self.metrics.observe_turn(
+                    conv.channel, time.monotonic() - started, rasa_failed=True
+                )
+            tell = apologize and not turn.apologized
+            if tell:
+                message = await self._store_and_publish(
+                    conv, "system", self.texts.assistant_unavailable, {"apology": True}
+                )
+                if conv.channel == "sms":
+                    await self.deliver_sms(conv, [message])
+            self.hub.publish(conv.id, {"type": "typing", "active": False})
+            await self.store.note_attempt(turn.id, apologized=tell)
+            raise TurnFailed(str(exc)) from exc
+        if self.metrics is not None:
+            self.metrics.observe_turn(conv.channel, time.monotonic() - started, rasa_failed=False)
+        if turn.apologized and replies and replies[0].get("text"):
+            replies = [
+                {**replies[0], "text": SORRY_FOR_THE_WAIT + replies[0]["text"]},
+                *replies[1:],
+            ]
+        stored = await self.store.finish_turn(
+            turn, "bot", replies, last_buttons(replies), set_buttons=conv.channel == "sms"
+        )
+        if stored is None:
+            self.hub.publish(conv.id, {"type": "typing", "active": False})
+            return None
+        for message in stored:
+            self.hub.publish(conv.id, message.to_wire())
+        self.hub.publish(conv.id, {"type": "typing", "active": False})
+        if stored:
+            await self.events.emit(BOT_REPLIES, BotReplies(conv, stored))
+        return stored
 
     async def post_outbound(
         self, conv: ConversationInfo, sender: str, text: str, payload: dict[str, Any] | None = None

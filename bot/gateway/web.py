@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.gateway.conversations import ConversationInfo
+from bot.gateway.conversations import ConversationInfo, TurnSpec
 from bot.gateway.edge import EDGE, Edge, clean_identifier, clean_text
 from bot.gateway.events import MEMBER_LEFT, MemberLeft
 from bot.gateway.ratelimits import SLOW_DOWN, STILL_WORKING, too_many_chats
@@ -257,40 +257,31 @@ async def _on_frame(
     if not text:
         await sock.send({"type": "error", "error": "bad_text", "client_id": client_id})
         return
-    if not edge.limits.turn_slot(conv.id):
+    if await gw.store.pending_count(conv.id) >= edge.limits.max_pending:
         await _slow_down(sock, STILL_WORKING, client_id)
         return
-    try:
-        accepted = await gw.service.accept_member_message(
-            conv,
-            text,
-            client_id=client_id,
-            payload={"button_payload": button["payload"]} if button else None,
-            max_chars=edge.max_chars,
-        )
-    except BaseException:
-        edge.limits.release_turn(conv.id)
-        raise
+    # An offered button's payload (e.g. "/pay_bill") is an intent for Rasa; typed text is
+    # masked, and escaped by the turn so that Rasa never reads it as a command. The message
+    # and its turn are stored in one unit of work, acknowledged, then queued.
+    turn = TurnSpec(
+        key=f"web:{conv.id}:{client_id or uuid.uuid4().hex}",
+        metadata={"channel": "web", "client_ip": sock.address},
+        rasa_text=button["payload"] if button else None,
+        from_button=button is not None,
+    )
+    accepted = await gw.service.accept_member_message(
+        conv,
+        text,
+        client_id=client_id,
+        payload={"button_payload": button["payload"]} if button else None,
+        max_chars=edge.max_chars,
+        turn=turn,
+    )
     await sock.send({"type": "ack", "client_id": client_id, "seq": accepted.message.seq})
     if not accepted.created:
-        edge.limits.release_turn(conv.id)
-        return  # a re-send after a reconnect: the first copy already had its turn
-    metadata: dict[str, Any] = {"channel": "web", "client_ip": sock.address}
-    if accepted.masked.found_any:
-        metadata["masked"] = [
-            k
-            for k, v in (("card", accepted.masked.found_card), ("bank", accepted.masked.found_bank))
-            if v
-        ]
-    # An offered button's payload (e.g. "/pay_bill") is an intent for Rasa; typed text is
-    # masked, and escaped by the turn so that Rasa never reads it as a command.
-    from_button = button is not None and not accepted.masked.found_any
-    rasa_text = button["payload"] if from_button and button else accepted.message.text
-    turn = gw.tasks.spawn(
-        gw.service.bot_turn(conv, rasa_text, metadata, from_button=from_button),
-        name=f"web-turn-{conv.id}",
-    )
-    edge.limits.hold_turn(conv.id, turn)
+        return  # a re-send after a reconnect: the first copy already has its turn
+    if gw.workers is not None:
+        await gw.workers.submit(conv.id, turn.key)
 
 
 async def _offered_button(

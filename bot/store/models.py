@@ -796,3 +796,66 @@ class HandoffNote(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
+
+
+# --- The durable queue (bot/queue): jobs, per-conversation leases, member turns waiting ----------
+
+
+class QueueJob(Base):
+    """One job of the embedded (SQL) queue engine: `queued` until a worker leases it (`running`
+    with `lease_until`), then `done` or, after `max_attempts`, `failed`. `key` is unique (an
+    idempotency key: a MessageSid, a periodic task's name and time slot); a lease that runs out
+    (the worker crashed) makes the job claimable again."""
+
+    __tablename__ = "queue_jobs"
+    __table_args__ = (Index("ix_queue_jobs_status_run_at", "status", "run_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued|running|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    worker: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class ConversationLease(Base):
+    """Who may run turns of a conversation now: one holder at a time across every worker copy
+    (SQL and Redis engines alike); a crashed holder's lease runs out at `lease_until`."""
+
+    __tablename__ = "conversation_leases"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    lease_until: Mapped[datetime] = mapped_column()
+
+
+class TurnRequest(Base):
+    """A stored member message waiting for its bot turn, processed strictly in `seq` order per
+    conversation. `status` pending|done|skipped; `done` is set in the same transaction that
+    stores the replies, so a retried turn never shows the member a second answer. `key` is the
+    idempotency key (sms:<MessageSid>, web:<conversation>:<client id>)."""
+
+    __tablename__ = "turn_requests"
+    __table_args__ = (Index("ix_turn_requests_conversation_status", "conversation_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # the member message's seq
+    rasa_text: Mapped[str] = mapped_column(Text, default="")
+    from_button: Mapped[bool] = mapped_column(Boolean, default=False)
+    turn_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    courtesy_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    apologized: Mapped[bool] = mapped_column(Boolean, default=False)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the webhook's, for the logs
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()

@@ -26,9 +26,12 @@ import aiohttp
 import pytest
 
 from bot.gateway.agents_cli import create_agent
+from bot.gateway.conversations import StoredMessage
 from bot.gateway.signatures import sign
 from bot.gateway.simulate import twiml_bodies
-from tests.stack import Gateway, Stack, code_sent_to, max_id
+from bot.gateway.sms_format import render_sms
+from bot.gateway.turns import as_bot_message
+from tests.stack import Gateway, Stack, _query, code_sent_to, max_id
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
 
@@ -71,12 +74,53 @@ class Texter:
             return resp.status, await resp.text()
 
     async def text(self, body: str) -> list[str]:
-        """Send one text; the texts the member gets back in Twilio's answer (TwiML)."""
+        """Send one text; the texts the member gets back: Twilio's answer (TwiML, empty but for
+        keywords and notices), then what the queued turn texted (the outbox), once it is done."""
         form = self._form(body)
         signature = sign(self.gateway.settings, f"{self.gateway.url}/sms/twilio", form)
+        url = self.gateway.settings.database_url
+        [(before,)] = _query(url, "select coalesce(max(id), 0) from outbox", {})
         status, xml = await self.post(form, signature)
         assert status == 200, xml
-        return twiml_bodies(xml)
+        sid = form["MessageSid"]
+        deadline = asyncio.get_running_loop().time() + TURN_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            settled = _query(
+                url,
+                "select i.status, t.status from sms_inbound i left join turn_requests t"
+                " on t.key = 'sms:' || i.message_sid where i.message_sid = :sid",
+                {"sid": sid},
+            )
+            if (
+                settled
+                and settled[0][0] not in ("received", "queued")
+                and settled[0][1]
+                in (
+                    None,
+                    "sent",
+                    "skipped",
+                )
+            ):
+                break
+            await asyncio.sleep(0.1)
+        later = _query(  # the turn's replies, as the gateway texted them (rendered for SMS)
+            url,
+            "select m.text, m.payload from messages m join turn_requests t"
+            " on t.conversation_id = m.conversation_id"
+            " where t.key = :key and m.direction = 'out' and m.seq > t.seq order by m.seq",
+            {"key": f"sms:{sid}"},
+        )
+        texts = render_sms(
+            [
+                as_bot_message(
+                    StoredMessage(
+                        "", 0, "out", "bot", text, json.loads(p) if isinstance(p, str) else p
+                    )
+                )
+                for text, p in later
+            ]
+        )
+        return twiml_bodies(xml) + texts
 
 
 class WebMember:
@@ -151,6 +195,36 @@ def undo_new_payments(rasa_stack: Stack) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------- SMS: pay a bill
+
+
+async def test_a_text_is_acked_at_once_and_answered_by_the_real_assistant_through_the_queue(
+    http: aiohttp.ClientSession, gateway: Gateway, rasa_stack: Stack
+) -> None:
+    phone = "+17065550177"
+    texter = Texter(http, gateway, phone)
+    form = texter._form("what are your office hours")
+    signature = sign(gateway.settings, f"{gateway.url}/sms/twilio", form)
+    status, xml = await texter.post(form, signature)
+    assert status == 200 and twiml_bodies(xml) == []  # Twilio hears back before the assistant
+    sid = form["MessageSid"]
+    for _ in range(int(TURN_SECONDS * 10)):
+        [(turn,)] = rasa_stack.sql(
+            "select status from turn_requests where key = :k", k=f"sms:{sid}"
+        )
+        if turn == "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert turn == "sent"
+    jobs = rasa_stack.sql("select status from queue_jobs where key = :k", k=f"turn:sms:{sid}")
+    assert [tuple(j) for j in jobs] == [("done",)]
+    texts = [
+        row[0]
+        for row in rasa_stack.sql(
+            "select body from outbox where \"to\" = :to and channel = 'sms' order by id", to=phone
+        )
+    ]
+    assert texts and not any(t.startswith("Sorry, I'm having trouble") for t in texts), texts
+    assert any("office" in t.lower() and "PM" in t for t in texts), texts  # a real answer
 
 
 async def test_a_texter_is_known_by_phone_checks_the_balance_and_pays_with_the_saved_card(

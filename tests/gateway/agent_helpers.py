@@ -161,9 +161,22 @@ async def text_in(
         "NumMedia": "0",
     }
     url = settings.public_base_url + "/sms/twilio"
-    return await client.post(
+    from bot.gateway.state import GATEWAY
+    from gateway.helpers import MemberTexts, Texter
+
+    notifier = client.app[GATEWAY].service.sms
+    before = len(getattr(notifier, "sent", []))
+    resp = await client.post(
         "/sms/twilio", data=form, headers={"X-Twilio-Signature": sign(settings, url, form)}
     )
+    twiml = await resp.text()
+    if resp.status != 200:
+        return resp
+    # What the member gets for this text: the TwiML, then the queued turn's replies, texted by
+    # the notifier once the turn is done, shown as one TwiML response.
+    await Texter(client, settings).wait_for_turn(sid)
+    later = [body for _to, body in getattr(notifier, "sent", [])[before:]]
+    return MemberTexts(resp.status, twiml, later)  # type: ignore[return-value]
 
 
 async def add_member(factory: Any, *, phone: str = "+17065550101") -> tuple[int, int]:

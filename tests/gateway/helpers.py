@@ -78,7 +78,7 @@ def gateway_settings(sqlite_url: str, fake_rasa: FakeRasa, var_dir: Any, **more:
         secret_key="test-secret-key",
         twilio_auth_token=AUTH_TOKEN,
         http_timeout_seconds=5.0,
-        **more,
+        **{"assistant_down_apology_seconds": 0.0, **more},  # existing tests: apologise at once
     )
 
 
@@ -97,6 +97,25 @@ async def rows(
         if order_by is not None:
             stmt = stmt.order_by(order_by)
         return list((await session.execute(stmt)).scalars().all())
+
+
+class MemberTexts:
+    """A webhook's answer with the texts the queued turn sent afterwards, as one TwiML body (what
+    the member's phone shows for that text)."""
+
+    def __init__(self, status: int, twiml: str, later: list[str]) -> None:
+        from twilio.twiml.messaging_response import MessagingResponse
+
+        from bot.gateway.simulate import twiml_bodies
+
+        self.status = status
+        response = MessagingResponse()
+        for body in [*twiml_bodies(twiml), *later]:
+            response.message(body)
+        self._text = str(response)
+
+    async def text(self) -> str:
+        return self._text
 
 
 class Texter:
@@ -139,10 +158,104 @@ class Texter:
     async def text(
         self, body: str, from_number: str = "+17065550101", sid: str | None = None
     ) -> tuple[int, list[str]]:
+        """Text the gateway; returns the webhook's status and every text the member gets for it:
+        the TwiML (keyword answers, notices) and then what the queued turn texted through the
+        notifier (the local outbox), once the turn is done."""
         from bot.gateway.simulate import twiml_bodies
 
-        resp = await self.post("/sms/twilio", self.form(body, from_number, sid))
-        return resp.status, twiml_bodies(await resp.text())
+        form = self.form(body, from_number, sid)
+        before = await self._outbox_max_id()
+        resp = await self.post("/sms/twilio", form)
+        bodies = twiml_bodies(await resp.text())
+        if resp.status == 200:
+            await self.wait_for_turn(form["MessageSid"])
+            bodies += await self._outbox_after(before, from_number)
+        return resp.status, bodies
+
+    async def _outbox_max_id(self) -> int:
+        return await outbox_max_id(self.settings.database_url)
+
+    async def _outbox_after(self, after_id: int, to: str) -> list[str]:
+        return await outbox_after(self.settings.database_url, after_id, to)
+
+    async def wait_for_turn(self, sid: str, timeout: float = 15.0) -> str | None:
+        return await wait_for_turn(self.settings.database_url, sid, timeout)
+
+
+def _db(database_url: str) -> Any:
+    from bot.store.db import async_session_factory, make_async_engine
+
+    engine = make_async_engine(database_url)
+    return engine, async_session_factory(engine)
+
+
+async def outbox_max_id(database_url: str) -> int:
+    from bot.store.models import OutboxMessage
+
+    engine, factory = _db(database_url)
+    try:
+        async with factory() as session:
+            return int((await session.execute(select(func.max(OutboxMessage.id)))).scalar() or 0)
+    finally:
+        await engine.dispose()
+
+
+async def outbox_after(database_url: str, after_id: int, to: str) -> list[str]:
+    """The texts the notifier put in the local outbox for this phone after `after_id`."""
+    from bot.store.models import OutboxMessage
+
+    engine, factory = _db(database_url)
+    try:
+        async with factory() as session:
+            found = await session.execute(
+                select(OutboxMessage.body, OutboxMessage.to)
+                .where(OutboxMessage.id > after_id, OutboxMessage.channel == "sms")
+                .order_by(OutboxMessage.id)
+            )
+            digits = "".join(c for c in to if c.isdigit())[-10:]
+            return [b for b, t in found if "".join(c for c in t if c.isdigit())[-10:] == digits]
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_turn(database_url: str, sid: str, timeout: float = 15.0) -> str | None:
+    """The sid's final status once its queued turn is done (and texted)."""
+    from bot.store.models import SmsInbound, TurnRequest
+
+    engine, factory = _db(database_url)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            async with factory() as session:
+                status = (
+                    await session.execute(
+                        select(SmsInbound.status).where(SmsInbound.message_sid == sid)
+                    )
+                ).scalar_one_or_none()
+                turn = (
+                    await session.execute(
+                        select(TurnRequest.status).where(TurnRequest.key == f"sms:{sid}")
+                    )
+                ).scalar_one_or_none()
+            settled = status not in (None, "received", "queued") and turn in (
+                None,
+                "sent",
+                "skipped",
+            )
+            if settled or asyncio.get_running_loop().time() > deadline:
+                return status
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
+
+
+async def with_queued_replies(
+    database_url: str, form: dict[str, str], xml: str, outbox_before: int
+) -> str:
+    """The webhook's TwiML with the texts its queued turn sent afterwards (the member's view)."""
+    await wait_for_turn(database_url, form["MessageSid"])
+    later = await outbox_after(database_url, outbox_before, form.get("From", ""))
+    return MemberTexts(200, xml, later)._text
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:

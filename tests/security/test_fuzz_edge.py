@@ -132,9 +132,17 @@ class LiveGateway:
                     return frames, None
 
     async def text(self, form: dict[str, str]) -> tuple[int, str]:
+        """The webhook's status and what the member gets: the TwiML, then what the queued turn
+        texted (the outbox), as one TwiML body."""
+        from gateway.helpers import outbox_max_id, with_queued_replies
+
         headers = {"X-Twilio-Signature": sign(self.settings, PUBLIC_BASE + "/sms/twilio", form)}
+        before = await outbox_max_id(self.db_url)
         async with self.http.post(self.url + "/sms/twilio", data=form, headers=headers) as resp:
-            return resp.status, await resp.text()
+            status, xml = resp.status, await resp.text()
+        if status != 200:
+            return status, xml
+        return status, await with_queued_replies(self.db_url, form, xml, before)
 
     def fresh_phone(self) -> str:
         return f"+170620{next(self.phones):05d}"

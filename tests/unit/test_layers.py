@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "bot.store": 3,
     "bot.services": 4,
     "bot.adapters": 5,
+    "bot.queue": 5,
     "bot.ops": 5,
     "bot.actions": 6,
     "bot.gateway": 6,
