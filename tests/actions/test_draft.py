@@ -169,7 +169,7 @@ async def run(action: Action, t: Tracker) -> tuple[list[str], list[dict[str, Any
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     for m in dispatcher.messages:
-        assert len(m["text"]) <= 320 and gsm7_safe(m["text"]), m["text"]
+        assert len(m["text"]) <= 306 and gsm7_safe(m["text"]), m["text"]
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     buttons = dispatcher.messages[-1].get("buttons", []) if dispatcher.messages else []
     return [m["text"] for m in dispatcher.messages], buttons, slots
@@ -194,7 +194,7 @@ async def validate(
     dispatcher = CollectingDispatcher()
     result = await getattr(validator, f"validate_{slot}")(value, dispatcher, t, {})
     for m in dispatcher.messages:
-        assert len(m["text"]) <= 320 and gsm7_safe(m["text"]), m["text"]
+        assert len(m["text"]) <= 306 and gsm7_safe(m["text"]), m["text"]
     return [m["text"] for m in dispatcher.messages], result
 
 

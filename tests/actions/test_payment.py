@@ -609,7 +609,7 @@ def test_every_reply_template_fits_an_sms():
         payment.CARD_NOT_KEPT.format(url="x" * 120),
         payment.NEW_METHOD_LINK.format(url="x" * 120),
     ):
-        assert len(text) <= 320 and text.isascii()
+        assert len(text) <= 306 and text.isascii()
 
 
 def test_domain_lists_every_action_of_the_module():

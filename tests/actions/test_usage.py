@@ -112,7 +112,7 @@ async def test_every_usage_reply_fits_one_sms_and_guesses_no_cause(demo, session
     for number, name in NAMED_ACCOUNTS:
         texts, _, _ = await usage_for(session_factory, number, name)
         for text in texts:
-            assert len(text) <= 320 and is_gsm7(text), text
+            assert len(text) <= 306 and is_gsm7(text), text
             assert not any(
                 word in text.lower()
                 for word in ("weather", "colder", "hotter", "heater", "because")
@@ -122,7 +122,7 @@ async def test_every_usage_reply_fits_one_sms_and_guesses_no_cause(demo, session
 async def test_by_sms_the_chart_becomes_a_link_in_a_short_text(demo, session_factory):
     _, messages, _ = await usage_for(session_factory, "1000004821", "Dana")
     texts = render_sms(messages)
-    assert all(len(t) <= 320 for t in texts)
+    assert all(len(t) <= 306 for t in texts)
     assert texts[-1].startswith(
         "Your daily use for the last 30 days. The chart link works for 15 minutes. "
         f"Picture: {demo.settings.public_base_url}/usage/"
