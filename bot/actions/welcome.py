@@ -31,7 +31,7 @@ class MenuOption:
 MENU: list[MenuOption] = [
     MenuOption("take a payment", "Pay my bill", "/pay_bill"),
     MenuOption("check your balance", "My balance", "/check_balance"),
-    MenuOption("report an outage or check on one", "Power outage", "/report_outage"),
+    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
     MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
     MenuOption("tell you our office hours", "Office hours", "/ask_office_hours"),
 ]
@@ -40,7 +40,7 @@ VERIFIED_MENU: list[MenuOption] = [
     MenuOption("take a payment", "Pay my bill", "/pay_bill"),
     MenuOption("show your balance", "My balance", "/check_balance"),
     MenuOption("show your usage and past bills", "My usage", "/usage_question"),
-    MenuOption("report an outage or check on one", "Power outage", "/report_outage"),
+    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
     MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
 ]
 

@@ -26,7 +26,7 @@ async def test_greeting_says_what_it_can_do_offers_buttons_and_how_to_reach_a_pe
     assert messages[0]["buttons"] == [
         {"title": "Pay my bill", "payload": "/pay_bill"},
         {"title": "My balance", "payload": "/check_balance"},
-        {"title": "Power outage", "payload": "/report_outage"},
+        {"title": "Outage in my area", "payload": "/outage_status"},
         {"title": "Talk to a person", "payload": "/talk_to_human"},
         {"title": "Office hours", "payload": "/ask_office_hours"},
     ]

@@ -356,7 +356,8 @@ async def test_outage_status_by_town_gives_a_labelled_estimate(rasa_stack, membe
         (
             "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
             "Crews: on site. Estimated restoration: 1:00 PM, an estimate that may change."
-        )
+        ),
+        "Is your power out? Reply YES and I'll take your report, or NO if you're fine.",
     ]
 
 
