@@ -9,17 +9,12 @@ import re
 
 import pytest
 
-from tests.e2e.test_journeys import (  # noqa: F401  (undo_new_payments is a fixture)
-    CODE_SENT,
-    button,
-    confirm_with_code,
-    texts_of,
-    undo_new_payments,
-    verify,
-)
+from tests.e2e import test_journeys as journeys
+from tests.e2e.test_journeys import CODE_SENT, button, confirm_with_code, texts_of, verify
 from tests.stack import max_id
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
+undo_new_payments = journeys.undo_new_payments  # fixture: Dana owes $142.87 in every test
 
 NOT_UNDERSTOOD = ("didn't quite get", "didn't understand", "say it another way")
 ADDRESS_QUESTION = "What's the address where the power is out?"
