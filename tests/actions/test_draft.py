@@ -801,6 +801,22 @@ async def test_after_a_validator_reask_the_question_is_not_repeated(demo) -> Non
     ]
 
 
+async def test_one_prompt_per_miss_with_the_tracker_rasa_gives_the_question(demo) -> None:
+    """Rasa asks the next question with a temporary tracker: the member's message, slot
+    extraction, the form's own ActionExecuted, then the validator's re-ask. One prompt, not two."""
+    deps = demo()
+    earl = await member(deps, "1000007315")
+    t = tracker(earl, SATURDAY, text="the 31st", loop="draft_form")
+    t.events += [
+        {"event": "action", "name": "action_extract_slots"},
+        {"event": "slot", "name": "requested_slot", "value": "draft_day"},
+        {"event": "action", "name": "draft_form"},
+        {"event": "bot", "text": "We can draft on the 3rd or the 18th of the month. Which works?"},
+    ]
+    texts, _, _ = await run(ActionAskDraftDay(), t)
+    assert texts == []
+
+
 async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> None:
     deps = demo()
     earl = await member(deps, "1000007315")
