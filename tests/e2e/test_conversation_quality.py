@@ -35,7 +35,6 @@ def _never_not_understood(texts: list[str]) -> None:
         "my power is out in louisville",
         "is it out in louisville",
         "when is it back in louisville",
-        "lights out on old quaker road in louisville",
     ],
 )
 async def test_outage_texts_get_the_known_outage_and_the_report_by_sms(
