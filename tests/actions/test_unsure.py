@@ -10,15 +10,14 @@ from rasa_sdk import Tracker
 
 from bot.actions.outage.report import ValidateOutageReportForm
 from bot.actions.outage.status import REPORT_OFFER
-from bot.actions.recovery import (
+from bot.actions.outage.unsure import (
     DID_YOU_MEAN,
-    NUMBER_OUT_OF_CONTEXT,
     REPHRASE,
     ActionChoiceYes,
-    ActionInformOutOfContext,
     ActionOfferChoices,
     resolve_unsure,
 )
+from bot.actions.recovery import NUMBER_OUT_OF_CONTEXT, ActionInformOutOfContext
 from bot.core.gsm7 import gsm7_length, is_gsm7
 from bot.gateway.sms_format import message_to_sms_text
 from tests.actions import test_outage as outage_tests

@@ -169,8 +169,8 @@ UNSURE_OUTCOMES = {
 
 def _unsure_outcome(intent: str, result: dict) -> str:
     """What the member sees for a message the model was unsure of, by the same rule the
-    unsure-message action applies (bot.actions.recovery.resolve_unsure)."""
-    from bot.actions.recovery import OUTAGE_INTENTS, candidates, resolve_unsure
+    unsure-message action applies (bot.actions.outage.unsure.resolve_unsure)."""
+    from bot.actions.outage.unsure import OUTAGE_INTENTS, candidates, resolve_unsure
 
     kind, offered = resolve_unsure(candidates(result))
     if kind in OUTAGE_INTENTS:
