@@ -59,7 +59,7 @@ from bot.store.models import (
 from tests.actions.conftest import EASTERN
 
 SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN)
-AUTHORIZE = " Do you authorize this? Reply YES or NO."
+AUTHORIZE = " Reply YES to authorize or NO."
 
 
 @dataclass(frozen=True)
