@@ -374,3 +374,39 @@ class AccountAction(JourneyAction):
         self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps, account: AccountRecord
     ) -> list[Any]:
         """Answer the member about `account` (already checked to be theirs)."""
+
+
+# Button titles for the intents worth offering as a guess (the unsure-message choice and the second
+# miss).
+GUESS_TITLES: dict[str, str] = {
+    "check_balance": "Check my balance",
+    "pay_bill": "Pay my bill",
+    "report_outage": "Report an outage",
+    "outage_status": "Outage status",
+    "setup_draft": "Set up bank draft",
+    "view_draft": "See my bank draft",
+    "change_draft": "Change my bank draft",
+    "cancel_draft": "Cancel my bank draft",
+    "bill_history": "My past bills",
+    "bill_pdf": "A copy of my bill",
+    "payment_history": "My past payments",
+    "usage_question": "My usage",
+    "paperless_on": "Paperless billing",
+    "paperless_off": "Paper bills",
+    "notification_preferences": "Alerts",
+    "change_contact": "Change phone or email",
+    "start_service": "Start service",
+    "stop_service": "Stop service",
+    "transfer_service": "Move my service",
+    "ask_office_hours": "Office hours",
+    "ask_office_locations": "Office locations",
+    "ask_phone_numbers": "Phone numbers",
+    "ask_ways_to_pay": "Ways to pay",
+    "ask_due_date": "Due dates",
+    "ask_late_fee": "Late fees",
+    "ask_reconnect_fee": "Reconnect fees",
+    "ask_extreme_weather": "Extreme weather policy",
+    "ask_levelized_billing": "Levelized billing",
+    "ask_register_online": "Register online",
+    "request_callback": "Request a callback",
+}

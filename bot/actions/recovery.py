@@ -5,9 +5,20 @@
   takes the member out of the agent queue if they were waiting, else says there is nothing to stop.
   A journey that wants its own wording may add a rule with `condition: active_loop: <its form>`
   (longer rules win); `STOPPED` below already carries the wording of the forms we know.
-- `action_fallback_offer_person`: the first miss gets the core rephrase question (`utter_default`);
-  a second miss in a row offers a person and the menu, plus the classifier's two best guesses as
-  buttons, and says plainly when the message had no words or was not in English.
+- `action_offer_choices` (issue 9 item 2, in bot/actions/outage/unsure.py, since its outage
+  branch is the outage journey's): the first miss (`nlu_fallback`, the model unsure)
+  offers the model's two or three best candidates as buttons ("Did you mean: 1 See a bill 2 Pay a
+  bill 3 Something else"; by SMS the gateway numbers them). When the candidates are the outage
+  intents (report_outage and outage_status, which "my power is out in louisville" splits between)
+  there is no choice to make: it answers with the known outage in the town or ZIP and starts the
+  report (report_outage on top) or offers it (outage_status on top). Ambiguity between the
+  outage intents is resolved here, by design, not by a threshold.
+- `action_choice_yes` (bot/actions/outage/unsure.py): YES after an outage answer that offered the
+  report starts the report form.
+- `action_inform_out_of_context`: a bare number, town or amount with nothing asked.
+- `action_fallback_offer_person`: a second miss in a row offers a person and the menu, plus the
+  classifier's two best guesses as buttons, and says plainly when the message had no words or
+  was not in English.
 - "start over" (intent `restart`) is Rasa's own `action_restart` (a default rule), which utters
   `utter_restart` (domain/recovery.yml) and forgets everything, the verified identity included.
 """
@@ -23,7 +34,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import IDENTITY_SLOTS
+from bot.actions.common import GUESS_TITLES, IDENTITY_SLOTS
 from bot.actions.deps import get_deps
 from bot.services.handoff import cancel_handoff
 from bot.store.db import session_scope
@@ -39,39 +50,6 @@ LEFT_QUEUE = "OK, I've taken you out of the line for a person. Anything else I c
 # Slots that belong to the member's identity: leaving a form never forgets who they are.
 _KEEP = frozenset({*IDENTITY_SLOTS, "journey", "channel", "phone", "gate_stopped"})
 
-# Button titles for the intents worth offering as a guess after a second miss.
-GUESS_TITLES: dict[str, str] = {
-    "check_balance": "Check my balance",
-    "pay_bill": "Pay my bill",
-    "report_outage": "Report an outage",
-    "outage_status": "Outage status",
-    "setup_draft": "Set up bank draft",
-    "view_draft": "See my bank draft",
-    "change_draft": "Change my bank draft",
-    "cancel_draft": "Cancel my bank draft",
-    "bill_history": "My past bills",
-    "bill_pdf": "A copy of my bill",
-    "payment_history": "My past payments",
-    "usage_question": "My usage",
-    "paperless_on": "Paperless billing",
-    "paperless_off": "Paper bills",
-    "notification_preferences": "Alerts",
-    "change_contact": "Change phone or email",
-    "start_service": "Start service",
-    "stop_service": "Stop service",
-    "transfer_service": "Move my service",
-    "ask_office_hours": "Office hours",
-    "ask_office_locations": "Office locations",
-    "ask_phone_numbers": "Phone numbers",
-    "ask_ways_to_pay": "Ways to pay",
-    "ask_due_date": "Due dates",
-    "ask_late_fee": "Late fees",
-    "ask_reconnect_fee": "Reconnect fees",
-    "ask_extreme_weather": "Extreme weather policy",
-    "ask_levelized_billing": "Levelized billing",
-    "ask_register_online": "Register online",
-    "request_callback": "Request a callback",
-}
 PERSON_BUTTON = {"title": "Talk to a person", "payload": "/talk_to_human"}
 MENU_BUTTON = {"title": "See the menu", "payload": "/help"}
 _SPANISH = re.compile(
@@ -119,6 +97,79 @@ def guess_buttons(tracker: Tracker, limit: int = 2) -> list[dict[str, str]]:
         if len(buttons) == limit:
             break
     return buttons
+
+
+NUMBER_OUT_OF_CONTEXT = (
+    "Is that your account number? I can check your balance or report an outage for it."
+)
+PLACE_OUT_OF_CONTEXT = "Is that where you are? I can check for a power outage there."
+AMOUNT_OUT_OF_CONTEXT = "Would you like to make a payment of that amount?"
+DETAIL_OUT_OF_CONTEXT = (
+    "Thanks. What would you like to do with that? I can check your balance, take a payment or "
+    "report an outage."
+)
+
+
+class ActionInformOutOfContext(Action):
+    """A bare answer (a number, a town, an amount) when nothing asked for one: say what it looks
+    like and offer what can be done with it, instead of no reply at all."""
+
+    def name(self) -> str:
+        return "action_inform_out_of_context"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        import json
+
+        def button(title: str, intent: str, entities: dict[str, str] | None = None) -> dict:
+            payload = f"/{intent}" + (json.dumps(entities) if entities else "")
+            return {"title": title, "payload": payload}
+
+        def entity(name: str) -> str | None:
+            value = next(tracker.get_latest_entity_values(name), None)
+            return str(value).strip() if value else None
+
+        account, town, zip5, amount = (
+            entity("account_number"),
+            entity("town"),
+            entity("zip_code"),
+            entity("amount"),
+        )
+        if account:
+            dispatcher.utter_message(
+                text=NUMBER_OUT_OF_CONTEXT,
+                buttons=[
+                    button("Check my balance", "check_balance", {"account_number": account}),
+                    button("Report an outage", "report_outage"),
+                    PERSON_BUTTON,
+                ],
+            )
+        elif town or zip5:
+            place = {"town": town} if town else {"zip_code": zip5 or ""}
+            dispatcher.utter_message(
+                text=PLACE_OUT_OF_CONTEXT,
+                buttons=[
+                    button("Check for outages", "outage_status", place),
+                    button("Report an outage", "report_outage", place),
+                    MENU_BUTTON,
+                ],
+            )
+        elif amount:
+            dispatcher.utter_message(
+                text=AMOUNT_OUT_OF_CONTEXT,
+                buttons=[button("Pay that amount", "pay_bill", {"amount": amount}), MENU_BUTTON],
+            )
+        else:
+            dispatcher.utter_message(
+                text=DETAIL_OUT_OF_CONTEXT,
+                buttons=[
+                    button("Check my balance", "check_balance"),
+                    button("Pay my bill", "pay_bill"),
+                    button("Report an outage", "report_outage"),
+                ],
+            )
+        return []
 
 
 class ActionFallbackOfferPerson(Action):

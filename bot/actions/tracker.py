@@ -140,13 +140,19 @@ def validator_spoke(tracker: Tracker) -> bool:
     Only messages sent between the member's last message and the next real action count: a
     message from another action (a digression's answer, the identity gate) means the form must
     ask its question again itself.
+
+    Rasa asks the question with a temporary tracker in which it has inserted the form's own
+    `ActionExecuted` before the validator's events, so the form's own action does not count as
+    another action (it did: every miss in the draft form got the re-ask and then the question).
     """
+    form = tracker.active_loop_name
     spoke = False
     for event in reversed(tracker.events):
         kind = event.get("event")
         if kind == "user":
             return spoke
-        if kind == "action" and event.get("name") not in _SLOT_EXTRACTION_ACTIONS:
+        name = event.get("name")
+        if kind == "action" and name not in _SLOT_EXTRACTION_ACTIONS and name != form:
             return False
         if kind == "bot":
             spoke = True

@@ -3,7 +3,9 @@ average daily cost, what differs between the latest bill and the one before, and
 
 Figures come from `bot.services.usage` (readings, `compare_month`, `average_daily_cost_cents`)
 and `bot.services.usage` (per-day comparisons, bill differences, the signed chart link). This
-module only words them, one idea per message, each within an SMS's 320 characters. It says what
+module only words them, one idea per message, each within an SMS's 306 characters (two
+segments). One source per period: the bills for the days they cover, the readings for the days
+since the latest bill; a follow-up ("why is it so high") gets the part it asks about. It says what
 the numbers show and never guesses a cause.
 """
 
@@ -150,6 +152,62 @@ def bill_message(bills: list[BillRecord]) -> str | None:
     return text
 
 
+def current_period_message(days: list[UsageDay], bills: list[BillRecord], last4: str) -> str | None:
+    """Since the latest bill, from the readings (the one source for days no bill covers yet), and
+    the use per day against that bill. None when there is no bill or no reading after it."""
+    if not bills or not days:
+        return None
+    latest = bills[0]
+    since = [d for d in days if d.day > latest.period_end]
+    if not since:
+        return None
+    kwh = sum((d.kwh for d in since), Decimal(0))
+    cost = sum(d.cost_cents for d in since)
+    first, last = since[0].day, since[-1].day
+    span = short_date(first) if first == last else f"{short_date(first)}-{short_date(last)}"
+    text = (
+        f"Account ending {last4}: since your latest bill ({span}) you've used {whole_kwh(kwh)} "
+        "kWh, "
+        f"about {format_cents(cost)} of energy, {format_cents(average_daily_cost_cents(since))} "
+        "a day."
+    )
+    per_day = (kwh / len(since)).quantize(Decimal("0.1"))
+    billed = (Decimal(latest.kwh) / bill_days(latest)).quantize(Decimal("0.1"))
+    if billed > 0:
+        percent = ((per_day - billed) * 100 / billed).quantize(Decimal("0.1"))
+        text += f" That's {per_day} kWh a day against {billed} on your latest bill" + (
+            f": {_more_less(percent)}." if percent else ": the same."
+        )
+    return text
+
+
+# A follow-up ("why is it so high", "show me the chart") gets the part it asks about.
+_ASKS_CHART = ("chart", "graph", "picture", "daily use")
+_ASKS_TODAY = ("so far", "this month", "since", "right now", "today", "per day", "a day")
+
+
+def follow_up_part(text: str) -> str:
+    """Which part a follow-up asks about: chart, current (since the latest bill) or bill (why
+    it is high or low: the bill comparison, the default)."""
+    lowered = text.lower()
+    if any(word in lowered for word in _ASKS_CHART):
+        return "chart"
+    if any(word in lowered for word in _ASKS_TODAY):
+        return "current"
+    return "bill"
+
+
+def answered_before(tracker: Tracker) -> bool:
+    """Whether the usage answer was already given in this conversation (since the session
+    started): the member is following up."""
+    for event in reversed(tracker.events[:-1] if tracker.events else []):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_usage":
+            return True
+    return False
+
+
 def chart_link(
     secret_key: str, public_base_url: str, account_id: int, latest: date, now: datetime
 ) -> str:
@@ -167,7 +225,7 @@ def usage_buttons() -> list[dict[str, str]]:
     )
 
 
-CHART_TEXT = "Your daily use for the last 30 days. The chart link works for 15 minutes."
+CHART_TEXT = "Your daily use for the last 30 days: {url} (the link works for 15 minutes)."
 
 
 class ActionUsage(AccountAction):
@@ -185,12 +243,12 @@ class ActionUsage(AccountAction):
         days = await services.usage(account.id, year_before, today)
         bills = await services.bills(account.id, limit=13)
 
-        messages: list[dict[str, Any]] = [
-            {"text": t} for t in month_messages(days, today, account.last4)
-        ]
+        # One source per period: the bills for the days they cover, the readings only for the
+        # days since the latest bill (the calendar month mixes both, so it is used only when
+        # there is no bill yet).
+        current = current_period_message(days, bills, account.last4)
         explained = bill_message(bills)
-        if explained:
-            messages.append({"text": explained})
+        chart = None
         if days:
             url = chart_link(
                 deps.settings.secret_key,
@@ -199,7 +257,22 @@ class ActionUsage(AccountAction):
                 days[-1].day,
                 now,
             )
-            messages.append({"text": CHART_TEXT, "image": url})
+            # The link in the text, not an image attachment: an attachment reached the web chat
+            # as a second, empty message.
+            chart = CHART_TEXT.format(url=url)
+
+        parts: list[str | None]
+        if answered_before(tracker):
+            part = follow_up_part(str((tracker.latest_message or {}).get("text") or ""))
+            chosen = {"chart": chart, "current": current, "bill": explained}[part]
+            parts = [chosen or explained or current or chart]
+        elif explained is None:
+            parts = [*month_messages(days, today, account.last4), chart]
+        else:
+            parts = [current, explained, chart]
+        messages: list[dict[str, Any]] = [{"text": t} for t in parts if t]
+        if not messages:
+            messages = [{"text": month_messages(days, today, account.last4)[0]}]
         messages[-1]["buttons"] = usage_buttons()
         for message in messages:
             dispatcher.utter_message(**message)

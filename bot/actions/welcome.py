@@ -26,14 +26,22 @@ class MenuOption:
     payload: str  # button payload (an intent the domain knows)
 
 
-# What the assistant can do, in menu order. Journeys add themselves here as they land.
+# What the assistant can do for a member who is not verified yet (issue 9 item 5: paying,
+# balances, outages, a person and the hours), in menu order; the buttons start each journey.
 MENU: list[MenuOption] = [
+    MenuOption("take a payment", "Pay my bill", "/pay_bill"),
+    MenuOption("check your balance", "My balance", "/check_balance"),
+    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
+    MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
     MenuOption("tell you our office hours", "Office hours", "/ask_office_hours"),
-    MenuOption(
-        "check for a known power outage in your town or ZIP code",
-        "Outage in my area",
-        "/outage_status",
-    ),
+]
+# A verified member already passed the gate: their bills and usage are one step away.
+VERIFIED_MENU: list[MenuOption] = [
+    MenuOption("take a payment", "Pay my bill", "/pay_bill"),
+    MenuOption("show your balance", "My balance", "/check_balance"),
+    MenuOption("show your usage and past bills", "My usage", "/usage_question"),
+    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
+    MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
 ]
 
 
@@ -43,15 +51,25 @@ def _join(phrases: list[str]) -> str:
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
-def buttons() -> list[dict[str, str]]:
-    return [{"title": option.title, "payload": option.payload} for option in MENU]
+def menu_for(tracker: Tracker | None = None) -> list[MenuOption]:
+    """The menu for this member: the verified one once the identity gate was passed."""
+    tier = tracker.get_slot("tier") if tracker is not None else None
+    return VERIFIED_MENU if tier in ("verified", "confirmed") else MENU
 
 
-def capabilities_text(profile: CoopProfile, *, greeting: bool) -> str:
+def buttons(tracker: Tracker | None = None) -> list[dict[str, str]]:
+    return [{"title": option.title, "payload": option.payload} for option in menu_for(tracker)]
+
+
+def capabilities_text(
+    profile: CoopProfile, *, greeting: bool, tracker: Tracker | None = None
+) -> str:
     """'Hi, I'm the ... assistant. I can ...' (greeting) or 'Here's what I can do: ...' (help)."""
-    can = _join([option.phrase for option in MENU])
+    can = _join([option.phrase for option in menu_for(tracker)])
     if greeting:
-        return f"Hi, I'm the {profile.coop.name} assistant. I can {can}. What can I help with?"
+        name = tracker.get_slot("member_first_name") if tracker is not None else None
+        hello = f"Hi {name}, I'm" if name and menu_for(tracker) is VERIFIED_MENU else "Hi, I'm"
+        return f"{hello} the {profile.coop.name} assistant. I can {can}. What can I help with?"
     return f"I can {can}. Pick one below or just ask."
 
 
@@ -76,7 +94,8 @@ class ActionGreet(Action):
     ) -> list[dict[str, Any]]:
         deps = await get_deps()
         dispatcher.utter_message(
-            text=capabilities_text(deps.profile, greeting=self.greeting), buttons=buttons()
+            text=capabilities_text(deps.profile, greeting=self.greeting, tracker=tracker),
+            buttons=buttons(tracker),
         )
         dispatcher.utter_message(text=contact_text(deps.profile))
         return []

@@ -172,6 +172,8 @@ class DemoBuilder:
         first_day = add_months(today, -(BILLS_PER_ACCOUNT + 3), 1)
         self.season = {}
         self.season_prefix: dict[date, float] = {}
+        # (period start, billing date, kWh) of every bill, per account: readings match them.
+        self.billed_periods: dict[int, list[tuple[date, date, int]]] = {}
         running = 0.0
         day = first_day
         while day <= today + timedelta(days=40):
@@ -386,6 +388,7 @@ class DemoBuilder:
             amount = plan.amount_overrides.get(k, FACILITY_CHARGE_CENTS + energy_cents(kwh * 100))
             if k in plan.amount_overrides:  # keep kWh plausible for a fixed amount
                 kwh = max(1, (amount - FACILITY_CHARGE_CENTS) * 10 // RATE_TENTHS_OF_CENT_PER_KWH)
+            self.billed_periods.setdefault(plan.account_id, []).append((start, billing, kwh))
             due = billing + timedelta(days=self.due_days)
             paid_on: date | None = None
             source: PaymentSource | None = None
@@ -498,6 +501,24 @@ class DemoBuilder:
             )
             next_id += 1
         self.w.next_id["usage_readings"] = next_id
+        self._reconcile_with_bills(plan, rows)
+
+    def _reconcile_with_bills(self, plan: AccountPlan, rows: list[dict[str, Any]]) -> None:
+        """Make the daily readings of every billed period the readings fully cover add up to that
+        bill's kWh (and their cost to its energy charge), so usage and bills never disagree about
+        the same days. The day-to-day shape of the readings is kept; only their scale changes."""
+        mine = {r["day"]: r for r in rows if r["account_id"] == plan.account_id}
+        for start, end_exclusive, kwh in self.billed_periods.get(plan.account_id, []):
+            days = [start + timedelta(days=i) for i in range((end_exclusive - start).days)]
+            if not days or any(d not in mine for d in days):
+                continue
+            raw = [int(mine[d]["kwh"].scaleb(2)) for d in days]
+            target, total = kwh * 100, sum(raw)
+            scaled = [max(1, h * target // total) for h in raw]
+            scaled[-1] += target - sum(scaled)  # the rounding rest on the last day
+            for day, hundredths in zip(days, scaled, strict=True):
+                mine[day]["kwh"] = Decimal(hundredths).scaleb(-2)
+                mine[day]["cost_cents"] = energy_cents(hundredths)
 
     def finish_account(self, plan: AccountPlan) -> None:
         self.bills_and_payments(plan)

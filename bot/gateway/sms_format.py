@@ -1,4 +1,5 @@
-"""Turning bot replies into SMS texts: numbered choices, links, GSM-7, at most 320 characters.
+"""Turning bot replies into SMS texts: numbered choices, links, GSM-7, at most 306 characters
+(two concatenated segments).
 
 Pure functions, no I/O: the SMS channel renders with them and tests check them directly.
 """
@@ -11,8 +12,9 @@ from typing import Any
 
 from bot.core.gsm7 import gsm7_length
 from bot.core.gsm7 import to_gsm7 as gsm7_safe
+from bot.services.notify import SMS_MAX_CHARS
 
-SMS_LIMIT = 320
+SMS_LIMIT = SMS_MAX_CHARS  # 306: two concatenated GSM-7 segments (320 made three)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
 

@@ -2,8 +2,9 @@
 
 The adapters in `bot/adapters/` (Twilio, SMTP, the local outbox) implement `Notifier`; services
 and actions depend only on this module. Rules enforced for every text, whatever the provider:
-- an SMS body is GSM-7 and at most 320 characters (extension characters such as `{` count as
-  two); anything else is refused (`status="rejected"`), never sent as UCS-2;
+- an SMS body is GSM-7 and at most 306 characters (extension characters such as `{` count as
+  two), so it always fits two concatenated segments (2 x 153 GSM-7 characters; 320 made three);
+  anything else is refused (`status="rejected"`), never sent as UCS-2;
 - a number that opted out (STOP) is never texted (`status="opted_out"`).
 """
 
@@ -15,13 +16,13 @@ from typing import Protocol
 
 from bot.core.gsm7 import gsm7_length, is_gsm7
 
-SMS_MAX_CHARS = 320
+SMS_MAX_CHARS = 306  # two concatenated GSM-7 segments of 153
 
 OptOutCheck = Callable[[str], Awaitable[bool]]
 
 
 def sms_problem(body: str) -> str | None:
-    """Why `body` may not be texted, or None if it is fine (GSM-7, 1-320 characters)."""
+    """Why `body` may not be texted, or None if it is fine (GSM-7, 1-306 characters)."""
     if not body.strip():
         return "empty message"
     bad = sorted({ch for ch in body if not is_gsm7(ch)})

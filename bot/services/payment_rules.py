@@ -90,3 +90,51 @@ def posting_estimate(now: datetime, rules: PaymentRules | CoopProfile) -> str:
         if day.weekday() < 5 and day not in rules.holidays:
             remaining -= 1
     return f"{rules.posting_text} (by {day:%A, %B} {day.day})"
+
+
+# Part of the balance, in the member's words (the guide: any portion of a bill can be paid).
+_PORTIONS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"\bhalf\b", re.I), 2),
+    (re.compile(r"\b(a |one )?third\b", re.I), 3),
+    (re.compile(r"\b(a |one )?(quarter|fourth)\b", re.I), 4),
+)
+_PAST_DUE_WORDS = re.compile(r"\b(past[ -]?due|behind|overdue|late part)\b", re.I)
+_REST_LATER = re.compile(
+    r"\b(the )?(rest|remainder|remaining|balance|other half)\b.{0,40}"
+    r"\b(later|friday|monday|tuesday|wednesday|thursday|saturday|sunday|next week|payday|"
+    r"tomorrow|the \d{1,2}(st|nd|rd|th)?|on the)\b",
+    re.I,
+)
+
+
+def portion_cents(text: str, amount_due_cents: int) -> int | None:
+    """The amount for "half" / "a third" / "a quarter" of the balance (rounded to the cent,
+    halves up), or None when the text names no portion or nothing is due. A number in the text
+    wins ("half, so $70"): the caller reads typed amounts first."""
+    if amount_due_cents <= 0 or re.search(r"\d", text):
+        return None
+    for pattern, divisor in _PORTIONS:
+        if pattern.search(text):
+            return (amount_due_cents * 2 + divisor) // (2 * divisor)
+    return None
+
+
+def asks_for_past_due(text: str) -> bool:
+    """ "whatever the past due is", "just what im behind": the past-due part."""
+    return bool(_PAST_DUE_WORDS.search(text)) and not re.search(r"\d", text)
+
+
+def rest_later_note(
+    text: str, paying_cents: int, amount_due_cents: int, due: date | None
+) -> str | None:
+    """ "$50 now and the rest Friday": what is left after this payment and until when it can be
+    paid, or None when the member did not ask to split or nothing would be left. Nothing is
+    scheduled: the member pays the rest later the same way."""
+    rest = amount_due_cents - paying_cents
+    if rest <= 0 or not _REST_LATER.search(text):
+        return None
+    when = f" by the due date, {due:%b} {due.day}," if due else ""
+    return (
+        f"I'll take {format_cents(paying_cents)} now. The rest, {format_cents(rest)}, can be "
+        f"paid any time{when} the same way: just say pay my bill."
+    )

@@ -78,7 +78,7 @@ async def test_every_balance_reply_fits_one_sms(demo, session_factory):
     for number, name in NAMED_ACCOUNTS:
         texts, _, _ = await balance_for(session_factory, number, name)
         for text in texts:
-            assert len(text) <= 320 and is_gsm7(text), text
+            assert len(text) <= 306 and is_gsm7(text), text
 
 
 async def test_not_verified_gets_no_numbers(demo):

@@ -59,7 +59,7 @@ from bot.store.models import (
 from tests.actions.conftest import EASTERN
 
 SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN)
-AUTHORIZE = " Do you authorize this? Reply YES or NO."
+AUTHORIZE = " Reply YES to authorize or NO."
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ async def run(action: Action, t: Tracker) -> tuple[list[str], list[dict[str, Any
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
     for m in dispatcher.messages:
-        assert len(m["text"]) <= 320 and gsm7_safe(m["text"]), m["text"]
+        assert len(m["text"]) <= 306 and gsm7_safe(m["text"]), m["text"]
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     buttons = dispatcher.messages[-1].get("buttons", []) if dispatcher.messages else []
     return [m["text"] for m in dispatcher.messages], buttons, slots
@@ -194,7 +194,7 @@ async def validate(
     dispatcher = CollectingDispatcher()
     result = await getattr(validator, f"validate_{slot}")(value, dispatcher, t, {})
     for m in dispatcher.messages:
-        assert len(m["text"]) <= 320 and gsm7_safe(m["text"]), m["text"]
+        assert len(m["text"]) <= 306 and gsm7_safe(m["text"]), m["text"]
     return [m["text"] for m in dispatcher.messages], result
 
 
@@ -812,6 +812,22 @@ async def test_after_a_validator_reask_the_question_is_not_repeated(demo) -> Non
     assert texts == [
         "Back to your bank draft: we draft on the 3rd or the 18th. Which day works best?"
     ]
+
+
+async def test_one_prompt_per_miss_with_the_tracker_rasa_gives_the_question(demo) -> None:
+    """Rasa asks the next question with a temporary tracker: the member's message, slot
+    extraction, the form's own ActionExecuted, then the validator's re-ask. One prompt, not two."""
+    deps = demo()
+    earl = await member(deps, "1000007315")
+    t = tracker(earl, SATURDAY, text="the 31st", loop="draft_form")
+    t.events += [
+        {"event": "action", "name": "action_extract_slots"},
+        {"event": "slot", "name": "requested_slot", "value": "draft_day"},
+        {"event": "action", "name": "draft_form"},
+        {"event": "bot", "text": "We can draft on the 3rd or the 18th of the month. Which works?"},
+    ]
+    texts, _, _ = await run(ActionAskDraftDay(), t)
+    assert texts == []
 
 
 async def test_fixed_amount_on_the_3rd_needs_only_the_cancel_notice(demo) -> None:

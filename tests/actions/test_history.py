@@ -146,7 +146,7 @@ async def test_every_history_reply_fits_one_sms(demo, session_factory):
         ):
             texts, _, _ = await run(action, make_tracker(text="x", intent=intent, slots=slots))
             for text in texts:
-                assert len(text) <= 320 and is_gsm7(text), text
+                assert len(text) <= 306 and is_gsm7(text), text
                 assert "4242424242424242" not in text
 
 

@@ -81,7 +81,7 @@ async def test_every_information_answer_fits_an_sms(make_deps) -> None:
     make_deps()
     for intent in sorted(INFO_INTENTS):
         for text in await answer("question", intent):
-            assert is_gsm7(text) and gsm7_length(text) <= 320, (intent, text)
+            assert is_gsm7(text) and gsm7_length(text) <= 306, (intent, text)
 
 
 async def test_phone_numbers(make_deps) -> None:

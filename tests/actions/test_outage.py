@@ -21,7 +21,7 @@ from bot.actions.outage.report import (
 )
 from bot.actions.outage.restore_notice import ActionOutageNotify, ValidateOutageNotifyForm
 from bot.actions.outage.safety import ActionOutageSafety
-from bot.actions.outage.status import ActionOutageStatus
+from bot.actions.outage.status import REPORT_OFFER, ActionOutageStatus
 from bot.adapters.sql_member_services import SqlMemberServices
 from bot.config import PROJECT_ROOT
 from bot.demo import generate_demo_data
@@ -167,7 +167,7 @@ async def test_a_downed_line_by_sms_gets_the_safety_message_first(make_deps, dem
         "outage_hazard": True,
         "outage_hazard_note": "pwr out n theres a line down across my drivewy",
     }
-    assert all(len(t) <= 320 for t in texts(messages))
+    assert all(len(t) <= 306 for t in texts(messages))
 
 
 async def test_a_plain_outage_gets_no_safety_message(make_deps, demo) -> None:
@@ -541,7 +541,7 @@ async def test_status_by_zip_without_an_estimate_says_crews_are_assessing(make_d
     messages, _ = await run_action(
         ActionOutageStatus(), tracker("30434", entities=entity("zip_code", "30434"))
     )
-    assert texts(messages) == [LOUISVILLE_OUTAGE]
+    assert texts(messages) == [LOUISVILLE_OUTAGE, REPORT_OFFER]
 
 
 async def test_no_known_outage_in_a_town_says_so_and_gives_the_24_7_line(make_deps, demo) -> None:
@@ -554,7 +554,8 @@ async def test_no_known_outage_in_a_town_says_so_and_gives_the_24_7_line(make_de
         (
             "I don't see a known outage in Thomson right now. If your power is out, please call "
             "our 24/7 line, 1-800-262-5131, to report it."
-        )
+        ),
+        REPORT_OFFER,
     ]
 
 
@@ -564,7 +565,7 @@ async def test_status_by_account_for_a_verified_member(make_deps, dana_account_i
         ActionOutageStatus(),
         tracker("is my power out", "outage_status", slots=verified(dana_account_id)),
     )
-    assert texts(messages) == [WRENS_OUTAGE]
+    assert texts(messages) == [WRENS_OUTAGE, REPORT_OFFER]
 
 
 async def test_status_with_no_place_asks_for_one_and_reveals_no_account(
@@ -593,7 +594,7 @@ async def test_a_hazard_in_a_status_question_gets_safety_first(make_deps, demo) 
             entities=entity("town", "wrens"),
         ),
     )
-    assert texts(messages) == SAFETY + [WRENS_OUTAGE]
+    assert texts(messages) == SAFETY + [WRENS_OUTAGE, REPORT_OFFER]
 
 
 # ---------------------------------------------------------------- status by town or ZIP
@@ -657,9 +658,13 @@ async def test_known_outage_by_town_gives_cause_and_a_labelled_estimate(make_dep
 
     assert [m["text"] for m in messages] == [
         "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
-        "Crews: on site. Estimated restoration: 1:30 PM, an estimate that may change."
+        "Crews: on site. Estimated restoration: 1:30 PM, an estimate that may change.",
+        REPORT_OFFER,
     ]
-    assert events == []
+    # YES now means "take my report" (issue 9 item 1: one outage flow).
+    assert events == [
+        {"event": "slot", "name": "choice_yes", "value": "report_outage", "timestamp": None}
+    ]
 
 
 async def test_outage_without_an_estimate_says_crews_are_assessing(make_deps, outages) -> None:
@@ -670,7 +675,8 @@ async def test_outage_without_an_estimate_says_crews_are_assessing(make_deps, ou
 
     assert [m["text"] for m in messages] == [
         "Crews already know about an outage near Louisville (about 85 homes, cause not known yet). "
-        "Crews are assessing it; there's no restoration estimate yet."
+        "Crews are assessing it; there's no restoration estimate yet.",
+        REPORT_OFFER,
     ]
 
 
@@ -682,7 +688,8 @@ async def test_no_known_outage_says_so_and_gives_the_24_7_line(make_deps, outage
 
     assert [m["text"] for m in messages] == [
         "I don't see a known outage in Thomson right now. If your power is out, please call our "
-        "24/7 line, 1-800-262-5131, to report it."
+        "24/7 line, 1-800-262-5131, to report it.",
+        REPORT_OFFER,
     ]
 
 

@@ -609,7 +609,7 @@ def test_every_reply_template_fits_an_sms():
         payment.CARD_NOT_KEPT.format(url="x" * 120),
         payment.NEW_METHOD_LINK.format(url="x" * 120),
     ):
-        assert len(text) <= 320 and text.isascii()
+        assert len(text) <= 306 and text.isascii()
 
 
 def test_domain_lists_every_action_of_the_module():
@@ -641,3 +641,39 @@ async def test_after_a_side_question_the_form_says_back_to_your_payment(demo):
     )
     assert messages[0]["text"] == "Back to your payment: how much would you like to pay?"
     assert [b["title"] for b in messages[0]["buttons"]] == ["Full $142.87", "Other amount"]
+
+
+# -------------------------------------------------- partial and split payments (issue 9)
+
+
+@pytest.mark.parametrize(
+    "text, intent", [("half", "inform"), ("ok can i pay half of it now", "pay_bill")]
+)
+async def test_half_of_the_balance_is_a_payable_amount(demo, text, intent):
+    messages, slots = await answer(demo["dana"], text, intent, "payment_amount_choice")
+    assert slots["payment_amount_choice"] == "other"
+    assert slots["payment_amount_cents"] == 7144  # half of $142.87, rounded half up
+    assert messages == []
+
+
+async def test_whatever_the_past_due_is_pays_the_past_due_part(demo):
+    _, slots = await answer(
+        demo["earl"], "whatever the past due is", "pay_bill", "payment_amount_choice"
+    )
+    assert slots["payment_amount_choice"] == "past_due"
+    assert slots["payment_amount_cents"] == 3810 + 300
+
+
+async def test_fifty_now_and_the_rest_friday_takes_fifty_and_says_what_is_left(demo):
+    messages, slots = await answer(
+        demo["dana"],
+        "$50 now and the rest friday",
+        "pay_bill",
+        "payment_amount_choice",
+        entities=[{"entity": "amount", "value": "$50"}],
+    )
+    assert slots["payment_amount_cents"] == 5000
+    assert texts(messages).startswith(
+        "I'll take $50.00 now. The rest, $92.87, can be paid any time"
+    )
+    assert "just say pay my bill" in texts(messages)

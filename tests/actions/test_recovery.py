@@ -197,4 +197,4 @@ async def test_every_reply_fits_one_text_message(make_deps) -> None:
             else ActionFallbackOfferPerson()
         )
         texts, _, _ = await run(action, t)
-        assert all(is_gsm7(x) and gsm7_length(x) <= 320 for x in texts)
+        assert all(is_gsm7(x) and gsm7_length(x) <= 306 for x in texts)

@@ -217,7 +217,7 @@ async def test_transfer_summary_names_both_addresses(demo, session_factory):
         )
     ]
     for message in texts:
-        assert len(message) <= 320 and is_gsm7(message)
+        assert len(message) <= 306 and is_gsm7(message)
 
 
 async def test_no_to_the_summary_sends_nothing(demo, session_factory):

@@ -317,4 +317,4 @@ async def test_every_settings_reply_fits_one_sms(demo, session_factory):
     ]:
         texts, _ = await start(slots, action, text)
         for message in texts:
-            assert len(message) <= 320 and is_gsm7(message), message
+            assert len(message) <= 306 and is_gsm7(message), message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit
@@ -43,26 +44,28 @@ async def usage_for(session_factory, number: str, first_name: str):
     )
 
 
-async def test_dana_month_comparison_bill_difference_and_chart(demo, session_factory):
+async def test_dana_since_the_bill_the_bill_difference_and_chart(demo, session_factory):
     texts, messages, events = await usage_for(session_factory, "1000004821", "Dana")
-    assert texts == [
+    assert texts[:2] == [
         (
-            "Account ending 4821: November so far (Nov 1-27), 525 kWh for $62.51, an average of "
-            "$2.32 a day. "
-            "October 2026: 526 kWh for $62.61 over 31 days."
-        ),
-        (
-            "Per day you used 19.5 kWh this month against 17.0 in October: 14.6% more. I don't "
-            "have enough readings "
-            "from November 2025 to compare with last year."
+            "Account ending 4821: since your latest bill (Nov 27) you've used 24 kWh, about $2.80 "
+            "of energy, $2.80 a day. That's 23.5 kWh a day against 29.9 on your latest bill: "
+            "21.4% less."
         ),
         (
             "Your latest bill (Nov 27), $142.87, covers 31 days and 927 kWh. The one before "
             "covered 30 days and "
             "720 kWh. So this bill has 1 more day and 28.8% more kWh: 29.9 kWh a day, against 24.0."
         ),
-        "Your daily use for the last 30 days. The chart link works for 15 minutes.",
     ]
+    assert texts[2].startswith(
+        f"Your daily use for the last 30 days: {demo.settings.public_base_url}/usage/"
+    )
+    assert texts[2].endswith(".svg (the link works for 15 minutes).")
+    assert len(texts) == 3 and all(t.strip() for t in texts)  # no empty message after the link
+    assert not any(m.get("image") for m in messages)
+    # One source per period: no calendar-month figure that the bill would contradict.
+    assert "November so far" not in " ".join(texts)
     assert events == {}
     assert [b["payload"] for b in messages[-1]["buttons"]] == [
         "/bill_history",
@@ -71,19 +74,59 @@ async def test_dana_month_comparison_bill_difference_and_chart(demo, session_fac
     ]
 
 
+async def test_usage_readings_and_bills_agree_on_every_billed_period(demo, session_factory):
+    """The demo readings of a billed period add up to that bill's kWh (issue 9: 601 vs 927)."""
+    from bot.store.models import Bill
+
+    async with session_factory() as session:
+        bills = (await session.scalars(select(Bill))).all()
+        checked = 0
+        for bill in bills:
+            rows = (
+                await session.scalars(
+                    select(UsageReading.kwh).where(
+                        UsageReading.account_id == bill.account_id,
+                        UsageReading.day >= bill.period_start,
+                        UsageReading.day <= bill.period_end,
+                    )
+                )
+            ).all()
+            if len(rows) == (bill.period_end - bill.period_start).days + 1:
+                assert sum(rows) == bill.kwh, (bill.account_id, bill.billing_date)
+                checked += 1
+    assert checked >= 5
+
+
 async def test_dana_november_figure_is_the_sum_of_the_readings(demo, session_factory):
     async with session_factory() as session:
         total = await session.scalar(
             select(func.sum(UsageReading.kwh)).where(
-                UsageReading.account_id == 1, UsageReading.day >= date(2026, 11, 1)
+                UsageReading.account_id == 1, UsageReading.day >= date(2026, 11, 27)
             )
         )
-    assert Decimal(total).quantize(Decimal(1), rounding=ROUND_HALF_UP) == 525
+    assert Decimal(total).quantize(Decimal(1), rounding=ROUND_HALF_UP) == 24
+
+
+async def test_why_is_it_so_high_after_the_answer_gets_the_bill_part_only(demo, session_factory):
+    account = await account_of(session_factory, "1000004821")
+    slots = verified_slots(account.member_id, account.id, "Dana", "4821")
+    first = make_tracker(text="my usage", intent="usage_question", slots=slots)
+    texts, _, _ = await run(ActionUsage(), first)
+    follow = make_tracker(text="why is it so high", intent="usage_question", slots=slots)
+    follow.events[:0] = [{"event": "action", "name": "action_usage"}]
+    again, messages, _ = await run(ActionUsage(), follow)
+    assert again == [texts[1]]  # the bill comparison, not the whole block again
+    assert messages[-1]["buttons"]
+
+    chart = make_tracker(text="can i see the chart", intent="usage_question", slots=slots)
+    chart.events[:0] = [{"event": "action", "name": "action_usage"}]
+    only_chart, _, _ = await run(ActionUsage(), chart)
+    assert len(only_chart) == 1 and only_chart[0].startswith("Your daily use for the last 30 days")
 
 
 async def test_chart_is_a_signed_15_minute_link_to_the_last_30_days(demo, session_factory):
     _, messages, _ = await usage_for(session_factory, "1000004821", "Dana")
-    url = messages[-1]["image"]
+    url = re.search(r"(http\S+\.svg)", messages[-1]["text"]).group(1)
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == demo.settings.public_base_url
     assert parts.path.startswith("/usage/") and parts.path.endswith(".svg")
@@ -101,7 +144,7 @@ async def test_chart_is_a_signed_15_minute_link_to_the_last_30_days(demo, sessio
 
 async def test_marcus_lower_bill_is_said_plainly(demo, session_factory):
     texts, _, _ = await usage_for(session_factory, "1000005560", "Marcus")
-    assert texts[2] == (
+    assert texts[1] == (
         "Your latest bill (Nov 10), $95.93, covers 31 days and 533 kWh. The one before covered "
         "30 days and 625 kWh. So this bill has 1 more day and 14.7% less kWh: 17.2 kWh a day, "
         "against 20.8."
@@ -112,7 +155,7 @@ async def test_every_usage_reply_fits_one_sms_and_guesses_no_cause(demo, session
     for number, name in NAMED_ACCOUNTS:
         texts, _, _ = await usage_for(session_factory, number, name)
         for text in texts:
-            assert len(text) <= 320 and is_gsm7(text), text
+            assert len(text) <= 306 and is_gsm7(text), text
             assert not any(
                 word in text.lower()
                 for word in ("weather", "colder", "hotter", "heater", "because")
@@ -122,12 +165,14 @@ async def test_every_usage_reply_fits_one_sms_and_guesses_no_cause(demo, session
 async def test_by_sms_the_chart_becomes_a_link_in_a_short_text(demo, session_factory):
     _, messages, _ = await usage_for(session_factory, "1000004821", "Dana")
     texts = render_sms(messages)
-    assert all(len(t) <= 320 for t in texts)
+    assert all(len(t) <= 306 for t in texts)
     assert texts[-1].startswith(
-        "Your daily use for the last 30 days. The chart link works for 15 minutes. "
-        f"Picture: {demo.settings.public_base_url}/usage/"
+        f"Your daily use for the last 30 days: {demo.settings.public_base_url}/usage/"
     )
-    assert texts[-1].endswith(".svg Reply 1 for Bill history, 2 for Pay now, 3 for Something else.")
+    assert texts[-1].endswith(
+        ".svg (the link works for 15 minutes). Reply 1 for Bill history, 2 for Pay now, 3 for "
+        "Something else."
+    )
 
 
 def _bill(id_: int, start: date, end: date, kwh: int, cents: int) -> BillRecord:

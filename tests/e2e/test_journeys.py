@@ -268,7 +268,7 @@ async def test_earl_enrols_in_a_draft_on_the_18th_from_checking_then_cancels_it(
     bank_question = await earl.say("the full amount")
     assert texts_of(bank_question) == ["Which account should we draft?"]
     authorization = await earl.texts(button(bank_question, "6120")["payload"])
-    assert authorization[-1].endswith("Do you authorize this? Reply YES or NO."), authorization
+    assert authorization[-1].endswith("Reply YES to authorize or NO."), authorization
     assert "18th" in " ".join(authorization) and "6120" in " ".join(authorization)
 
     enrolled = await earl.texts("YES")
@@ -356,7 +356,8 @@ async def test_outage_status_by_town_gives_a_labelled_estimate(rasa_stack, membe
         (
             "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
             "Crews: on site. Estimated restoration: 1:00 PM, an estimate that may change."
-        )
+        ),
+        "Is your power out? Reply YES and I'll take your report, or NO if you're fine.",
     ]
 
 

@@ -24,15 +24,22 @@ async def test_greeting_lists_what_it_can_do_and_the_24_7_line(talk) -> None:
     replies = await talk("hi")
 
     texts = _texts(replies)
-    assert texts[0].startswith(
-        "Hi, I'm the Jefferson Energy Cooperative assistant. I can tell you "
-        "our office hours and check for a known power outage"
+    assert texts[0] == (
+        "Hi, I'm the Jefferson Energy Cooperative assistant. I can take a payment, check your "
+        "balance, report an outage or check on one, connect you with a person and tell you our "
+        "office hours. What can I help with?"
     )
     assert texts[1] == (
         "To talk with a person, call member services at (706) 547-2167. "
         "For outages and emergencies, call 1-800-262-5131 any time, 24/7."
     )
-    assert [b["title"] for b in replies[0]["buttons"]] == ["Office hours", "Outage in my area"]
+    assert [b["title"] for b in replies[0]["buttons"]] == [
+        "Pay my bill",
+        "My balance",
+        "Outage in my area",
+        "Talk to a person",
+        "Office hours",
+    ]
 
 
 async def test_closing_time_comes_from_the_profile(talk) -> None:
@@ -50,7 +57,9 @@ async def test_outage_in_a_town_comes_from_the_database_with_a_labelled_estimate
     # The demo data's Wrens outage: 240 homes, storm damage, estimate 3 hours after "now" (10 AM).
     assert _texts(replies) == [
         "Crews already know about an outage near Wrens (about 240 homes, cause: storm damage). "
-        "Crews: on site. Estimated restoration: 1:00 PM, an estimate that may change."
+        "Crews: on site. Estimated restoration: 1:00 PM, an estimate that may change.",
+        # One outage flow (issue 9 item 1): the member may be out too.
+        "Is your power out? Reply YES and I'll take your report, or NO if you're fine.",
     ]
 
 

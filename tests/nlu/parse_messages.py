@@ -2,9 +2,9 @@
 
 Run with the Rasa environment's Python (the app environment never imports `rasa`):
 `rasa-env/.venv/bin/python tests/nlu/parse_messages.py MODEL IN.json OUT.json`. IN.json is a
-list of texts; OUT.json gets, per text, the predicted intent, its confidence and the entities
-(type, text span, extractor). The NLU accuracy test scores every held-out split from one load
-instead of one `rasa test nlu` per split, which matters on a busy 2-core machine.
+list of texts; OUT.json gets, per text, the predicted intent, its confidence, the intent ranking
+and the entities (type, text span, extractor). The NLU accuracy test scores every held-out split
+from one load instead of one `rasa test nlu` per split, which matters on a busy 2-core machine.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ async def _parse(model: str, texts: list[str]) -> list[dict]:
             {
                 "intent": parsed["intent"]["name"],
                 "confidence": parsed["intent"]["confidence"],
+                # Best first; with nlu_fallback on top when the FallbackClassifier fired, as the
+                # unsure-message action (bot.actions.recovery.action_offer_choices) sees it.
+                "intent_ranking": [
+                    {"name": r["name"], "confidence": r["confidence"]}
+                    for r in parsed.get("intent_ranking", [])[:6]
+                ],
                 "entities": [
                     {
                         "entity": e["entity"],

@@ -129,7 +129,10 @@ def _score(split: Path, examples: list[tuple[str, str]], parsed: list[dict]) -> 
     training = {normalised(e) for exs in examples_by_intent(training_files()).values() for e in exs}
     misses: dict[str, Counter] = defaultdict(Counter)
     wrong = fallbacks = unseen = unseen_wrong = 0
+    unsure: Counter = Counter()
     for (intent, example), result in zip(examples, parsed, strict=True):
+        if result["intent"] == FALLBACK:
+            unsure[_unsure_outcome(intent, result)] += 1
         is_unseen = normalised(example) not in training
         unseen += is_unseen
         if result["intent"] != intent:
@@ -148,9 +151,37 @@ def _score(split: Path, examples: list[tuple[str, str]], parsed: list[dict]) -> 
         "unseen_accuracy": 1 - unseen_wrong / unseen if unseen else 1.0,
         "fallbacks": fallbacks,
         "fallback_rate": fallbacks / total,
+        "unsure": unsure,
         "misses": misses,
         "entity_f1": _entity_f1([e for _, e in examples], parsed) if annotated else {},
     }
+
+
+UNSURE_OUTCOMES = {
+    "outage_right": "outage flow, an outage message",
+    "outage_wrong": "outage flow, not an outage message",
+    "choice_right": "choice offered, the right intent in it",
+    "choice_wrong": "choice offered without the right intent (a second try; a second miss offers "
+    "a person)",
+    "rephrase": "nothing worth offering: asked to say it another way",
+}
+
+
+def _unsure_outcome(intent: str, result: dict) -> str:
+    """What the member sees for a message the model was unsure of, by the same rule the
+    unsure-message action applies (bot.actions.outage.unsure.resolve_unsure)."""
+    from bot.actions.outage.unsure import OUTAGE_INTENTS, candidates, resolve_unsure
+
+    kind, offered = resolve_unsure(candidates(result))
+    if kind in OUTAGE_INTENTS:
+        return "outage_right" if intent in OUTAGE_INTENTS else "outage_wrong"
+    if kind == "choices":
+        return "choice_right" if intent in offered else "choice_wrong"
+    return "rephrase"
+
+
+def _unsure_text(unsure: Counter) -> str:
+    return "; ".join(f"{UNSURE_OUTCOMES[k]} {unsure[k]}" for k in UNSURE_OUTCOMES if unsure[k])
 
 
 def _miss_text(misses: dict[str, Counter]) -> str:
@@ -172,6 +203,14 @@ def _print(figures: dict, model: Path) -> None:
         f"{figures['unseen_accuracy']:.3f}"
     )
     print(f"  fallback rate      {figures['fallback_rate']:.3f} ({figures['fallbacks']} messages)")
+    print("  when unsure        " + (_unsure_text(figures["unsure"]) or "never unsure"))
+    unsure = figures["unsure"]
+    second = unsure["choice_wrong"] + unsure["rephrase"]
+    print(
+        f"  choices offered    {unsure['choice_right'] + unsure['choice_wrong']}"
+        f", outage flow {unsure['outage_right'] + unsure['outage_wrong']}"
+        f", needing a second try {second} ({second / figures['total']:.1%} of messages)"
+    )
     for extractor, f1 in figures["entity_f1"].items():
         print(f"  entity span F1     {f1:.3f} ({extractor})")
     print("  misses per intent  " + (_miss_text(figures["misses"]) or "none"))
@@ -184,14 +223,15 @@ def _write_doc(rows: list[dict], model: Path) -> None:
         "tests/nlu/test_nlu_accuracy.py`.",
         "",
         "| split | messages | intent accuracy | accuracy on messages not in the training data "
-        "| fallback rate | misses per intent (predicted as) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| fallback rate | when unsure (what the member saw) | misses per intent (predicted as) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in rows:
         lines.append(
             f"| `{f['split']}` | {f['total']} | **{f['accuracy']:.3f}** ({f['wrong']} wrong) | "
             f"{f['unseen_accuracy']:.3f} ({f['unseen']}) | "
             f"**{f['fallback_rate']:.1%}** ({f['fallbacks']}) | "
+            f"{_unsure_text(f['unsure']) or 'never unsure'} | "
             f"{_miss_text(f['misses']) or 'none'} |"
         )
     text = DOC.read_text(encoding="utf-8")

@@ -133,7 +133,7 @@ NO_BANK_SAVED = (
     "saved. You can add one on our secure page."
 )
 CHANGE_WHAT_QUESTION = "What would you like to change about your bank draft?"
-AUTHORIZE_QUESTION = "Do you authorize this? Reply YES or NO."
+AUTHORIZE_QUESTION = "Reply YES to authorize or NO."  # short: the whole text fits 306
 BANK_GONE = "I couldn't find that bank account any more."
 
 

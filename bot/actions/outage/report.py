@@ -247,7 +247,9 @@ class ActionReportOutage(JourneyAction):
         )
         hazard = bool(tracker.get_slot("outage_hazard"))
         now = deps.now()
-        result = await OutageService(deps.sessions, deps.profile.outages.report_prefix).report(
+        result = await OutageService(
+            deps.sessions, deps.profile.outages.report_prefix, deps.profile.timezone
+        ).report(
             account_id=account_id,
             address=str(address),
             town=tracker.get_slot("outage_town"),

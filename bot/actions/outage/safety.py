@@ -15,18 +15,22 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import Dispatcher, JourneyAction
 from bot.actions.deps import ActionDeps
-from bot.actions.tracker import latest_text
+from bot.actions.tracker import latest_entity, latest_text
 from bot.core.masking import mask_sensitive
 from bot.profile import CoopProfile
 from bot.services.outage import detect_hazard, safety_message
 
+# Actions that give the safety message for the latest message before the report form runs.
+SAFETY_ACTIONS = frozenset({"action_outage_safety", "action_offer_choices"})
+
 
 def safety_already_given(tracker: Tracker) -> bool:
-    """Whether action_outage_safety already ran for the latest user message (no double warning)."""
+    """Whether the safety message already went out for the latest user message (no double
+    warning): action_outage_safety, or the unsure-message action that started the report."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
-        if event.get("event") == "action" and event.get("name") == "action_outage_safety":
+        if event.get("event") == "action" and event.get("name") in SAFETY_ACTIONS:
             return True
     return False
 
@@ -55,13 +59,20 @@ def hazard_events(tracker: Tracker, profile: CoopProfile) -> list[dict[str, Any]
 
 
 class ActionOutageSafety(JourneyAction):
-    """First step of every outage report: the safety message if the member mentioned a hazard."""
+    """First step of every outage report: the safety message if the member mentioned a hazard,
+    then what crews already know in the town or ZIP the message names ("my power is out in
+    louisville": the known outage there, cause and estimate, before the form asks the address)."""
 
     action_name = "action_outage_safety"
 
     async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
+        from bot.actions.outage.status import known_outages_in_place
+
         events = hazard_events(tracker, deps.profile)
         if events:
             for text in safety_message(deps.profile):
+                dispatcher.utter_message(text=text)
+        if not latest_entity(tracker, "service_address"):
+            for text in await known_outages_in_place(tracker, deps, none_known=False) or []:
                 dispatcher.utter_message(text=text)
         return events

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import Dispatcher, JourneyAction, verified_account_id
@@ -33,6 +34,48 @@ ASK_PLACE = "Which town or 5-digit ZIP code should I check for outages?"
 ASK_REFERENCE_OR_PLACE = (
     "Which should I check? Send your report number (like R-20331), a town or a 5-digit ZIP code."
 )
+
+
+# After an outage answer the member may well be out too: YES takes the report (issue 9 item 1, one
+# outage flow whichever outage intent the model picked). `choice_yes` tells action_choice_yes
+# what that YES means.
+REPORT_OFFER = "Is your power out? Reply YES and I'll take your report, or NO if you're fine."
+YES_NO = [{"title": "Yes, report it", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+OFFER_REPORT = "report_outage"
+
+
+def offer_report(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    """Offer to take the member's own report after an outage answer; YES starts it."""
+    dispatcher.utter_message(text=REPORT_OFFER, buttons=YES_NO)
+    return [SlotSet("choice_yes", OFFER_REPORT)]
+
+
+async def known_outages_in_place(
+    tracker: Tracker, deps: ActionDeps, *, none_known: bool = True
+) -> list[str] | None:
+    """The messages about known outages in the town or ZIP named in the latest message (one per
+    outage, at most MAX_OUTAGES_LISTED; a "none known" sentence when there is none), or None when
+    the message names no place."""
+    zip5 = normalize_zip5(latest_entity(tracker, "zip_code"))
+    town = latest_entity(tracker, "town")
+    if zip5 is None and not (town and normalize_town(town)):
+        return None
+    service = OutageService(
+        deps.sessions, deps.profile.outages.report_prefix, deps.profile.timezone
+    )
+    now = deps.now()
+    if zip5 is not None:
+        outages, place = await service.find_by_zip(zip5), f"ZIP {zip5}"
+    else:
+        outages, place = await service.find_by_town(town or ""), normalize_town(town).title()
+    if not outages:
+        if not none_known:
+            return []
+        return [
+            f"I don't see a known outage in {place} right now. If your power is out, please call "
+            f"our 24/7 line, {deps.profile.phones.outage_24_7}, to report it."
+        ]
+    return [describe(o, now, deps.profile.timezone) for o in outages[:MAX_OUTAGES_LISTED]]
 
 
 def _reference_in(tracker: Tracker) -> str | None:
@@ -65,7 +108,7 @@ class ActionOutageStatus(JourneyAction):
     async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         profile, now = deps.profile, deps.now()
         utter_safety_if_hazard(dispatcher, tracker, profile)
-        service = OutageService(deps.sessions, profile.outages.report_prefix)
+        service = OutageService(deps.sessions, profile.outages.report_prefix, profile.timezone)
         outage_line = profile.phones.outage_24_7
 
         reference = _reference_in(tracker)
@@ -91,25 +134,11 @@ class ActionOutageStatus(JourneyAction):
                 )
             return []
 
-        zip5 = normalize_zip5(latest_entity(tracker, "zip_code"))
-        town = latest_entity(tracker, "town")
-        if zip5 is not None or (town and normalize_town(town)):
-            if zip5 is not None:
-                outages, place = await service.find_by_zip(zip5), f"ZIP {zip5}"
-            else:
-                outages, place = (
-                    await service.find_by_town(town or ""),
-                    normalize_town(town).title(),
-                )
-            self._say(
-                dispatcher,
-                outages,
-                now,
-                profile,
-                none=f"I don't see a known outage in {place} right now. If your power is out, "
-                f"please call our 24/7 line, {outage_line}, to report it.",
-            )
-            return []
+        in_place = await known_outages_in_place(tracker, deps)
+        if in_place is not None:
+            for text in in_place:
+                dispatcher.utter_message(text=text)
+            return offer_report(dispatcher)
 
         account_id = verified_account_id(tracker, deps)
         if account_id is not None:
@@ -124,10 +153,10 @@ class ActionOutageStatus(JourneyAction):
                 none=f"I don't see a known outage at {where} right now. If your power is out, "
                 f"say report outage or call our 24/7 line, {outage_line}.",
             )
-            return []
+            return offer_report(dispatcher)
 
         dispatcher.utter_message(text=_ask_what_to_check(tracker))
-        return []
+        return [SlotSet("choice_yes", None)]
 
     @staticmethod
     def _say(

@@ -23,7 +23,12 @@ from bot.core.amounts import parse_amount
 from bot.core.answers import yes_no as yes_no_words
 from bot.core.masking import find_card_numbers
 from bot.services.members import MethodRecord
-from bot.services.payment_rules import check_amount
+from bot.services.payment_rules import (
+    asks_for_past_due,
+    check_amount,
+    portion_cents,
+    rest_later_note,
+)
 
 FORM_SLOTS = ("payment_amount_choice", "payment_amount_cents", "payment_method", "payment_confirm")
 HELPER_SLOTS = ("payment_method_label", "payment_failures")
@@ -201,6 +206,18 @@ class ValidatePaymentForm(common.JourneyForm):
                 message = texts.nothing_past_due(summary.amount_due_cents)
                 return self.miss(dispatcher, tracker, deps, slot, message)
             return {slot: "past_due", "payment_amount_cents": summary.past_due_with_fee_cents}
+        # "whatever the past due is", "half", "a third": any portion can be paid (the guide).
+        if asks_for_past_due(text):
+            if summary.past_due_with_fee_cents <= 0:
+                message = texts.nothing_past_due(summary.amount_due_cents)
+                return self.miss(dispatcher, tracker, deps, slot, message)
+            return {slot: "past_due", "payment_amount_cents": summary.past_due_with_fee_cents}
+        portion = portion_cents(text, summary.amount_due_cents)
+        if portion is not None:
+            cents, why = self._amount(f"{portion / 100:.2f}", deps)
+            if cents is None:
+                return self.miss(dispatcher, tracker, deps, slot, why or texts.UNREADABLE_AMOUNT)
+            return {slot: "other", "payment_amount_cents": cents}
         amount_entity = latest_entity(tracker, "amount")
         if (amount_entity or "").lower() == "other" or (
             OTHER_WORDS.search(text) and not re.search(r"\d", text)
@@ -209,6 +226,10 @@ class ValidatePaymentForm(common.JourneyForm):
         cents, why = self._typed_amount(tracker, deps)
         if cents is None:
             return self.miss(dispatcher, tracker, deps, slot, why or texts.UNREADABLE_AMOUNT)
+        # "$50 now and the rest Friday": take the $50, say what is left and until when.
+        note = rest_later_note(text, cents, summary.amount_due_cents, summary.due_date)
+        if note:
+            dispatcher.utter_message(text=note)
         return {slot: "other", "payment_amount_cents": cents}
 
     async def validate_payment_amount_choice(
