@@ -84,6 +84,51 @@ def blocks(samples: list[float]) -> dict[int, dict[str, float]]:
     return out
 
 
+# Where a turn's CPU goes, by the outermost frame that matches (file part, function part).
+PROFILE_BUCKETS: tuple[tuple[str, str, str], ...] = (
+    ("tracker store: load (query + replay)", "tracker_store.py", "retrieve"),
+    ("tracker store: save", "tracker_store.py", "save"),
+    ("NLU: featurisers + DIET", "rasa/nlu/", ""),
+    ("NLU: featurisers + DIET", "processor.py", "parse_message"),
+    ("policies: predictions (featurise tracker, TED, rules, memo)", "rasa/core/policies/", ""),
+    ("policies: predictions (featurise tracker, TED, rules, memo)", "processor.py", "predict_next"),
+    ("action server round trip", "rasa/core/actions/action.py", "run"),
+    ("tracker: events, states, copies", "rasa/shared/core/trackers.py", ""),
+)
+
+
+def folded_path(store: str) -> Path:
+    return BENCH_DIR / f"session-rasa-{store}.folded"
+
+
+def where_the_cpu_goes(path: Path) -> dict[str, float]:
+    """Shares of py-spy's collapsed samples per bucket (the rest: 'other')."""
+    if not path.exists():
+        return {}
+    totals: dict[str, int] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        bucket = "other (HTTP server, JSON, asyncio, logging)"
+        for frame in stack.split(";"):
+            func, _, where = frame.partition(" (")
+            hit = next(
+                (
+                    name
+                    for name, file_part, func_part in PROFILE_BUCKETS
+                    if file_part in where and func_part in func
+                ),
+                None,
+            )
+            if hit:
+                bucket = hit
+                break
+        totals[bucket] = totals.get(bucket, 0) + int(count)
+    grand = sum(totals.values()) or 1
+    return {k: v / grand for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
 def _use_rasa_store(endpoints: Path) -> None:
     config = yaml.safe_load(endpoints.read_text())
     config["tracker_store"] = {"type": "SQL", "url": config["tracker_store"]["url"]}
@@ -118,7 +163,9 @@ def main() -> int:
                     "-p",
                     str(rasa_pid),
                     "-o",
-                    str(BENCH_DIR / "session-rasa.svg"),
+                    str(folded_path(store)),
+                    "-f",
+                    "raw",
                     "-r",
                     "50",
                     "--nonblocking",
@@ -145,6 +192,11 @@ def main() -> int:
     ratio = last["p50"] / first["p50"] if first and last else None
     if ratio is not None:
         print(f"p50 after {MARKS[-1]} turns / after 1: {ratio:.2f}x (target <= 1.5x)")
+    profile = where_the_cpu_goes(folded_path(store)) if pyspy else {}
+    if profile:
+        print("\nWhere Rasa's CPU went (py-spy samples, outermost matching frame):")
+        for name, share in profile.items():
+            print(f"    {share:6.1%}  {name}")
     out = BENCH_DIR / f"session-{store}.json"
     out.write_text(
         json.dumps(
@@ -153,6 +205,7 @@ def main() -> int:
                 "turns": turns,
                 "blocks": figures,
                 "ratio": ratio,
+                "profile": profile,
                 "load": [load_before, load_after],
                 "samples_ms": samples,
             },

@@ -87,7 +87,7 @@ def redis_lock_store(redis_url: str) -> dict[str, object]:
 
 
 TRACKER_STORE_CLASS = "rasa_addons.tracker_store.WindowedSQLTrackerStore"
-TRACKER_WINDOW_EVENTS = 120  # events a turn reads after the session's snapshot (x1 to x2)
+TRACKER_WINDOW_EVENTS = 60  # events a turn reads after the session's snapshot (x1 to x2)
 
 
 def endpoints_config(settings: Settings) -> dict[str, object]:

@@ -20,7 +20,7 @@ member message about `window_events` before the end (a member message, so a fall
 which goes back to the last member message, never reaches behind the cut), and stored.
 
 What a windowed tracker does not have: member and bot events older than the window (at least
-`window_events` events, tens of turns). The policies look back `max_history: 5` turns, and our
+`window_events` events, ten turns or more). The policies look back `max_history: 5` turns, and our
 actions look back to the latest member message or the last few of them. No rule uses
 `conversation_start`, which would see the window's synthetic start as a new conversation.
 A new session (`session_started`, after `session_expiration_time`) starts without a snapshot,
@@ -31,7 +31,7 @@ Configured in the generated endpoints file (`jecbot run`, `bot.runner.endpoints_
     tracker_store:
       type: rasa_addons.tracker_store.WindowedSQLTrackerStore
       url: sqlite:///var/rasa-tracker.db     # or postgresql://...
-      window_events: 120
+      window_events: 60
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WINDOW_EVENTS = 120
-MIN_WINDOW_EVENTS = 40
+DEFAULT_WINDOW_EVENTS = 60
+MIN_WINDOW_EVENTS = 30
 LOADED_ATTR = "_jec_events_in_store"  # how many of tracker.events are already stored
 
 _snapshots_metadata = sa.MetaData()
@@ -127,13 +127,24 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The tracker of the latest session: snapshot + the events after it."""
         with self.session_scope() as session:
-            start = self._session_start(session, sender_id)
             snapshot = session.execute(
                 sa.select(SNAPSHOTS.c.session_start, SNAPSHOTS.c.upto_id, SNAPSHOTS.c.events).where(
                     SNAPSHOTS.c.sender_id == sender_id
                 )
             ).first()
-            if snapshot is not None and snapshot.session_start == start:
+            newer_session = snapshot is not None and (
+                session.query(self.SQLEvent.id)
+                .filter(
+                    self.SQLEvent.sender_id == sender_id,
+                    self.SQLEvent.id > snapshot.upto_id,
+                    self.SQLEvent.type_name == SessionStarted.type_name,
+                )
+                .first()
+                is not None
+            )
+            if snapshot is not None and not newer_session:
+                # Only the events after the snapshot are read (an index range on sender, id).
+                start = snapshot.session_start
                 prefix = json.loads(snapshot.events)
                 rows = (
                     session.query(self.SQLEvent)
@@ -144,7 +155,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     .order_by(self.SQLEvent.id)
                     .all()
                 )
-            else:
+            else:  # no snapshot yet, or a new session began after it: Rasa's own read
+                start = self._session_start(session, sender_id)
                 prefix = []
                 rows = self._event_query(
                     session, sender_id, fetch_events_from_all_sessions=False

@@ -25,7 +25,7 @@ def test_default_profile_uses_sqlite_tracker_and_in_memory_locks(tmp_path: Path)
         "tracker_store": {
             "type": "rasa_addons.tracker_store.WindowedSQLTrackerStore",
             "url": f"sqlite:///{tmp_path}/rasa-tracker.db",
-            "window_events": 120,
+            "window_events": 60,
         },
         "lock_store": {"type": "in_memory"},
     }
@@ -50,7 +50,7 @@ def test_production_profile_uses_postgres_tracker_and_redis_locks(tmp_path: Path
     assert written["tracker_store"] == {
         "type": "rasa_addons.tracker_store.WindowedSQLTrackerStore",
         "url": "postgresql://jec:secret@db.internal:5432/jec_rasa",
-        "window_events": 120,
+        "window_events": 60,
     }
     assert written["lock_store"] == {
         "type": "redis",
