@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.rasa]
 WINDOW = 40
 
 
-def run_check(tmp_path: Path, turns: int) -> dict:
+def run_check(tmp_path: Path, turns: int, new_session_at: int = -1) -> dict:
     if not RASA_BIN.exists():
         pytest.fail(f"Rasa is not installed at {RASA_BIN}; run `make setup`")
     out = subprocess.run(
@@ -38,6 +38,7 @@ def run_check(tmp_path: Path, turns: int) -> dict:
             str(tmp_path / "tracker.db"),
             str(turns),
             str(WINDOW),
+            str(new_session_at),
         ],
         cwd=PROJECT_ROOT,
         env={
@@ -62,7 +63,12 @@ def test_a_long_session_reads_a_bounded_window_with_the_same_state_as_rasas_stor
 
     assert result["mismatches"] == []
     # Every event written is stored once (no loss, no duplicate from the windowed save).
-    assert result["stored"] == result["written"] == result["full_events"]
+    assert (
+        result["stored"]
+        == result["written"]
+        == result["full_events"]
+        == result["all_sessions_events"]
+    )
     # What a turn reads: the snapshot's few events plus at most 2 x WINDOW, not the session.
     assert result["max_windowed_events"] <= 2 * WINDOW + 40 < result["full_events"] // 10
     # The state at the end, as the member left it: the ZIP of the last real answer (turn 294,
@@ -70,3 +76,16 @@ def test_a_long_session_reads_a_bounded_window_with_the_same_state_as_rasas_stor
     assert result["final_slots"]["zip_code"] == str(30000 + 294)
     assert result["final_loop"] == "callback_form"
     assert result["final_paused"] is True
+
+
+def test_a_new_session_after_the_snapshot_starts_from_rasas_own_read(tmp_path: Path) -> None:
+    """The member comes back after the session expired (turn 290 of 300): the old session's
+    snapshot is not used; the new session's tracker is Rasa's: the form and the pause are gone
+    with the old session, and the ZIP is the one given in the new one (turn 294)."""
+    result = run_check(tmp_path, turns=300, new_session_at=290)
+
+    assert result["mismatches"] == []
+    assert result["stored"] == result["written"] == result["all_sessions_events"]
+    assert result["windowed_events"] == result["full_events"] < 100
+    assert result["final_loop"] is None and result["final_paused"] is False
+    assert result["final_slots"]["zip_code"] == str(30000 + 294)

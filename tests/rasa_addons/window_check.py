@@ -29,7 +29,7 @@ from rasa.shared.core.events import (
 from rasa_addons.tracker_store import WindowedSQLTrackerStore
 
 
-def turn_events(i: int, t: float) -> list:
+def turn_events(i: int, t: float, new_session_at: int = -1) -> list:
     """A member turn: message, slot extraction, an action, a reply, listen; variations on i."""
     events = [
         UserUttered(
@@ -58,6 +58,12 @@ def turn_events(i: int, t: float) -> list:
         events.append(ConversationResumed(timestamp=t))
     if i == 270:
         events.append(ConversationPaused(timestamp=t))
+    if i == new_session_at:  # the member came back after the session expired
+        events = [
+            ActionExecuted("action_session_start", timestamp=t),
+            SessionStarted(timestamp=t),
+            ActionExecuted("action_listen", timestamp=t),
+        ] + events
     events += [
         ActionExecuted("action_greet", timestamp=t),
         BotUttered(f"reply {i}", timestamp=t),
@@ -68,6 +74,7 @@ def turn_events(i: int, t: float) -> list:
 
 async def main() -> None:
     domain_dir, db, turns, window = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    new_session_at = int(sys.argv[5]) if len(sys.argv) > 5 else -1
     domain = Domain.load(domain_dir)
     windowed = WindowedSQLTrackerStore(domain=domain, host=f"sqlite:///{db}", window_events=window)
     plain = SQLTrackerStore(domain=domain, host=f"sqlite:///{db}")
@@ -89,12 +96,12 @@ async def main() -> None:
         started = time.perf_counter()
         tracker = await windowed.retrieve(sender)
         retrieve_ms.append((time.perf_counter() - started) * 1000)
-        for event in turn_events(i, t):
+        for event in turn_events(i, t, new_session_at):
             tracker.update(event)
-        written += len(turn_events(i, t))
+        written += len(turn_events(i, t, new_session_at))
         await windowed.save(tracker)
         sizes.append(len(tracker.events))
-        if i % 25 == 0 or i == turns:
+        if i % 25 == 0 or i >= turns - 15:
             full = await plain.retrieve(sender)
             mine = await windowed.retrieve(sender)
             if full.current_slot_values() != mine.current_slot_values():
@@ -112,12 +119,15 @@ async def main() -> None:
     with plain.session_scope() as session:
         stored = session.query(plain.SQLEvent).filter_by(sender_id=sender).count()
     full = await plain.retrieve(sender)
+    everything = await plain.retrieve_full_tracker(sender)
     print(
         json.dumps(
             {
+                "all_sessions_events": len(everything.events),
                 "written": written,
                 "stored": stored,
                 "full_events": len(full.events),
+                "windowed_events": len((await windowed.retrieve(sender)).events),
                 "max_windowed_events": max(sizes),
                 "mismatches": mismatches,
                 "retrieve_ms_first10": sorted(retrieve_ms[:10])[5],
