@@ -99,9 +99,13 @@ def load_config() -> LoadConfig:
     )
 
 
-def summary(latencies_ms: list[float], offered: int, wall_s: float) -> dict[str, Any]:
+def summary(
+    latencies_ms: list[float], offered: int, wall_s: float, apologies: int = 0
+) -> dict[str, Any]:
+    """Percentiles over the real answers; apologies and the unanswered counted apart."""
     row: dict[str, Any] = {"offered": offered, "answered": len(latencies_ms)}
-    row["unanswered"] = offered - len(latencies_ms)
+    row["apologies"] = apologies
+    row["unanswered"] = offered - len(latencies_ms) - apologies
     row["wall_s"] = round(wall_s, 1)
     for pct in (50, 95, 99):
         row[f"p{pct}_ms"] = round(percentile(latencies_ms, pct), 1) if latencies_ms else None
@@ -110,13 +114,19 @@ def summary(latencies_ms: list[float], offered: int, wall_s: float) -> dict[str,
 
 def print_rows(title: str, rows: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title}")
-    print(f"{'offered':>14} {'msgs':>6} {'unansw.':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}")
+    print(
+        f"{'offered':>14} {'msgs':>6} {'answers':>8} {'apolog.':>8} {'unansw.':>8} "
+        f"{'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}"
+    )
     for name, row in rows.items():
         cells = [
             f"{row[k]:>9.1f}" if row[k] is not None else f"{'-':>9}"
             for k in ("p50_ms", "p95_ms", "p99_ms")
         ]
-        print(f"{name:>14} {row['offered']:>6} {row['unanswered']:>8} {' '.join(cells)}")
+        print(
+            f"{name:>14} {row['offered']:>6} {row['answered']:>8} {row['apologies']:>8} "
+            f"{row['unanswered']:>8} {' '.join(cells)}"
+        )
 
 
 # ------------------------------------------------------------------------------ the stacks
@@ -187,14 +197,16 @@ def _session(limit: int = 0) -> aiohttp.ClientSession:
 # ------------------------------------------------------------------------------ one message
 
 
-async def bare_message(session: aiohttp.ClientSession, rasa_url: str, i: int) -> float | None:
+async def bare_message(
+    session: aiohttp.ClientSession, rasa_url: str, i: int
+) -> tuple[float, str] | None:
     texts = ("hello there", "I am feeling very good", "are you a bot?", "I am sad")
     started = time.perf_counter()
     try:
         replies = await send_rest(session, rasa_url, f"bare-{uuid.uuid4().hex[:10]}", texts[i % 4])
     except (TimeoutError, aiohttp.ClientError):
         return None
-    return (time.perf_counter() - started) * 1000 if replies else None
+    return ((time.perf_counter() - started) * 1000, gl.ANSWER) if replies else None
 
 
 async def web_message(
@@ -211,7 +223,7 @@ class SmsWaiter:
 
     def __init__(self, ours: Ours) -> None:
         self.book = gl.AnswerBook(ours.database_url)
-        self.pending: dict[str, asyncio.Future[float]] = {}
+        self.pending: dict[str, asyncio.Future[tuple[float, str]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> SmsWaiter:
@@ -232,28 +244,31 @@ class SmsWaiter:
             seen = await self.book.read(phones)
             now = time.perf_counter()
             for phone, bodies in seen.items():
-                if any(gl.classify(b) in (gl.ANSWER, gl.APOLOGY) for b in bodies):
-                    future = self.pending.get(phone)
-                    if future and not future.done():
-                        future.set_result(now)
+                kinds = [gl.classify(b) for b in bodies]
+                kind = next((k for k in (gl.ANSWER, gl.APOLOGY) if k in kinds), None)
+                future = self.pending.get(phone)
+                if kind and future and not future.done():
+                    future.set_result((now, kind))
 
     async def text(
         self, session: aiohttp.ClientSession, ours: Ours, phone: str, body: str, wait: float
-    ) -> tuple[gl.SmsResult, float | None]:
-        """(the webhook's result, ms until the member's answer or None)."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    ) -> tuple[float, str] | None:
+        """(ms until the member's answer or apology, its kind), or None (no answer)."""
+        future: asyncio.Future[tuple[float, str]] = asyncio.get_running_loop().create_future()
         self.pending[phone] = future
         result = await gl.send_text(session, ours.target, phone, body)
         try:
-            if any(gl.classify(b) in (gl.ANSWER, gl.APOLOGY) for b in result.twiml):
-                return result, result.ack_ms
+            kinds = [gl.classify(b) for b in result.twiml]
+            for kind in (gl.ANSWER, gl.APOLOGY):
+                if kind in kinds:
+                    return result.ack_ms, kind
             if result.error or result.status != 200:
-                return result, None
+                return None
             try:
-                at = await asyncio.wait_for(asyncio.shield(future), wait)
+                at, kind = await asyncio.wait_for(asyncio.shield(future), wait)
             except TimeoutError:
-                return result, None
-            return result, (at - result.sent_at) * 1000
+                return None
+            return (at - result.sent_at) * 1000, kind
         finally:
             self.pending.pop(phone, None)
 
@@ -262,17 +277,22 @@ class SmsWaiter:
 
 
 async def rate_phase(one: Any, rate: float, seconds: float) -> tuple[list[float], int, float]:
-    """Open-loop arrivals at `rate` for `seconds`; `one(i)` returns ms or None."""
+    """Open-loop arrivals at `rate` for `seconds`; `one(i)` returns (ms, kind) or None.
+    Returns the real answers' latencies, the apologies, the messages offered, wall seconds."""
     offsets = gl.arrivals(rate, max(int(rate * seconds), 1), seed=int(rate * 100))
     latencies: list[float] = []
+    apologies = 0
 
     async def run(i: int) -> None:
-        ms = await one(i)
-        if ms is not None:
-            latencies.append(ms)
+        nonlocal apologies
+        got = await one(i)
+        if got is not None and got[1] == gl.ANSWER:
+            latencies.append(got[0])
+        elif got is not None and got[1] == gl.APOLOGY:
+            apologies += 1
 
     wall = await gl.open_loop(offsets, run)
-    return latencies, len(offsets), wall
+    return latencies, apologies, len(offsets), wall
 
 
 async def saturate(one: Any, concurrency: int, seconds: float) -> float:
@@ -284,7 +304,8 @@ async def saturate(one: Any, concurrency: int, seconds: float) -> float:
     async def member() -> None:
         nonlocal answered
         while time.perf_counter() < deadline:
-            if await one(next(counter)) is not None and time.perf_counter() <= deadline:
+            got = await one(next(counter))
+            if got is not None and got[1] == gl.ANSWER and time.perf_counter() <= deadline:
                 answered += 1
 
     started = time.perf_counter()
@@ -296,13 +317,13 @@ async def bench_bare(rasa_url: str, load: LoadConfig) -> dict[str, Any]:
     async with _session() as session:
         await bare_message(session, rasa_url, 0)  # warm-up
 
-        async def one(i: int) -> float | None:
+        async def one(i: int) -> tuple[float, str] | None:
             return await bare_message(session, rasa_url, i)
 
         rows = {}
         for rate in load.rates:
-            lat, offered, wall = await rate_phase(one, rate, load.rate_seconds)
-            rows[f"{rate:g} msg/s"] = summary(lat, offered, wall)
+            lat, sorry, offered, wall = await rate_phase(one, rate, load.rate_seconds)
+            rows[f"{rate:g} msg/s"] = summary(lat, offered, wall, sorry)
         capacity = await saturate(one, load.concurrency, load.saturation_seconds)
     print_rows("bare bot, REST channel (open-loop arrivals)", rows)
     print(f"    capacity at saturation: {capacity:.1f} msg/s ({load.concurrency} members)")
@@ -315,20 +336,23 @@ async def bench_ours(ours: Ours, load: LoadConfig) -> dict[str, Any]:
     async with _session() as session, SmsWaiter(ours) as waiter:
         phones = iter(range(10**6))
 
-        async def web(i: int) -> float | None:
-            return (await web_message(session, ours, i, wait)).answer_ms
+        async def web(i: int) -> tuple[float, str] | None:
+            result = await web_message(session, ours, i, wait)
+            if result.answer_ms is None or not result.texts:
+                return None
+            return result.answer_ms, gl.classify(result.texts[-1])
 
-        async def sms(i: int) -> float | None:
+        async def sms(i: int) -> tuple[float, str] | None:
             body = gl.pick(gl.STORM_MIX, i)
-            return (await waiter.text(session, ours, gl.phone_number(next(phones)), body, wait))[1]
+            return await waiter.text(session, ours, gl.phone_number(next(phones)), body, wait)
 
         await web(10**6)  # warm-up, not measured
         await sms(10**6)
         for name, one in (("web", web), ("sms", sms)):
             rows = {}
             for rate in load.rates:
-                lat, offered, wall = await rate_phase(one, rate, load.rate_seconds)
-                rows[f"{rate:g} msg/s"] = summary(lat, offered, wall)
+                lat, sorry, offered, wall = await rate_phase(one, rate, load.rate_seconds)
+                rows[f"{rate:g} msg/s"] = summary(lat, offered, wall, sorry)
             print_rows(f"our stack through the gateway, {name} (open-loop arrivals)", rows)
             capacity = await saturate(one, load.concurrency, load.saturation_seconds)
             print(f"    capacity at saturation: {capacity:.1f} msg/s ({load.concurrency} members)")

@@ -63,6 +63,9 @@ def test_a_summary_counts_the_unanswered_and_gives_percentiles() -> None:
     row = summary([10.0, 20.0, 30.0, 40.0], offered=5, wall_s=2.0)
     assert (row["answered"], row["unanswered"], row["p50_ms"]) == (4, 1, 25.0)
     assert summary([], offered=3, wall_s=1.0)["p99_ms"] is None
+    # An apology is neither an answer nor silence: counted apart, not in the percentiles.
+    sorry = summary([10.0], offered=4, wall_s=1.0, apologies=2)
+    assert (sorry["answered"], sorry["apologies"], sorry["unanswered"]) == (1, 2, 1)
 
 
 def test_answers_are_read_per_member_from_stored_messages_and_the_outbox(tmp_path: Path) -> None:
