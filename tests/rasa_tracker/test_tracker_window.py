@@ -2,7 +2,7 @@
 
 One member holds a 300-turn session (slot sets, two forms, fallbacks whose reverted slot must
 not come back, the bot paused for an agent, resumed, paused again), each turn read from and
-written to `WindowedSQLTrackerStore`, in the Rasa environment (tests/rasa_addons/window_check.py).
+written to `WindowedSQLTrackerStore`, in the Rasa environment (tests/rasa_tracker/window_check.py).
 Rasa's own `SQLTrackerStore`, reading the same table in full, is the reference: the windowed
 tracker hands the policies and actions the same slots, form, pause and latest events, every event
 is stored exactly once, and what a turn reads stays bounded while the session grows.

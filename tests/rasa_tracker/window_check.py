@@ -1,4 +1,4 @@
-"""Run by tests/rasa_addons/test_tracker_window.py in the RASA environment (Python 3.10):
+"""Run by tests/rasa_tracker/test_tracker_window.py in the RASA environment (Python 3.10):
 one long session through `WindowedSQLTrackerStore` and, on the same events table, Rasa's own
 `SQLTrackerStore`; prints one JSON line comparing what each hands to the policies.
 
