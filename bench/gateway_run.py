@@ -400,7 +400,8 @@ async def storm(ours: Ours, load: LoadConfig) -> dict[str, Any]:
         counts["courtesy messages"] += kinds.count(gl.COURTESY)
         counts["apologies"] += kinds.count(gl.APOLOGY)
         counts["slow-down notices"] += kinds.count(gl.SLOW_DOWN)
-        counts["unanswered"] += gl.ANSWER not in kinds
+        counts["unanswered"] += gl.ANSWER not in kinds  # no real answer (maybe an apology)
+        counts["nothing at all"] += not kinds
     web_kinds = [gl.classify(t) for r in web_results for t in r.texts]
     last = max(book.first_answer.values(), default=None)
     web_last = max((r.answered_at for r in web_results if r.answered_at), default=None)
