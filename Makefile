@@ -16,12 +16,13 @@ JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
 
-.PHONY: help setup db lint lint-deploy train validate run test clean bench screenshots
+.PHONY: help setup db lint lint-deploy train validate run test clean bench bench-storm bench-session bench-turns screenshots
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test   set up, lint, validate the training data, train if needed, run every test"
 	@echo "steps:      make setup | db | lint | lint-deploy | validate | train | clean"
+	@echo "bench:      make bench | bench-storm (or STORM=1) | bench-session | bench-turns"
 
 ## Both environments (uv, locked) and .env. Cheap when nothing changed.
 setup:
@@ -82,10 +83,26 @@ test: setup lint lint-deploy validate train
 clean:
 	rm -rf models results var .pytest_cache tests/artifacts
 
-## Benchmark: our assistant next to a bare `rasa init` bot (BENCH_MEMBERS, BENCH_ROUNDS); prints
-## latency per turn category and messages per second, writes var/bench/last.json. Asserts nothing.
+## Benchmark: our stack through the gateway (web + signed SMS) next to a bare `rasa init` bot:
+## p50/p95/p99 at 5/10/20 msg/s offered (open loop) and the capacity ratio; var/bench/gateway.json.
+## STORM=1 runs bench-storm instead. bench-turns: the older per-turn-category table (Rasa channel).
+## Asserts nothing.
 bench: BENCH_MAKE_STARTED := $(shell date +%s)
 bench: setup db train
+	@STORM=$(STORM) .venv/bin/python -m bench.gateway_run
+
+## Storm: 1,000 signed texts at 50/s from distinct numbers + 20 web members (BENCH_STORM_*);
+## webhook ack p50/p99, last member answered, real answers / courtesy / apologies / unanswered.
+bench-storm: setup db train
+	@.venv/bin/python -m bench.gateway_run storm
+
+## One member, 470 turns in one session: turn p50 after 1/150/300/450 turns (BENCH_TRACKER=rasa
+## for Rasa's own tracker store).
+bench-session: setup db train
+	@.venv/bin/python -m bench.session
+
+bench-turns: BENCH_MAKE_STARTED := $(shell date +%s)
+bench-turns: setup db train
 	@BENCH_MAKE_STARTED=$(BENCH_MAKE_STARTED) .venv/bin/python -m bench.run
 
 ## Refresh the README's screenshots (docs/screenshots/) from the browser tests.

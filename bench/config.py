@@ -12,7 +12,8 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT, Settings
 from bot.profile import load_profile
 
-BENCH_DIR = PROJECT_ROOT / "var" / "bench"
+# BENCH_DIR=... runs a second benchmark beside one already running (its own databases and logs).
+BENCH_DIR = Path(os.environ.get("BENCH_DIR") or PROJECT_ROOT / "var" / "bench").resolve()
 BARE_DIR = BENCH_DIR / "bare"
 LOG_DIR = BENCH_DIR / "log"
 PROFILE_PATH = Settings().coop_profile  # the default co-op profile, as `jecbot` uses it

@@ -116,6 +116,10 @@ def redis_lock_store(redis_url: str, prefix: str = "jec") -> dict[str, object]:
     return config
 
 
+TRACKER_STORE_CLASS = "rasa_addons.tracker_store.WindowedSQLTrackerStore"
+TRACKER_WINDOW_EVENTS = 60  # events a turn reads after the session's snapshot (x1 to x2)
+
+
 def replica_name(kind: str, replica: int) -> str:
     """ "rasa", "rasa-2", "rasa-3"...: the first replica keeps the plain name."""
     return kind if replica == 0 else f"{kind}-{replica + 1}"
@@ -138,8 +142,13 @@ def endpoints_config(settings: Settings, replica: int = 0) -> dict[str, object]:
             "url": f"http://{settings.action_server_host}:{actions_port}/webhook",
             "headers": {ACTION_KEY_HEADER: "${" + ENV_ACTION_SERVER_KEY + "}"},
         },
-        # Rasa's SQLTrackerStore takes a complete database URL in `url`.
-        "tracker_store": {"type": "SQL", "url": settings.rasa_tracker_url},
+        # Rasa's SQL tracker store (a complete database URL in `url`) with a bounded read, so a
+        # turn's cost does not grow with the session's length (rasa_addons/tracker_store.py).
+        "tracker_store": {
+            "type": TRACKER_STORE_CLASS,
+            "url": settings.rasa_tracker_url,
+            "window_events": TRACKER_WINDOW_EVENTS,
+        },
         "lock_store": (
             redis_lock_store(settings.redis_url, settings.redis_prefix)
             if settings.redis_url
@@ -424,7 +433,11 @@ def build_children(
                 ],
                 health_url=f"{rasa_url}{CHANNEL_HEALTH_PATH}",
                 log_path=log_dir / f"{name}.log",
-                env=rasa_environment(settings),
+                # Rasa cuts every text to the gateway's limit itself (rasa_addons.limits).
+                env={
+                    **rasa_environment(settings),
+                    "MESSAGE_MAX_CHARS": str(settings.message_max_chars),
+                },
                 unset=RASA_UNSET,
                 **rotation,
             )

@@ -5,6 +5,7 @@ accepted only when it carries the gateway's signature over the raw body (metadat
 was signed within `max_age_seconds`; unsigned turns get 401, forged or stale ones 403, and a
 `message_id` already accepted in the window 409 (a replay), so nobody who merely reaches Rasa can
 speak for a member or forge the `phone` the identity check trusts. See `rasa_addons.signing`.
+A text longer than `MESSAGE_MAX_CHARS` is cut before the turn starts (`rasa_addons.limits`).
 
 The body and the answer are those of Rasa's REST channel (`sender`, `message`, `metadata`; a
 list of bot messages), plus the gateway's `message_id`, which becomes the Rasa message id.
@@ -21,7 +22,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa_addons import signing
+from rasa_addons import limits, signing
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,11 @@ class GatewayInput(InputChannel):
         max_age = float(credentials.get("max_age_seconds") or signing.DEFAULT_MAX_AGE_SECONDS)
         return cls(signing.TurnVerifier(keys, max_age_seconds=max_age))
 
-    def __init__(self, verifier: signing.TurnVerifier) -> None:
+    def __init__(
+        self, verifier: signing.TurnVerifier, max_text_chars: Optional[int] = None
+    ) -> None:
         self.verifier = verifier
+        self.max_text_chars = max_text_chars or limits.max_text_chars()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("jec_gateway_webhook", __name__)
@@ -77,6 +81,7 @@ class GatewayInput(InputChannel):
             if turn is None:
                 return response.json({"error": "malformed turn"}, status=400)
             sender, text, metadata, message_id = turn
+            text = limits.cap_text(text, self.max_text_chars)
             if not self.verifier.first_time(message_id):
                 logger.warning("Refused a replayed turn (message id %s)", message_id)
                 return response.json({"error": "replayed turn"}, status=409)

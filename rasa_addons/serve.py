@@ -5,7 +5,7 @@ and out of its log.
 read in the process list. This wrapper reads it from the environment (`RASA_TOKEN`), hands it to
 Rasa inside the process, and removes it and the other keys Rasa is given (`JEC_ACTION_SERVER_KEY`,
 `JEC_RASA_CHANNEL_KEYS`) from everything the process writes to stdout and stderr, which is where
-its log goes.
+its log goes. Before Rasa starts it installs the text cap (`rasa_addons.limits`).
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ def main(args: Optional[List[str]] = None) -> None:
 
     from rasa.__main__ import main as rasa_main
 
+    from rasa_addons import limits
+
+    limits.install()  # every text is cut before NLU, whatever the channel
     rasa_main()
 
 

@@ -22,7 +22,11 @@ def test_default_profile_uses_sqlite_tracker_and_in_memory_locks(tmp_path: Path)
             # The action server's key, filled in by Rasa from its environment (never on disk).
             "headers": {"X-JEC-Action-Key": "${JEC_ACTION_SERVER_KEY}"},
         },
-        "tracker_store": {"type": "SQL", "url": f"sqlite:///{tmp_path}/rasa-tracker.db"},
+        "tracker_store": {
+            "type": "rasa_addons.tracker_store.WindowedSQLTrackerStore",
+            "url": f"sqlite:///{tmp_path}/rasa-tracker.db",
+            "window_events": 60,
+        },
         "lock_store": {"type": "in_memory"},
     }
     assert (tmp_path / "endpoints.yml").exists()
@@ -44,8 +48,9 @@ def test_production_profile_uses_postgres_tracker_and_redis_locks(tmp_path: Path
         "headers": {"X-JEC-Action-Key": "${JEC_ACTION_SERVER_KEY}"},
     }
     assert written["tracker_store"] == {
-        "type": "SQL",
+        "type": "rasa_addons.tracker_store.WindowedSQLTrackerStore",
         "url": "postgresql://jec:secret@db.internal:5432/jec_rasa",
+        "window_events": 60,
     }
     assert written["lock_store"] == {
         "type": "redis",
