@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TextIO
 
@@ -157,19 +157,17 @@ def print_event_status(database_url: str, out: TextIO | None = None) -> None:
         )
 
 
-def undeliverable(database_url: str) -> list[dict[str, object]]:
-    """Each phone or email whose messages we gave up on: how many, when last, the last error,
-    and whether the email copy went out."""
-    engine = make_sync_engine(database_url)
-    try:
-        with sync_session_factory(engine)() as session:
-            rows = session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.gave_up_at.is_not(None))
-                .order_by(OutboxMessage.to, OutboxMessage.gave_up_at)
-            ).all()
-    finally:
-        engine.dispose()
+UNDELIVERABLE = (
+    select(OutboxMessage)
+    .where(OutboxMessage.gave_up_at.is_not(None))
+    .order_by(OutboxMessage.to, OutboxMessage.gave_up_at)
+)
+"""The texts and emails we gave up on, by contact then time (`summarise_undeliverable`)."""
+
+
+def summarise_undeliverable(rows: Sequence[OutboxMessage]) -> list[dict[str, object]]:
+    """One entry per phone or email of `UNDELIVERABLE`'s rows: how many, when last, the last
+    error, and how many got the email copy. Shared by `jecbot undeliverable` and the console."""
     by_contact: dict[tuple[str, str], dict[str, object]] = {}
     for row in rows:
         entry = by_contact.setdefault(
@@ -188,6 +186,16 @@ def undeliverable(database_url: str) -> list[dict[str, object]]:
         )
         entry["last_error"] = reason
     return list(by_contact.values())
+
+
+def undeliverable(database_url: str) -> list[dict[str, object]]:
+    """Each phone or email whose messages we gave up on (`summarise_undeliverable`)."""
+    engine = make_sync_engine(database_url)
+    try:
+        with sync_session_factory(engine)() as session:
+            return summarise_undeliverable(session.scalars(UNDELIVERABLE).all())
+    finally:
+        engine.dispose()
 
 
 def print_undeliverable(database_url: str, out: TextIO | None = None) -> None:

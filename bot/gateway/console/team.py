@@ -2,15 +2,16 @@
 
 Supervisors and admins see every agent (online, away or offline; "not seen" when an online
 agent's console went quiet), their open conversations against the per-agent limit, the queue's
-length and longest wait, and may reassign a conversation. Admins also disable and enable agents,
+length and longest wait, the phones and emails our messages kept failing to reach (last 30 days),
+and may reassign a conversation. Admins also disable and enable agents,
 reset a password and change a role. Every change is audit-logged (`agents.*`,
 `console.reassigned`); a password reset, a disable and a role change end the agent's sessions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.gateway.console.pages import e, layout, waited
 from bot.gateway.state import Gateway
+from bot.ops.integration import UNDELIVERABLE, summarise_undeliverable
 from bot.services import audit
 from bot.services.handoff import STALE_AFTER
 from bot.store.db import session_scope
-from bot.store.models import Agent, ConsoleSessionRow, HandoffRequest
+from bot.store.models import Agent, ConsoleSessionRow, HandoffRequest, OutboxMessage
 
 ROLES = ("agent", "supervisor", "admin")
 MIN_PASSWORD_LENGTH = 12
+UNDELIVERABLE_DAYS = timedelta(days=30)  # the team page lists contacts given up on since then
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Team:
     waiting: int
     longest_wait_since: datetime | None
     assigned: list[Assigned]
+    # phones and emails our texts and emails kept failing to reach (bot/adapters/delivery.py)
+    undeliverable: list[dict[str, Any]] = field(default_factory=list)
 
 
 def role_of(agent: Agent) -> str:
@@ -109,7 +114,9 @@ async def team(gw: Gateway) -> Team:
                 )
             ).all()
         ]
-    return Team(loads, int(waiting or 0), oldest, assigned)
+        recent = UNDELIVERABLE.where(OutboxMessage.gave_up_at >= now - UNDELIVERABLE_DAYS)
+        undeliverable = summarise_undeliverable((await session.scalars(recent)).all())
+    return Team(loads, int(waiting or 0), oldest, assigned, undeliverable)
 
 
 async def _revoke_all(session: AsyncSession, agent_id: int, reason: str, now: datetime) -> None:
@@ -173,6 +180,14 @@ async def administer(
     return message
 
 
+def _local(when: Any, tz: tzinfo) -> str:
+    """A stored time as the co-op's local date and time ("Dec 1, 4:05 PM")."""
+    if not isinstance(when, datetime):
+        return "-"
+    local = when.astimezone(tz)
+    return f"{local:%b} {local.day}, {local:%I:%M %p}".replace(" 0", " ")
+
+
 def team_page(
     *,
     agent_name: str,
@@ -184,6 +199,7 @@ def team_page(
     admin: bool,
     me: int,
     flash: str | None = None,
+    tz: tzinfo = UTC,
 ) -> str:
     note = f'<p class="notice" role="status">{e(flash)}</p>' if flash else ""
     hidden = f'<input type="hidden" name="csrf" value="{e(csrf)}">'
@@ -246,10 +262,28 @@ def team_page(
         else '<p class="muted">No conversation is with an agent.</p>'
     )
     longest = waited(team.longest_wait_since, now) if team.longest_wait_since else "-"
+    undeliverable_rows = "".join(
+        f"""<tr><td>{e("Text" if u["channel"] == "sms" else "Email")}</td>
+        <td>{e(u["to"])}</td><td>{u["messages"]}</td><td>{u["email_copies"]}</td>
+        <td>{e(_local(u["last_failed_at"], tz))}</td>
+        <td>{e(u["last_error"] or "-")}</td></tr>"""
+        for u in team.undeliverable
+    )
+    undeliverable_table = (
+        f"""<table id="undeliverable"><caption>Undeliverable contacts, last 30 days
+        (correct them in the billing system or with the member)</caption><thead><tr>
+        <th scope="col">Channel</th><th scope="col">Contact</th>
+        <th scope="col">Messages given up</th><th scope="col">Emailed instead</th>
+        <th scope="col">Last failed</th><th scope="col">Reason</th></tr></thead>
+        <tbody>{undeliverable_rows}</tbody></table>"""
+        if team.undeliverable
+        else '<p class="muted" id="undeliverable">'
+        "No undeliverable contacts in the last 30 days.</p>"
+    )
     body = f"""
     <p><a href="/console">Back to the queue</a></p>
     <h1>Team</h1>{note}
     <dl id="queue-stats"><dt>Waiting</dt><dd>{team.waiting}</dd>
       <dt>Longest wait</dt><dd>{e(longest)}</dd></dl>
-    {agents_table}{assigned_table}"""
+    {agents_table}{assigned_table}{undeliverable_table}"""
     return layout("Team", body, agent_name=agent_name, csrf=csrf, presence=presence, page="team")

@@ -825,6 +825,7 @@ async def _team(ctx: Ctx) -> web.StreamResponse:
             limit=ctx.gw.settings.console_agent_limit,
             admin=ctx.agent.is_admin,
             me=ctx.agent.id,
+            tz=ctx.gw.profile.timezone,
             flash={
                 "reassigned": "Reassigned; the member has been told.",
                 "failed": "That didn't work (the conversation may have closed).",

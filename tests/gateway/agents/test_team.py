@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from bot.gateway import agents_cli
 from bot.store.db import session_scope
-from bot.store.models import Agent, AuditEntry, ConsoleSessionRow
+from bot.store.models import Agent, AuditEntry, ConsoleSessionRow, OutboxMessage
 from gateway.agent_helpers import MONDAY_10AM, PASSWORD, add_handoff, sign_in
 from gateway.helpers import rows
 
@@ -149,3 +149,46 @@ async def test_waiting_conversation_can_be_given_by_a_supervisor(
     )
     row = await router.handoff(handoff_id)
     assert row.status == "assigned" and row.agent_id == agents["maria"]
+
+
+async def test_supervisor_sees_the_contacts_our_texts_kept_failing_to_reach(
+    client, settings, agents, gw, clock
+):
+    """A text given up on (bot/adapters/delivery.py) shows on the team page with its reason and
+    whether the email copy went out; one given up on long ago does not."""
+    agents_cli.set_role(settings, "tom", "supervisor")
+    async with session_scope(gw.sessions) as session:
+        for to, gave_up, fallback in (
+            ("+17065550142", MONDAY_10AM - timedelta(hours=3), 7),
+            ("+17065550142", MONDAY_10AM - timedelta(hours=1), None),
+            ("+17065550199", MONDAY_10AM - timedelta(days=45), None),
+        ):
+            session.add(
+                OutboxMessage(
+                    channel="sms",
+                    to=to,
+                    body="Power is back on near Wrens as of 4:05 PM.",
+                    status="failed",
+                    created_at=gave_up,
+                    retryable=True,
+                    attempts=4,
+                    delivery_status="undelivered",
+                    delivery_error_code="30006",
+                    gave_up_at=gave_up,
+                    fallback_outbox_id=fallback,
+                )
+            )
+    await sign_in(client, "tom")
+    html = await (await client.get("/console/team")).text()
+    table = html[html.index('id="undeliverable"') :]
+    row = table[table.index("+17065550142") : table.index("</tr>", table.index("+17065550142"))]
+    assert "<td>2</td><td>1</td>" in row  # two texts given up, one of them emailed instead
+    assert "undelivered (30006)" in row and "Nov 30, 9:00 AM" in row  # the latest, local time
+    assert "+17065550199" not in html  # given up on 45 days ago
+
+
+async def test_team_page_says_when_every_contact_was_reached(client, settings, agents):
+    agents_cli.set_role(settings, "tom", "supervisor")
+    await sign_in(client, "tom")
+    html = await (await client.get("/console/team")).text()
+    assert "No undeliverable contacts in the last 30 days." in html
