@@ -8,7 +8,10 @@ speak for a member or forge the `phone` the identity check trusts. See `rasa_add
 A text longer than `MESSAGE_MAX_CHARS` is cut before the turn starts (`rasa_addons.limits`).
 
 The body and the answer are those of Rasa's REST channel (`sender`, `message`, `metadata`; a
-list of bot messages), plus the gateway's `message_id`, which becomes the Rasa message id.
+list of bot messages), plus the gateway's `message_id`, which becomes the Rasa message id. The
+first bot message also carries `nlu`: the intent the turn was classified as and its confidence
+(`{"intent": "pay_bill", "confidence": 0.97}`), read from the tracker after the turn; the gateway
+stores it with that reply for the console's insights page (docs/agent-console.md).
 """
 
 from __future__ import annotations
@@ -99,9 +102,34 @@ class GatewayInput(InputChannel):
             except Exception:
                 logger.exception("The turn %s failed", message_id)
                 return response.json({"error": "the turn failed"}, status=500)
-            return response.json(collector.messages)
+            messages = collector.messages
+            if messages:
+                nlu = await _latest_intent(getattr(request.app.ctx, "agent", None), sender)
+                if nlu:
+                    messages[0] = {**messages[0], "nlu": nlu}
+            return response.json(messages)
 
         return webhook
+
+
+async def _latest_intent(agent: Any, sender: Text) -> Optional[Dict[Text, Any]]:
+    """The intent (name, confidence) of the conversation's latest member message, or None."""
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return None
+    try:
+        tracker = await store.retrieve(sender)
+    except Exception:  # an insight is never worth failing a member's turn
+        logger.warning("Could not read the intent of the last turn of %s", sender)
+        return None
+    intent = (tracker.latest_message.intent or {}) if tracker and tracker.latest_message else {}
+    name, confidence = intent.get("name"), intent.get("confidence")
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return {"intent": name[:80], "confidence": round(float(confidence or 0.0), 4)}
+    except (TypeError, ValueError):
+        return {"intent": name[:80], "confidence": 0.0}
 
 
 def _parse(body: bytes) -> Optional[tuple]:

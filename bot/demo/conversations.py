@@ -19,15 +19,45 @@ from bot.store.models import Conversation, ConversationMessage, HandoffRequest, 
 FALLBACK_REPLY = (
     "Sorry, I didn't quite get that. Could you say it another way? Type help to see what I can do."
 )
-# (topic, what the member says, what the assistant answers)
+# (topic, what the member says, what the assistant answers, the intent Rasa gave the message)
 SCENARIOS = (
-    ("check balance", "what do I owe", "Your balance is $142.87, due December 15."),
-    ("pay bill", "I want to pay my bill", "Your payment of $98.10 is done. Confirmation P-20431."),
-    ("report outage", "my power is out", "Thanks, I've reported it: reference R-1042."),
-    ("office hours", "when are you open", "Our offices are open Monday to Friday, 8 AM to 5 PM."),
-    ("usage", "why is my usage so high", "You used 1,020 kWh this month, 18% more than last."),
-    ("bank draft", "set up automatic payments", "Your bank draft starts on the 5th."),
-    ("high bill", "my bill doubled", "I can connect you with member services."),
+    (
+        "check balance",
+        "what do I owe",
+        "Your balance is $142.87, due December 15.",
+        "check_balance",
+    ),
+    (
+        "pay bill",
+        "I want to pay my bill",
+        "Your payment of $98.10 is done. Confirmation P-20431.",
+        "pay_bill",
+    ),
+    (
+        "report outage",
+        "my power is out",
+        "Thanks, I've reported it: reference R-1042.",
+        "report_outage",
+    ),
+    (
+        "office hours",
+        "when are you open",
+        "Our offices are open Monday to Friday, 8 AM to 5 PM.",
+        "ask_office_hours",
+    ),
+    (
+        "usage",
+        "why is my usage so high",
+        "You used 1,020 kWh this month, 18% more than last.",
+        "usage_question",
+    ),
+    (
+        "bank draft",
+        "set up automatic payments",
+        "Your bank draft starts on the 5th.",
+        "setup_draft",
+    ),
+    ("high bill", "my bill doubled", "I can connect you with member services.", "talk_to_human"),
 )
 MISSED = (
     "can I get a tree trimmed near my line",
@@ -61,11 +91,13 @@ def add_demo_conversations(conn: Connection, now: datetime, count: int, seed: in
         conv_id = f"demo-{channel}-{i:03d}"
         # 555-01xx (fictional) in an area code the demo never gives a member
         external = f"+1803555{100 + i:04d}" if channel == "sms" else conv_id
-        topic, said, answer = SCENARIOS[rng.randrange(len(SCENARIOS))]
+        topic, said, answer, intent = SCENARIOS[rng.randrange(len(SCENARIOS))]
         seq = 0
         at = start
 
-        def message(sender: str, text: str, direction: str, conv_id: str = conv_id) -> None:
+        def message(
+            sender: str, text: str, direction: str, nlu: str | None = None, conv_id: str = conv_id
+        ) -> None:
             nonlocal seq, at
             seq += 1
             at = at + timedelta(seconds=rng.randrange(5, 60))
@@ -76,7 +108,8 @@ def add_demo_conversations(conn: Connection, now: datetime, count: int, seed: in
                     "direction": direction,
                     "sender": sender,
                     "text": text,
-                    "payload": {},
+                    # a bot reply keeps the intent of the message it answers (insights' top intents)
+                    "payload": {"nlu": {"intent": nlu, "confidence": 0.93}} if nlu else {},
                     "created_at": at,
                     "delivered_at": at,
                 }
@@ -84,9 +117,9 @@ def add_demo_conversations(conn: Connection, now: datetime, count: int, seed: in
 
         if rng.random() < 0.15:
             message("member", MISSED[rng.randrange(len(MISSED))], "in")
-            message("bot", FALLBACK_REPLY, "out")
+            message("bot", FALLBACK_REPLY, "out", "nlu_fallback")
         message("member", said, "in")
-        message("bot", answer, "out")
+        message("bot", answer, "out", intent)
         if topic == "report outage":
             reports.append(
                 {

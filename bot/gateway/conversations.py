@@ -114,6 +114,15 @@ def _pending(row: TurnRequest) -> PendingTurn:
     )
 
 
+REPLY_PAYLOAD_KEYS = ("buttons", "image", "custom", "nlu")
+"""What a bot reply keeps in its payload: what channels render, and `nlu` (the turn's intent and
+confidence, for the console's insights page; never rendered or sent to the member)."""
+
+
+def reply_payload(reply: dict[str, Any]) -> dict[str, Any]:
+    return {k: reply[k] for k in REPLY_PAYLOAD_KEYS if reply.get(k)}
+
+
 def _info(row: Conversation) -> ConversationInfo:
     return ConversationInfo(row.id, row.channel, row.external_id, row.mode, row.last_buttons)
 
@@ -511,7 +520,7 @@ class ConversationStore:
                     direction="out",
                     sender=sender,
                     text=reply.get("text", ""),
-                    payload={k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)},
+                    payload=reply_payload(reply),
                     created_at=now,
                 )
                 session.add(row)

@@ -38,7 +38,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.phones import display_phone
-from bot.gateway.conversations import ConversationInfo, StoredMessage
+from bot.gateway.conversations import ConversationInfo, StoredMessage, reply_payload
 from bot.gateway.events import (
     BOT_REPLIES,
     MEMBER_LEFT,
@@ -560,7 +560,7 @@ class HandoffRouter:
             return []
         stored = []
         for reply in replies:
-            payload = {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)}
+            payload = reply_payload(reply)
             stored.append(
                 await self.gw.service.post_outbound(conv, "bot", reply.get("text", ""), payload)
             )

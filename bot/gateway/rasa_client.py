@@ -78,9 +78,22 @@ class BotBackend(Protocol):
     async def ping(self) -> bool: ...
 
 
+def _nlu(raw: Any) -> dict[str, Any] | None:
+    """The `nlu` our Rasa channel adds to a turn's first reply (intent, confidence), checked."""
+    if not isinstance(raw, dict):
+        return None
+    name, confidence = raw.get("intent"), raw.get("confidence")
+    if not isinstance(name, str) or not name.strip() or len(name) > 80:
+        return None
+    if not isinstance(confidence, int | float) or isinstance(confidence, bool):
+        confidence = 0.0
+    return {"intent": name.strip(), "confidence": round(min(1.0, max(0.0, float(confidence))), 4)}
+
+
 def normalise_replies(raw: Any) -> list[dict[str, Any]]:
     """Rasa's messages (REST channel or `trigger_intent`), keeping only what channels render:
-    text, buttons (title, payload), image, custom."""
+    text, buttons (title, payload), image, custom; plus `nlu` (the turn's intent and confidence,
+    stored with the reply for the insights page, never shown to the member)."""
     if not isinstance(raw, list):
         raise RasaUnavailable("Rasa answered with something that is not a list of messages")
     messages: list[dict[str, Any]] = []
@@ -105,6 +118,9 @@ def normalise_replies(raw: Any) -> list[dict[str, Any]]:
         if isinstance(item.get("custom"), dict):
             message["custom"] = item["custom"]
         if message:
+            nlu = _nlu(item.get("nlu"))
+            if nlu:
+                message["nlu"] = nlu
             messages.append(message)
     return messages
 

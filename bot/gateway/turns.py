@@ -26,6 +26,7 @@ from bot.gateway.conversations import (
     PendingTurn,
     StoredMessage,
     TurnSpec,
+    reply_payload,
 )
 from bot.gateway.edge import cut_notice, cut_text, typed_text_for_rasa
 from bot.gateway.events import (
@@ -197,7 +198,7 @@ class ConversationService:
                     conv,
                     sender,
                     reply.get("text", ""),
-                    {k: reply[k] for k in ("buttons", "image", "custom") if reply.get(k)},
+                    reply_payload(reply),
                 )
                 for reply in replies
             ]

@@ -8,9 +8,13 @@ charts are inline SVG drawn here, each with a text table for screen readers):
 - containment: conversations with no handoff request, i.e. resolved without a person; the handoff
   rate and the average wait from asking to an agent joining;
 - topics handed to a person (the journey the member was in, `handoff_requests.topic`);
-- fallbacks: assistant replies that are the "didn't get that" recovery, their rate per member
-  message, and the member messages just before them (already masked), so staff can teach the
-  assistant;
+- top intents: what members asked, by the intent Rasa gave each message (our Rasa channel adds
+  it to the turn's first reply and the gateway stores it in the reply's payload, never shown to
+  the member; `bot.gateway.conversations.REPLY_PAYLOAD_KEYS`);
+- fallbacks: replies to a message Rasa was unsure of (`nlu_fallback`), or, for replies stored
+  without an intent, the recovery's wording ("did you mean", "didn't get that"); their rate per
+  member message, and the member messages just before them (already masked), so staff can teach
+  the assistant;
 - payments made in chat (web or SMS, succeeded) and bank drafts set up;
 - outage reports by town;
 - satisfaction: the survey answers after a hand-back (1-5), their average and response rate.
@@ -41,12 +45,26 @@ from bot.store.models import (
 )
 
 PERIODS = (7, 30, 90)
-FALLBACK_MARKERS = ("Sorry, I didn't quite get that", "I can connect you with a person, or you can")
+FALLBACK_MARKERS = (
+    "Sorry, I didn't quite get that",
+    "I'm not sure I got that",
+    "I can connect you with a person, or you can",
+)
+FALLBACK_INTENT = "nlu_fallback"
 CHAT_CHANNELS = ("web", "sms")
 
 
-def is_fallback(text: str) -> bool:
+def is_fallback(text: str, intent: str | None = None) -> bool:
+    """A reply to a message the assistant did not understand (by its stored intent if any)."""
+    if intent is not None:
+        return intent == FALLBACK_INTENT
     return any(marker in text for marker in FALLBACK_MARKERS)
+
+
+def stored_intent(payload: Any) -> str | None:
+    nlu = payload.get("nlu") if isinstance(payload, dict) else None
+    name = nlu.get("intent") if isinstance(nlu, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 @dataclass
@@ -59,6 +77,7 @@ class Insights:
     waits_seconds: list[float] = field(default_factory=list)
     topics: Counter[str] = field(default_factory=Counter)
     member_messages: int = 0
+    intents: Counter[str] = field(default_factory=Counter)
     fallbacks: int = 0
     fell_back: list[tuple[datetime, str]] = field(default_factory=list)
     payments: int = 0
@@ -154,6 +173,7 @@ async def compute(gw: Gateway, days: int) -> Insights:
                     ConversationMessage.seq,
                     ConversationMessage.sender,
                     ConversationMessage.text,
+                    ConversationMessage.payload,
                     ConversationMessage.created_at,
                 )
                 .where(ConversationMessage.created_at >= since)
@@ -165,10 +185,14 @@ async def compute(gw: Gateway, days: int) -> Insights:
             if m.sender == "member":
                 out.member_messages += 1
                 last_member[m.conversation_id] = (m.created_at, m.text)
-            elif m.sender == "bot" and is_fallback(m.text):
-                out.fallbacks += 1
-                if m.conversation_id in last_member:
-                    out.fell_back.append(last_member[m.conversation_id])
+            elif m.sender == "bot":
+                intent = stored_intent(m.payload)
+                if intent is not None and intent != FALLBACK_INTENT:
+                    out.intents[intent] += 1
+                if is_fallback(m.text, intent):
+                    out.fallbacks += 1
+                    if m.conversation_id in last_member:
+                        out.fell_back.append(last_member[m.conversation_id])
         out.fell_back.sort(reverse=True)
         paid = (
             await session.execute(
@@ -318,6 +342,7 @@ def insights_page(
     {daily_chart(ins)}
     <div class="chart-grid">
     {bar_chart("Resolved by the assistant or by a person", containment, "chart-containment")}
+    {bar_chart("What members asked (top intents)", ins.intents.most_common(8), "chart-intents")}
     {bar_chart("Topics handed to a person", ins.topics.most_common(8), "chart-topics", "#0f766e")}
     {bar_chart("Outage reports by town", towns, "chart-outages", "#b91c1c")}
     {bar_chart("Satisfaction after a person helped", scores, "chart-satisfaction", "#6d28d9")}
@@ -349,6 +374,8 @@ def insights_csv(ins: Insights) -> str:
     for topic, n in ins.topics.most_common():
         w.writerow(["handoff_topic", topic, n])
     w.writerow(["member_messages", "", ins.member_messages])
+    for intent, n in ins.intents.most_common():
+        w.writerow(["intent", intent, n])
     w.writerow(["fallbacks", "", ins.fallbacks])
     w.writerow(["payments_in_chat", "", ins.payments])
     w.writerow(["payments_in_chat_cents", "", ins.payments_cents])

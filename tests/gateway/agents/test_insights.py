@@ -10,7 +10,7 @@ from bot.demo.conversations import FALLBACK_REPLY, add_demo_conversations
 from bot.gateway.agents_cli import set_role
 from bot.store.db import make_sync_engine
 from bot.store.models import Conversation, ConversationMessage, HandoffRequest, OutageReport
-from gateway.agent_helpers import MONDAY_10AM, sign_in
+from gateway.agent_helpers import MONDAY_10AM, sign_in, text_in
 from gateway.helpers import rows
 
 
@@ -86,3 +86,54 @@ async def test_a_seven_day_window_counts_only_those_days(client, settings, agent
     )
     per_day = [r for r in table if r[0] == "conversations_per_day"]
     assert len(per_day) == 14  # 7 days x web and SMS
+
+
+async def test_top_intents_come_from_the_intent_stored_with_each_reply(
+    client, settings, agents, db
+):
+    seed(settings)
+    set_role(settings, "tom", "supervisor")
+    await sign_in(client, "tom")
+    stored = Counter(
+        m.payload["nlu"]["intent"]
+        for m in await rows(db, ConversationMessage)
+        if m.sender == "bot" and (m.payload or {}).get("nlu")
+    )
+    fell_back = stored.pop("nlu_fallback")
+    assert fell_back and len(stored) >= 5
+    html = await (await client.get("/console/insights", params={"days": "30"})).text()
+    chart = html[html.index('id="chart-intents"') :]
+    top = ",".join(str(n) for _, n in stored.most_common(8))
+    assert f'data-values="{top}"' in chart[: chart.index("</figure>")]
+    table = list(
+        csv.reader(io.StringIO(await (await client.get("/console/insights.csv?days=30")).text()))
+    )
+    assert {k: int(v) for m, k, v in table if m == "intent"} == dict(stored)
+    assert {m: v for m, _k, v in table}["fallbacks"] == str(fell_back)
+
+
+async def test_a_live_turns_intent_is_stored_never_shown_and_counted(
+    client, settings, agents, fake_rasa, gw, sms
+):
+    """Our Rasa channel adds `nlu` to the turn's first reply: the gateway keeps it with the reply
+    for insights; the member's text and web frames never carry it."""
+    fake_rasa.reply = lambda body: [
+        {
+            "recipient_id": body["sender"],
+            "text": "Your balance is $142.87, due December 15.",
+            "nlu": {"intent": "check_balance", "confidence": 0.97},
+        }
+    ]
+    texts = await (await text_in(client, settings, "whats my balance", sid="SM-intent")).text()
+    assert "Your balance is $142.87" in texts and "check_balance" not in texts
+    assert all("check_balance" not in body and "nlu" not in body for _to, body in sms.sent)
+    conv = await gw.store.get_or_create("sms", "+17065550101")
+    [reply] = [m for m in await gw.store.messages_after(conv.id, 0) if m.sender == "bot"]
+    assert reply.payload["nlu"] == {"intent": "check_balance", "confidence": 0.97}
+    assert "nlu" not in reply.to_wire() and "check_balance" not in str(reply.to_wire())
+    set_role(settings, "tom", "supervisor")
+    await sign_in(client, "tom")
+    table = list(
+        csv.reader(io.StringIO(await (await client.get("/console/insights.csv?days=7")).text()))
+    )
+    assert ["intent", "check_balance", "1"] in table
