@@ -8,7 +8,7 @@ Processes, in order (each group must answer its health checks before the next st
    signed gateway channel (`rasa_addons.gateway_channel`) and the token-protected HTTP API; all
    replicas load their model at the same time,
 3. the queue worker (`jecbot worker`) when the queue is on Redis, its workers are not inside the
-   gateway (QUEUE_WORKERS_IN_GATEWAY=false) and the command exists,
+   gateway (QUEUE_WORKERS_IN_GATEWAY=false),
 4. the gateway (`python -m bot.gateway`), once that package has an entry point.
 
 Replicas (`Settings.rasa_replica_count`, RASA_REPLICAS): N Rasa processes, each paired with its
@@ -357,29 +357,10 @@ def gateway_available() -> bool:
         return False
 
 
-def worker_available() -> bool:
-    """`jecbot worker` (the queue workers, branch `queue`) exists in this checkout's cli."""
-    import argparse
-
-    from bot.cli import build_parser  # the cli imports the runner: import when asked
-
-    return any(
-        isinstance(action, argparse._SubParsersAction) and "worker" in action.choices  # noqa: SLF001
-        for action in build_parser()._actions  # noqa: SLF001
-    )
-
-
-def queue_on_redis(settings: Settings) -> bool:
-    """The queue settings (QUEUE_BACKEND, branch `queue`) say Redis."""
-    return getattr(settings, "queue_backend", None) == "redis"
-
-
 def worker_wanted(settings: Settings) -> bool:
-    """A separate `jecbot worker` process: the queue is on Redis and its workers are not run
-    inside the gateway (QUEUE_WORKERS_IN_GATEWAY=false), and the cli has the command."""
-    if not queue_on_redis(settings) or getattr(settings, "queue_workers_in_gateway", True):
-        return False
-    return worker_available()
+    """A separate `jecbot worker` process: the queue is on Redis (QUEUE_BACKEND=redis) and its
+    workers are not run inside the gateway (QUEUE_WORKERS_IN_GATEWAY=false)."""
+    return settings.queue_backend == "redis" and not settings.queue_workers_in_gateway
 
 
 def build_children(

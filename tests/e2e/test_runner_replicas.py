@@ -54,7 +54,12 @@ def test_production_replicas_each_pair_rasa_with_its_own_action_server(tmp_path:
         assert argv[argv.index("-p") + 1] == str(rasa_port)
         written = yaml.safe_load(Path(argv[argv.index("--endpoints") + 1]).read_text())
         assert written["action_endpoint"]["url"] == f"http://127.0.0.1:{actions_port}/webhook"
-        assert written["tracker_store"] == {"type": "SQL", "url": PRODUCTION["rasa_tracker_url"]}
+        # every replica shares the PostgreSQL tracker store, read through the windowed SQL store
+        assert written["tracker_store"] == {
+            "type": "rasa_addons.tracker_store.WindowedSQLTrackerStore",
+            "url": PRODUCTION["rasa_tracker_url"],
+            "window_events": 60,
+        }
         assert written["lock_store"]["type"] == "redis"
         assert written["lock_store"]["key_prefix"] == "jecprod"
         assert children[name].log_path == tmp_path / "log" / f"{name}.log"
@@ -81,27 +86,16 @@ def test_listed_rasa_urls_are_what_the_gateway_uses() -> None:
     assert settings.rasa_replica_count == 2
 
 
-def test_the_queue_worker_is_started_only_when_the_queue_is_on_redis(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_queue_worker_is_started_only_when_the_queue_is_on_redis(tmp_path: Path) -> None:
     """`jecbot worker` runs as its own process only with QUEUE_BACKEND=redis and
-    QUEUE_WORKERS_IN_GATEWAY=false, and only once the command exists (branch `queue`)."""
-    import dataclasses
-
-    import bot.runner as runner
-
-    @dataclasses.dataclass(frozen=True)
-    class QueueSettings(Settings):  # the queue branch's settings, until it is merged
-        queue_backend: str = "sql"
-        queue_workers_in_gateway: bool = True
+    QUEUE_WORKERS_IN_GATEWAY=false."""
 
     def names(settings: Settings) -> list[str]:
         return [c.name for c in build_children(settings, tmp_path / "endpoints.yml")]
 
     separate = {"queue_backend": "redis", "queue_workers_in_gateway": False}
-    monkeypatch.setattr(runner, "worker_available", lambda: True)
-    assert "worker" in names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **separate))
-    assert names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **separate))[-2:] == [
+    assert "worker" in names(Settings(var_dir=tmp_path, **PRODUCTION, **separate))
+    assert names(Settings(var_dir=tmp_path, **PRODUCTION, **separate))[-2:] == [
         "worker",
         "gateway",
     ]
@@ -109,7 +103,5 @@ def test_the_queue_worker_is_started_only_when_the_queue_is_on_redis(
         {"queue_backend": "redis", "queue_workers_in_gateway": True},  # inside the gateway
         {"queue_backend": "sql", "queue_workers_in_gateway": False},
     ):
-        assert "worker" not in names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **other))
+        assert "worker" not in names(Settings(var_dir=tmp_path, **PRODUCTION, **other))
     assert "worker" not in names(Settings(var_dir=tmp_path, **PRODUCTION))
-    monkeypatch.setattr(runner, "worker_available", lambda: False)  # no `jecbot worker` yet
-    assert "worker" not in names(QueueSettings(var_dir=tmp_path, **PRODUCTION, **separate))
