@@ -219,6 +219,13 @@ def test_the_outage_intents_are_one_flow_whichever_is_on_top() -> None:
     # A weak outage guess next to something else is a choice, not an outage report.
     kind, offered = resolve_unsure([("outage_status", 0.2), ("check_balance", 0.19)])
     assert kind == "choices" and offered == ["outage_status", "check_balance"]
+    # ...unless it names a town or ZIP: then the status and an offer (never a report unasked)
+    weak = [("outage_status", 0.27), ("notification_preferences", 0.15)]
+    assert resolve_unsure(weak, place_named=True) == ("outage_status", [])
+    assert resolve_unsure([("report_outage", 0.2), ("check_balance", 0.19)], place_named=True) == (
+        "outage_status",
+        [],
+    )
 
 
 # ------------------------------------------------------------------ item 4: a number out of context

@@ -75,7 +75,7 @@ async def test_outage_texts_get_the_known_outage_and_the_report_by_sms(
 async def test_an_unsure_message_gets_a_choice_and_a_second_miss_a_person(member_factory) -> None:
     member = member_factory("web")
 
-    first = await member.say("flibber jabber wonkus")
+    first = await member.say("purple monkey dishwasher")
 
     texts = texts_of(first)
     assert texts in (
@@ -89,7 +89,7 @@ async def test_an_unsure_message_gets_a_choice_and_a_second_miss_a_person(member
         assert first[0]["buttons"][-1] == {"title": "Something else", "payload": "/help"}
         assert 2 <= len(first[0]["buttons"]) <= 4
 
-    second = await member.say("flibber jabber wonkus")
+    second = await member.say("purple monkey dishwasher")
 
     assert "I can connect you with a person" in texts_of(second)[0]
     assert button(second, "Talk to a person")["payload"] == "/talk_to_human"

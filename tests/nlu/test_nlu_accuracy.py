@@ -170,9 +170,14 @@ UNSURE_OUTCOMES = {
 def _unsure_outcome(intent: str, result: dict) -> str:
     """What the member sees for a message the model was unsure of, by the same rule the
     unsure-message action applies (bot.actions.outage.unsure.resolve_unsure)."""
-    from bot.actions.outage.unsure import OUTAGE_INTENTS, candidates, resolve_unsure
+    from bot.actions.outage.unsure import (
+        OUTAGE_INTENTS,
+        candidates,
+        names_a_place,
+        resolve_unsure,
+    )
 
-    kind, offered = resolve_unsure(candidates(result))
+    kind, offered = resolve_unsure(candidates(result), place_named=names_a_place(result))
     if kind in OUTAGE_INTENTS:
         return "outage_right" if intent in OUTAGE_INTENTS else "outage_wrong"
     if kind == "choices":

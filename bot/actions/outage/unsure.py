@@ -5,6 +5,8 @@ as buttons ("Did you mean: 1 See a bill 2 Pay a bill 3 Something else"; by SMS t
 numbers them). When the candidates are the outage intents (report_outage and outage_status, which
 "my power is out in louisville" splits between) there is no choice to make: the known outage in
 the town or ZIP, and the report started (report_outage on top) or offered (outage_status on top).
+A weak outage guess that names a town or ZIP ("when is it back in louisville") is the outage
+flow too: the gentle one, the status and an offer, never a report the member did not ask for.
 The ambiguity between the outage intents is resolved here, by design, not by a threshold. It
 lives in the outage package because that branch is the outage journey's; the second miss is
 recovery's `action_fallback_offer_person`.
@@ -54,7 +56,18 @@ def candidates(latest_message: dict[str, Any] | None) -> list[tuple[str, float]]
     ]
 
 
-def resolve_unsure(ranked: list[tuple[str, float]]) -> tuple[str, list[str]]:
+PLACE_ENTITIES = frozenset({"town", "zip_code"})
+
+
+def names_a_place(latest_message: dict[str, Any] | None) -> bool:
+    """The message names a town or ZIP code (what an outage question is about)."""
+    entities = (latest_message or {}).get("entities") or []
+    return any(isinstance(e, dict) and e.get("entity") in PLACE_ENTITIES for e in entities)
+
+
+def resolve_unsure(
+    ranked: list[tuple[str, float]], *, place_named: bool = False
+) -> tuple[str, list[str]]:
     """What a miss becomes: ("report_outage" | "outage_status", []) when the outage flow answers
     it, ("choices", [intents]) for a "did you mean", ("rephrase", []) when there is nothing worth
     offering. Pure, so the NLU test counts what members would see from the same rule."""
@@ -63,6 +76,8 @@ def resolve_unsure(ranked: list[tuple[str, float]]) -> tuple[str, list[str]]:
         second = ranked[1][0] if len(ranked) > 1 else None
         if second in OUTAGE_INTENTS or confidence >= OUTAGE_TOP_CONFIDENCE:
             return top, []
+        if place_named:  # a weak outage guess about a place: its status, and the report offered
+            return "outage_status", []
     offered = [
         name
         for name, confidence in ranked
@@ -80,7 +95,9 @@ class ActionOfferChoices(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        kind, offered = resolve_unsure(candidates(tracker.latest_message))
+        kind, offered = resolve_unsure(
+            candidates(tracker.latest_message), place_named=names_a_place(tracker.latest_message)
+        )
         if kind in OUTAGE_INTENTS:
             # Inside another form the member is offered the report rather than pulled out of it.
             in_form = bool((tracker.active_loop or {}).get("name"))
