@@ -30,20 +30,23 @@ TIMESTAMP_HEADER = "X-JEC-Timestamp"
 SIGNATURE_HEADER = "X-JEC-Signature"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature header value for `body` sent at `timestamp` (what the sender computes)."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+def sign(shared_secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value for `body` sent at `timestamp` (what the sender computes),
+    keyed by OUTAGE_UPDATES_SECRET, the key shared with the outage system (never SECRET_KEY)."""
+    mac = hmac.new(shared_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
-def _signature_ok(secret: str, timestamp: str, body: bytes, given: str, now: datetime) -> bool:
+def _signature_ok(
+    shared_secret: str, timestamp: str, body: bytes, given: str, now: datetime
+) -> bool:
     try:
         sent_at = int(timestamp)
     except ValueError:
         return False
     if abs(now.timestamp() - sent_at) > MAX_SKEW_SECONDS:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), given.strip())
+    return hmac.compare_digest(sign(shared_secret, timestamp, body), given.strip())
 
 
 def _when(data: dict[str, Any], name: str) -> datetime | None:

@@ -48,6 +48,17 @@ class _Errors(logging.Handler):
         self.records.append(record)
 
 
+SILENT_CONTROL_FRAMES = ("typing", "end")  # docs/gateway-protocol.md: no answer is sent
+
+
+def _silent_control(frame: str) -> bool:
+    try:
+        parsed = json.loads(frame)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("type") in SILENT_CONTROL_FRAMES
+
+
 class LiveGateway:
     """The gateway app and a fake Rasa on real sockets, served by a loop in a thread."""
 
@@ -119,6 +130,8 @@ class LiveGateway:
                 await ws.send_bytes(frame)
             else:
                 await ws.send_str(frame)
+                if _silent_control(frame):  # typing / end: taken without a reply (protocol doc)
+                    await ws.send_json({"type": "ping"})  # the socket must still answer
             frames: list[dict[str, Any]] = []
             while True:
                 msg = await asyncio.wait_for(ws.receive(), 5)

@@ -32,7 +32,10 @@ async def test_a_connection_over_its_message_budget_is_told_to_slow_down(
     )
     chat = await Chat.open(gw.client)
     for i in range(8):
+        # one at a time (each answered or refused before the next), so the budget is what
+        # refuses, not the cap on messages still waiting for the assistant
         await chat.send(f"message {i}")
+        await chat.until(lambda f: f.get("error") == "rate_limited" or bot_reply(f))
     await asyncio.sleep(1.0)
     await chat.ws.send_json({"type": "ping"})
     await chat.until(lambda f: f["type"] == "pong")

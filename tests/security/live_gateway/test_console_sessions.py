@@ -40,7 +40,10 @@ async def test_a_copied_cookie_stops_working_at_sign_out(aiohttp_client, client,
 async def test_a_password_change_ends_every_session(aiohttp_client, client, agents, settings, db):
     await sign_in(client, "maria")
     cookie = _stolen(client)
-    assert agents_cli.set_password(settings, "maria", "a brand new passphrase") == 1
+    changed = await asyncio.to_thread(
+        agents_cli.set_password, settings, "maria", "a brand new passphrase"
+    )
+    assert changed == 1
     assert await _replay(aiohttp_client, client, cookie) == 303
     [row] = await rows(db, ConsoleSessionRow)
     assert row.revoked_reason == "password_changed"
@@ -51,7 +54,7 @@ async def test_a_disabled_agent_is_signed_out_and_cannot_sign_in(
 ):
     await sign_in(client, "maria")
     cookie = _stolen(client)
-    agents_cli.disable_agent(settings, "maria")
+    await asyncio.to_thread(agents_cli.disable_agent, settings, "maria")
     assert await _replay(aiohttp_client, client, cookie) == 303
     page = await client.get("/console/login")
     resp = await client.post(
@@ -60,7 +63,7 @@ async def test_a_disabled_agent_is_signed_out_and_cannot_sign_in(
         allow_redirects=False,
     )
     assert resp.status == 401
-    agents_cli.enable_agent(settings, "maria")
+    await asyncio.to_thread(agents_cli.enable_agent, settings, "maria")
     await sign_in(client, "maria")
 
 
@@ -80,7 +83,7 @@ async def test_the_live_stream_closes_once_the_session_is_revoked(
     await sign_in(client, "maria")
     stream = await client.get("/console/events")
     assert (await stream.content.readline()).startswith(b": connected")
-    agents_cli.disable_agent(settings, "maria")
+    await asyncio.to_thread(agents_cli.disable_agent, settings, "maria")
     lines = []
     while not stream.content.at_eof():
         line = await asyncio.wait_for(stream.content.readline(), 5)
@@ -105,7 +108,7 @@ def test_the_second_factor_is_on_by_default_on_a_public_installation(settings):
 async def test_a_stolen_password_without_the_code_does_not_sign_in(
     client, agents, settings, clock, db
 ):
-    uri = agents_cli.enrol_totp(settings, "maria")
+    uri = await asyncio.to_thread(agents_cli.enrol_totp, settings, "maria")
     assert uri.startswith("otpauth://totp/") and "maria" in uri
     [maria] = await rows(db, Agent, Agent.username == "maria")
     totp = pyotp.TOTP(maria.totp_secret)
