@@ -622,7 +622,8 @@ class SmsStore:
 
     async def receive(self, message_sid: str, phone: str) -> tuple[ConversationInfo, bool] | None:
         """One unit of work for an inbound text: claim the MessageSid, find or create the
-        phone's conversation, read its opt-out state. None: a retry of a MessageSid seen before.
+        phone's conversation, read its opt-out state. None: a retry of a MessageSid already
+        stored; a retry of one claimed but never stored (a crash between) is taken again.
         """
         now = self._clock()
         for _attempt in range(3):
@@ -662,12 +663,29 @@ class SmsStore:
                     return _info(row), bool(opt and opt.opted_out)
             except IntegrityError:
                 async with session_scope(self._factory) as session:
-                    seen = (
+                    status = (
                         await session.execute(
-                            select(SmsInbound.id).where(SmsInbound.message_sid == message_sid)
+                            select(SmsInbound.status).where(SmsInbound.message_sid == message_sid)
                         )
                     ).scalar_one_or_none()
-                if seen is not None:
+                    if status == "received":
+                        # Claimed, but the message was never stored (its status changes with
+                        # the message and its turn): the copy that took it died in between.
+                        # Twilio's retry is taken again; storing is idempotent on the sid.
+                        row = (
+                            await session.execute(
+                                select(Conversation).where(
+                                    Conversation.channel == "sms",
+                                    Conversation.external_id == phone,
+                                )
+                            )
+                        ).scalar_one_or_none()
+                        opt = (
+                            await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))
+                        ).scalar_one_or_none()
+                        if row is not None:
+                            return _info(row), bool(opt and opt.opted_out)
+                if status is not None:
                     return None  # Twilio retrying a message already taken
                 continue  # the conversation was created at the same moment: read it again
         raise RuntimeError("could not record an inbound text")

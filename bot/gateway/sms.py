@@ -120,7 +120,7 @@ async def inbound(request: web.Request) -> web.Response:
             )
     # One unit of work: the message, its turn (durable before Twilio hears back), the sid's status.
     accepted = await gw.service.accept_member_message(
-        conv, body, payload=payload, max_chars=edge.max_chars, turn=turn
+        conv, body, payload=payload, max_chars=edge.max_chars, turn=turn, client_id=f"sms:{sid}"
     )
     now_texts = [t for n in accepted.notices for t in render_sms([as_bot_message(n)])]
     if has_media:

@@ -91,6 +91,23 @@ async def test_twilio_retry_of_the_same_message_sid_is_processed_once(texter, fa
     assert await count(db, ConversationMessage, ConversationMessage.direction == "in") == 1
 
 
+async def test_a_text_claimed_by_a_copy_that_died_before_storing_it_is_answered_on_retry(
+    texter, fake_rasa, db
+):
+    """A gateway copy killed between claiming the MessageSid and storing the text: Twilio's retry
+    (same MessageSid, to another copy) is taken, not dropped as a duplicate, and answered once."""
+    await texter.text("hi")  # the member's conversation (the claim makes it in the same unit)
+    sid = "SMdied000000000000000000000000001"
+    async with db() as session, session.begin():  # what the dead copy left behind
+        session.add(SmsInbound(message_sid=sid, from_number="+17065550101", status="received"))
+    retried = await texter.text("is my power out", sid=sid)
+    assert retried == (200, ["You said: is my power out"])
+    again = await texter.text("is my power out", sid=sid)  # stored now: a plain duplicate
+    assert again == (200, [])
+    assert len(fake_rasa.calls) == 2
+    assert await count(db, ConversationMessage, ConversationMessage.direction == "in") == 2
+
+
 async def test_one_phone_number_is_one_conversation(texter, fake_rasa):
     await texter.text("hi")
     await texter.text("balance")
