@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 
 import aiohttp
@@ -26,7 +27,10 @@ HANDBACK = "You're back with the automated assistant."
 NOTE = "Staff only: whole-stack note, must never reach the member"
 
 
-async def text_in(gateway, phone: str, body: str) -> list[str]:
+async def text_in(gateway, phone: str, body: str, stack=None) -> list[str]:
+    """What the member's phone shows for one text: the TwiML (keywords, notices), then what the
+    queued turn texted through the notifier (the outbox), once it has stopped arriving."""
+    before = max_id(stack, "outbox") if stack is not None else None
     form = {
         "MessageSid": "SM" + uuid.uuid4().hex,
         "AccountSid": "AC" + "0" * 32,
@@ -43,7 +47,22 @@ async def text_in(gateway, phone: str, body: str) -> list[str]:
         ) as resp,
     ):
         assert resp.status == 200
-        return twiml_bodies(await resp.text())
+        now = twiml_bodies(await resp.text())
+    if stack is None:
+        return now
+    later: list[str] = []
+    deadline = time.monotonic() + SLOW / 1000
+    while time.monotonic() < deadline:
+        rows = stack.sql(
+            'select body from outbox where "to" = :to and id > :after order by id',
+            to=phone,
+            after=before,
+        )
+        if rows and len(rows) == len(later):
+            break  # nothing more for two seconds
+        later = [r[0] for r in rows]
+        await asyncio.sleep(2.0)
+    return now + later
 
 
 async def test_member_and_agent_on_the_whole_stack_web_then_sms(rasa_stack, gateway, browser):
@@ -98,7 +117,7 @@ async def test_member_and_agent_on_the_whole_stack_web_then_sms(rasa_stack, gate
         # -- SMS: a texter asks for a person; the agent answers from the console
         phone = "+17065550177"
         outbox_before = max_id(rasa_stack, "outbox")
-        replies = " ".join(await text_in(gateway, phone, "can I talk to a real person"))
+        replies = " ".join(await text_in(gateway, phone, "can I talk to a real person", rasa_stack))
         assert "in line" in replies, replies
         await agent.goto(gateway.url + "/console")
         take = agent.get_by_role("button", name=re.compile(r"^Take conversation 1"))
