@@ -135,7 +135,7 @@ def _gateway_env(base: dict[str, str], port: int, url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once tests/production is done
 def production_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionStack]:
     pg, rd = _postgres_problem(), _redis_problem()
     if pg:
