@@ -10,8 +10,6 @@ the outage row; the worker's outage job sends the texts within seconds.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime
@@ -19,34 +17,19 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core.webhook_signature import (  # one signing scheme for every /integrations/ endpoint
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature_problem,
+)
+from bot.core.webhook_signature import signature as sign
 from bot.gateway.state import GATEWAY
 from bot.services.outage.updates import EVENTS, OutageUpdate, UpdateError, apply_update
 
 log = logging.getLogger(__name__)
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "receive", "sign"]
 
-MAX_SKEW_SECONDS = 300
 MAX_BODY_BYTES = 64 * 1024
-TIMESTAMP_HEADER = "X-JEC-Timestamp"
-SIGNATURE_HEADER = "X-JEC-Signature"
-
-
-def sign(shared_secret: str, timestamp: str, body: bytes) -> str:
-    """The signature header value for `body` sent at `timestamp` (what the sender computes),
-    keyed by OUTAGE_UPDATES_SECRET, the key shared with the outage system (never SECRET_KEY)."""
-    mac = hmac.new(shared_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def _signature_ok(
-    shared_secret: str, timestamp: str, body: bytes, given: str, now: datetime
-) -> bool:
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        return False
-    if abs(now.timestamp() - sent_at) > MAX_SKEW_SECONDS:
-        return False
-    return hmac.compare_digest(sign(shared_secret, timestamp, body), given.strip())
 
 
 def _when(data: dict[str, Any], name: str) -> datetime | None:
@@ -108,10 +91,9 @@ async def receive(request: web.Request) -> web.Response:
     if len(body) > MAX_BODY_BYTES:
         return web.json_response({"error": "body too large"}, status=413)
     now = gw.clock()
-    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
-    given = request.headers.get(SIGNATURE_HEADER, "")
-    if not _signature_ok(secret, timestamp, body, given, now):
-        log.warning("refused an outage update with a bad, old or missing signature")
+    problem = signature_problem([secret], request.headers, body, now=now.timestamp())
+    if problem:
+        log.warning("refused an outage update: %s", problem)
         return web.json_response({"error": "bad signature"}, status=401)
     try:
         update = parse_update(json.loads(body))

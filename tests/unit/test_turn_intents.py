@@ -7,8 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from bot.config import PROJECT_ROOT
 from bot.gateway.rasa_client import normalise_replies
 
@@ -57,7 +55,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.skipif(not RASA_PYTHON.exists(), reason="needs the Rasa environment (rasa-env/.venv)")
 def test_our_rasa_channel_reads_the_turns_intent_from_rasas_tracker() -> None:
     out = subprocess.run(
         [str(RASA_PYTHON), "-c", LATEST_INTENT],
