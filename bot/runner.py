@@ -330,6 +330,7 @@ def wait_healthy(child: Child, timeout: float) -> None:
         if code is not None:
             raise StartupError(
                 f"{child.name} exited with code {code} while starting; see {child.log_path}"
+                f"{_log_tail(child.log_path)}"
             )
         if (
             is_healthy(child.health_url)
@@ -345,8 +346,18 @@ def wait_healthy(child: Child, timeout: float) -> None:
             print(".", end="", flush=True)  # one dot per 5 seconds of waiting
     raise StartupError(
         f"{child.name} did not become healthy within {timeout:.0f}s ({child.health_url}); "
-        f"see {child.log_path}"
+        f"see {child.log_path}{_log_tail(child.log_path)}"
     )
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    """The last lines of a child's log, so a failed start explains itself where it is reported
+    (a CI log shows the error, not a path on a machine that is gone)."""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n--- last lines of the log ---\n" + "\n".join(tail) if tail else ""
 
 
 def gateway_available() -> bool:

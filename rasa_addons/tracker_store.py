@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from typing import Any, Dict, Iterator, List, Optional, Text
 
 import sqlalchemy as sa
@@ -98,19 +99,44 @@ def cut_index(type_names: List[str], window: int) -> Optional[int]:
     return None
 
 
+# Any fixed number: the PostgreSQL advisory lock that replicas take to create our tables in turn.
+SCHEMA_LOCK_KEY = 0x4A454354  # "JECT"
+SCHEMA_ATTEMPTS = 5
+
+
+def _create_schema(engine: Any, index: Any) -> None:
+    """Create the snapshot table and the events index, once, however many replicas start together.
+
+    Two Rasa replicas start at the same moment against a fresh database; two `CREATE TABLE` of
+    the same name race in PostgreSQL's catalogue and one fails (a unique violation on
+    `pg_type`), which used to stop that Rasa. Rasa guards its own `events` table with a retry;
+    ours takes a transaction-level advisory lock on PostgreSQL, so the second replica waits and
+    then finds the table there, and retries a few times on any other database."""
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+                    conn.execute(lock, {"key": SCHEMA_LOCK_KEY})
+                _snapshots_metadata.create_all(conn)
+                index.create(conn, checkfirst=True)
+            return
+        except sa.exc.SQLAlchemyError as exc:  # another process made them at the same moment
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            logger.warning("tracker tables not created yet (%s); trying again", exc)
+            time.sleep(0.5 * attempt)
+
+
 class WindowedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose `retrieve` reads a snapshot and a bounded tail of events."""
 
     def __init__(self, *args: Any, window_events: Any = DEFAULT_WINDOW_EVENTS, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.window_events = max(int(window_events or DEFAULT_WINDOW_EVENTS), MIN_WINDOW_EVENTS)
-        _snapshots_metadata.create_all(self.engine)
         # Reading "events of this sender after id N" is an index range with (sender_id, id).
         index = sa.Index("jec_events_sender_id_id", self.SQLEvent.sender_id, self.SQLEvent.id)
-        try:
-            index.create(self.engine, checkfirst=True)
-        except sa.exc.SQLAlchemyError as exc:  # another process made it at the same moment
-            logger.debug("events index not created: %s", exc)
+        _create_schema(self.engine, index)
 
     # ------------------------------------------------------------------------------ read
 
