@@ -22,9 +22,7 @@ def main() -> None:
     domain = Domain.load(domain_dir)
     time.sleep(max(0.0, float(start_at) - time.time()))
     kind = SQLTrackerStore if sys.argv[7:] == ["rasa-only"] else WindowedSQLTrackerStore
-    store = kind(
-        domain, dialect="postgresql", host=host, port=int(port), db=db, username=user
-    )
+    store = kind(domain, dialect="postgresql", host=host, port=int(port), db=db, username=user)
     store.engine.dispose()
     print("ok")
 

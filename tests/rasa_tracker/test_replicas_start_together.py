@@ -92,7 +92,11 @@ def test_six_rasa_replicas_opening_a_fresh_tracker_database_at_once_all_come_up(
     children = [replica(start_at) for _ in range(REPLICAS)]
     results = [child.communicate(timeout=300) for child in children]
 
-    failed = [err[-2000:] for child, (_, err) in zip(children, results, strict=True) if child.returncode != 0]
+    failed = [
+        err[-2000:]
+        for child, (_, err) in zip(children, results, strict=True)
+        if child.returncode != 0
+    ]
     assert failed == [], failed[0] if failed else ""
     assert all(out.strip().endswith("ok") for out, _ in results)
     engine = create_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{fresh_tracker_db}")
