@@ -328,9 +328,9 @@ def wait_healthy(child: Child, timeout: float) -> None:
     while time.monotonic() < deadline:
         code = child.exit_code()
         if code is not None:
+            _print_log_tail(child)
             raise StartupError(
                 f"{child.name} exited with code {code} while starting; see {child.log_path}"
-                f"{_log_tail(child.log_path)}"
             )
         if (
             is_healthy(child.health_url)
@@ -344,20 +344,24 @@ def wait_healthy(child: Child, timeout: float) -> None:
         waited += 1
         if waited % 5 == 0:
             print(".", end="", flush=True)  # one dot per 5 seconds of waiting
+    _print_log_tail(child)
     raise StartupError(
         f"{child.name} did not become healthy within {timeout:.0f}s ({child.health_url}); "
-        f"see {child.log_path}{_log_tail(child.log_path)}"
+        f"see {child.log_path}"
     )
 
 
-def _log_tail(path: Path, lines: int = 25) -> str:
-    """The last lines of a child's log, so a failed start explains itself where it is reported
-    (a CI log shows the error, not a path on a machine that is gone)."""
+def _print_log_tail(child: Child, lines: int = 25, max_bytes: int = 8192) -> None:
+    """Print the last lines of a child's log when it fails to start, so the failure explains
+    itself where it is seen (a CI log shows what was printed, not a file on a machine that is
+    gone). Only the log's end is read: a Rasa log can be large."""
     try:
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        with child.log_path.open("rb") as log:
+            log.seek(max(0, child.log_path.stat().st_size - max_bytes))
+            tail = log.read().decode(errors="replace").splitlines()[-lines:]
     except OSError:
-        return ""
-    return "\n--- last lines of the log ---\n" + "\n".join(tail) if tail else ""
+        return
+    print(f"\n--- last lines of {child.log_path} ---", *tail, sep="\n", flush=True)
 
 
 def gateway_available() -> bool:

@@ -44,9 +44,8 @@ if os.environ.get("CI") == "true" and not POSTGRES_AVAILABLE:
     raise RuntimeError(f"CI=true but PostgreSQL is not reachable at {PG_ADMIN_URL}")
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this test session; dropped afterwards."""
+def _throwaway_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (its `postgresql://` URL), dropped afterwards."""
     if not POSTGRES_AVAILABLE:
         pytest.skip("PostgreSQL is not reachable here (CI requires it)")
     name = f"jec_test_{uuid.uuid4().hex[:10]}"
@@ -60,6 +59,18 @@ def postgres_server_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session; dropped afterwards."""
+    yield from _throwaway_postgres_database()
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for one test, with no tables at all."""
+    yield from _throwaway_postgres_database()
 
 
 def _reset_schema(url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.config import Settings
@@ -76,6 +77,32 @@ def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path)
     assert "--auth-token" not in argv and not any("t0k" in arg for arg in argv)
     assert "--enable-api" in argv
     assert rasa.log_path == tmp_path / "log" / "rasa.log"
+
+
+def test_a_process_that_dies_while_starting_has_the_end_of_its_log_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from bot.runner import Child, StartupError, wait_healthy
+
+    child = Child(
+        name="rasa",
+        argv=[sys.executable, "-c", "print('line\\n' * 5000 + 'the real reason'); exit(1)"],
+        health_url="http://127.0.0.1:9/health",
+        log_path=tmp_path / "log" / "rasa.log",
+    )
+    child.start()
+    try:
+        with pytest.raises(StartupError):
+            wait_healthy(child, timeout=30)
+    finally:
+        child.stop()
+
+    printed = capsys.readouterr().out
+    assert f"last lines of {tmp_path / 'log' / 'rasa.log'}" in printed
+    assert printed.rstrip().endswith("the real reason")
+    assert printed.count("line") < 30  # the end of the log, not all 5,000 lines
 
 
 def test_a_process_that_dies_while_starting_is_named_with_its_log(tmp_path: Path) -> None:

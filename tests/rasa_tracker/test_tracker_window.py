@@ -11,14 +11,13 @@ is stored exactly once, and what a turn reads stays bounded while the session gr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.runner import RASA_BIN, RASA_PYTHON
+from tests.rasa_tracker.rasa_env import script_command, script_env
 
 pytestmark = [pytest.mark.rasa]
 
@@ -26,27 +25,17 @@ WINDOW = 40
 
 
 def run_check(tmp_path: Path, turns: int, new_session_at: int = -1) -> dict:
-    if not RASA_BIN.exists():
-        pytest.fail(f"Rasa is not installed at {RASA_BIN}; run `make setup`")
     out = subprocess.run(
-        [
-            str(RASA_PYTHON),
-            "-W",
-            "ignore",
-            str(Path(__file__).with_name("window_check.py")),
+        script_command(
+            "window_check.py",
             str(PROJECT_ROOT / "domain"),
             str(tmp_path / "tracker.db"),
             str(turns),
             str(WINDOW),
             str(new_session_at),
-        ],
+        ),
         cwd=PROJECT_ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "RASA_TELEMETRY_ENABLED": "false",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        },
+        env=script_env(),
         capture_output=True,
         text=True,
         timeout=600,
