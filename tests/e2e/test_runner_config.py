@@ -79,25 +79,33 @@ def test_rasa_listens_on_the_internal_address_with_the_api_token(tmp_path: Path)
     assert rasa.log_path == tmp_path / "log" / "rasa.log"
 
 
-def test_a_process_that_dies_while_starting_has_the_end_of_its_log_printed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _start_a_child_that_dies(tmp_path: Path, name: str, script: str) -> str:
+    """Start `script` as child `name`, wait for it as `jecbot run` does; the StartupError's text."""
     import sys
 
     from bot.runner import Child, StartupError, wait_healthy
 
     child = Child(
-        name="rasa",
-        argv=[sys.executable, "-c", "print('line\\n' * 5000 + 'the real reason'); exit(1)"],
+        name=name,
+        argv=[sys.executable, "-c", script],
         health_url="http://127.0.0.1:9/health",
-        log_path=tmp_path / "log" / "rasa.log",
+        log_path=tmp_path / "log" / f"{name}.log",
     )
     child.start()
     try:
-        with pytest.raises(StartupError):
+        with pytest.raises(StartupError) as failure:
             wait_healthy(child, timeout=30)
     finally:
         child.stop()
+    return str(failure.value)
+
+
+def test_a_process_that_dies_while_starting_has_the_end_of_its_log_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _start_a_child_that_dies(
+        tmp_path, "rasa", "print('line\\n' * 5000 + 'the real reason'); exit(1)"
+    )
 
     printed = capsys.readouterr().out
     assert f"last lines of {tmp_path / 'log' / 'rasa.log'}" in printed
@@ -106,26 +114,9 @@ def test_a_process_that_dies_while_starting_has_the_end_of_its_log_printed(
 
 
 def test_a_process_that_dies_while_starting_is_named_with_its_log(tmp_path: Path) -> None:
-    import sys
+    failure = _start_a_child_that_dies(tmp_path, "actions", "print('boom'); raise SystemExit(3)")
 
-    import pytest
-
-    from bot.runner import Child, StartupError, wait_healthy
-
-    child = Child(
-        name="actions",
-        argv=[sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
-        health_url="http://127.0.0.1:9/health",
-        log_path=tmp_path / "log" / "actions.log",
-    )
-    child.start()
-    try:
-        with pytest.raises(StartupError) as failure:
-            wait_healthy(child, timeout=30)
-    finally:
-        child.stop()
-
-    assert str(failure.value) == (
+    assert failure == (
         f"actions exited with code 3 while starting; see {tmp_path / 'log' / 'actions.log'}"
     )
     assert "boom" in (tmp_path / "log" / "actions.log").read_text()
