@@ -185,7 +185,12 @@ def start_ours(config: BenchConfig, supervisor: Supervisor) -> Ours:
     children = build_children(settings, write_endpoints(settings), model=config.model)
     if not any(c.name == "gateway" for c in children):
         raise StartupError("the gateway is not installed (bot/gateway)")
-    start_bot(supervisor, children, env)
+    # Rasa and the action server answer on the frozen Tuesday-10-AM clock (office hours), but
+    # the gateway's clock must move: it stamps waiting turns, and the courtesy message goes to
+    # members who have waited `busy.courtesy_after_seconds` by it (a frozen clock never sends it).
+    gateway_env = {k: v for k, v in env.items() if k != "JEC_FAKE_NOW"}
+    start_bot(supervisor, [c for c in children if c.name != "gateway"], env)
+    start_bot(supervisor, [c for c in children if c.name == "gateway"], gateway_env)
     return Ours(settings, url, settings.database_url, gl.SmsTarget(url, settings))
 
 

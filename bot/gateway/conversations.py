@@ -456,15 +456,16 @@ class ConversationStore:
                 ).scalar_one()
             )
 
-    async def conversations_with_pending(self, limit: int = 500) -> list[str]:
+    async def conversations_with_pending(self, limit: int = 500) -> list[tuple[str, int]]:
+        """Each conversation with waiting turns, and the id of its oldest waiting turn."""
         async with session_scope(self._factory) as session:
             rows = await session.execute(
-                select(TurnRequest.conversation_id)
+                select(TurnRequest.conversation_id, func.min(TurnRequest.id))
                 .where(TurnRequest.status == "pending")
                 .group_by(TurnRequest.conversation_id)
                 .limit(limit)
             )
-            return [r[0] for r in rows]
+            return [(str(r[0]), int(r[1])) for r in rows]
 
     async def note_attempt(self, turn_id: int, *, apologized: bool = False) -> None:
         async with session_scope(self._factory) as session:

@@ -14,8 +14,9 @@ profile's `busy.courtesy_after_seconds` gets one courtesy message per busy perio
 
 Each periodic task (`bot.worker.registry.periodic_tasks()`) is queued once per time slot with the
 unique key `periodic:<name>:<slot>`, so each occurrence runs once across every copy. Every
-`RECOVER_SECONDS` the worker also queues a turn job for each conversation with waiting messages:
-a message stored by a gateway that died before queueing its job is still answered.
+`RECOVER_SECONDS` the worker also queues a turn job for each conversation with waiting messages,
+once per oldest waiting turn: a message stored by a gateway that died before queueing its job is
+still answered.
 """
 
 from __future__ import annotations
@@ -243,14 +244,17 @@ class QueueWorkers:
         return told
 
     async def recover(self, now: datetime) -> int:
-        slot = int(now.timestamp() // RECOVER_SECONDS)
+        """Queue a turn job for each conversation with waiting messages, once per oldest waiting
+        turn: a job for it is never given up on (TURN_MAX_ATTEMPTS), so one recovery job is
+        enough, and a storm's backlog does not get a second job per member every pass (each
+        costs the database a claim, a lease and a completion while members wait)."""
         queued = 0
-        for conversation_id in await self.gw.store.conversations_with_pending():
+        for conversation_id, oldest_turn in await self.gw.store.conversations_with_pending():
             queued += bool(
                 await self.queue.enqueue(
                     TURN,
                     {"conversation_id": conversation_id},
-                    key=f"recover:{conversation_id}:{slot}",
+                    key=f"recover:{conversation_id}:{oldest_turn}",
                     max_attempts=TURN_MAX_ATTEMPTS,
                 )
             )

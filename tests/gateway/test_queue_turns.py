@@ -282,3 +282,27 @@ async def test_each_periodic_occurrence_runs_once_across_two_copies(
     )
     assert row.key == f"periodic:restore-texts:{int(at.timestamp() // 3600)}"
     assert row.status == "done"
+
+
+async def test_a_waiting_message_gets_one_recovery_job_however_many_passes_run(
+    aiohttp_server, aiohttp_client, sqlite_url, tmp_path, db
+):
+    """In a storm every member waits minutes; each recovery pass (every RECOVER_SECONDS) used to
+    queue one more job per waiting member, thousands of extra claims while members waited."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.gateway.queue_worker import RECOVER_SECONDS
+    from bot.gateway.state import GATEWAY
+
+    fake = await serve(aiohttp_server, FakeRasa())
+    settings = gateway_settings(sqlite_url, fake, tmp_path, queue_workers_in_gateway=False)
+    client = await aiohttp_client(create_app(settings, options=OPTIONS))
+    texter = Texter(client, settings)
+    for body in ("is my power out", "and when will it be back"):
+        assert (await texter.post("/sms/twilio", texter.form(body))).status == 200
+    workers = client.app[GATEWAY].workers
+    start = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    for passes in range(4):  # two minutes of a backlog nobody is draining
+        await workers.recover(start + timedelta(seconds=passes * RECOVER_SECONDS))
+    keys = [j.key for j in await rows(db, QueueJob) if j.key.startswith("recover:")]
+    assert len(keys) == 1, keys
