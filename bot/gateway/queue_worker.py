@@ -15,8 +15,8 @@ profile's `busy.courtesy_after_seconds` gets one courtesy message per busy perio
 Each periodic task (`bot.worker.registry.periodic_tasks()`) is queued once per time slot with the
 unique key `periodic:<name>:<slot>`, so each occurrence runs once across every copy. Every
 `RECOVER_SECONDS` the worker also queues a turn job for each conversation with waiting messages,
-once per oldest waiting turn: a message stored by a gateway that died before queueing its job is
-still answered.
+once per oldest waiting turn and ten minutes: a message stored by a gateway that died before
+queueing its job is still answered.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ BUSY_RETRY_SECONDS = 0.2
 IDLE_POLL_SECONDS = 0.2
 TICK_SECONDS = 1.0
 RECOVER_SECONDS = 30.0
+RECOVER_REPEAT_SECONDS = 600.0  # a waiting turn is queued again by recovery at most this often
 
 
 def worker_name() -> str:
@@ -245,16 +246,18 @@ class QueueWorkers:
 
     async def recover(self, now: datetime) -> int:
         """Queue a turn job for each conversation with waiting messages, once per oldest waiting
-        turn: a job for it is never given up on (TURN_MAX_ATTEMPTS), so one recovery job is
-        enough, and a storm's backlog does not get a second job per member every pass (each
-        costs the database a claim, a lease and a completion while members wait)."""
+        turn and RECOVER_REPEAT_SECONDS: a turn's job is never given up on (TURN_MAX_ATTEMPTS),
+        so a storm's backlog must not get another job per member every pass (each costs a
+        claim, a lease and a completion while members wait); the repeat covers a job lost with
+        a Redis that kept its unique keys."""
+        epoch = int(now.timestamp() // RECOVER_REPEAT_SECONDS)
         queued = 0
         for conversation_id, oldest_turn in await self.gw.store.conversations_with_pending():
             queued += bool(
                 await self.queue.enqueue(
                     TURN,
                     {"conversation_id": conversation_id},
-                    key=f"recover:{conversation_id}:{oldest_turn}",
+                    key=f"recover:{conversation_id}:{oldest_turn}:{epoch}",
                     max_attempts=TURN_MAX_ATTEMPTS,
                 )
             )
