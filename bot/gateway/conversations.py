@@ -299,20 +299,16 @@ class ConversationStore:
         """Messages with seq > after_seq, oldest first (replay on reconnect)."""
         async with session_scope(self._factory) as session:
             rows = (
-                (
-                    await session.execute(
-                        select(ConversationMessage)
-                        .where(
-                            ConversationMessage.conversation_id == conversation_id,
-                            ConversationMessage.seq > after_seq,
-                        )
-                        .order_by(ConversationMessage.seq)
-                        .limit(limit)
+                await session.scalars(
+                    select(ConversationMessage)
+                    .where(
+                        ConversationMessage.conversation_id == conversation_id,
+                        ConversationMessage.seq > after_seq,
                     )
+                    .order_by(ConversationMessage.seq)
+                    .limit(limit)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             return [_stored(r) for r in rows]
 
     async def quiet_spell(
@@ -345,17 +341,13 @@ class ConversationStore:
         since the member last wrote (a payload is accepted only if it is one of these)."""
         async with session_scope(self._factory) as session:
             rows = (
-                (
-                    await session.execute(
-                        select(ConversationMessage)
-                        .where(ConversationMessage.conversation_id == conversation_id)
-                        .order_by(ConversationMessage.seq.desc())
-                        .limit(30)
-                    )
+                await session.scalars(
+                    select(ConversationMessage)
+                    .where(ConversationMessage.conversation_id == conversation_id)
+                    .order_by(ConversationMessage.seq.desc())
+                    .limit(30)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         offered: list[dict[str, Any]] = []
         for row in rows:
             if row.direction == "in":
@@ -368,20 +360,16 @@ class ConversationStore:
         """Outbound messages not yet delivered, oldest first."""
         async with session_scope(self._factory) as session:
             rows = (
-                (
-                    await session.execute(
-                        select(ConversationMessage)
-                        .where(
-                            ConversationMessage.conversation_id == conversation_id,
-                            ConversationMessage.direction == "out",
-                            ConversationMessage.delivered_at.is_(None),
-                        )
-                        .order_by(ConversationMessage.seq)
+                await session.scalars(
+                    select(ConversationMessage)
+                    .where(
+                        ConversationMessage.conversation_id == conversation_id,
+                        ConversationMessage.direction == "out",
+                        ConversationMessage.delivered_at.is_(None),
                     )
+                    .order_by(ConversationMessage.seq)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             return [_stored(r) for r in rows]
 
     async def mark_delivered(self, conversation_id: str, seqs: Sequence[int]) -> None:
@@ -425,20 +413,16 @@ class ConversationStore:
     async def pending_turns(self, conversation_id: str, limit: int = 20) -> list[PendingTurn]:
         async with session_scope(self._factory) as session:
             rows = (
-                (
-                    await session.execute(
-                        select(TurnRequest)
-                        .where(
-                            TurnRequest.conversation_id == conversation_id,
-                            TurnRequest.status == "pending",
-                        )
-                        .order_by(TurnRequest.seq)
-                        .limit(limit)
+                await session.scalars(
+                    select(TurnRequest)
+                    .where(
+                        TurnRequest.conversation_id == conversation_id,
+                        TurnRequest.status == "pending",
                     )
+                    .order_by(TurnRequest.seq)
+                    .limit(limit)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             return [_pending(r) for r in rows]
 
     async def pending_count(self, conversation_id: str) -> int:

@@ -582,14 +582,10 @@ class HandoffRouter:
             return 0
         async with session_scope(self.gw.sessions) as session:
             waiting = (
-                (
-                    await session.execute(
-                        select(HandoffRequest.id).where(HandoffRequest.status == "waiting")
-                    )
+                await session.scalars(
+                    select(HandoffRequest.id).where(HandoffRequest.status == "waiting")
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         handled = 0
         for handoff_id in waiting:
             if await self._close_one(handoff_id, now):
@@ -643,16 +639,12 @@ class HandoffRouter:
         if member_id is None:
             return None
         phones = (
-            (
-                await session.execute(
-                    select(Contact.value)
-                    .where(Contact.member_id == member_id, Contact.kind == "phone")
-                    .order_by(Contact.is_primary.desc(), Contact.id)
-                )
+            await session.scalars(
+                select(Contact.value)
+                .where(Contact.member_id == member_id, Contact.kind == "phone")
+                .order_by(Contact.is_primary.desc(), Contact.id)
             )
-            .scalars()
-            .all()
-        )
+        ).all()
         return phones[0] if phones else None
 
     def _closed_message(self, now: datetime, phone: str | None) -> str:
