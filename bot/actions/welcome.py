@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
+from rasa_sdk import Tracker
 
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction
+from bot.actions.deps import ActionDeps
 from bot.profile import CoopProfile
 
 
@@ -81,18 +80,14 @@ def contact_text(profile: CoopProfile) -> str:
     )
 
 
-class ActionGreet(Action):
+class ActionGreet(JourneyAction):
     """Welcome: what the assistant can do, quick options, how to reach a person."""
 
     greeting = True
 
-    def name(self) -> str:
-        return "action_greet"
+    action_name = "action_greet"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         dispatcher.utter_message(
             text=capabilities_text(deps.profile, greeting=self.greeting, tracker=tracker),
             buttons=buttons(tracker),
@@ -105,6 +100,4 @@ class ActionHelp(ActionGreet):
     """The menu again, on request (the welcome without the greeting)."""
 
     greeting = False
-
-    def name(self) -> str:
-        return "action_help"
+    action_name = "action_help"
