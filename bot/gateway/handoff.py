@@ -179,6 +179,24 @@ class AgentInfo:
         return self.is_admin or self.role in ("supervisor", "admin")
 
 
+async def _update_if(
+    session: AsyncSession, handoff_id: int, *conditions: Any, **values: Any
+) -> HandoffRequest | None:
+    """Set `values` on the handoff while `conditions` still hold (one of several concurrent
+    updates wins); the row after it, or None when the conditions no longer held."""
+    result = await session.execute(
+        update(HandoffRequest).where(HandoffRequest.id == handoff_id, *conditions).values(**values)
+    )
+    return await session.get(HandoffRequest, handoff_id) if result.rowcount == 1 else None
+
+
+def _held_by(agent: AgentInfo) -> list[Any]:
+    """An assigned handoff that is `agent`'s own (an admin may act on anyone's)."""
+    if agent.is_admin:
+        return [HandoffRequest.status == "assigned"]
+    return [HandoffRequest.status == "assigned", HandoffRequest.agent_id == agent.id]
+
+
 class HandoffRouter:
     """Every state change of a handoff, with its effect on the conversation and the member.
 
@@ -408,14 +426,15 @@ class HandoffRouter:
         """Assign a waiting handoff to `agent`. Exactly one of several concurrent takes wins."""
         now = self.gw.clock()
         async with session_scope(self.gw.sessions) as session:
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
-                .values(status="assigned", agent_id=agent.id, assigned_at=now)
+            row = await _update_if(
+                session,
+                handoff_id,
+                HandoffRequest.status == "waiting",
+                status="assigned",
+                agent_id=agent.id,
+                assigned_at=now,
             )
-            won = result.rowcount == 1
-            row = await session.get(HandoffRequest, handoff_id) if won else None
-        if not won or row is None:
+        if row is None:
             return False
         await self.gw.store.set_mode(row.conversation_id, "agent")
         conv = await self.gw.store.get(row.conversation_id)
@@ -455,16 +474,13 @@ class HandoffRouter:
         if target is None or target.id == agent.id:
             return None
         async with session_scope(self.gw.sessions) as session:
-            conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
-            if not agent.is_admin:
-                conditions.append(HandoffRequest.agent_id == agent.id)
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(*conditions)
-                .values(agent_id=target.id, assigned_at=self.gw.clock())
+            row = await _update_if(
+                session,
+                handoff_id,
+                *_held_by(agent),
+                agent_id=target.id,
+                assigned_at=self.gw.clock(),
             )
-            moved = result.rowcount == 1
-            row = await session.get(HandoffRequest, handoff_id) if moved else None
         if row is None:
             return None
         conv = await self.gw.store.get(row.conversation_id)
@@ -490,16 +506,15 @@ class HandoffRouter:
             agent_row = await session.get(Agent, target.id)
             if agent_row is None or agent_row.disabled_at is not None:
                 return None
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(
-                    HandoffRequest.id == handoff_id,
-                    HandoffRequest.status.in_(("waiting", "assigned")),
-                    or_(HandoffRequest.agent_id.is_(None), HandoffRequest.agent_id != target.id),
-                )
-                .values(status="assigned", agent_id=target.id, assigned_at=self.gw.clock())
+            row = await _update_if(
+                session,
+                handoff_id,
+                HandoffRequest.status.in_(("waiting", "assigned")),
+                or_(HandoffRequest.agent_id.is_(None), HandoffRequest.agent_id != target.id),
+                status="assigned",
+                agent_id=target.id,
+                assigned_at=self.gw.clock(),
             )
-            row = await session.get(HandoffRequest, handoff_id) if result.rowcount == 1 else None
         if row is None:
             return None
         await self.gw.store.set_mode(row.conversation_id, "agent")
@@ -517,16 +532,9 @@ class HandoffRouter:
     async def hand_back(self, handoff_id: int, agent: AgentInfo) -> bool:
         """End the agent's part; the assistant resumes and says so on the member's channel."""
         async with session_scope(self.gw.sessions) as session:
-            conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
-            if not agent.is_admin:
-                conditions.append(HandoffRequest.agent_id == agent.id)
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(*conditions)
-                .values(status="ended", ended_at=self.gw.clock())
+            row = await _update_if(
+                session, handoff_id, *_held_by(agent), status="ended", ended_at=self.gw.clock()
             )
-            ended = result.rowcount == 1
-            row = await session.get(HandoffRequest, handoff_id) if ended else None
         if row is None:
             return False
         await self.gw.store.set_mode(row.conversation_id, "bot")
