@@ -15,6 +15,7 @@ Names and meanings: docs/operations.md.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: N811
 from prometheus_client import (
@@ -155,43 +156,27 @@ class GatewayMetrics:
             await self._undelivered(session, now)
 
     async def _payments(self, session: AsyncSession, since: datetime) -> None:
-        total = dict.fromkeys(PAYMENT_OUTCOMES, 0)
-        recent = dict.fromkeys(PAYMENT_OUTCOMES, 0)
-        rows = await session.execute(
-            select(Payment.status, func.count(Payment.id)).group_by(Payment.status)
+        await _set_by_status(
+            session,
+            Payment,
+            PAYMENT_OUTCOMES,
+            since,
+            label="outcome",
+            total=self.payments,
+            recent=self.payments_recent,
         )
-        total.update({status: n for status, n in rows})
-        rows = await session.execute(
-            select(Payment.status, func.count(Payment.id))
-            .where(Payment.created_at >= since)
-            .group_by(Payment.status)
-        )
-        recent.update({status: n for status, n in rows})
-        for outcome, n in total.items():
-            self.payments.labels(outcome=outcome).set(n)
-        for outcome, n in recent.items():
-            self.payments_recent.labels(outcome=outcome).set(n)
 
     async def _texts(self, session: AsyncSession, since: datetime) -> None:
-        sms = OutboxMessage.channel == "sms"
-        total = dict.fromkeys(TEXT_STATUSES, 0)
-        recent = dict.fromkeys(TEXT_STATUSES, 0)
-        rows = await session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(sms)
-            .group_by(OutboxMessage.status)
+        await _set_by_status(
+            session,
+            OutboxMessage,
+            TEXT_STATUSES,
+            since,
+            OutboxMessage.channel == "sms",
+            label="status",
+            total=self.texts,
+            recent=self.texts_recent,
         )
-        total.update({status: n for status, n in rows})
-        rows = await session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(sms, OutboxMessage.created_at >= since)
-            .group_by(OutboxMessage.status)
-        )
-        recent.update({status: n for status, n in rows})
-        for status, n in total.items():
-            self.texts.labels(status=status).set(n)
-        for status, n in recent.items():
-            self.texts_recent.labels(status=status).set(n)
 
     async def _handoffs(self, session: AsyncSession, now: datetime, since: datetime) -> None:
         waiting = HandoffRequest.status == "waiting"
@@ -231,6 +216,28 @@ class GatewayMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+async def _set_by_status(
+    session: AsyncSession,
+    model: type[Payment] | type[OutboxMessage],
+    statuses: tuple[str, ...],
+    since: datetime,
+    *where: Any,
+    label: str,
+    total: Gauge,
+    recent: Gauge,
+) -> None:
+    """`total` and `recent` (created since `since`) rows of `model` by status, every one of
+    `statuses` set (0 when none), labelled `label`."""
+    for gauge, conditions in ((total, where), (recent, (*where, model.created_at >= since))):
+        counts = dict.fromkeys(statuses, 0)
+        rows = await session.execute(
+            select(model.status, func.count(model.id)).where(*conditions).group_by(model.status)
+        )
+        counts.update({status: n for status, n in rows})
+        for status, n in counts.items():
+            gauge.labels(**{label: status}).set(n)
 
 
 def _age(now: datetime, then: datetime | None) -> float:
