@@ -127,6 +127,21 @@ def _info(row: Conversation) -> ConversationInfo:
     return ConversationInfo(row.id, row.channel, row.external_id, row.mode, row.last_buttons)
 
 
+def _new_conversation(
+    conversation_id: str, channel: str, external_id: str, now: datetime
+) -> Conversation:
+    """A conversation just begun: the assistant answers, nothing said yet."""
+    return Conversation(
+        id=conversation_id,
+        channel=channel,
+        external_id=external_id,
+        mode="bot",
+        next_seq=0,
+        created_at=now,
+        last_activity_at=now,
+    )
+
+
 def _stored(row: ConversationMessage) -> StoredMessage:
     return StoredMessage(
         row.conversation_id,
@@ -171,15 +186,7 @@ class ConversationStore:
         new_id = external_id if channel == "web" else f"sms-{uuid.uuid4().hex}"
         try:
             async with session_scope(self._factory) as session:
-                row = Conversation(
-                    id=new_id,
-                    channel=channel,
-                    external_id=external_id,
-                    mode="bot",
-                    next_seq=0,
-                    created_at=now,
-                    last_activity_at=now,
-                )
+                row = _new_conversation(new_id, channel, external_id, now)
                 session.add(row)
                 return _info(row)
         except IntegrityError:  # created at the same moment by another request
@@ -630,15 +637,7 @@ class SmsStore:
                         )
                     ).scalar_one_or_none()
                     if row is None:
-                        row = Conversation(
-                            id=f"sms-{uuid.uuid4().hex}",
-                            channel="sms",
-                            external_id=phone,
-                            mode="bot",
-                            next_seq=0,
-                            created_at=now,
-                            last_activity_at=now,
-                        )
+                        row = _new_conversation(f"sms-{uuid.uuid4().hex}", "sms", phone, now)
                         session.add(row)
                         await session.flush()
                     opt = (
