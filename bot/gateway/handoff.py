@@ -437,13 +437,17 @@ class HandoffRouter:
         if row is None:
             return False
         await self.gw.store.set_mode(row.conversation_id, "agent")
-        conv = await self.gw.store.get(row.conversation_id)
-        if conv is not None:
-            await self.gw.service.post_outbound(
-                conv, "system", f"{agent.first_name} from member services has joined the chat."
-            )
+        await self._tell(
+            row.conversation_id, f"{agent.first_name} from member services has joined the chat."
+        )
         self.queue_changed(reason, handoff_id)
         return True
+
+    async def _tell(self, conversation_id: str, text: str) -> None:
+        """A system message to the member on the conversation's channel (if it still exists)."""
+        conv = await self.gw.store.get(conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(conv, "system", text)
 
     async def _assigned_to(self, handoff_id: int, agent: AgentInfo) -> HandoffRequest | None:
         row = await self.handoff(handoff_id)
@@ -483,14 +487,11 @@ class HandoffRouter:
             )
         if row is None:
             return None
-        conv = await self.gw.store.get(row.conversation_id)
-        if conv is not None:
-            await self.gw.service.post_outbound(
-                conv,
-                "system",
-                f"{agent.first_name} has passed your chat to {target.first_name}, "
-                "who can see everything so far.",
-            )
+        await self._tell(
+            row.conversation_id,
+            f"{agent.first_name} has passed your chat to {target.first_name}, "
+            "who can see everything so far.",
+        )
         self.queue_changed("transferred", handoff_id)
         return target
 
@@ -518,14 +519,11 @@ class HandoffRouter:
         if row is None:
             return None
         await self.gw.store.set_mode(row.conversation_id, "agent")
-        conv = await self.gw.store.get(row.conversation_id)
-        if conv is not None:
-            await self.gw.service.post_outbound(
-                conv,
-                "system",
-                f"{target.first_name} from member services has your chat now and can see "
-                "everything so far.",
-            )
+        await self._tell(
+            row.conversation_id,
+            f"{target.first_name} from member services has your chat now and can see "
+            "everything so far.",
+        )
         self.queue_changed("reassigned", handoff_id)
         return target
 
