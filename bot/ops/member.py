@@ -149,11 +149,11 @@ def _rows(session: Session, query: Any) -> list[dict[str, Any]]:
     return [_row(obj) for obj in session.scalars(query)]
 
 
-def _condition(model: Any, where: Any) -> Any:
-    """`where` as is, or for a (column name, value) pair: that column equals the value, or is
-    one of the values when they are a list or a query."""
-    if not isinstance(where, tuple):
-        return where
+def _condition(model: Any, where: tuple[str, Any] | list[tuple[str, Any]]) -> Any:
+    """For a (column name, value) pair: that column equals the value, or is one of the values
+    when they are a list or a query; for a list of pairs: any of them holds."""
+    if isinstance(where, list):
+        return or_(*(_condition(model, one) for one in where))
     column, value = getattr(model, where[0]), where[1]
     return column == value if isinstance(value, int) else column.in_(value)
 
@@ -171,8 +171,9 @@ def export_member(database_url: str, tracker_url: str, account_number: str) -> d
             by_account = ("account_id", accounts)
             by_enrollment = ("enrollment_id", enrollments)
             # What is exported, in this order: a table and the rows of it that are the member's.
+            # A condition is (column, value): equal to it, or one of them; a list: any of these.
             tables: list[tuple[str, Any, Any]] = [
-                ("accounts", Account, Account.id.in_(accounts)),
+                ("accounts", Account, ("id", accounts)),
                 ("contacts", Contact, by_member),
                 ("payment_methods", PaymentMethod, by_member),
                 ("bills", Bill, by_account),
@@ -185,32 +186,14 @@ def export_member(database_url: str, tracker_url: str, account_number: str) -> d
                 ("notices", MemberNotice, by_account),
                 ("service_requests", ServiceRequest, by_member),
                 ("outage_reports", OutageReport, by_account),
-                (
-                    "callback_requests",
-                    CallbackRequest,
-                    or_(
-                        CallbackRequest.account_id.in_(accounts),
-                        CallbackRequest.phone.in_(scope.phones),
-                    ),
-                ),
-                (
-                    "handoff_requests",
-                    HandoffRequest,
-                    or_(
-                        HandoffRequest.account_id.in_(accounts),
-                        HandoffRequest.member_id == member_id,
-                    ),
-                ),
+                ("callback_requests", CallbackRequest, [by_account, ("phone", scope.phones)]),
+                ("handoff_requests", HandoffRequest, [by_account, by_member]),
                 ("one_time_codes", OneTimeCode, by_account),
                 ("payment_links", PaymentLink, by_member),
                 ("audit_log", AuditEntry, by_account),
-                (
-                    "texts_and_emails",
-                    OutboxMessage,
-                    OutboxMessage.to.in_(scope.phones + scope.emails),
-                ),
-                ("sms_opt_outs", SmsOptOut, SmsOptOut.phone.in_(scope.phones)),
-                ("conversations", Conversation, Conversation.id.in_(conversations)),
+                ("texts_and_emails", OutboxMessage, ("to", scope.phones + scope.emails)),
+                ("sms_opt_outs", SmsOptOut, ("phone", scope.phones)),
+                ("conversations", Conversation, ("id", conversations)),
             ]
             data = {"member": _row(scope.member)}
             for name, model, where in tables:
