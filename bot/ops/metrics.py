@@ -131,8 +131,7 @@ class GatewayMetrics:
         """Read the database-backed metrics (a few indexed counts) for this scrape."""
         since = now - WINDOW
         async with sessions() as session:
-            await self._payments(session, since)
-            await self._texts(session, since)
+            await self._by_status(session, since)
             failures = await session.scalar(
                 select(func.count(VerificationAttempt.id)).where(
                     VerificationAttempt.success.is_(False), VerificationAttempt.created_at >= since
@@ -155,28 +154,16 @@ class GatewayMetrics:
             await self._handoffs(session, now, since)
             await self._undelivered(session, now)
 
-    async def _payments(self, session: AsyncSession, since: datetime) -> None:
-        await _set_by_status(
-            session,
-            Payment,
-            PAYMENT_OUTCOMES,
-            since,
-            label="outcome",
-            total=self.payments,
-            recent=self.payments_recent,
-        )
-
-    async def _texts(self, session: AsyncSession, since: datetime) -> None:
-        await _set_by_status(
-            session,
-            OutboxMessage,
-            TEXT_STATUSES,
-            since,
-            OutboxMessage.channel == "sms",
-            label="status",
-            total=self.texts,
-            recent=self.texts_recent,
-        )
+    async def _by_status(self, session: AsyncSession, since: datetime) -> None:
+        """Payments by outcome and texts (SMS) by status: all recorded and the last 15 minutes."""
+        sms = OutboxMessage.channel == "sms"
+        for gauges, label, model, statuses, where in (
+            ((self.payments, self.payments_recent), "outcome", Payment, PAYMENT_OUTCOMES, ()),
+            ((self.texts, self.texts_recent), "status", OutboxMessage, TEXT_STATUSES, (sms,)),
+        ):
+            await _set_by_status(
+                session, model, statuses, since, *where, label=label, gauges=gauges
+            )
 
     async def _handoffs(self, session: AsyncSession, now: datetime, since: datetime) -> None:
         waiting = HandoffRequest.status == "waiting"
@@ -225,11 +212,11 @@ async def _set_by_status(
     since: datetime,
     *where: Any,
     label: str,
-    total: Gauge,
-    recent: Gauge,
+    gauges: tuple[Gauge, Gauge],
 ) -> None:
-    """`total` and `recent` (created since `since`) rows of `model` by status, every one of
-    `statuses` set (0 when none), labelled `label`."""
+    """The rows of `model` by status, all and those created since `since`, on the two `gauges`
+    labelled `label`: every one of `statuses` set (0 when none)."""
+    total, recent = gauges
     for gauge, conditions in ((total, where), (recent, (*where, model.created_at >= since))):
         counts = dict.fromkeys(statuses, 0)
         rows = await session.execute(
