@@ -27,20 +27,23 @@ class MenuOption:
 
 # What the assistant can do for a member who is not verified yet (issue 9 item 5: paying,
 # balances, outages, a person and the hours), in menu order; the buttons start each journey.
+_PAY = MenuOption("take a payment", "Pay my bill", "/pay_bill")
+_OUTAGE = MenuOption("report an outage or check on one", "Outage in my area", "/outage_status")
+_PERSON = MenuOption("connect you with a person", "Talk to a person", "/talk_to_human")
 MENU: list[MenuOption] = [
-    MenuOption("take a payment", "Pay my bill", "/pay_bill"),
+    _PAY,
     MenuOption("check your balance", "My balance", "/check_balance"),
-    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
-    MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
+    _OUTAGE,
+    _PERSON,
     MenuOption("tell you our office hours", "Office hours", "/ask_office_hours"),
 ]
 # A verified member already passed the gate: their bills and usage are one step away.
 VERIFIED_MENU: list[MenuOption] = [
-    MenuOption("take a payment", "Pay my bill", "/pay_bill"),
+    _PAY,
     MenuOption("show your balance", "My balance", "/check_balance"),
     MenuOption("show your usage and past bills", "My usage", "/usage_question"),
-    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
-    MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
+    _OUTAGE,
+    _PERSON,
 ]
 
 
