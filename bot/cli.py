@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings, check_secrets, load_settings
 
@@ -134,38 +136,48 @@ def _cmd_check_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.core.clock import clock_from_env
-    from bot.ops.backup import BackupError, backup
+def _backup_or_refusal(what: str, work: Callable[[], Any], done: str) -> int:
+    """Run a backup or a restore: 0 and `done` (with the report's summary), or 1 and why the
+    work was refused."""
+    from bot.ops.backup import BackupError
 
     try:
-        report = backup(
-            settings.database_url, settings.rasa_tracker_url, Path(args.path), clock_from_env()()
-        )
+        report = work()
     except BackupError as exc:
-        print(f"Backup refused: {exc}", file=sys.stderr)
+        print(f"{what} refused: {exc}", file=sys.stderr)
         return 1
-    print(f"Backed up to {report.summary()}")
+    print(done.format(summary=report.summary()))
     return 0
+
+
+def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core.clock import clock_from_env
+    from bot.ops.backup import backup
+
+    return _backup_or_refusal(
+        "Backup",
+        lambda: backup(
+            settings.database_url, settings.rasa_tracker_url, Path(args.path), clock_from_env()()
+        ),
+        "Backed up to {summary}",
+    )
 
 
 def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.clock import clock_from_env
-    from bot.ops.backup import BackupError, restore
+    from bot.ops.backup import restore
 
-    try:
-        report = restore(
+    return _backup_or_refusal(
+        "Restore",
+        lambda: restore(
             settings.database_url,
             settings.rasa_tracker_url,
             Path(args.path),
             clock_from_env()(),
             force=args.force,
-        )
-    except BackupError as exc:
-        print(f"Restore refused: {exc}", file=sys.stderr)
-        return 1
-    print(f"Restored from {report.summary()}; run `jecbot init-db` if the code is newer")
-    return 0
+        ),
+        "Restored from {summary}; run `jecbot init-db` if the code is newer",
+    )
 
 
 def _cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
@@ -232,15 +244,25 @@ def _cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.ops.integration import export_events, parse_since
+def _since_until(args: argparse.Namespace) -> tuple[datetime, datetime | None] | None:
+    """The --since and --until times (no --until: None), or None and why on stderr when one
+    cannot be read."""
+    from bot.ops.integration import parse_since
 
     try:
-        since = parse_since(args.since)
-        until = parse_since(args.until) if args.until else None
+        return parse_since(args.since), parse_since(args.until) if args.until else None
     except ValueError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.integration import export_events
+
+    window = _since_until(args)
+    if window is None:
         return 2
+    since, until = window
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             n = export_events(settings.database_url, since, args.format, out, until)
@@ -252,7 +274,7 @@ def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_events(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.clock import clock_from_env
-    from bot.ops.integration import parse_since, print_event_status, replay_events
+    from bot.ops.integration import print_event_status, replay_events
 
     if args.action == "status":
         print_event_status(settings.database_url)
@@ -260,12 +282,10 @@ def _cmd_events(settings: Settings, args: argparse.Namespace) -> int:
     if not args.since:
         print("replay needs --since (a date or an ISO 8601 time)", file=sys.stderr)
         return 2
-    try:
-        since = parse_since(args.since)
-        until = parse_since(args.until) if args.until else None
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
+    window = _since_until(args)
+    if window is None:
         return 2
+    since, until = window
     n = replay_events(settings.database_url, since, clock_from_env()(), until)
     print(f"Queued {n} events for the webhook again (the worker sends them).")
     return 0

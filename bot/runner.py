@@ -234,11 +234,15 @@ class Child:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log.write(banner.encode())
         self._log.flush()
-        self.process = subprocess.Popen(
+        self.process = self._spawn(self._log)
+
+    def _spawn(self, stdout: IO[bytes] | int) -> subprocess.Popen[bytes]:
+        """The child, its output and errors to `stdout`, in a session of its own."""
+        return subprocess.Popen(
             self.argv,
             cwd=PROJECT_ROOT,
             env=self._environment(),
-            stdout=self._log,
+            stdout=stdout,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
@@ -261,15 +265,7 @@ class Child:
         )
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.emit(logging.makeLogRecord({"msg": banner.rstrip("\n")}))
-        self.process = subprocess.Popen(
-            self.argv,
-            cwd=PROJECT_ROOT,
-            env=self._environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self.process = self._spawn(subprocess.PIPE)
         pipe = self.process.stdout
         assert pipe is not None
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
+from rasa_sdk import Tracker
 
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction
+from bot.actions.deps import ActionDeps
 from bot.profile import CoopProfile
 
 
@@ -28,20 +27,23 @@ class MenuOption:
 
 # What the assistant can do for a member who is not verified yet (issue 9 item 5: paying,
 # balances, outages, a person and the hours), in menu order; the buttons start each journey.
+_PAY = MenuOption("take a payment", "Pay my bill", "/pay_bill")
+_OUTAGE = MenuOption("report an outage or check on one", "Outage in my area", "/outage_status")
+_PERSON = MenuOption("connect you with a person", "Talk to a person", "/talk_to_human")
 MENU: list[MenuOption] = [
-    MenuOption("take a payment", "Pay my bill", "/pay_bill"),
+    _PAY,
     MenuOption("check your balance", "My balance", "/check_balance"),
-    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
-    MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
+    _OUTAGE,
+    _PERSON,
     MenuOption("tell you our office hours", "Office hours", "/ask_office_hours"),
 ]
 # A verified member already passed the gate: their bills and usage are one step away.
 VERIFIED_MENU: list[MenuOption] = [
-    MenuOption("take a payment", "Pay my bill", "/pay_bill"),
+    _PAY,
     MenuOption("show your balance", "My balance", "/check_balance"),
     MenuOption("show your usage and past bills", "My usage", "/usage_question"),
-    MenuOption("report an outage or check on one", "Outage in my area", "/outage_status"),
-    MenuOption("connect you with a person", "Talk to a person", "/talk_to_human"),
+    _OUTAGE,
+    _PERSON,
 ]
 
 
@@ -81,18 +83,14 @@ def contact_text(profile: CoopProfile) -> str:
     )
 
 
-class ActionGreet(Action):
+class ActionGreet(JourneyAction):
     """Welcome: what the assistant can do, quick options, how to reach a person."""
 
     greeting = True
 
-    def name(self) -> str:
-        return "action_greet"
+    action_name = "action_greet"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         dispatcher.utter_message(
             text=capabilities_text(deps.profile, greeting=self.greeting, tracker=tracker),
             buttons=buttons(tracker),
@@ -105,6 +103,4 @@ class ActionHelp(ActionGreet):
     """The menu again, on request (the welcome without the greeting)."""
 
     greeting = False
-
-    def name(self) -> str:
-        return "action_help"
+    action_name = "action_help"

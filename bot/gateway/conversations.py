@@ -127,6 +127,21 @@ def _info(row: Conversation) -> ConversationInfo:
     return ConversationInfo(row.id, row.channel, row.external_id, row.mode, row.last_buttons)
 
 
+def _new_conversation(
+    conversation_id: str, channel: str, external_id: str, now: datetime
+) -> Conversation:
+    """A conversation just begun: the assistant answers, nothing said yet."""
+    return Conversation(
+        id=conversation_id,
+        channel=channel,
+        external_id=external_id,
+        mode="bot",
+        next_seq=0,
+        created_at=now,
+        last_activity_at=now,
+    )
+
+
 def _stored(row: ConversationMessage) -> StoredMessage:
     return StoredMessage(
         row.conversation_id,
@@ -151,6 +166,11 @@ class ConversationStore:
             row = await session.get(Conversation, conversation_id)
             return _info(row) if row else None
 
+    async def _rows(self, query: Any) -> Sequence[Any]:
+        """The ORM rows `query` selects, read in a session of their own."""
+        async with session_scope(self._factory) as session:
+            return (await session.scalars(query)).all()
+
     async def get_or_create(self, channel: str, external_id: str) -> ConversationInfo:
         """The conversation of a phone number (SMS) or web conversation id; made on first use."""
 
@@ -171,15 +191,7 @@ class ConversationStore:
         new_id = external_id if channel == "web" else f"sms-{uuid.uuid4().hex}"
         try:
             async with session_scope(self._factory) as session:
-                row = Conversation(
-                    id=new_id,
-                    channel=channel,
-                    external_id=external_id,
-                    mode="bot",
-                    next_seq=0,
-                    created_at=now,
-                    last_activity_at=now,
-                )
+                row = _new_conversation(new_id, channel, external_id, now)
                 session.add(row)
                 return _info(row)
         except IntegrityError:  # created at the same moment by another request
@@ -297,23 +309,16 @@ class ConversationStore:
         self, conversation_id: str, after_seq: int, limit: int = 500
     ) -> list[StoredMessage]:
         """Messages with seq > after_seq, oldest first (replay on reconnect)."""
-        async with session_scope(self._factory) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(ConversationMessage)
-                        .where(
-                            ConversationMessage.conversation_id == conversation_id,
-                            ConversationMessage.seq > after_seq,
-                        )
-                        .order_by(ConversationMessage.seq)
-                        .limit(limit)
-                    )
-                )
-                .scalars()
-                .all()
+        rows = await self._rows(
+            select(ConversationMessage)
+            .where(
+                ConversationMessage.conversation_id == conversation_id,
+                ConversationMessage.seq > after_seq,
             )
-            return [_stored(r) for r in rows]
+            .order_by(ConversationMessage.seq)
+            .limit(limit)
+        )
+        return [_stored(r) for r in rows]
 
     async def quiet_spell(
         self, conversation_id: str, longer_than: timedelta, now: datetime
@@ -343,19 +348,12 @@ class ConversationStore:
     async def offered_buttons(self, conversation_id: str) -> list[dict[str, Any]]:
         """The buttons the conversation's latest replies offer: those of the outbound messages
         since the member last wrote (a payload is accepted only if it is one of these)."""
-        async with session_scope(self._factory) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(ConversationMessage)
-                        .where(ConversationMessage.conversation_id == conversation_id)
-                        .order_by(ConversationMessage.seq.desc())
-                        .limit(30)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        rows = await self._rows(
+            select(ConversationMessage)
+            .where(ConversationMessage.conversation_id == conversation_id)
+            .order_by(ConversationMessage.seq.desc())
+            .limit(30)
+        )
         offered: list[dict[str, Any]] = []
         for row in rows:
             if row.direction == "in":
@@ -366,23 +364,16 @@ class ConversationStore:
 
     async def undelivered(self, conversation_id: str) -> list[StoredMessage]:
         """Outbound messages not yet delivered, oldest first."""
-        async with session_scope(self._factory) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(ConversationMessage)
-                        .where(
-                            ConversationMessage.conversation_id == conversation_id,
-                            ConversationMessage.direction == "out",
-                            ConversationMessage.delivered_at.is_(None),
-                        )
-                        .order_by(ConversationMessage.seq)
-                    )
-                )
-                .scalars()
-                .all()
+        rows = await self._rows(
+            select(ConversationMessage)
+            .where(
+                ConversationMessage.conversation_id == conversation_id,
+                ConversationMessage.direction == "out",
+                ConversationMessage.delivered_at.is_(None),
             )
-            return [_stored(r) for r in rows]
+            .order_by(ConversationMessage.seq)
+        )
+        return [_stored(r) for r in rows]
 
     async def mark_delivered(self, conversation_id: str, seqs: Sequence[int]) -> None:
         if not seqs:
@@ -423,23 +414,16 @@ class ConversationStore:
     # --- turns waiting for the assistant (bot.queue drains them in seq order) ---------------
 
     async def pending_turns(self, conversation_id: str, limit: int = 20) -> list[PendingTurn]:
-        async with session_scope(self._factory) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(TurnRequest)
-                        .where(
-                            TurnRequest.conversation_id == conversation_id,
-                            TurnRequest.status == "pending",
-                        )
-                        .order_by(TurnRequest.seq)
-                        .limit(limit)
-                    )
-                )
-                .scalars()
-                .all()
+        rows = await self._rows(
+            select(TurnRequest)
+            .where(
+                TurnRequest.conversation_id == conversation_id,
+                TurnRequest.status == "pending",
             )
-            return [_pending(r) for r in rows]
+            .order_by(TurnRequest.seq)
+            .limit(limit)
+        )
+        return [_pending(r) for r in rows]
 
     async def pending_count(self, conversation_id: str) -> int:
         async with session_scope(self._factory) as session:
@@ -647,15 +631,7 @@ class SmsStore:
                         )
                     ).scalar_one_or_none()
                     if row is None:
-                        row = Conversation(
-                            id=f"sms-{uuid.uuid4().hex}",
-                            channel="sms",
-                            external_id=phone,
-                            mode="bot",
-                            next_seq=0,
-                            created_at=now,
-                            last_activity_at=now,
-                        )
+                        row = _new_conversation(f"sms-{uuid.uuid4().hex}", "sms", phone, now)
                         session.add(row)
                         await session.flush()
                     opt = (

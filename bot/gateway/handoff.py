@@ -179,6 +179,24 @@ class AgentInfo:
         return self.is_admin or self.role in ("supervisor", "admin")
 
 
+async def _update_if(
+    session: AsyncSession, handoff_id: int, *conditions: Any, **values: Any
+) -> HandoffRequest | None:
+    """Set `values` on the handoff while `conditions` still hold (one of several concurrent
+    updates wins); the row after it, or None when the conditions no longer held."""
+    result = await session.execute(
+        update(HandoffRequest).where(HandoffRequest.id == handoff_id, *conditions).values(**values)
+    )
+    return await session.get(HandoffRequest, handoff_id) if result.rowcount == 1 else None
+
+
+def _held_by(agent: AgentInfo) -> list[Any]:
+    """An assigned handoff that is `agent`'s own (an admin may act on anyone's)."""
+    if agent.is_admin:
+        return [HandoffRequest.status == "assigned"]
+    return [HandoffRequest.status == "assigned", HandoffRequest.agent_id == agent.id]
+
+
 class HandoffRouter:
     """Every state change of a handoff, with its effect on the conversation and the member.
 
@@ -408,23 +426,28 @@ class HandoffRouter:
         """Assign a waiting handoff to `agent`. Exactly one of several concurrent takes wins."""
         now = self.gw.clock()
         async with session_scope(self.gw.sessions) as session:
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(HandoffRequest.id == handoff_id, HandoffRequest.status == "waiting")
-                .values(status="assigned", agent_id=agent.id, assigned_at=now)
+            row = await _update_if(
+                session,
+                handoff_id,
+                HandoffRequest.status == "waiting",
+                status="assigned",
+                agent_id=agent.id,
+                assigned_at=now,
             )
-            won = result.rowcount == 1
-            row = await session.get(HandoffRequest, handoff_id) if won else None
-        if not won or row is None:
+        if row is None:
             return False
         await self.gw.store.set_mode(row.conversation_id, "agent")
-        conv = await self.gw.store.get(row.conversation_id)
-        if conv is not None:
-            await self.gw.service.post_outbound(
-                conv, "system", f"{agent.first_name} from member services has joined the chat."
-            )
+        await self._tell(
+            row.conversation_id, f"{agent.first_name} from member services has joined the chat."
+        )
         self.queue_changed(reason, handoff_id)
         return True
+
+    async def _tell(self, conversation_id: str, text: str) -> None:
+        """A system message to the member on the conversation's channel (if it still exists)."""
+        conv = await self.gw.store.get(conversation_id)
+        if conv is not None:
+            await self.gw.service.post_outbound(conv, "system", text)
 
     async def _assigned_to(self, handoff_id: int, agent: AgentInfo) -> HandoffRequest | None:
         row = await self.handoff(handoff_id)
@@ -455,26 +478,20 @@ class HandoffRouter:
         if target is None or target.id == agent.id:
             return None
         async with session_scope(self.gw.sessions) as session:
-            conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
-            if not agent.is_admin:
-                conditions.append(HandoffRequest.agent_id == agent.id)
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(*conditions)
-                .values(agent_id=target.id, assigned_at=self.gw.clock())
+            row = await _update_if(
+                session,
+                handoff_id,
+                *_held_by(agent),
+                agent_id=target.id,
+                assigned_at=self.gw.clock(),
             )
-            moved = result.rowcount == 1
-            row = await session.get(HandoffRequest, handoff_id) if moved else None
         if row is None:
             return None
-        conv = await self.gw.store.get(row.conversation_id)
-        if conv is not None:
-            await self.gw.service.post_outbound(
-                conv,
-                "system",
-                f"{agent.first_name} has passed your chat to {target.first_name}, "
-                "who can see everything so far.",
-            )
+        await self._tell(
+            row.conversation_id,
+            f"{agent.first_name} has passed your chat to {target.first_name}, "
+            "who can see everything so far.",
+        )
         self.queue_changed("transferred", handoff_id)
         return target
 
@@ -490,43 +507,32 @@ class HandoffRouter:
             agent_row = await session.get(Agent, target.id)
             if agent_row is None or agent_row.disabled_at is not None:
                 return None
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(
-                    HandoffRequest.id == handoff_id,
-                    HandoffRequest.status.in_(("waiting", "assigned")),
-                    or_(HandoffRequest.agent_id.is_(None), HandoffRequest.agent_id != target.id),
-                )
-                .values(status="assigned", agent_id=target.id, assigned_at=self.gw.clock())
+            row = await _update_if(
+                session,
+                handoff_id,
+                HandoffRequest.status.in_(("waiting", "assigned")),
+                or_(HandoffRequest.agent_id.is_(None), HandoffRequest.agent_id != target.id),
+                status="assigned",
+                agent_id=target.id,
+                assigned_at=self.gw.clock(),
             )
-            row = await session.get(HandoffRequest, handoff_id) if result.rowcount == 1 else None
         if row is None:
             return None
         await self.gw.store.set_mode(row.conversation_id, "agent")
-        conv = await self.gw.store.get(row.conversation_id)
-        if conv is not None:
-            await self.gw.service.post_outbound(
-                conv,
-                "system",
-                f"{target.first_name} from member services has your chat now and can see "
-                "everything so far.",
-            )
+        await self._tell(
+            row.conversation_id,
+            f"{target.first_name} from member services has your chat now and can see "
+            "everything so far.",
+        )
         self.queue_changed("reassigned", handoff_id)
         return target
 
     async def hand_back(self, handoff_id: int, agent: AgentInfo) -> bool:
         """End the agent's part; the assistant resumes and says so on the member's channel."""
         async with session_scope(self.gw.sessions) as session:
-            conditions = [HandoffRequest.id == handoff_id, HandoffRequest.status == "assigned"]
-            if not agent.is_admin:
-                conditions.append(HandoffRequest.agent_id == agent.id)
-            result = await session.execute(
-                update(HandoffRequest)
-                .where(*conditions)
-                .values(status="ended", ended_at=self.gw.clock())
+            row = await _update_if(
+                session, handoff_id, *_held_by(agent), status="ended", ended_at=self.gw.clock()
             )
-            ended = result.rowcount == 1
-            row = await session.get(HandoffRequest, handoff_id) if ended else None
         if row is None:
             return False
         await self.gw.store.set_mode(row.conversation_id, "bot")
@@ -582,14 +588,10 @@ class HandoffRouter:
             return 0
         async with session_scope(self.gw.sessions) as session:
             waiting = (
-                (
-                    await session.execute(
-                        select(HandoffRequest.id).where(HandoffRequest.status == "waiting")
-                    )
+                await session.scalars(
+                    select(HandoffRequest.id).where(HandoffRequest.status == "waiting")
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         handled = 0
         for handoff_id in waiting:
             if await self._close_one(handoff_id, now):
@@ -643,16 +645,12 @@ class HandoffRouter:
         if member_id is None:
             return None
         phones = (
-            (
-                await session.execute(
-                    select(Contact.value)
-                    .where(Contact.member_id == member_id, Contact.kind == "phone")
-                    .order_by(Contact.is_primary.desc(), Contact.id)
-                )
+            await session.scalars(
+                select(Contact.value)
+                .where(Contact.member_id == member_id, Contact.kind == "phone")
+                .order_by(Contact.is_primary.desc(), Contact.id)
             )
-            .scalars()
-            .all()
-        )
+        ).all()
         return phones[0] if phones else None
 
     def _closed_message(self, now: datetime, phone: str | None) -> str:

@@ -579,29 +579,21 @@ async def _store(
 ) -> PaymentMethod:
     """Keep what the processor returned: the token, kind, brand, last four, expiry and name."""
     if isinstance(details, CardToken):
-        row = PaymentMethod(
-            member_id=link.member_id,
-            token=details.token,
-            kind="card",
-            brand=details.brand,
-            last4=details.last4,
-            exp_month=details.exp_month,
-            exp_year=details.exp_year,
-            holder_name=details.holder_name,
-            is_active=True,
-            created_at=now,
-        )
+        kind: str = "card"
+        expiry: dict[str, Any] = {"exp_month": details.exp_month, "exp_year": details.exp_year}
     else:
-        row = PaymentMethod(
-            member_id=link.member_id,
-            token=details.token,
-            kind=details.kind,
-            brand=details.brand,
-            last4=details.last4,
-            holder_name=details.holder_name,
-            is_active=True,
-            created_at=now,
-        )
+        kind, expiry = details.kind, {}
+    row = PaymentMethod(
+        member_id=link.member_id,
+        token=details.token,
+        kind=kind,
+        brand=details.brand,
+        last4=details.last4,
+        holder_name=details.holder_name,
+        is_active=True,
+        created_at=now,
+        **expiry,
+    )
     async with session_scope(factory) as session:
         session.add(row)
         await session.flush()

@@ -56,6 +56,16 @@ def message_to_sms_text(message: dict[str, Any]) -> str:
     return " ".join(p for p in pieces if p)
 
 
+def _add(chunks: list[str], current: str, piece: str, limit: int) -> str:
+    """`piece` joined to the message being filled, `current`, when it fits; else `current` goes
+    to `chunks` and `piece` starts the next. Returns the message being filled."""
+    candidate = f"{current} {piece}" if current else piece
+    if gsm7_length(candidate) <= limit:
+        return candidate
+    chunks.append(current)
+    return piece
+
+
 def _words_to_chunks(sentence: str, limit: int) -> list[str]:
     """A sentence longer than the limit, cut between words (a lone over-long word is cut hard)."""
     chunks: list[str] = []
@@ -67,12 +77,7 @@ def _words_to_chunks(sentence: str, limit: int) -> list[str]:
                 current = ""
             chunks.append(word[:limit])
             word = word[limit:]
-        candidate = f"{current} {word}" if current else word
-        if gsm7_length(candidate) <= limit:
-            current = candidate
-        else:
-            chunks.append(current)
-            current = word
+        current = _add(chunks, current, word, limit)
     if current:
         chunks.append(current)
     return chunks
@@ -101,12 +106,7 @@ def split_sms(text: str, limit: int = SMS_LIMIT) -> list[str]:
             chunks.extend(pieces[:-1])
             current = pieces[-1] if pieces else ""
             continue
-        candidate = f"{current} {sentence}" if current else sentence
-        if gsm7_length(candidate) <= limit:
-            current = candidate
-        else:
-            chunks.append(current)
-            current = sentence
+        current = _add(chunks, current, sentence, limit)
     if current:
         chunks.append(current)
     return chunks

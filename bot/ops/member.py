@@ -149,6 +149,15 @@ def _rows(session: Session, query: Any) -> list[dict[str, Any]]:
     return [_row(obj) for obj in session.scalars(query)]
 
 
+def _condition(model: Any, where: tuple[str, Any] | list[tuple[str, Any]]) -> Any:
+    """For a (column name, value) pair: that column equals the value, or is one of the values
+    when they are a list or a query; for a list of pairs: any of them holds."""
+    if isinstance(where, list):
+        return or_(*(_condition(model, one) for one in where))
+    column, value = getattr(model, where[0]), where[1]
+    return column == value if isinstance(value, int) else column.in_(value)
+
+
 def export_member(database_url: str, tracker_url: str, account_number: str) -> dict[str, Any]:
     """Everything held about the member who holds `account_number`, JSON-ready."""
     engine = make_sync_engine(database_url)
@@ -158,89 +167,43 @@ def export_member(database_url: str, tracker_url: str, account_number: str) -> d
             accounts, member_id = scope.account_ids, scope.member.id
             enrollments = select(DraftEnrollment.id).where(DraftEnrollment.account_id.in_(accounts))
             conversations = scope.conversation_ids
-            data = {
-                "member": _row(scope.member),
-                "accounts": _rows(s, select(Account).where(Account.id.in_(accounts))),
-                "contacts": _rows(s, select(Contact).where(Contact.member_id == member_id)),
-                "payment_methods": _rows(
-                    s, select(PaymentMethod).where(PaymentMethod.member_id == member_id)
-                ),
-                "bills": _rows(s, select(Bill).where(Bill.account_id.in_(accounts))),
-                "usage_readings": _rows(
-                    s, select(UsageReading).where(UsageReading.account_id.in_(accounts))
-                ),
-                "payments": _rows(s, select(Payment).where(Payment.account_id.in_(accounts))),
-                "draft_enrollments": _rows(
-                    s, select(DraftEnrollment).where(DraftEnrollment.account_id.in_(accounts))
-                ),
-                "draft_authorizations": _rows(
-                    s,
-                    select(DraftAuthorization).where(
-                        DraftAuthorization.enrollment_id.in_(enrollments)
-                    ),
-                ),
-                "scheduled_drafts": _rows(
-                    s, select(ScheduledDraft).where(ScheduledDraft.enrollment_id.in_(enrollments))
-                ),
-                "notification_preferences": _rows(
-                    s,
-                    select(NotificationPreference).where(
-                        NotificationPreference.account_id.in_(accounts)
-                    ),
-                ),
-                "notices": _rows(
-                    s, select(MemberNotice).where(MemberNotice.account_id.in_(accounts))
-                ),
-                "service_requests": _rows(
-                    s, select(ServiceRequest).where(ServiceRequest.member_id == member_id)
-                ),
-                "outage_reports": _rows(
-                    s, select(OutageReport).where(OutageReport.account_id.in_(accounts))
-                ),
-                "callback_requests": _rows(
-                    s,
-                    select(CallbackRequest).where(
-                        or_(
-                            CallbackRequest.account_id.in_(accounts),
-                            CallbackRequest.phone.in_(scope.phones),
-                        )
-                    ),
-                ),
-                "handoff_requests": _rows(
-                    s,
-                    select(HandoffRequest).where(
-                        or_(
-                            HandoffRequest.account_id.in_(accounts),
-                            HandoffRequest.member_id == member_id,
-                        )
-                    ),
-                ),
-                "one_time_codes": _rows(
-                    s, select(OneTimeCode).where(OneTimeCode.account_id.in_(accounts))
-                ),
-                "payment_links": _rows(
-                    s, select(PaymentLink).where(PaymentLink.member_id == member_id)
-                ),
-                "audit_log": _rows(
-                    s, select(AuditEntry).where(AuditEntry.account_id.in_(accounts))
-                ),
-                "texts_and_emails": _rows(
-                    s,
-                    select(OutboxMessage).where(OutboxMessage.to.in_(scope.phones + scope.emails)),
-                ),
-                "sms_opt_outs": _rows(
-                    s, select(SmsOptOut).where(SmsOptOut.phone.in_(scope.phones))
-                ),
-                "conversations": _rows(
-                    s, select(Conversation).where(Conversation.id.in_(conversations))
-                ),
-                "messages": _rows(
-                    s,
-                    select(ConversationMessage)
-                    .where(ConversationMessage.conversation_id.in_(conversations))
-                    .order_by(ConversationMessage.conversation_id, ConversationMessage.seq),
-                ),
-            }
+            by_member = ("member_id", member_id)
+            by_account = ("account_id", accounts)
+            by_enrollment = ("enrollment_id", enrollments)
+            # What is exported, in this order: a table and the rows of it that are the member's.
+            # A condition is (column, value): equal to it, or one of them; a list: any of these.
+            tables: list[tuple[str, Any, Any]] = [
+                ("accounts", Account, ("id", accounts)),
+                ("contacts", Contact, by_member),
+                ("payment_methods", PaymentMethod, by_member),
+                ("bills", Bill, by_account),
+                ("usage_readings", UsageReading, by_account),
+                ("payments", Payment, by_account),
+                ("draft_enrollments", DraftEnrollment, by_account),
+                ("draft_authorizations", DraftAuthorization, by_enrollment),
+                ("scheduled_drafts", ScheduledDraft, by_enrollment),
+                ("notification_preferences", NotificationPreference, by_account),
+                ("notices", MemberNotice, by_account),
+                ("service_requests", ServiceRequest, by_member),
+                ("outage_reports", OutageReport, by_account),
+                ("callback_requests", CallbackRequest, [by_account, ("phone", scope.phones)]),
+                ("handoff_requests", HandoffRequest, [by_account, by_member]),
+                ("one_time_codes", OneTimeCode, by_account),
+                ("payment_links", PaymentLink, by_member),
+                ("audit_log", AuditEntry, by_account),
+                ("texts_and_emails", OutboxMessage, ("to", scope.phones + scope.emails)),
+                ("sms_opt_outs", SmsOptOut, ("phone", scope.phones)),
+                ("conversations", Conversation, ("id", conversations)),
+            ]
+            data = {"member": _row(scope.member)}
+            for name, model, where in tables:
+                data[name] = _rows(s, select(model).where(_condition(model, where)))
+            data["messages"] = _rows(
+                s,
+                select(ConversationMessage)
+                .where(ConversationMessage.conversation_id.in_(conversations))
+                .order_by(ConversationMessage.conversation_id, ConversationMessage.seq),
+            )
     finally:
         engine.dispose()
     data["tracker_events"] = _tracker(tracker_url, sorted(scope.conversation_ids), erase=False)

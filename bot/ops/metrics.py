@@ -15,6 +15,7 @@ Names and meanings: docs/operations.md.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: N811
 from prometheus_client import (
@@ -130,8 +131,7 @@ class GatewayMetrics:
         """Read the database-backed metrics (a few indexed counts) for this scrape."""
         since = now - WINDOW
         async with sessions() as session:
-            await self._payments(session, since)
-            await self._texts(session, since)
+            await self._by_status(session, since)
             failures = await session.scalar(
                 select(func.count(VerificationAttempt.id)).where(
                     VerificationAttempt.success.is_(False), VerificationAttempt.created_at >= since
@@ -154,44 +154,16 @@ class GatewayMetrics:
             await self._handoffs(session, now, since)
             await self._undelivered(session, now)
 
-    async def _payments(self, session: AsyncSession, since: datetime) -> None:
-        total = dict.fromkeys(PAYMENT_OUTCOMES, 0)
-        recent = dict.fromkeys(PAYMENT_OUTCOMES, 0)
-        rows = await session.execute(
-            select(Payment.status, func.count(Payment.id)).group_by(Payment.status)
-        )
-        total.update({status: n for status, n in rows})
-        rows = await session.execute(
-            select(Payment.status, func.count(Payment.id))
-            .where(Payment.created_at >= since)
-            .group_by(Payment.status)
-        )
-        recent.update({status: n for status, n in rows})
-        for outcome, n in total.items():
-            self.payments.labels(outcome=outcome).set(n)
-        for outcome, n in recent.items():
-            self.payments_recent.labels(outcome=outcome).set(n)
-
-    async def _texts(self, session: AsyncSession, since: datetime) -> None:
+    async def _by_status(self, session: AsyncSession, since: datetime) -> None:
+        """Payments by outcome and texts (SMS) by status: all recorded and the last 15 minutes."""
         sms = OutboxMessage.channel == "sms"
-        total = dict.fromkeys(TEXT_STATUSES, 0)
-        recent = dict.fromkeys(TEXT_STATUSES, 0)
-        rows = await session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(sms)
-            .group_by(OutboxMessage.status)
-        )
-        total.update({status: n for status, n in rows})
-        rows = await session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(sms, OutboxMessage.created_at >= since)
-            .group_by(OutboxMessage.status)
-        )
-        recent.update({status: n for status, n in rows})
-        for status, n in total.items():
-            self.texts.labels(status=status).set(n)
-        for status, n in recent.items():
-            self.texts_recent.labels(status=status).set(n)
+        for gauges, label, model, statuses, where in (
+            ((self.payments, self.payments_recent), "outcome", Payment, PAYMENT_OUTCOMES, ()),
+            ((self.texts, self.texts_recent), "status", OutboxMessage, TEXT_STATUSES, (sms,)),
+        ):
+            await _set_by_status(
+                session, model, statuses, since, *where, label=label, gauges=gauges
+            )
 
     async def _handoffs(self, session: AsyncSession, now: datetime, since: datetime) -> None:
         waiting = HandoffRequest.status == "waiting"
@@ -231,6 +203,28 @@ class GatewayMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+async def _set_by_status(
+    session: AsyncSession,
+    model: type[Payment] | type[OutboxMessage],
+    statuses: tuple[str, ...],
+    since: datetime,
+    *where: Any,
+    label: str,
+    gauges: tuple[Gauge, Gauge],
+) -> None:
+    """The rows of `model` by status, all and those created since `since`, on the two `gauges`
+    labelled `label`: every one of `statuses` set (0 when none)."""
+    total, recent = gauges
+    for gauge, conditions in ((total, where), (recent, (*where, model.created_at >= since))):
+        counts = dict.fromkeys(statuses, 0)
+        rows = await session.execute(
+            select(model.status, func.count(model.id)).where(*conditions).group_by(model.status)
+        )
+        counts.update({status: n for status, n in rows})
+        for status, n in counts.items():
+            gauge.labels(**{label: status}).set(n)
 
 
 def _age(now: datetime, then: datetime | None) -> float:

@@ -144,29 +144,21 @@ class SqlJobQueue:
                 ).all()
             )
             failed = (
-                (
-                    await session.execute(
-                        select(QueueJob)
-                        .where(QueueJob.status == "failed")
-                        .order_by(QueueJob.id.desc())
-                        .limit(10)
-                    )
+                await session.scalars(
+                    select(QueueJob)
+                    .where(QueueJob.status == "failed")
+                    .order_by(QueueJob.id.desc())
+                    .limit(10)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             periodic = (
-                (
-                    await session.execute(
-                        select(QueueJob)
-                        .where(QueueJob.kind == "periodic")
-                        .order_by(QueueJob.id.desc())
-                        .limit(10)
-                    )
+                await session.scalars(
+                    select(QueueJob)
+                    .where(QueueJob.kind == "periodic")
+                    .order_by(QueueJob.id.desc())
+                    .limit(10)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         return {
             "engine": self.name,
             "counts": {s: int(counts.get(s, 0)) for s in ("queued", "running", "done", "failed")},

@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.masking import mask_phone
 from bot.profile import CoopProfile
+from bot.services.audit import record as _audit
 from bot.services.throttle import (
     LockMirror,
     LockScope,
@@ -909,50 +910,6 @@ def _choice(account: Account) -> AccountChoice:
         town=account.service_town,
         zip=account.service_zip,
         status=account.status,
-    )
-
-
-async def _audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    now: datetime,
-    account_id: int | None = None,
-    conversation_id: str | None = None,
-    channel: str | None = None,
-    verified_how: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Record in the audit log via `bot.services.audit` when present, else write the row here."""
-    try:
-        from bot.services.audit import record
-    except ImportError:
-        record = None
-    if record is not None:
-        await record(
-            session,
-            actor=actor,
-            action=action,
-            account_id=account_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            verified_how=verified_how,
-            details=details,
-            now=now,
-        )
-        return
-    session.add(
-        AuditEntry(
-            at=now,
-            actor=actor,
-            action=action,
-            account_id=account_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            verified_how=verified_how,
-            details=details or {},
-        )
     )
 
 

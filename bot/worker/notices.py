@@ -26,10 +26,12 @@ holds for draft runs (unique enrollment and draft date).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -346,28 +348,28 @@ async def _balance(ctx: JobContext, account_id: int, today: date) -> BalanceSumm
     return summarize_balance(bills, payments, today, rules, account=record)
 
 
+async def _unpaid_bills(session: AsyncSession, *when: Any) -> Sequence[Row[tuple[Bill, Account]]]:
+    """Unpaid bills with their accounts, by bill id, that match `when`."""
+    return (
+        await session.execute(
+            select(Bill, Account)
+            .join(Account, Account.id == Bill.account_id)
+            .where(Bill.paid.is_(False), *when)
+            .order_by(Bill.id)
+        )
+    ).all()
+
+
 async def bill_candidates(ctx: JobContext, now: datetime) -> tuple[list[Candidate], Snapshot]:
     """Bill-ready, past-due and payment-received notices due now and not yet sent."""
     today = _today(ctx, now)
     since = today - timedelta(days=ctx.profile.notices.lookback_days)
     out: list[Candidate] = []
     async with ctx.sessions() as session:
-        issued = (
-            await session.execute(
-                select(Bill, Account)
-                .join(Account, Account.id == Bill.account_id)
-                .where(Bill.paid.is_(False), Bill.billing_date >= since, Bill.billing_date <= today)
-                .order_by(Bill.id)
-            )
-        ).all()
-        overdue = (
-            await session.execute(
-                select(Bill, Account)
-                .join(Account, Account.id == Bill.account_id)
-                .where(Bill.paid.is_(False), Bill.due_date < today, Bill.due_date >= since)
-                .order_by(Bill.id)
-            )
-        ).all()
+        issued = await _unpaid_bills(
+            session, Bill.billing_date >= since, Bill.billing_date <= today
+        )
+        overdue = await _unpaid_bills(session, Bill.due_date < today, Bill.due_date >= since)
         received = (
             await session.execute(
                 select(Payment, Account)

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from bot.actions.common import current_identity
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, current_identity
+from bot.actions.deps import ActionDeps
 from bot.actions.payment import texts
 from bot.actions.payment.forms import usable_methods
 from bot.services.identity import Tier
@@ -34,16 +32,12 @@ def _method_id(tracker: Tracker) -> int | None:
         return None
 
 
-class ActionMethodAdded(Action):
+class ActionMethodAdded(JourneyAction):
     """Continue the conversation once a payment method was saved on the secure page."""
 
-    def name(self) -> str:
-        return "action_method_added"
+    action_name = "action_method_added"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None or identity.account_id is None:
             dispatcher.utter_message(text=texts.SAVED_VERIFY_AGAIN)

@@ -12,8 +12,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, current_identity
-from bot.actions.deps import get_deps
+from bot.actions.common import Dispatcher, JourneyAction, buttons_or_choices, current_identity
+from bot.actions.deps import ActionDeps
 from bot.actions.payment import texts
 from bot.actions.payment.forms import NEW_METHOD, usable_methods
 from bot.actions.payment.method_added import METHOD_ADDED_INTENT
@@ -29,16 +29,12 @@ def resuming(tracker: Tracker) -> bool:
     return latest_intent(tracker) in DIGRESSION_INTENTS
 
 
-class ActionAskPaymentAmountChoice(Action):
+class ActionAskPaymentAmountChoice(JourneyAction):
     """'How much would you like to pay?' with [Full $x] [Past due only $y] [Other amount]."""
 
-    def name(self) -> str:
-        return "action_ask_payment_amount_choice"
+    action_name = "action_ask_payment_amount_choice"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         summary = None
         if identity is not None and identity.account_id is not None:
@@ -63,16 +59,12 @@ class ActionAskPaymentAmountCents(Action):
         return []
 
 
-class ActionAskPaymentMethod(Action):
+class ActionAskPaymentMethod(JourneyAction):
     """Saved methods by type and last four, plus 'Add a new card or bank account'."""
 
-    def name(self) -> str:
-        return "action_ask_payment_method"
+    action_name = "action_ask_payment_method"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         methods: list[MethodRecord] = []
         if identity is not None:
@@ -84,16 +76,12 @@ class ActionAskPaymentMethod(Action):
         return []
 
 
-class ActionAskPaymentConfirm(Action):
+class ActionAskPaymentConfirm(JourneyAction):
     """The explicit confirmation with amount, method and date (and a heads-up above the balance)."""
 
-    def name(self) -> str:
-        return "action_ask_payment_confirm"
+    action_name = "action_ask_payment_confirm"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         amount = int(tracker.get_slot("payment_amount_cents") or 0)
         label = tracker.get_slot("payment_method_label") or "your saved method"

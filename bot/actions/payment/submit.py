@@ -9,8 +9,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.common import buttons_or_choices, require_tier, secure_link
-from bot.actions.deps import ActionDeps, get_deps
+from bot.actions.common import (
+    Dispatcher,
+    JourneyAction,
+    buttons_or_choices,
+    require_tier,
+    secure_link,
+)
+from bot.actions.deps import ActionDeps
 from bot.actions.payment import texts
 from bot.actions.payment.forms import NEW_METHOD, reset_form_events
 from bot.actions.tracker import channel_of, idempotency_key
@@ -36,16 +42,12 @@ class ActionCancelPayment(Action):
         return reset_form_events()
 
 
-class ActionSubmitPayment(Action):
+class ActionSubmitPayment(JourneyAction):
     """Charge the confirmed payment once; say the result with a next step."""
 
-    def name(self) -> str:
-        return "action_submit_payment"
+    action_name = "action_submit_payment"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        deps = await get_deps()
+    async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         confirm = tracker.get_slot("payment_confirm")
         method = tracker.get_slot("payment_method")
         last = tracker.get_slot("payment_last_confirmation")

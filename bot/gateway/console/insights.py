@@ -149,14 +149,8 @@ async def compute(gw: Gateway, days: int) -> Insights:
             out.per_day.setdefault(local, Counter())[c.channel] += 1
         out.conversations = len(convs)
         handoffs = (
-            (
-                await session.execute(
-                    select(HandoffRequest).where(HandoffRequest.created_at >= since)
-                )
-            )
-            .scalars()
-            .all()
-        )
+            await session.scalars(select(HandoffRequest).where(HandoffRequest.created_at >= since))
+        ).all()
         out.handed_over = len({h.conversation_id for h in handoffs if h.conversation_id in ids})
         for h in handoffs:
             if h.assigned_at is not None:

@@ -328,27 +328,19 @@ async def _home(ctx: Ctx) -> web.StreamResponse:
     tz = ctx.gw.profile.timezone
     async with session_scope(ctx.gw.sessions) as session:
         callbacks = (
-            (
-                await session.execute(
-                    select(CallbackRequest)
-                    .where(CallbackRequest.status == "open")
-                    .order_by(CallbackRequest.created_at)
-                )
+            await session.scalars(
+                select(CallbackRequest)
+                .where(CallbackRequest.status == "open")
+                .order_by(CallbackRequest.created_at)
             )
-            .scalars()
-            .all()
-        )
+        ).all()
         requests = (
-            (
-                await session.execute(
-                    select(ServiceRequest)
-                    .where(ServiceRequest.status == "open")
-                    .order_by(ServiceRequest.created_at)
-                )
+            await session.scalars(
+                select(ServiceRequest)
+                .where(ServiceRequest.status == "open")
+                .order_by(ServiceRequest.created_at)
             )
-            .scalars()
-            .all()
-        )
+        ).all()
     cb_rows = [
         {
             "id": c.id,
@@ -717,16 +709,12 @@ async def _viewable_handoff(ctx: Ctx, conversation_id: str) -> HandoffRequest | 
     """The newest handoff of `conversation_id` that this agent may view, if any."""
     async with session_scope(ctx.gw.sessions) as session:
         rows = (
-            (
-                await session.execute(
-                    select(HandoffRequest)
-                    .where(HandoffRequest.conversation_id == conversation_id)
-                    .order_by(HandoffRequest.id.desc())
-                )
+            await session.scalars(
+                select(HandoffRequest)
+                .where(HandoffRequest.conversation_id == conversation_id)
+                .order_by(HandoffRequest.id.desc())
             )
-            .scalars()
-            .all()
-        )
+        ).all()
     return next((r for r in rows if may_view(ctx.agent, r)), None)
 
 
