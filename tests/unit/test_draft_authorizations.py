@@ -19,7 +19,7 @@ from bot.services.balance import BillingRules
 from bot.services.draft_authorizations import Agreement
 from bot.services.drafts import CardNotAllowed
 from bot.services.notify import DeliveryResult
-from bot.store.db import async_session_factory, make_async_engine, session_scope
+from bot.store.db import session_scope
 from bot.store.models import (
     Contact,
     DraftAuthorization,
@@ -27,6 +27,7 @@ from bot.store.models import (
     Member,
 )
 from tests.store import rows
+from tests.store.sessions import open_sessions
 
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 TODAY = date(2026, 11, 28)
@@ -61,11 +62,8 @@ class Earl:
 
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(db_url)
-    try:
-        yield async_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_sessions(db_url) as factory:
+        yield factory
 
 
 @pytest.fixture

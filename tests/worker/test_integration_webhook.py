@@ -48,6 +48,7 @@ from bot.worker import registry
 from bot.worker.base import JobContext
 from bot.worker.integration import deliver_events
 from tests.store import rows
+from tests.store.sessions import open_sessions
 
 PROFILE_PATH = PROJECT_ROOT / "profiles" / "jec.yml"
 PROFILE = load_profile(PROFILE_PATH)
@@ -96,11 +97,8 @@ class Receiver:
 
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(db_url)
-    try:
-        yield async_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_sessions(db_url) as factory:
+        yield factory
 
 
 @pytest.fixture

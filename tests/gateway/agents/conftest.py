@@ -9,11 +9,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.config import Settings
-from bot.gateway.app import create_app
-from bot.gateway.handoff import HANDOFF, SWEEP_INTERVAL, HandoffRouter
-from bot.gateway.state import GATEWAY, Gateway, GatewayOptions
-from gateway.agent_helpers import PASSWORD, Clock, ControlledRasa, rasa_app
-from gateway.helpers import AUTH_TOKEN
+from bot.gateway.handoff import HANDOFF, HandoffRouter
+from bot.gateway.state import GATEWAY, Gateway
+from gateway.agent_fixtures import (
+    console_client,
+    console_settings,
+    create_agents,
+    serve_controlled_rasa,
+)
+from gateway.agent_helpers import Clock, ControlledRasa
 
 
 class RecordingSms:
@@ -29,26 +33,13 @@ class RecordingSms:
 
 @pytest.fixture
 async def fake_rasa(aiohttp_server: Any) -> ControlledRasa:
-    fake = ControlledRasa()
-    fake.server = await aiohttp_server(rasa_app(fake))
-    return fake
+    return await serve_controlled_rasa(aiohttp_server)
 
 
 @pytest.fixture
 def settings(sqlite_url: str, fake_rasa: ControlledRasa, tmp_path: Any) -> Settings:
-    assert fake_rasa.server is not None
-    # http public URL: the test client talks plain http, and Secure cookies would not come back.
-    return Settings(
-        var_dir=tmp_path,
-        database_url=sqlite_url,
-        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
-        rasa_token="rasa-secret",
-        public_base_url="http://chat.jec.example",
-        secret_key="test-secret-key",
-        twilio_auth_token=AUTH_TOKEN,
-        http_timeout_seconds=5.0,
-        console_totp="off",  # the second factor has its own tests (tests/security)
-    )
+    # the second factor has its own tests (tests/security)
+    return console_settings(sqlite_url, fake_rasa, tmp_path)
 
 
 @pytest.fixture
@@ -65,14 +56,7 @@ def sms() -> RecordingSms:
 async def client(
     aiohttp_client: Any, settings: Settings, clock: Clock, sms: RecordingSms
 ) -> TestClient:
-    app = create_app(
-        settings,
-        clock=clock,
-        notifier=sms,
-        options=GatewayOptions(sms_reply_wait_seconds=4.0, hello_timeout_seconds=5.0),
-    )
-    app[SWEEP_INTERVAL] = 0.0  # tests run the after-hours sweep themselves, at a chosen time
-    return await aiohttp_client(app)
+    return await console_client(aiohttp_client, settings, clock, notifier=sms)
 
 
 @pytest.fixture
@@ -87,9 +71,4 @@ def router(client: TestClient) -> HandoffRouter:
 
 @pytest.fixture
 def agents(settings: Settings) -> dict[str, int]:
-    from bot.gateway.agents_cli import create_agent
-
-    return {
-        "maria": create_agent(settings, "maria", "Maria Lopez", PASSWORD),
-        "tom": create_agent(settings, "tom", "Tom Beasley", PASSWORD),
-    }
+    return create_agents(settings)
