@@ -19,6 +19,17 @@ from gateway.agent_helpers import MONDAY_10AM, PASSWORD, Clock, ControlledRasa, 
 from gateway.helpers import AUTH_TOKEN
 
 
+class RecordingSms:
+    """Stands in for the notifier: every text the gateway sends, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send_sms(self, to_e164: str, body: str) -> Any:
+        self.sent.append((to_e164, body))
+        return type("Result", (), {"ok": True})()
+
+
 async def serve_controlled_rasa(aiohttp_server: Any) -> ControlledRasa:
     """A ControlledRasa behind a real test server (pytest-aiohttp's `aiohttp_server`)."""
     fake = ControlledRasa()

@@ -12,23 +12,13 @@ from bot.config import Settings
 from bot.gateway.handoff import HANDOFF, HandoffRouter
 from bot.gateway.state import GATEWAY, Gateway
 from gateway.agent_fixtures import (
+    RecordingSms,
     console_client,
     console_settings,
     create_agents,
     serve_controlled_rasa,
 )
 from gateway.agent_helpers import Clock, ControlledRasa
-
-
-class RecordingSms:
-    """Stands in for the notifier: every text the gateway sends, in order."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    async def send_sms(self, to_e164: str, body: str) -> Any:
-        self.sent.append((to_e164, body))
-        return type("Result", (), {"ok": True})()
 
 
 @pytest.fixture
