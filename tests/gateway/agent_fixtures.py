@@ -58,10 +58,11 @@ def console_settings(
 
 
 async def console_client(
-    aiohttp_client: Any, settings: Settings, clock: Clock, **collaborators: Any
+    aiohttp_client: Any, settings: Settings, clock: Clock | None, **collaborators: Any
 ) -> TestClient:
-    """The gateway app on `clock` with `collaborators` (notifier, processor); the after-hours
-    sweep does not run by itself (tests run it at a chosen time)."""
+    """The gateway app on `clock` (None: the clock production reads) with `collaborators`
+    (notifier, processor); the after-hours sweep does not run by itself (tests run it at a
+    chosen time)."""
     app = create_app(
         settings,
         clock=clock,

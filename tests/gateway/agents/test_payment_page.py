@@ -32,6 +32,17 @@ def card_form(csrf: str, number: str = CARD, **extra: str) -> dict[str, str]:
     }
 
 
+def bank_form(csrf: str, routing: str, account: str, name: str) -> dict[str, str]:
+    return {
+        "csrf": csrf,
+        "kind": "bank",
+        "routing": routing,
+        "account": account,
+        "account_type": "checking",
+        "bank_name": name,
+    }
+
+
 async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_continues(
     client, gw, fake_rasa, db
 ):
@@ -90,15 +101,7 @@ async def test_bank_account_is_saved_with_last4_only(client, gw, db):
     token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     resp = await client.post(
-        f"/pay/{token}",
-        data={
-            "csrf": csrf,
-            "kind": "bank",
-            "routing": "061000104",
-            "account": "000123456789",
-            "account_type": "checking",
-            "bank_name": "Dana Whitfield",
-        },
+        f"/pay/{token}", data=bank_form(csrf, "061000104", "000123456789", "Dana Whitfield")
     )
     assert "Your Checking ending 6789 is saved." in await resp.text()
     [method] = await rows(db, PaymentMethod)
@@ -130,17 +133,7 @@ async def test_bad_routing_number_and_past_expiry_are_explained(client, gw):
     conv = await gw.store.new_web_conversation()
     token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
-    resp = await client.post(
-        f"/pay/{token}",
-        data={
-            "csrf": csrf,
-            "kind": "bank",
-            "routing": "123456789",
-            "account": "12345678",
-            "account_type": "checking",
-            "bank_name": "Dana",
-        },
-    )
+    resp = await client.post(f"/pay/{token}", data=bank_form(csrf, "123456789", "12345678", "Dana"))
     assert "routing number doesn&#x27;t look right" in await resp.text()
     resp = await client.post(f"/pay/{token}", data=card_form(csrf, exp_month="10", exp_year="2026"))
     assert "must not have passed" in await resp.text()
