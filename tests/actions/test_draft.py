@@ -55,7 +55,7 @@ from bot.store.models import (
     PaymentLink,
     PaymentMethod,
 )
-from tests.actions.conftest import EASTERN
+from tests.actions.conftest import EASTERN, listening_tracker
 from tests.draft_wording import full_balance_from_checking
 
 SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN)
@@ -152,16 +152,7 @@ def tracker(
         "requested_slot": requested,
         **(slots or {}),
     }
-    return Tracker(
-        sender_id="draft-test",
-        slots=all_slots,
-        latest_message=message,
-        events=[{"event": "user", "text": text, "parse_data": message}],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": loop} if loop else {},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker("draft-test", all_slots, message, active_loop=loop)
 
 
 async def run(action: Action, t: Tracker) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
