@@ -20,7 +20,8 @@ from bot.gateway.agents_cli import create_agent
 from bot.gateway.handoff import SURVEY_QUESTION
 from bot.gateway.state import GATEWAY
 from bot.store.db import session_scope
-from bot.store.models import Agent, Bill, HandoffRequest
+from bot.store.models import Agent, HandoffRequest
+from tests.store import rows as seed_rows
 
 from .conftest import screenshot, served_gateway
 
@@ -60,13 +61,12 @@ async def dana_with_a_bill(gw: Any) -> tuple[int, int]:
     member_id, account_id = await add_member(gw.sessions)
     async with session_scope(gw.sessions) as session:
         session.add(
-            Bill(
-                account_id=account_id,
-                period_start=date(2026, 10, 15),
-                period_end=date(2026, 11, 14),
-                billing_date=date(2026, 11, 16),
-                due_date=date(2026, 12, 15),
-                amount_cents=14287,
+            seed_rows.bill(
+                account_id,
+                14287,
+                (date(2026, 10, 15), date(2026, 11, 14)),
+                date(2026, 11, 16),
+                date(2026, 12, 15),
                 kwh=1020,
             )
         )

@@ -7,9 +7,10 @@ demo: Dana's home is 412 Mill St, Wrens. Any other address is passed in.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from bot.store.models import Account, Member, Payment, PaymentMethod
+from bot.store.models import Account, Bill, Member, Payment, PaymentMethod
 
 # account number -> (street, town, ZIP)
 ADDRESSES = {
@@ -39,6 +40,23 @@ def account(
         service_zip=zip_code,
         **owner_link,
         **columns,
+    )
+
+
+def bill(
+    account_id: int, cents: int, period: tuple[date, date], billed: date, due: date, *, kwh: int
+) -> Bill:
+    """A `Bill` of `cents` on the account for the `period` (first day, last day) in which `kwh`
+    were used, billed on `billed` and due on `due`."""
+    start, end = period
+    return Bill(
+        account_id=account_id,
+        period_start=start,
+        period_end=end,
+        billing_date=billed,
+        due_date=due,
+        amount_cents=cents,
+        kwh=kwh,
     )
 
 

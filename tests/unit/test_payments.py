@@ -26,7 +26,7 @@ from bot.services.payments import (
     PaymentService,
 )
 from bot.store.db import async_session_factory, make_async_engine
-from bot.store.models import AuditEntry, Bill, Member, Payment, PaymentMethod
+from bot.store.models import AuditEntry, Member, Payment, PaymentMethod
 from tests.store import rows
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "jec.yml"
@@ -52,17 +52,8 @@ async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         earls = rows.account(earl, "1000007315")
         s.add_all([home, closed, off, earls])
         await s.flush()
-        s.add(
-            Bill(
-                account_id=home.id,
-                period_start=date(2026, 10, 27),
-                period_end=date(2026, 11, 26),
-                billing_date=date(2026, 11, 27),
-                due_date=date(2026, 12, 12),
-                amount_cents=14287,
-                kwh=950,
-            )
-        )
+        period = (date(2026, 10, 27), date(2026, 11, 26))
+        s.add(rows.bill(home.id, 14287, period, date(2026, 11, 27), date(2026, 12, 12), kwh=950))
 
         methods = {
             "visa": rows.card(dana, "tok_sandbox_visa4242"),
