@@ -21,8 +21,9 @@ from bot.store.models import Base
 from tests.store.sessions import open_sessions
 
 # The real Rasa stack (session fixtures `rasa_stack`, `gateway`, `member_factory`, `talk`...),
-# shared by tests/e2e and the real-Rasa attack tests in tests/security.
-pytest_plugins = ["tests.stack"]
+# shared by tests/e2e and the real-Rasa attack tests in tests/security; `gw` and `router` of a
+# directory's gateway `client` (tests/gateway/agents, tests/security/live_gateway).
+pytest_plugins = ["tests.stack", "tests.gateway.app_fixtures"]
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -9,8 +9,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.config import Settings
-from bot.gateway.handoff import HANDOFF, HandoffRouter
-from bot.gateway.state import GATEWAY, Gateway
 from gateway.agent_fixtures import (
     RecordingSms,
     console_client,
@@ -47,16 +45,6 @@ async def client(
     aiohttp_client: Any, settings: Settings, clock: Clock, sms: RecordingSms
 ) -> TestClient:
     return await console_client(aiohttp_client, settings, clock, notifier=sms)
-
-
-@pytest.fixture
-def gw(client: TestClient) -> Gateway:
-    return client.app[GATEWAY]
-
-
-@pytest.fixture
-def router(client: TestClient) -> HandoffRouter:
-    return client.app[HANDOFF]
 
 
 @pytest.fixture

@@ -20,8 +20,6 @@ from gateway.agent_helpers import Clock, ControlledRasa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.gateway.handoff import HANDOFF, HandoffRouter
-from bot.gateway.state import GATEWAY, Gateway
 from tests.store.sessions import open_sessions
 
 
@@ -53,16 +51,6 @@ def clock() -> Clock:
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
     return await console_client(aiohttp_client, settings, clock, notifier=NoSms())
-
-
-@pytest.fixture
-def gw(client: TestClient) -> Gateway:
-    return client.app[GATEWAY]
-
-
-@pytest.fixture
-def router(client: TestClient) -> HandoffRouter:
-    return client.app[HANDOFF]
 
 
 @pytest.fixture
