@@ -181,13 +181,11 @@ async def text_in(
 
 async def add_member(factory: Any, *, phone: str = "+17065550101") -> tuple[int, int]:
     """Dana Whitfield, account 1000004821, a phone on file; returns (member_id, account_id)."""
-    from bot.store.models import Contact, Member
+    from bot.store.models import Contact
     from tests.store import rows as seed_rows
 
     async with session_scope(factory) as session:
-        member = Member(member_number="M-4821", first_name="Dana", last_name="Whitfield")
-        session.add(member)
-        await session.flush()
+        member = await seed_rows.member(session, "M-4821", "Dana", "Whitfield")
         account = seed_rows.account(member, "1000004821")  # 412 Mill St, Wrens
         session.add_all(
             [account, Contact(member_id=member.id, kind="phone", value=phone, is_primary=True)]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.store.models import Account, Bill, Member, Payment, PaymentMethod
 
 # account number -> (street, town, ZIP)
@@ -19,6 +21,14 @@ ADDRESSES = {
     "1000005578": ("3400 Hwy 88", "Blythe", "30805"),  # Marcus Reed's shop
     "1000007315": ("88 Church St", "Louisville", "30434"),  # Earl Hardeman's home
 }
+
+
+async def member(session: AsyncSession, number: str, first_name: str, last_name: str) -> Member:
+    """A `Member` numbered `number`, added to `session` and flushed (its id is known)."""
+    row = Member(member_number=number, first_name=first_name, last_name=last_name)
+    session.add(row)
+    await session.flush()
+    return row
 
 
 def account(

@@ -24,7 +24,6 @@ from bot.store.models import (
     Contact,
     DraftAuthorization,
     DraftEnrollment,
-    Member,
 )
 from tests.store import rows
 from tests.store.sessions import open_sessions
@@ -75,9 +74,7 @@ def members(sessions: async_sessionmaker[AsyncSession]) -> SqlMemberServices:
 async def earl(sessions: async_sessionmaker[AsyncSession]) -> Earl:
     """Earl: account ending 7315, checking ending 6120 and a Visa; a phone and an email."""
     async with session_scope(sessions) as s:
-        member = Member(member_number="M1", first_name="Earl", last_name="Hardeman")
-        s.add(member)
-        await s.flush()
+        member = await rows.member(s, "M1", "Earl", "Hardeman")
         account = rows.account(member, "1000007315")
         checking = rows.bank(member, "tok_chk", "6120")
         card = rows.card(member, "tok_visa")

@@ -42,7 +42,6 @@ from bot.store.models import (
     DraftAuthorization,
     IntegrationDelivery,
     IntegrationEvent,
-    Member,
 )
 from bot.worker import registry
 from bot.worker.base import JobContext
@@ -159,9 +158,7 @@ class Earl:
 
 async def seed(sessions) -> Earl:
     async with session_scope(sessions) as s:
-        member = Member(member_number="M7315", first_name="Earl", last_name="Hardeman")
-        s.add(member)
-        await s.flush()
+        member = await rows.member(s, "M7315", "Earl", "Hardeman")
         account = rows.account(member, "1000007315")
         checking = rows.bank(member, "tok_sandbox_chk_6120", "6120")
         card = rows.card(member, "tok_sandbox_visa4242")
