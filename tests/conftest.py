@@ -16,12 +16,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.store.db import async_session_factory, make_async_engine, make_sync_engine
+from bot.store.db import make_sync_engine
 from bot.store.models import Base
+from tests.store.sessions import open_sessions
 
 # The real Rasa stack (session fixtures `rasa_stack`, `gateway`, `member_factory`, `talk`...),
-# shared by tests/e2e and the real-Rasa attack tests in tests/security.
-pytest_plugins = ["tests.stack"]
+# shared by tests/e2e and the real-Rasa attack tests in tests/security; `gw` and `router` of a
+# directory's gateway `client` (tests/gateway/agents, tests/security/live_gateway).
+pytest_plugins = ["tests.stack", "tests.gateway.app_fixtures"]
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -102,8 +104,5 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def session_factory(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """An async session factory on a fresh SQLite database (services and actions tests)."""
-    engine = make_async_engine(sqlite_url)
-    try:
-        yield async_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_sessions(sqlite_url) as factory:
+        yield factory

@@ -51,6 +51,30 @@ def make_deps(
     use_deps(None)
 
 
+def listening_tracker(
+    sender_id: str,
+    slots: dict[str, Any],
+    latest_message: dict[str, Any],
+    events: list[dict[str, Any]] | None = None,
+    active_loop: str | None = None,
+) -> Tracker:
+    """A tracker as an action sees it right after the member's message `latest_message`: the
+    conversation's `events` so far (by default that one message), its `slots`, the form
+    `active_loop` if one is running."""
+    return Tracker(
+        sender_id=sender_id,
+        slots=slots,
+        latest_message=latest_message,
+        events=events
+        if events is not None
+        else [{"event": "user", "text": latest_message["text"], "parse_data": latest_message}],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
 def tracker_for(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> Tracker:
     """A tracker whose latest member message is `text`, classified as `intent`."""
     message = {
@@ -58,16 +82,7 @@ def tracker_for(text: str, intent: str, entities: list[dict[str, Any]] | None = 
         "intent": {"name": intent, "confidence": 0.99},
         "entities": entities or [],
     }
-    return Tracker(
-        sender_id="test-member",
-        slots={},
-        latest_message=message,
-        events=[{"event": "user", "text": text, "parse_data": message}],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker("test-member", {}, message)
 
 
 async def run_action(

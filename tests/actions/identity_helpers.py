@@ -12,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import PROJECT_ROOT
+from tests.actions.conftest import listening_tracker
 
 EASTERN = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=EASTERN)  # demo data "today"
@@ -65,16 +66,7 @@ def make_tracker(
     events.append(user)
     events += [{"event": "slot", "name": k, "value": v} for k, v in (new_slots or {}).items()]
     all_slots = {"tier": "public", **(slots or {}), **(new_slots or {})}
-    return Tracker(
-        sender_id=sender_id,
-        slots=all_slots,
-        latest_message=parse,
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": active_loop} if active_loop else {},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker(sender_id, all_slots, parse, events, active_loop)
 
 
 async def run(

@@ -43,7 +43,6 @@ from bot.config import Settings
 from bot.core.clock import fixed_clock
 from bot.core.gsm7 import is_gsm7 as gsm7_safe
 from bot.demo import generate_demo_data
-from bot.services import drafts
 from bot.services.notify import DeliveryResult
 from bot.store.db import async_session_factory, make_async_engine
 from bot.store.models import (
@@ -56,7 +55,8 @@ from bot.store.models import (
     PaymentLink,
     PaymentMethod,
 )
-from tests.actions.conftest import EASTERN
+from tests.actions.conftest import EASTERN, listening_tracker
+from tests.draft_wording import full_balance_from_checking
 
 SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN)
 AUTHORIZE = " Reply YES to authorize or NO."
@@ -152,16 +152,7 @@ def tracker(
         "requested_slot": requested,
         **(slots or {}),
     }
-    return Tracker(
-        sender_id="draft-test",
-        slots=all_slots,
-        latest_message=message,
-        events=[{"event": "user", "text": text, "parse_data": message}],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": loop} if loop else {},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker("draft-test", all_slots, message, active_loop=loop)
 
 
 async def run(action: Action, t: Tracker) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
@@ -462,16 +453,7 @@ async def test_authorization_shows_the_exact_wording_and_asks_yes_or_no(demo, pr
     texts, buttons, set_slots = await run(
         ActionAskDraftAuthorized(), tracker(earl, SATURDAY, slots=slots, loop="draft_form")
     )
-    wording = drafts.authorization_text(
-        profile,
-        start_date=date(2026, 12, 18),
-        draft_day=18,
-        amount_rule="full_balance",
-        fixed_amount_cents=None,
-        account_last4="7315",
-        method_kind="checking",
-        method_last4="6120",
-    )
+    wording = full_balance_from_checking(profile, date(2026, 12, 18), 18, "7315", "6120")
     assert texts == [wording + AUTHORIZE]
     assert texts[0].startswith(
         "Starting Dec 18, 2026, Jefferson Energy Cooperative will draft the full amount due "
@@ -732,17 +714,7 @@ async def test_change_the_day_shows_new_terms_and_needs_yes(demo, profile) -> No
         tracker(loretta, SATURDAY, slots=slots, loop="draft_change_form"),
     )
     assert shown == [
-        drafts.authorization_text(
-            profile,
-            start_date=date(2027, 1, 3),
-            draft_day=3,
-            amount_rule="full_balance",
-            fixed_amount_cents=None,
-            account_last4="2209",
-            method_kind="checking",
-            method_last4="3344",
-        )
-        + AUTHORIZE
+        full_balance_from_checking(profile, date(2027, 1, 3), 3, "2209", "3344") + AUTHORIZE
     ]
 
     slots |= {"draft_authorized": True, "draft_shown_on": "2026-11-28"}

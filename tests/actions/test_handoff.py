@@ -18,7 +18,7 @@ from bot.actions.handoff import (
 )
 from bot.store.db import session_scope
 from bot.store.models import Agent, CallbackRequest, Contact, HandoffRequest, Member
-from tests.actions.conftest import EASTERN, TUESDAY_10AM, run_action
+from tests.actions.conftest import EASTERN, TUESDAY_10AM, listening_tracker, run_action
 from tests.store import rows
 
 SATURDAY_11AM = datetime(2026, 11, 28, 11, 0, tzinfo=EASTERN)
@@ -89,16 +89,7 @@ def tracker(
             {"event": "user", "text": old_text, "parse_data": parse, "metadata": metadata or {}}
         )
     latest = dict(events[-1]["parse_data"], metadata=metadata or {})
-    return Tracker(
-        sender_id=sender,
-        slots=dict(slots or {}),
-        latest_message=latest,
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": active_loop} if active_loop else {},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker(sender, dict(slots or {}), latest, events, active_loop)
 
 
 def verified_slots(

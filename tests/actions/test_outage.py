@@ -28,7 +28,7 @@ from bot.demo import generate_demo_data
 from bot.services.balance import BillingRules
 from bot.store.db import session_scope
 from bot.store.models import Outage, OutageArea, OutageReport
-from tests.actions.conftest import EASTERN, TUESDAY_10AM, tracker_for
+from tests.actions.conftest import EASTERN, TUESDAY_10AM, listening_tracker, tracker_for
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain" / "outage.yml").read_text())  # the real forms
 
@@ -102,11 +102,11 @@ def tracker(
         "metadata": metadata or {},
         "message_id": message_id,
     }
-    return Tracker(
-        sender_id="member-1",
-        slots=dict(slots or {}),
-        latest_message=message,
-        events=[
+    return listening_tracker(
+        "member-1",
+        dict(slots or {}),
+        message,
+        [
             {
                 "event": "user",
                 "text": text,
@@ -116,10 +116,6 @@ def tracker(
             }
         ]
         + (events_after or []),
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
     )
 
 

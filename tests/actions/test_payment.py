@@ -27,6 +27,7 @@ from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.config import PROJECT_ROOT
 from bot.demo import generate_demo_data
 from bot.store.models import Account, Payment, PaymentLink, PaymentMethod
+from tests.actions.conftest import listening_tracker
 
 EASTERN = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 28, 19, 30, tzinfo=EASTERN)  # Saturday evening, the demo data's "today"
@@ -92,11 +93,11 @@ def tracker(
     all_slots = {**identity_slots(person), **(slots or {})}
     if requested:
         all_slots["requested_slot"] = requested
-    return Tracker(
-        sender_id="conv-test",
-        slots=all_slots,
-        latest_message=message,
-        events=[
+    return listening_tracker(
+        "conv-test",
+        all_slots,
+        message,
+        [
             {
                 "event": "user",
                 "text": text,
@@ -105,10 +106,7 @@ def tracker(
                 "timestamp": NOW.timestamp(),
             }
         ],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": "payment_form"} if requested else {},
-        latest_action_name="action_listen",
+        "payment_form" if requested else None,
     )
 
 

@@ -11,7 +11,7 @@ from bot.actions.recovery import ActionFallbackOfferPerson, ActionStop, message_
 from bot.services.handoff import request_handoff
 from bot.store.db import session_scope
 from bot.store.models import HandoffRequest
-from tests.actions.conftest import TUESDAY_10AM
+from tests.actions.conftest import TUESDAY_10AM, listening_tracker
 
 DOMAIN = {
     "forms": {
@@ -40,16 +40,7 @@ def tracker(
         "entities": [],
         "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking],
     }
-    return Tracker(
-        sender_id="conv-1",
-        slots=dict(slots or {}),
-        latest_message=message,
-        events=[{"event": "user", "text": text, "parse_data": message}],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": active_loop} if active_loop else {},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker("conv-1", dict(slots or {}), message, active_loop=active_loop)
 
 
 async def run(action, t: Tracker):

@@ -21,6 +21,7 @@ from bot.actions.recovery import NUMBER_OUT_OF_CONTEXT, ActionInformOutOfContext
 from bot.core.gsm7 import gsm7_length, is_gsm7
 from bot.gateway.sms_format import message_to_sms_text
 from tests.actions import test_outage as outage_tests
+from tests.actions.conftest import listening_tracker
 from tests.actions.test_outage import (
     LOUISVILLE_OUTAGE,
     NOW,
@@ -53,16 +54,7 @@ def unsure(
         + [{"name": n, "confidence": c} for n, c in ranking],
         "entities": entities or [],
     }
-    return Tracker(
-        sender_id="member-1",
-        slots=dict(slots or {}),
-        latest_message=message,
-        events=[{"event": "user", "text": text, "parse_data": message}],
-        paused=False,
-        followup_action=None,
-        active_loop={"name": active_loop} if active_loop else {},
-        latest_action_name="action_listen",
-    )
+    return listening_tracker("member-1", dict(slots or {}), message, active_loop=active_loop)
 
 
 def active_loop_of(events: list[dict[str, Any]]) -> str | None:

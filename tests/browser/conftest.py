@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +78,22 @@ class BrowserRasa(ControlledRasa):
         return web.json_response([{"text": f"You said: {text}"}])
 
 
-@pytest.fixture
-async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+@dataclass
+class ServedGateway:
+    """The gateway app on a free port, its settings and the Rasa fake it talks to."""
+
+    base: str
+    app: web.Application
+    settings: Settings
+    rasa: BrowserRasa
+
+
+@asynccontextmanager
+async def served_gateway(
+    sqlite_url: str, tmp_path: Path, clock: Clock, notifier: Any = None, **more: Any
+) -> AsyncIterator[ServedGateway]:
+    """A BrowserRasa and the real gateway in-process (no after-hours sweep of its own), both on
+    free ports while the block runs; `more` sets other settings."""
     fake = BrowserRasa()
     rasa_server = TestServer(rasa_app(fake))
     await rasa_server.start_server()
@@ -89,24 +105,33 @@ async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]
         public_base_url="http://127.0.0.1",
         secret_key="browser-test-secret",
         http_timeout_seconds=5.0,
+        **more,
     )
-    clock = Clock()
-    app = create_app(settings, clock=clock, options=GatewayOptions(hello_timeout_seconds=10.0))
+    app = create_app(
+        settings, clock=clock, notifier=notifier, options=GatewayOptions(hello_timeout_seconds=10.0)
+    )
     app[SWEEP_INTERVAL] = 0.0
     gateway = TestServer(app)
     await gateway.start_server()
     fake.factory = app[GATEWAY].sessions
     try:
-        yield {
-            "base": str(gateway.make_url("")).rstrip("/"),
-            "app": app,
-            "settings": settings,
-            "rasa": fake,
-            "clock": clock,
-        }
+        yield ServedGateway(str(gateway.make_url("")).rstrip("/"), app, settings, fake)
     finally:
         await gateway.close()
         await rasa_server.close()
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    clock = Clock()
+    async with served_gateway(sqlite_url, tmp_path, clock) as served:
+        yield {
+            "base": served.base,
+            "app": served.app,
+            "settings": served.settings,
+            "rasa": served.rasa,
+            "clock": clock,
+        }
 
 
 @pytest.fixture

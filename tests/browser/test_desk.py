@@ -5,79 +5,43 @@ both ways, the SMS length counter, the survey, search, and auto-assignment."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
-from gateway.agent_helpers import PASSWORD, Clock, add_member, rasa_app
+from gateway.agent_fixtures import RecordingSms
+from gateway.agent_helpers import PASSWORD, Clock, add_member
 from playwright.async_api import expect
 from sqlalchemy import select, update
 
 from bot.config import Settings
 from bot.gateway.agents_cli import create_agent
-from bot.gateway.app import create_app
-from bot.gateway.handoff import SURVEY_QUESTION, SWEEP_INTERVAL
-from bot.gateway.state import GATEWAY, GatewayOptions
+from bot.gateway.handoff import SURVEY_QUESTION
+from bot.gateway.state import GATEWAY
 from bot.store.db import session_scope
-from bot.store.models import Agent, Bill, HandoffRequest
+from bot.store.models import Agent, HandoffRequest
+from tests.store import rows as seed_rows
 
-from .conftest import BrowserRasa, screenshot
+from .conftest import screenshot, served_gateway
 
 pytestmark = pytest.mark.browser
 NOTE = "Staff only: second high-bill call this month, offer a meter reread"
 
 
-class RecordingSms:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    async def send_sms(self, to_e164: str, body: str) -> Any:
-        self.sent.append((to_e164, body))
-        return type("Result", (), {"ok": True})()
-
-
 @pytest.fixture
 async def desk(sqlite_url: str, tmp_path: Path, request: Any) -> AsyncIterator[dict[str, Any]]:
     extra = getattr(request, "param", {}) or {}
-    fake = BrowserRasa()
-    rasa_server = TestServer(rasa_app(fake))
-    await rasa_server.start_server()
-    settings = Settings(
-        var_dir=tmp_path,
-        database_url=sqlite_url,
-        rasa_url=str(rasa_server.make_url("")).rstrip("/"),
-        rasa_token="rasa-secret",
-        public_base_url="http://127.0.0.1",
-        secret_key="browser-test-secret",
-        http_timeout_seconds=5.0,
-        console_survey="on",
-    )
-    settings = replace(settings, **extra)
     sms = RecordingSms()
-    app = create_app(
-        settings,
-        clock=Clock(),
-        notifier=sms,
-        options=GatewayOptions(hello_timeout_seconds=10.0),
-    )
-    app[SWEEP_INTERVAL] = 0.0
-    gateway = TestServer(app)
-    await gateway.start_server()
-    fake.factory = app[GATEWAY].sessions
-    try:
+    settings_more = {"console_survey": "on", **extra}
+    async with served_gateway(sqlite_url, tmp_path, Clock(), sms, **settings_more) as served:
         yield {
-            "base": str(gateway.make_url("")).rstrip("/"),
-            "gw": app[GATEWAY],
-            "settings": settings,
-            "rasa": fake,
+            "base": served.base,
+            "gw": served.app[GATEWAY],
+            "settings": served.settings,
+            "rasa": served.rasa,
             "sms": sms,
         }
-    finally:
-        await gateway.close()
-        await rasa_server.close()
 
 
 async def send(page: Any, text: str) -> None:
@@ -97,13 +61,12 @@ async def dana_with_a_bill(gw: Any) -> tuple[int, int]:
     member_id, account_id = await add_member(gw.sessions)
     async with session_scope(gw.sessions) as session:
         session.add(
-            Bill(
-                account_id=account_id,
-                period_start=date(2026, 10, 15),
-                period_end=date(2026, 11, 14),
-                billing_date=date(2026, 11, 16),
-                due_date=date(2026, 12, 15),
-                amount_cents=14287,
+            seed_rows.bill(
+                account_id,
+                14287,
+                (date(2026, 10, 15), date(2026, 11, 14)),
+                date(2026, 11, 16),
+                date(2026, 12, 15),
                 kwh=1020,
             )
         )

@@ -181,19 +181,12 @@ async def text_in(
 
 async def add_member(factory: Any, *, phone: str = "+17065550101") -> tuple[int, int]:
     """Dana Whitfield, account 1000004821, a phone on file; returns (member_id, account_id)."""
-    from bot.store.models import Account, Contact, Member
+    from bot.store.models import Contact
+    from tests.store import rows as seed_rows
 
     async with session_scope(factory) as session:
-        member = Member(member_number="M-4821", first_name="Dana", last_name="Whitfield")
-        session.add(member)
-        await session.flush()
-        account = Account(
-            account_number="1000004821",
-            member_id=member.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        member = await seed_rows.member(session, "M-4821", "Dana", "Whitfield")
+        account = seed_rows.account(member, "1000004821")  # 412 Mill St, Wrens
         session.add_all(
             [account, Contact(member_id=member.id, kind="phone", value=phone, is_primary=True)]
         )

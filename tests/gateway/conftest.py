@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.gateway.app import create_app
 from bot.gateway.state import GatewayOptions
-from bot.store.db import async_session_factory, make_async_engine
 from gateway.helpers import FakeRasa, Texter, gateway_settings, serve_fake_rasa
+from tests.store.sessions import open_sessions
 
 
 @pytest.fixture
@@ -39,11 +39,8 @@ async def client(aiohttp_client: Any, settings: Settings, options: GatewayOption
 @pytest.fixture
 async def db(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A separate session factory on the gateway's database, for assertions."""
-    engine = make_async_engine(sqlite_url)
-    try:
-        yield async_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_sessions(sqlite_url) as factory:
+        yield factory
 
 
 @pytest.fixture

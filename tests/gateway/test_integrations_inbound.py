@@ -16,7 +16,6 @@ from bot.store.db import session_scope
 from bot.store.models import (
     DraftEnrollment,
     InboundDraftResult,
-    Member,
     OutboxMessage,
     Payment,
     ScheduledDraft,
@@ -42,9 +41,7 @@ def settings(sqlite_url: str, fake_rasa: Any, tmp_path: Any) -> Settings:
 @pytest.fixture
 async def enrolled(db) -> int:
     async with session_scope(db) as s:
-        earl = Member(member_number="M2", first_name="Earl", last_name="Hardeman")
-        s.add(earl)
-        await s.flush()
+        earl = await seed_rows.member(s, "M2", "Earl", "Hardeman")
         account = seed_rows.account(earl, "1000007315")
         checking = seed_rows.bank(earl, "tok_chk", "6120")
         s.add_all([account, checking])

@@ -16,8 +16,9 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.demo import generate_demo_data
 from bot.profile import CoopProfile, load_profile
 from bot.store.db import session_scope
-from bot.store.models import Account, Member
+from bot.store.models import Account
 from tests.actions.identity_helpers import DEMO_TODAY, NOW
+from tests.store import rows
 
 # The three commonest ZIP codes of the territory: an attacker's first guesses.
 COMMON_ZIPS = ("30833", "30434", "30824")
@@ -70,9 +71,7 @@ async def add_sequential_accounts(
     made = []
     async with session_scope(factory) as session:
         for i in range(count):
-            member = Member(member_number=f"SEQ{i:03d}", first_name=f"Member{i}", last_name="Seq")
-            session.add(member)
-            await session.flush()
+            member = await rows.member(session, f"SEQ{i:03d}", f"Member{i}", "Seq")
             number, zip_code = str(FIRST_GUESSED + i), COMMON_ZIPS[i % len(COMMON_ZIPS)]
             session.add(
                 Account(

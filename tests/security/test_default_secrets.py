@@ -311,19 +311,11 @@ def _console_cookie(settings: Settings) -> str:
 async def test_a_payment_link_signed_with_the_master_key_is_refused(session_factory) -> None:
     from bot.services.payment_links import LinkProblem, create_link, verify_link
     from bot.store.db import session_scope
-    from bot.store.models import Account, Member
+    from tests.store import rows as seed_rows
 
     async with session_scope(session_factory) as session:
-        member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
-        session.add(member)
-        await session.flush()
-        account = Account(
-            account_number="1000004821",
-            member_id=member.id,
-            service_street="412 Mill St",
-            service_town="Wrens",
-            service_zip="30833",
-        )
+        member = await seed_rows.member(session, "M1", "Dana", "Whitfield")
+        account = seed_rows.account(member, "1000004821")  # 412 Mill St, Wrens
         session.add(account)
         await session.flush()
         ids = member.id, account.id

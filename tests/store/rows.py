@@ -7,9 +7,12 @@ demo: Dana's home is 412 Mill St, Wrens. Any other address is passed in.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from bot.store.models import Account, Member, Payment, PaymentMethod
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Account, Bill, Member, Payment, PaymentMethod
 
 # account number -> (street, town, ZIP)
 ADDRESSES = {
@@ -18,6 +21,14 @@ ADDRESSES = {
     "1000005578": ("3400 Hwy 88", "Blythe", "30805"),  # Marcus Reed's shop
     "1000007315": ("88 Church St", "Louisville", "30434"),  # Earl Hardeman's home
 }
+
+
+async def member(session: AsyncSession, number: str, first_name: str, last_name: str) -> Member:
+    """A `Member` numbered `number`, added to `session` and flushed (its id is known)."""
+    row = Member(member_number=number, first_name=first_name, last_name=last_name)
+    session.add(row)
+    await session.flush()
+    return row
 
 
 def account(
@@ -39,6 +50,23 @@ def account(
         service_zip=zip_code,
         **owner_link,
         **columns,
+    )
+
+
+def bill(
+    account_id: int, cents: int, period: tuple[date, date], billed: date, due: date, *, kwh: int
+) -> Bill:
+    """A `Bill` of `cents` on the account for the `period` (first day, last day) in which `kwh`
+    were used, billed on `billed` and due on `due`."""
+    start, end = period
+    return Bill(
+        account_id=account_id,
+        period_start=start,
+        period_end=end,
+        billing_date=billed,
+        due_date=due,
+        amount_cents=cents,
+        kwh=kwh,
     )
 
 

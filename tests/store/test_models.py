@@ -28,17 +28,9 @@ def test_times_come_back_aware_utc_and_cents_exact(db_url: str) -> None:
     local = datetime(2026, 11, 28, 9, 30, tzinfo=ZoneInfo("America/New_York"))
     with factory() as session:
         account = _member_with_account(session)
-        session.add(
-            Bill(
-                account_id=account.id,
-                period_start=date(2026, 10, 10),
-                period_end=date(2026, 11, 9),
-                billing_date=date(2026, 11, 10),
-                due_date=date(2026, 11, 25),
-                amount_cents=14287,
-                kwh=930,
-            )
-        )
+        billed, due = date(2026, 11, 10), date(2026, 11, 25)
+        period = (date(2026, 10, 10), date(2026, 11, 9))
+        session.add(rows.bill(account.id, 14287, period, billed, due, kwh=930))
         session.add(
             rows.payment(
                 account.id,

@@ -19,14 +19,14 @@ from bot.services.balance import BillingRules
 from bot.services.draft_authorizations import Agreement
 from bot.services.drafts import CardNotAllowed
 from bot.services.notify import DeliveryResult
-from bot.store.db import async_session_factory, make_async_engine, session_scope
+from bot.store.db import session_scope
 from bot.store.models import (
     Contact,
     DraftAuthorization,
     DraftEnrollment,
-    Member,
 )
 from tests.store import rows
+from tests.store.sessions import open_sessions
 
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 TODAY = date(2026, 11, 28)
@@ -61,11 +61,8 @@ class Earl:
 
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(db_url)
-    try:
-        yield async_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_sessions(db_url) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -77,9 +74,7 @@ def members(sessions: async_sessionmaker[AsyncSession]) -> SqlMemberServices:
 async def earl(sessions: async_sessionmaker[AsyncSession]) -> Earl:
     """Earl: account ending 7315, checking ending 6120 and a Visa; a phone and an email."""
     async with session_scope(sessions) as s:
-        member = Member(member_number="M1", first_name="Earl", last_name="Hardeman")
-        s.add(member)
-        await s.flush()
+        member = await rows.member(s, "M1", "Earl", "Hardeman")
         account = rows.account(member, "1000007315")
         checking = rows.bank(member, "tok_chk", "6120")
         card = rows.card(member, "tok_visa")

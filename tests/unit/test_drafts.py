@@ -31,6 +31,7 @@ from bot.store.models import (
     DraftEnrollment,
     Member,
 )
+from tests.draft_wording import full_balance_from_checking
 from tests.store import rows
 
 NY = ZoneInfo("America/New_York")
@@ -181,16 +182,7 @@ def test_ordinals(n: int, word: str) -> None:
 
 
 def test_full_amount_authorization_names_start_amount_accounts_day_and_how_to_cancel() -> None:
-    text = drafts.authorization_text(
-        PROFILE,
-        start_date=date(2027, 1, 18),
-        draft_day=18,
-        amount_rule="full_balance",
-        fixed_amount_cents=None,
-        account_last4="4821",
-        method_kind="checking",
-        method_last4="6120",
-    )
+    text = full_balance_from_checking(PROFILE, date(2027, 1, 18), 18, "4821", "6120")
     assert text == (
         "Starting Jan 18, 2027, Jefferson Energy Cooperative will draft the full amount due on "
         "account ending 4821 from checking ending 6120 on the 18th of each month, until you "
@@ -283,16 +275,7 @@ def test_the_terms_wording_is_the_authorization_text_from_the_first_draft_date()
     terms = drafts.DraftTerms(18, "full_balance", None, "checking", "6120")
     assert drafts.terms_authorization(
         PROFILE, terms, account_last4="7315", today=TODAY
-    ) == drafts.authorization_text(
-        PROFILE,
-        start_date=date(2026, 12, 18),
-        draft_day=18,
-        amount_rule="full_balance",
-        fixed_amount_cents=None,
-        account_last4="7315",
-        method_kind="checking",
-        method_last4="6120",
-    )
+    ) == full_balance_from_checking(PROFILE, date(2026, 12, 18), 18, "7315", "6120")
 
 
 # -- records ---------------------------------------------------------------------------------------

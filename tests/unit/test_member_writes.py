@@ -17,7 +17,7 @@ from bot.services.balance import BillingRules
 from bot.services.members import Actor
 from bot.services.settings import AccountSettings
 from bot.store.db import session_scope
-from bot.store.models import Account, AuditEntry, IntegrationEvent, Member
+from bot.store.models import Account, AuditEntry, IntegrationEvent
 from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -27,9 +27,7 @@ PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 @pytest.fixture
 async def actor(session_factory) -> Actor:
     async with session_scope(session_factory) as s:
-        member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
-        s.add(member)
-        await s.flush()
+        member = await rows.member(s, "M1", "Dana", "Whitfield")
         account = rows.account(member, "1000004821")
         s.add(account)
         await s.flush()

@@ -16,6 +16,7 @@ from bot.store.models import (
     Bill,
     Contact,
     Member,
+    Payment,
     PaymentMethod,
     UsageReading,
 )
@@ -101,26 +102,22 @@ async def _seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         )
         s.add_all([visa, old])
         await s.flush()
+
+        def paid_with_visa(cents: int, key: str, confirmation: str, day: date) -> Payment:
+            return rows.payment(
+                home.id,
+                cents,
+                key,
+                payment_method_id=visa.id,
+                confirmation_number=confirmation,
+                created_at=at(day),
+                received_at=at(day),
+            )
+
         s.add_all(
             [
-                rows.payment(
-                    home.id,
-                    10110,
-                    "k1",
-                    payment_method_id=visa.id,
-                    confirmation_number="P-AAAAAA",
-                    created_at=at(date(2026, 10, 10)),
-                    received_at=at(date(2026, 10, 10)),
-                ),
-                rows.payment(
-                    home.id,
-                    11820,
-                    "k2",
-                    payment_method_id=visa.id,
-                    confirmation_number="P-BBBBBB",
-                    created_at=at(date(2026, 11, 12)),
-                    received_at=at(date(2026, 11, 12)),
-                ),
+                paid_with_visa(10110, "k1", "P-AAAAAA", date(2026, 10, 10)),
+                paid_with_visa(11820, "k2", "P-BBBBBB", date(2026, 11, 12)),
                 rows.payment(
                     home.id,
                     5000,

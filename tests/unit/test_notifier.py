@@ -227,30 +227,18 @@ async def test_build_notifier_picks_providers_from_settings(session_factory) -> 
 
 async def test_print_outbox_newest_first_and_filtered(session_factory, sqlite_url) -> None:
     async with session_scope(session_factory) as s:
+
+        def queued(channel: str, to: str, body: str, hour: int, **more: str) -> OutboxMessage:
+            created_at = datetime(2026, 11, 28, hour, tzinfo=UTC)
+            return OutboxMessage(
+                channel=channel, to=to, body=body, status="outbox", created_at=created_at, **more
+            )
+
         s.add_all(
             [
-                OutboxMessage(
-                    channel="sms",
-                    to="+17065550101",
-                    body="JEC code: 111111.",
-                    status="outbox",
-                    created_at=datetime(2026, 11, 28, 10, tzinfo=UTC),
-                ),
-                OutboxMessage(
-                    channel="sms",
-                    to="+17065550102",
-                    body="JEC code: 222222.",
-                    status="outbox",
-                    created_at=datetime(2026, 11, 28, 11, tzinfo=UTC),
-                ),
-                OutboxMessage(
-                    channel="email",
-                    to="d@example.com",
-                    subject="Receipt",
-                    body="Paid.",
-                    status="outbox",
-                    created_at=datetime(2026, 11, 28, 12, tzinfo=UTC),
-                ),
+                queued("sms", "+17065550101", "JEC code: 111111.", 10),
+                queued("sms", "+17065550102", "JEC code: 222222.", 11),
+                queued("email", "d@example.com", "Paid.", 12, subject="Receipt"),
             ]
         )
     out = io.StringIO()

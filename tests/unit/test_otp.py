@@ -14,7 +14,7 @@ from bot.profile import load_profile
 from bot.services.notify import DeliveryResult
 from bot.services.otp import OtpRules, OtpService, OtpStatus, SendStatus
 from bot.store.db import session_scope
-from bot.store.models import Member, OneTimeCode, OutboxMessage
+from bot.store.models import OneTimeCode, OutboxMessage
 from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -172,9 +172,7 @@ async def test_sends_are_rate_limited(otp, notifier) -> None:
 
 async def test_email_destination_is_masked(session_factory, notifier) -> None:
     async with session_scope(session_factory) as s:
-        member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
-        s.add(member)
-        await s.flush()
+        member = await rows.member(s, "M1", "Dana", "Whitfield")
         account = rows.account(member, "1000004821")
         s.add(account)
         await s.flush()

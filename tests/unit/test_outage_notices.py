@@ -95,9 +95,7 @@ def ctx(session_factory, clock: Clock, tmp_path: Path) -> JobContext:
 async def member_report(factory, phone: str = DANA, *, hazard: bool = False) -> str:
     """Dana (account in Wrens) reports an outage on the known outage and asks for a text."""
     async with session_scope(factory) as s:
-        dana = Member(member_number=f"M-{phone[-4:]}", first_name="Dana", last_name="Whitfield")
-        s.add(dana)
-        await s.flush()
+        dana = await rows.member(s, f"M-{phone[-4:]}", "Dana", "Whitfield")
         account = rows.account(dana, f"100000{phone[-4:]}", ("412 Mill St", "Wrens", "30833"))
         s.add(account)
         await s.flush()

@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.adapters.sandbox_processor import SandboxProcessor
 from bot.adapters.sql_member_services import SqlMemberServices
 from bot.services.balance import BillingRules
-from bot.services.payment_processor import PaymentProcessor, ProcessorResult, TokenizeError
+from bot.services.payment_processor import (
+    CardToken,
+    PaymentProcessor,
+    ProcessorResult,
+    TokenizeError,
+)
 from bot.services.payment_rules import PaymentRules, amount_warning, check_amount, posting_estimate
 from bot.services.payments import (
     CONFIRMATION_ALPHABET,
@@ -26,7 +31,7 @@ from bot.services.payments import (
     PaymentService,
 )
 from bot.store.db import async_session_factory, make_async_engine
-from bot.store.models import AuditEntry, Bill, Member, Payment, PaymentMethod
+from bot.store.models import AuditEntry, Member, Payment, PaymentMethod
 from tests.store import rows
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "jec.yml"
@@ -52,17 +57,8 @@ async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         earls = rows.account(earl, "1000007315")
         s.add_all([home, closed, off, earls])
         await s.flush()
-        s.add(
-            Bill(
-                account_id=home.id,
-                period_start=date(2026, 10, 27),
-                period_end=date(2026, 11, 26),
-                billing_date=date(2026, 11, 27),
-                due_date=date(2026, 12, 12),
-                amount_cents=14287,
-                kwh=950,
-            )
-        )
+        period = (date(2026, 10, 27), date(2026, 11, 26))
+        s.add(rows.bill(home.id, 14287, period, date(2026, 11, 27), date(2026, 12, 12), kwh=950))
 
         methods = {
             "visa": rows.card(dana, "tok_sandbox_visa4242"),
@@ -439,16 +435,22 @@ def test_rules_and_posting_estimate_from_the_jec_profile() -> None:
 TODAY = date(2026, 11, 28)
 
 
+async def tokenize(
+    sandbox: SandboxProcessor,
+    number: str,
+    exp: tuple[int, int] = (1, 2030),
+    cvv: str = "999",
+    name: str = "Test",
+) -> CardToken:
+    """The sandbox's card token for these details, entered today (TODAY)."""
+    return await sandbox.tokenize_card(
+        number=number, exp_month=exp[0], exp_year=exp[1], cvv=cvv, name=name, today=TODAY
+    )
+
+
 async def test_sandbox_tokenizes_a_card_without_keeping_the_number_or_cvv() -> None:
     sandbox = SandboxProcessor()
-    card = await sandbox.tokenize_card(
-        number="4242 4242 4242 4242",
-        exp_month=9,
-        exp_year=2028,
-        cvv="123",
-        name=" Dana Whitfield ",
-        today=TODAY,
-    )
+    card = await tokenize(sandbox, "4242 4242 4242 4242", (9, 2028), "123", " Dana Whitfield ")
     assert (card.brand, card.last4, card.exp_month, card.exp_year, card.holder_name) == (
         "Visa",
         "4242",
@@ -464,17 +466,8 @@ async def test_sandbox_tokenizes_a_card_without_keeping_the_number_or_cvv() -> N
 
 async def test_sandbox_test_cards_trigger_declines_and_errors() -> None:
     sandbox = SandboxProcessor()
-    declining = await sandbox.tokenize_card(
-        number="4000000000000002", exp_month=1, exp_year=2030, cvv="999", name="Test", today=TODAY
-    )
-    erroring = await sandbox.tokenize_card(
-        number="4000-0000-0000-0119",
-        exp_month=1,
-        exp_year=2030,
-        cvv="999",
-        name="Test",
-        today=TODAY,
-    )
+    declining = await tokenize(sandbox, "4000000000000002")
+    erroring = await tokenize(sandbox, "4000-0000-0000-0119")
     assert "decline" in declining.token
     declined = await sandbox.charge(declining.token, 1000, "k1")
     assert (declined.status, declined.decline_reason) == ("declined", "card declined")
@@ -509,9 +502,7 @@ async def test_sandbox_refuses_bad_card_details(
     number: str, exp: tuple[int, int], cvv: str, problem: str
 ) -> None:
     with pytest.raises(TokenizeError, match=problem) as error:
-        await SandboxProcessor().tokenize_card(
-            number=number, exp_month=exp[0], exp_year=exp[1], cvv=cvv, name="Dana", today=TODAY
-        )
+        await tokenize(SandboxProcessor(), number, exp, cvv, "Dana")
     assert number not in str(error.value)
 
 

@@ -20,7 +20,7 @@ from bot.services.service_request import (
     parse_date,
     read_requested_date,
 )
-from bot.store.models import AuditEntry, Member, ServiceRequest
+from bot.store.models import AuditEntry, ServiceRequest
 from tests.store import rows
 
 EASTERN = ZoneInfo("America/New_York")
@@ -106,9 +106,7 @@ def test_next_steps_come_from_the_profile() -> None:
 
 async def _member(session_factory) -> tuple[int, int]:
     async with session_factory() as session:
-        member = Member(member_number="M1", first_name="Dana", last_name="W")
-        session.add(member)
-        await session.flush()
+        member = await rows.member(session, "M1", "Dana", "W")
         account = rows.account(member, "1000004821")
         session.add(account)
         await session.commit()

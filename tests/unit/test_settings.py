@@ -18,7 +18,7 @@ from bot.services.settings import (
     normalize_email,
     normalize_phone,
 )
-from bot.store.models import AuditEntry, Contact, Member, NotificationPreference
+from bot.store.models import AuditEntry, Contact, NotificationPreference
 from tests.store import rows
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -49,9 +49,7 @@ def notifier() -> RecordingNotifier:
 @pytest.fixture
 async def actor(session_factory) -> Actor:
     async with session_factory() as session:
-        member = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
-        session.add(member)
-        await session.flush()
+        member = await rows.member(session, "M1", "Dana", "Whitfield")
         account = rows.account(member, "1000004821", paperless=False)
         session.add(account)
         session.add(

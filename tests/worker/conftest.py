@@ -21,7 +21,6 @@ from bot.store.models import (
     Bill,
     Contact,
     DraftEnrollment,
-    Member,
     NotificationPreference,
     PaymentMethod,
 )
@@ -92,9 +91,7 @@ class World:
     ) -> tuple[int, int]:
         """Dana Whitfield with her home account; returns (member id, account id)."""
         async with session_scope(self.sessions) as s:
-            member = Member(member_number=f"M{number}", first_name="Dana", last_name="Whitfield")
-            s.add(member)
-            await s.flush()
+            member = await rows.member(s, f"M{number}", "Dana", "Whitfield")
             account = rows.account(member, number)
             s.add(account)
             if phone:

@@ -42,12 +42,12 @@ from bot.store.models import (
     DraftAuthorization,
     IntegrationDelivery,
     IntegrationEvent,
-    Member,
 )
 from bot.worker import registry
 from bot.worker.base import JobContext
 from bot.worker.integration import deliver_events
 from tests.store import rows
+from tests.store.sessions import open_sessions
 
 PROFILE_PATH = PROJECT_ROOT / "profiles" / "jec.yml"
 PROFILE = load_profile(PROFILE_PATH)
@@ -96,11 +96,8 @@ class Receiver:
 
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(db_url)
-    try:
-        yield async_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_sessions(db_url) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -161,9 +158,7 @@ class Earl:
 
 async def seed(sessions) -> Earl:
     async with session_scope(sessions) as s:
-        member = Member(member_number="M7315", first_name="Earl", last_name="Hardeman")
-        s.add(member)
-        await s.flush()
+        member = await rows.member(s, "M7315", "Earl", "Hardeman")
         account = rows.account(member, "1000007315")
         checking = rows.bank(member, "tok_sandbox_chk_6120", "6120")
         card = rows.card(member, "tok_sandbox_visa4242")

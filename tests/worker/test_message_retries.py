@@ -24,9 +24,10 @@ from bot.ops.integration import undeliverable
 from bot.profile import load_profile
 from bot.services.otp import CodeText
 from bot.store.db import async_session_factory, make_async_engine, session_scope
-from bot.store.models import Contact, Member, OutboxMessage
+from bot.store.models import Contact, OutboxMessage
 from bot.worker.base import JobContext
 from bot.worker.integration import retry_messages
+from tests.store import rows
 
 PROFILE = load_profile(PROJECT_ROOT / "profiles" / "jec.yml")
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -81,9 +82,7 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     engine = make_async_engine(db_url)
     try:
         async with session_scope(async_session_factory(engine)) as s:
-            dana = Member(member_number="M1", first_name="Dana", last_name="Whitfield")
-            s.add(dana)
-            await s.flush()
+            dana = await rows.member(s, "M1", "Dana", "Whitfield")
             s.add_all(
                 [
                     Contact(member_id=dana.id, kind="phone", value=PHONE, is_primary=True),

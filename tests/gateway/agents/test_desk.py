@@ -11,9 +11,10 @@ import pytest
 
 from bot.profile import ProfileError, parse_profile
 from bot.store.db import session_scope
-from bot.store.models import AuditEntry, Bill, ConversationMessage, HandoffNote, HandoffRequest
+from bot.store.models import AuditEntry, ConversationMessage, HandoffNote, HandoffRequest
 from gateway.agent_helpers import MONDAY_10AM, add_handoff, add_member, sign_in
 from gateway.helpers import rows
+from tests.store import rows as seed_rows
 
 SECRET_NOTE = "Staff only: member sounded upset, check the meter reread from Nov 12"
 
@@ -21,13 +22,12 @@ SECRET_NOTE = "Staff only: member sounded upset, check the meter reread from Nov
 async def add_bill(factory: Any, account_id: int, cents: int = 14287) -> None:
     async with session_scope(factory) as session:
         session.add(
-            Bill(
-                account_id=account_id,
-                period_start=date(2026, 10, 15),
-                period_end=date(2026, 11, 14),
-                billing_date=date(2026, 11, 16),
-                due_date=date(2026, 12, 15),
-                amount_cents=cents,
+            seed_rows.bill(
+                account_id,
+                cents,
+                (date(2026, 10, 15), date(2026, 11, 14)),
+                date(2026, 11, 16),
+                date(2026, 12, 15),
                 kwh=1020,
             )
         )

@@ -14,11 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from bot.config import Settings
 from bot.core.clock import FAKE_NOW_ENV, FAKE_NOW_FILE_ENV, clock_from_env, system_clock
-from bot.gateway.app import create_app
-from bot.gateway.handoff import SWEEP_INTERVAL
-from bot.gateway.state import GatewayOptions
 from bot.services.payment_links import LinkProblem, create_link, verify_link
 from bot.store.models import HandoffRequest
+from gateway.agent_fixtures import console_client
 from gateway.agent_helpers import add_handoff, add_member
 from gateway.helpers import rows
 
@@ -40,13 +38,7 @@ def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings, sms: Any, clock_file: Path) -> TestClient:
     """The gateway as production builds it: no clock injected, so it reads the environment."""
-    app = create_app(
-        settings,
-        notifier=sms,
-        options=GatewayOptions(sms_reply_wait_seconds=4.0, hello_timeout_seconds=5.0),
-    )
-    app[SWEEP_INTERVAL] = 0.0
-    return await aiohttp_client(app)
+    return await console_client(aiohttp_client, settings, None, notifier=sms)
 
 
 async def test_a_link_made_now_by_the_assistant_opens_on_the_gateway(client, gw):

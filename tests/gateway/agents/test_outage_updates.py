@@ -23,8 +23,8 @@ from bot.store.db import session_scope
 from bot.store.models import AuditEntry, Outage, OutageArea, OutageReport
 from bot.worker import outage_notices
 from bot.worker.base import JobContext
+from gateway.agent_fixtures import console_settings
 from gateway.agent_helpers import Clock, ControlledRasa, add_member, sign_in, text_in
-from gateway.helpers import AUTH_TOKEN
 
 SECRET = "outage-system-shared-secret"
 DANA = "+17065550101"
@@ -47,19 +47,7 @@ class SentSms:
 
 @pytest.fixture
 def settings(sqlite_url: str, fake_rasa: ControlledRasa, tmp_path: Any) -> Settings:
-    assert fake_rasa.server is not None
-    return Settings(
-        var_dir=tmp_path,
-        database_url=sqlite_url,
-        rasa_url=str(fake_rasa.server.make_url("")).rstrip("/"),
-        rasa_token="rasa-secret",
-        public_base_url="http://chat.jec.example",
-        secret_key="test-secret-key",
-        twilio_auth_token=AUTH_TOKEN,
-        http_timeout_seconds=5.0,
-        console_totp="off",
-        outage_updates_secret=SECRET,
-    )
+    return console_settings(sqlite_url, fake_rasa, tmp_path, outage_updates_secret=SECRET)
 
 
 @pytest.fixture

@@ -5,26 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from bot.services.payment_links import create_link
 from bot.store.models import PaymentLink, PaymentMethod
-from gateway.agent_helpers import MONDAY_10AM, add_member, hidden_csrf
+from gateway.agent_fixtures import new_payment_link
+from gateway.agent_helpers import MONDAY_10AM, hidden_csrf
 from gateway.helpers import eventually, rows
 
 CARD = "4242 4242 4242 4242"
-
-
-async def new_link(gw, conv_id: str, now=MONDAY_10AM) -> str:
-    member_id, account_id = await add_member(gw.sessions)
-    link = await create_link(
-        gw.sessions,
-        secret_key=gw.settings.secret_key,
-        public_base_url=gw.settings.public_base_url,
-        member_id=member_id,
-        account_id=account_id,
-        conversation_id=conv_id,
-        now=now,
-    )
-    return link.token
 
 
 async def open_form(client, token: str) -> tuple[int, str, str]:
@@ -46,11 +32,22 @@ def card_form(csrf: str, number: str = CARD, **extra: str) -> dict[str, str]:
     }
 
 
+def bank_form(csrf: str, routing: str, account: str, name: str) -> dict[str, str]:
+    return {
+        "csrf": csrf,
+        "kind": "bank",
+        "routing": routing,
+        "account": account,
+        "account_type": "checking",
+        "bank_name": name,
+    }
+
+
 async def test_good_card_is_tokenized_stored_as_last4_and_the_conversation_continues(
     client, gw, fake_rasa, db
 ):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     status, html, csrf = await open_form(client, token)
     assert status == 200 and "account ending 4821" in html
     resp = await client.get(f"/pay/{token}")  # opened again: the newest form is the one to use
@@ -101,18 +98,10 @@ async def _has(gw, conv_id, wanted):
 
 async def test_bank_account_is_saved_with_last4_only(client, gw, db):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     resp = await client.post(
-        f"/pay/{token}",
-        data={
-            "csrf": csrf,
-            "kind": "bank",
-            "routing": "061000104",
-            "account": "000123456789",
-            "account_type": "checking",
-            "bank_name": "Dana Whitfield",
-        },
+        f"/pay/{token}", data=bank_form(csrf, "061000104", "000123456789", "Dana Whitfield")
     )
     assert "Your Checking ending 6789 is saved." in await resp.text()
     [method] = await rows(db, PaymentMethod)
@@ -125,7 +114,7 @@ async def test_bank_account_is_saved_with_last4_only(client, gw, db):
 
 async def test_bad_luhn_gets_a_friendly_error_and_keeps_the_link(client, gw, db):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     resp = await client.post(f"/pay/{token}", data=card_form(csrf, number="4242 4242 4242 4241"))
     html = await resp.text()
@@ -142,19 +131,9 @@ async def test_bad_luhn_gets_a_friendly_error_and_keeps_the_link(client, gw, db)
 
 async def test_bad_routing_number_and_past_expiry_are_explained(client, gw):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
-    resp = await client.post(
-        f"/pay/{token}",
-        data={
-            "csrf": csrf,
-            "kind": "bank",
-            "routing": "123456789",
-            "account": "12345678",
-            "account_type": "checking",
-            "bank_name": "Dana",
-        },
-    )
+    resp = await client.post(f"/pay/{token}", data=bank_form(csrf, "123456789", "12345678", "Dana"))
     assert "routing number doesn&#x27;t look right" in await resp.text()
     resp = await client.post(f"/pay/{token}", data=card_form(csrf, exp_month="10", exp_year="2026"))
     assert "must not have passed" in await resp.text()
@@ -162,7 +141,7 @@ async def test_bad_routing_number_and_past_expiry_are_explained(client, gw):
 
 async def test_expired_link_gets_a_clear_page(client, gw, clock):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     clock.advance(minutes=16)
     resp = await client.get(f"/pay/{token}")
     html = await resp.text()
@@ -173,7 +152,7 @@ async def test_expired_link_gets_a_clear_page(client, gw, clock):
 
 async def test_reused_link_gets_a_clear_page(client, gw):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     await client.post(f"/pay/{token}", data=card_form(csrf))
     resp = await client.get(f"/pay/{token}")
@@ -184,14 +163,14 @@ async def test_reused_link_gets_a_clear_page(client, gw):
 
 async def test_tampered_link_gets_a_clear_page(client, gw):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     resp = await client.get(f"/pay/{token[:-4]}abcd")
     assert resp.status == 404 and "This link isn&#x27;t valid" in await resp.text()
 
 
 async def test_post_without_csrf_saves_nothing(client, gw, db):
     conv = await gw.store.new_web_conversation()
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     resp = await client.post(f"/pay/{token}", data=card_form(""))
     assert resp.status == 403
     assert await rows(db, PaymentMethod) == []
@@ -201,7 +180,7 @@ async def test_post_without_csrf_saves_nothing(client, gw, db):
 
 async def test_an_sms_member_gets_the_saved_message_by_text(client, gw, sms):
     conv = await gw.store.get_or_create("sms", "+17065550101")
-    token = await new_link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     _, _, csrf = await open_form(client, token)
     await client.post(f"/pay/{token}", data=card_form(csrf))
     assert await eventually(lambda: _texted(sms, "Pay $142.87 with it now? Reply 1 for Yes."))

@@ -5,17 +5,13 @@ posted to our server. A processor with hosted fields plugs in without touching t
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from gateway.agent_helpers import MONDAY_10AM, ControlledRasa, add_member, hidden_csrf
+from gateway.agent_fixtures import console_client, new_payment_link
+from gateway.agent_helpers import ControlledRasa, hidden_csrf
 from gateway.helpers import eventually, rows
 
 from bot.adapters.sandbox_processor import SandboxProcessor
-from bot.gateway.app import create_app
-from bot.gateway.handoff import SWEEP_INTERVAL
-from bot.gateway.state import GATEWAY, GatewayOptions
-from bot.services.payment_links import create_link
+from bot.gateway.state import GATEWAY
 from bot.services.payment_processor import (
     PCI_SAQ,
     BankToken,
@@ -48,30 +44,9 @@ class HostedProcessor(SandboxProcessor):
         return self.tokens[token]
 
 
-async def _link(gw: Any, conversation_id: str) -> str:
-    member_id, account_id = await add_member(gw.sessions)
-    link = await create_link(
-        gw.sessions,
-        secret_key=gw.settings.secret_key,
-        public_base_url=gw.settings.public_base_url,
-        member_id=member_id,
-        account_id=account_id,
-        conversation_id=conversation_id,
-        now=MONDAY_10AM,
-    )
-    return link.token
-
-
 @pytest.fixture
 async def hosted(aiohttp_client, settings, clock, fake_rasa: ControlledRasa):
-    app = create_app(
-        settings,
-        clock=clock,
-        processor=HostedProcessor(),
-        options=GatewayOptions(sms_reply_wait_seconds=4.0, hello_timeout_seconds=5.0),
-    )
-    app[SWEEP_INTERVAL] = 0.0
-    return await aiohttp_client(app)
+    return await console_client(aiohttp_client, settings, clock, processor=HostedProcessor())
 
 
 def test_each_mode_names_its_pci_self_assessment():
@@ -82,7 +57,9 @@ def test_each_mode_names_its_pci_self_assessment():
 
 async def test_the_sandbox_page_does_not_claim_the_card_skips_our_server(client, gw):
     conv = await gw.store.new_web_conversation()
-    html = " ".join((await (await client.get(f"/pay/{await _link(gw, conv.id)}")).text()).split())
+    html = " ".join(
+        (await (await client.get(f"/pay/{await new_payment_link(gw, conv.id)}")).text()).split()
+    )
     assert "straight to our payment processor" not in html
     assert "to the co-op's secure server, which hands them at once to our payment" in html
     assert 'name="card_number"' in html
@@ -91,7 +68,7 @@ async def test_the_sandbox_page_does_not_claim_the_card_skips_our_server(client,
 async def test_the_hosted_page_has_the_processors_fields_and_no_number_inputs(hosted, db):
     gw = hosted.app[GATEWAY]
     conv = await gw.store.new_web_conversation()
-    resp = await hosted.get(f"/pay/{await _link(gw, conv.id)}")
+    resp = await hosted.get(f"/pay/{await new_payment_link(gw, conv.id)}")
     html = await resp.text()
     for name in ("card_number", "cvv", "routing", "account"):
         assert f'name="{name}"' not in html
@@ -107,7 +84,7 @@ async def test_the_hosted_page_has_the_processors_fields_and_no_number_inputs(ho
 async def test_a_card_number_posted_to_the_hosted_page_is_refused_unread(hosted, db):
     gw = hosted.app[GATEWAY]
     conv = await gw.store.new_web_conversation()
-    token = await _link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     csrf = hidden_csrf(await (await hosted.get(f"/pay/{token}")).text())
     resp = await hosted.post(
         f"/pay/{token}",
@@ -130,7 +107,7 @@ async def test_a_hosted_token_is_saved_and_the_conversation_continues_as_before(
 ):
     gw = hosted.app[GATEWAY]
     conv = await gw.store.new_web_conversation()
-    token = await _link(gw, conv.id)
+    token = await new_payment_link(gw, conv.id)
     csrf = hidden_csrf(await (await hosted.get(f"/pay/{token}")).text())
     resp = await hosted.post(
         f"/pay/{token}", data={"csrf": csrf, "kind": "card", "payment_token": "tok_hosted_visa"}
