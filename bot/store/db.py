@@ -56,12 +56,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     a restart: what the queue's promises are about) and is not flushed to the disk one by one,
     so a storm's writers hold SQLite's single write lock for far less time (measured: 1,000
     texts at 50/s, four transactions each, p99 769 -> 205 ms). What it gives up: the last
-    commits before a power cut of the machine itself. Production runs on PostgreSQL."""
+    commits before a power cut of the machine itself. Production runs on PostgreSQL.
+    busy_timeout is 30 s: SQLite's waiters poll for its one write lock, and in a storm one can
+    miss it for more than 10 s while others take it; failing then answered Twilio 500 and lost
+    the member's text. Waiting longer only delays an acknowledgement (the text is stored)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

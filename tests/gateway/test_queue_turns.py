@@ -306,3 +306,33 @@ async def test_a_waiting_message_gets_one_recovery_job_however_many_passes_run(
         await workers.recover(start + timedelta(seconds=passes * RECOVER_SECONDS))
     keys = [j.key for j in await rows(db, QueueJob) if j.key.startswith("recover:")]
     assert len(keys) == 1, keys
+
+
+@pytest.mark.slow
+async def test_a_text_waits_out_a_long_held_write_lock_instead_of_failing(
+    aiohttp_server, aiohttp_client, sqlite_url, tmp_path, db
+):
+    """In a storm SQLite's one write lock can be taken by others for more than ten seconds
+    before a webhook's turn comes; it answered Twilio 500 and the member's text was lost."""
+    import sqlite3
+    import threading
+
+    fake = await serve(aiohttp_server, FakeRasa())
+    settings = gateway_settings(sqlite_url, fake, tmp_path)
+    client = await aiohttp_client(create_app(settings, options=OPTIONS))
+    texter = Texter(client, settings)
+    holder = sqlite3.connect(
+        sqlite_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as a busy moment holds it
+    release = threading.Timer(12.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        form = texter.form("is my power out")
+        resp = await texter.post("/sms/twilio", form)
+    finally:
+        release.join()
+        holder.close()
+    assert resp.status == 200
+    [turn] = await rows(db, TurnRequest)
+    assert turn.key == f"sms:{form['MessageSid']}"  # stored, so it is answered
