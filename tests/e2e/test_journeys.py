@@ -174,6 +174,47 @@ async def test_an_account_that_does_not_exist_gets_the_same_words_as_a_wrong_zip
     assert after_no_account == after_wrong_zip
 
 
+async def test_sign_in_on_its_own_then_already_verified_then_the_balance_without_a_gate(
+    rasa_stack, member_factory
+) -> None:
+    """Issue 9 item 4: "I want to sign in to my account" is the gate on its own, not a fallback."""
+    dana = member_factory("web")
+
+    assert await dana.texts("I want to sign in to my account") == [ASK_ACCOUNT]
+    assert await dana.texts("1000004821") == [ASK_ZIP]
+    signed_in = await dana.say("30833")
+    assert texts_of(signed_in) == [
+        "You're verified, Dana.",
+        "You're all set for account ending 4821. I can check your balance, take a payment, set "
+        "up a bank draft, or show your bills and usage. What would you like?",
+    ]
+    assert button(signed_in, "Check my balance")["payload"] == "/check_balance"
+    assert "$" not in " ".join(texts_of(signed_in))  # no balance dump
+
+    assert await dana.texts("verify me") == [
+        "You're already verified for account ending 4821. I can check your balance, take a "
+        "payment, set up a bank draft, or show your bills and usage."
+    ]
+    balance = await dana.texts("whats my balance")
+    assert len(balance) == 1 and balance[0].startswith("Account ending 4821 (412 Mill St, Wrens)")
+
+
+async def test_a_texter_says_verify_me_and_the_phone_on_file_needs_only_the_zip(
+    rasa_stack, member_factory
+) -> None:
+    dana = member_factory("sms", phone=DANA_PHONE)
+
+    assert await dana.texts("lemme verify real quick") == [
+        "I see this number on file. To confirm it's you, reply with the ZIP code of the "
+        "service address."
+    ]
+    replies = await dana.texts("30833")
+    assert replies[0] == "You're verified, Dana."
+    assert replies[1].startswith("You're all set for account ending 4821.")
+    assert all(len(text) <= 306 for text in replies)
+    assert (await dana.tracker())["slots"]["tier"] == "verified"
+
+
 # ---------------------------------------------------------------------------------- payment
 
 

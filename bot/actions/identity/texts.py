@@ -130,3 +130,19 @@ LOGGED_OUT = (
 )
 NOT_SIGNED_IN = "You weren't signed in, so there's nothing to log out of."
 AFTER_VERIFICATION = "I can help with that as soon as you're verified."
+
+
+# ---------------------------------------------------------------- "verify me / sign in"
+
+WHAT_I_CAN_DO = (
+    "I can check your balance, take a payment, set up a bank draft, or show your bills and usage."
+)
+
+
+def already_verified(last4: str) -> str:
+    return f"You're already verified for account ending {last4}. {WHAT_I_CAN_DO}"
+
+
+def signed_in(last4: str) -> str:
+    """After the gate's own "You're verified, Dana.": what the member can do now."""
+    return f"You're all set for account ending {last4}. {WHAT_I_CAN_DO} What would you like?"
