@@ -176,3 +176,31 @@ async def test_limits_are_shared_through_redis_where_configured(redis_url: str) 
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_a_storm_of_numbers_does_not_set_the_limiter_spinning_on_the_event_loop(
+    monkeypatch: Any,
+) -> None:
+    """A storm night: 2,000 phones text once each. The moving-window memory storage kept every
+    hit and expired them with one thread hop per phone, pass after pass, for as long as any hit
+    was recent: the event loop spent its time there and webhooks waited seconds. The limits
+    still refuse the 11th text in a minute, and the loop stays free."""
+    hops = 0
+    real_to_thread = asyncio.to_thread
+
+    async def counting_to_thread(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await real_to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting_to_thread)
+    limits = EdgeLimits(Settings(redis_url="", rate_texts_per_phone="10/minute"))
+    try:
+        for i in range(2000):
+            assert await limits.text(f"+1706{i:07d}")
+        hops_after_the_burst = hops
+        await asyncio.sleep(0.5)  # the storm goes on: the storage's own timer runs meanwhile
+        assert hops - hops_after_the_burst < 50, f"{hops - hops_after_the_burst} thread hops"
+        assert [await limits.text("+17060000001") for _ in range(10)].count(False) == 1
+    finally:
+        await limits.close()
