@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +38,15 @@ class ConversationInfo:
     external_id: str
     mode: str  # bot|queued|agent
     last_buttons: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    """An inbound text's conversation as its webhook found it (`SmsStore.receive`)."""
+
+    conversation: ConversationInfo
+    opted_out: bool
+    pending: int  # the conversation's texts still waiting for the assistant
 
 
 @dataclass(frozen=True)
@@ -222,33 +231,73 @@ class ConversationStore:
         With `turn`, the bot turn it asks for is stored in the same transaction (durable before
         the member is acknowledged; `bot.queue` runs it).
         """
-        if client_id:
-            earlier = await self.find_by_client_id(conversation_id, client_id)
-            if earlier:
-                return earlier, False
+        message, created, _mode = await self.append_with_mode(
+            conversation_id,
+            direction=direction,
+            sender=sender,
+            text=text,
+            payload=payload,
+            client_id=client_id,
+            delivered=delivered,
+            turn=turn,
+        )
+        return message, created
+
+    async def append_with_mode(
+        self,
+        conversation_id: str,
+        *,
+        direction: str,
+        sender: str,
+        text: str,
+        payload: dict[str, Any] | None = None,
+        client_id: str | None = None,
+        delivered: bool = False,
+        turn: TurnSpec | None = None,
+    ) -> tuple[StoredMessage, bool, str]:
+        """`append`, and the conversation's mode as the same transaction saw it (bot, queued,
+        agent, survey): what the listeners of a new member message decide by, with no second
+        read. For a re-send (`created` False) the mode is read afresh.
+
+        One write transaction with plain (Core) statements: a storm's webhooks share SQLite's
+        single write lock, so each text holds it as briefly as it can. A `client_id` stored
+        before is found by its unique index (the insert fails and rolls back), not by a read
+        ahead of every message."""
         now = self._clock()
         try:
             async with session_scope(self._factory) as session:
-                seq = (
+                seq, mode = (
                     await session.execute(
                         update(Conversation)
                         .where(Conversation.id == conversation_id)
                         .values(next_seq=Conversation.next_seq + 1, last_activity_at=now)
-                        .returning(Conversation.next_seq)
+                        .returning(Conversation.next_seq, Conversation.mode)
                     )
-                ).scalar_one()
-                row = ConversationMessage(
-                    conversation_id=conversation_id,
-                    seq=seq,
-                    direction=direction,
-                    sender=sender,
-                    text=text,
-                    payload=payload or {},
-                    client_id=client_id,
-                    created_at=now,
-                    delivered_at=now if delivered else None,
+                ).one()
+                message = StoredMessage(
+                    conversation_id,
+                    seq,
+                    direction,
+                    sender,
+                    text,
+                    dict(payload or {}),
+                    client_id,
+                    now,
+                    now if delivered else None,
                 )
-                session.add(row)
+                await session.execute(
+                    insert(ConversationMessage).values(
+                        conversation_id=conversation_id,
+                        seq=seq,
+                        direction=direction,
+                        sender=sender,
+                        text=text,
+                        payload=payload or {},
+                        client_id=client_id,
+                        created_at=now,
+                        delivered_at=message.delivered_at,
+                    )
+                )
                 if turn is not None:
                     # Still in a busy period the member was told about: no second courtesy.
                     told = (
@@ -262,8 +311,8 @@ class ConversationStore:
                             .limit(1)
                         )
                     ).scalar_one_or_none() is not None
-                    session.add(
-                        TurnRequest(
+                    await session.execute(
+                        insert(TurnRequest).values(
                             key=turn.key,
                             conversation_id=conversation_id,
                             seq=seq,
@@ -284,13 +333,13 @@ class ConversationStore:
                             .where(SmsInbound.message_sid == turn.sms_sid)
                             .values(status="queued")
                         )
-                await session.flush()
-                return _stored(row), True
+                return message, True, str(mode)
         except IntegrityError:
             if client_id:
                 earlier = await self.find_by_client_id(conversation_id, client_id)
                 if earlier:
-                    return earlier, False
+                    current = await self.get(conversation_id)
+                    return earlier, False, current.mode if current else "bot"
             raise
 
     async def find_by_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
@@ -605,39 +654,25 @@ class SmsStore:
         self._factory = factory
         self._clock = clock
 
-    async def receive(self, message_sid: str, phone: str) -> tuple[ConversationInfo, bool] | None:
+    async def receive(self, message_sid: str, phone: str) -> Received | None:
         """One unit of work for an inbound text: claim the MessageSid, find or create the
-        phone's conversation, read its opt-out state. None: a retry of a MessageSid already
-        stored; a retry of one claimed but never stored (a crash between) is taken again.
+        phone's conversation, read its opt-out state and how many of its texts still wait for
+        the assistant. None: a retry of a MessageSid already stored; a retry of one claimed but
+        never stored (a crash between) is taken again.
         """
         now = self._clock()
         for _attempt in range(3):
             try:
                 async with session_scope(self._factory) as session:
-                    session.add(
-                        SmsInbound(
+                    await session.execute(
+                        insert(SmsInbound).values(
                             message_sid=message_sid,
                             from_number=phone,
                             received_at=now,
                             status="received",
                         )
                     )
-                    await session.flush()
-                    row = (
-                        await session.execute(
-                            select(Conversation).where(
-                                Conversation.channel == "sms", Conversation.external_id == phone
-                            )
-                        )
-                    ).scalar_one_or_none()
-                    if row is None:
-                        row = _new_conversation(f"sms-{uuid.uuid4().hex}", "sms", phone, now)
-                        session.add(row)
-                        await session.flush()
-                    opt = (
-                        await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))
-                    ).scalar_one_or_none()
-                    return _info(row), bool(opt and opt.opted_out)
+                    return await self._conversation_of(session, phone, now)
             except IntegrityError:
                 async with session_scope(self._factory) as session:
                     status = (
@@ -649,23 +684,55 @@ class SmsStore:
                         # Claimed, but the message was never stored (its status changes with
                         # the message and its turn): the copy that took it died in between.
                         # Twilio's retry is taken again; storing is idempotent on the sid.
-                        row = (
-                            await session.execute(
-                                select(Conversation).where(
-                                    Conversation.channel == "sms",
-                                    Conversation.external_id == phone,
-                                )
-                            )
-                        ).scalar_one_or_none()
-                        opt = (
-                            await session.execute(select(SmsOptOut).where(SmsOptOut.phone == phone))
-                        ).scalar_one_or_none()
-                        if row is not None:
-                            return _info(row), bool(opt and opt.opted_out)
+                        return await self._conversation_of(session, phone, now)
                 if status is not None:
                     return None  # Twilio retrying a message already taken
                 continue  # the conversation was created at the same moment: read it again
         raise RuntimeError("could not record an inbound text")
+
+    @staticmethod
+    async def _conversation_of(session: AsyncSession, phone: str, now: datetime) -> Received:
+        """The phone's conversation (made on its first text), opt-out state and waiting turns,
+        read with plain column selects (no ORM objects: this runs for every text of a storm)."""
+        found = (
+            await session.execute(
+                select(
+                    Conversation.id,
+                    Conversation.channel,
+                    Conversation.external_id,
+                    Conversation.mode,
+                    Conversation.last_buttons,
+                ).where(Conversation.channel == "sms", Conversation.external_id == phone)
+            )
+        ).one_or_none()
+        pending = 0
+        if found is None:
+            conv = ConversationInfo(f"sms-{uuid.uuid4().hex}", "sms", phone, "bot", None)
+            await session.execute(
+                insert(Conversation).values(
+                    id=conv.id,
+                    channel="sms",
+                    external_id=phone,
+                    mode="bot",
+                    next_seq=0,
+                    created_at=now,
+                    last_activity_at=now,
+                )
+            )
+        else:
+            conv = ConversationInfo(*found)
+            pending = int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(TurnRequest)
+                    .where(TurnRequest.conversation_id == conv.id, TurnRequest.status == "pending")
+                )
+                or 0
+            )
+        opted_out = await session.scalar(
+            select(SmsOptOut.opted_out).where(SmsOptOut.phone == phone)
+        )
+        return Received(conv, bool(opted_out), pending)
 
     async def claim_message_sid(self, message_sid: str, from_number: str) -> bool:
         """True the first time a MessageSid is seen; False for Twilio's retries of it."""

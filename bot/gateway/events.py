@@ -31,7 +31,8 @@ class Event(Generic[P]):
 
 @dataclass(frozen=True)
 class MemberMessage:
-    """A member's message, masked and stored for the first time (never for a re-send)."""
+    """A member's message, masked and stored for the first time (never for a re-send);
+    `conversation.mode` is the mode the storing transaction saw."""
 
     conversation: ConversationInfo
     message: StoredMessage

@@ -236,9 +236,8 @@ class HandoffRouter:
     # -- a member writes while queued or with an agent ---------------------------------------------
     async def on_member_message(self, event: MemberMessage) -> None:
         """While queued, "never mind" leaves the queue; otherwise the console hears of it."""
-        conv = event.conversation
-        current = await self.gw.store.get(conv.id)
-        if current is None or current.mode == "bot":
+        conv = current = event.conversation  # its mode as the message was stored
+        if current.mode == "bot":
             return
         if current.mode == "survey":
             await self._survey_answer(current, event.message.text)

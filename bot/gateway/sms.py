@@ -74,10 +74,10 @@ async def inbound(request: web.Request) -> web.Response:
     has_media = num_media.isdigit() and int(num_media) > 0
     if not sid or not phone:
         return web.Response(status=400, text="MessageSid and a valid From are required")
-    received = await gw.sms_store.receive(sid, phone)  # sid claimed + conversation + opt-out
+    received = await gw.sms_store.receive(sid, phone)  # sid, conversation, opt-out, waiting
     if received is None:
         return twiml([])  # Twilio retrying a message already taken
-    conv, opted_out = received
+    conv, opted_out = received.conversation, received.opted_out
 
     keyword = classify(body, opted_out=opted_out)
     if keyword is not None:
@@ -105,7 +105,7 @@ async def inbound(request: web.Request) -> web.Response:
     refusal: str | None = None
     if conv.mode == "bot":
         within_budget = await edge.limits.text(phone)
-        if await gw.store.pending_count(conv.id) >= edge.limits.max_pending:
+        if received.pending >= edge.limits.max_pending:
             refusal = STILL_WORKING  # that many of its texts still wait for the assistant
         elif not within_budget:
             refusal = SLOW_DOWN

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.gateway.conversations import (
@@ -130,7 +130,7 @@ class ConversationService:
                 from_button=False,
                 sms_sid=turn.sms_sid,
             )
-        message, created = await self.store.append(
+        message, created, mode = await self.store.append_with_mode(
             conv.id,
             direction="in",
             sender="member",
@@ -154,7 +154,9 @@ class ConversationService:
                         conv, "system", cut_notice(max_chars), {"cut_notice": True}
                     )
                 )
-            await self.events.emit(MEMBER_MESSAGE, MemberMessage(conv, message))
+            # The mode as the message's own transaction saw it: listeners need no second read.
+            current = replace(conv, mode=mode)
+            await self.events.emit(MEMBER_MESSAGE, MemberMessage(current, message))
         return Accepted(message, created, masked, notices, cut)
 
     async def bot_turn(
