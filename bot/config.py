@@ -211,6 +211,9 @@ class Settings:
     queue_workers_in_gateway: bool = True
     # The "having trouble" apology only after the assistant has been unreachable this long.
     assistant_down_apology_seconds: float = 180.0
+    # `jecbot run` starts Rasa and the action servers this much nicer (lower CPU priority) than
+    # the gateway: on one machine a storm's NLU must not starve the webhooks' acknowledgements.
+    assistant_nice: int = 10
 
     # Agent console: a session ends this many hours after sign-in whatever the activity; the
     # second factor (TOTP) is "on", "off" or "auto" (on unless the installation is local).
@@ -306,6 +309,7 @@ def load_settings(
         coop_profile=profile,
         rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
         rasa_replicas=_int("RASA_REPLICAS", env.get("RASA_REPLICAS", "0") or "0"),
+        assistant_nice=_int("ASSISTANT_NICE", env.get("ASSISTANT_NICE", "10") or "10"),
         rasa_url_list=_urls("RASA_URLS", env.get("RASA_URLS", "")),
         hub=_choice("HUB", env.get("HUB", "auto") or "auto", HUB_BACKENDS),
         redis_prefix=_prefix("REDIS_PREFIX", env.get("REDIS_PREFIX", "jec") or "jec"),

@@ -17,6 +17,9 @@ ACTION_SERVER_PORT + i, so a dead pair costs one replica, never a balancer, and 
 spreads turns over `Settings.rasa_urls` and skips a dead Rasa. More than one needs the shared
 Rasa state (Redis lock store, PostgreSQL tracker store); the embedded default runs one. The runner
 starts one gateway: gateway copies are the deployment's (compose/k8s replicas behind the proxy).
+Rasa and the action servers run ASSISTANT_NICE (default 10) nicer than the gateway: on one machine
+their NLU is throughput work that drains the queue, while the gateway's webhook acknowledgements
+and live updates are the latency members notice (bench/README.md, "Storm figures").
 
 The Rasa endpoints file is generated from `.env` into `var/endpoints.yml` (and
 `var/endpoints-2.yml`... for the other replicas: action server URL and the header carrying its
@@ -56,6 +59,8 @@ import yaml
 from bot.config import PROJECT_ROOT, Settings, listen_problems, replica_problems
 from bot.core.keys import ACTION_KEY_HEADER, Purpose, key_for, keyring
 from bot.logs import mask_log_text
+
+log = logging.getLogger(__name__)
 
 RASA_BIN = PROJECT_ROOT / "rasa-env" / ".venv" / "bin" / "rasa"
 RASA_PYTHON = RASA_BIN.parent / "python"
@@ -218,6 +223,7 @@ class Child:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()  # variables of our environment the child must not inherit
+    nice: int = 0  # added to the child's nice level (lower CPU priority) right after it starts
     process: subprocess.Popen[bytes] | None = None
     # Rotation of the log file (0: one growing file, as before)
     max_bytes: int = 0
@@ -237,8 +243,9 @@ class Child:
         self.process = self._spawn(self._log)
 
     def _spawn(self, stdout: IO[bytes] | int) -> subprocess.Popen[bytes]:
-        """The child, its output and errors to `stdout`, in a session of its own."""
-        return subprocess.Popen(
+        """The child, its output and errors to `stdout`, in a session of its own, at its
+        nice level (set before it has started any thread of its own: they inherit it)."""
+        process = subprocess.Popen(
             self.argv,
             cwd=PROJECT_ROOT,
             env=self._environment(),
@@ -247,6 +254,13 @@ class Child:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
+        if self.nice > 0:
+            try:
+                current = os.getpriority(os.PRIO_PROCESS, process.pid)
+                os.setpriority(os.PRIO_PROCESS, process.pid, min(19, current + self.nice))
+            except OSError as exc:  # not allowed here: the child runs at our priority
+                log.warning("could not lower the priority of %s: %s", self.name, exc)
+        return process
 
     def _environment(self) -> dict[str, str]:
         """Ours plus `env`, without the variables in `unset`."""
@@ -398,6 +412,7 @@ def build_children(
                 health_url=f"http://{settings.action_server_host}:{port}/health",
                 log_path=log_dir / f"{name}.log",
                 env={"SANIC_HOST": settings.action_server_host, **secret_environment(settings)},
+                nice=settings.assistant_nice,
                 **rotation,
             )
         )
@@ -431,6 +446,7 @@ def build_children(
                     "MESSAGE_MAX_CHARS": str(settings.message_max_chars),
                 },
                 unset=RASA_UNSET,
+                nice=settings.assistant_nice,
                 **rotation,
             )
         )

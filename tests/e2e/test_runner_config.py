@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.config import Settings
-from bot.runner import build_children, write_endpoints
+from bot.runner import Child, build_children, write_endpoints
 
 
 def test_default_profile_uses_sqlite_tracker_and_in_memory_locks(tmp_path: Path) -> None:
@@ -120,3 +123,28 @@ def test_a_process_that_dies_while_starting_is_named_with_its_log(tmp_path: Path
         f"actions exited with code 3 while starting; see {tmp_path / 'log' / 'actions.log'}"
     )
     assert "boom" in (tmp_path / "log" / "actions.log").read_text()
+
+
+def test_rasa_and_the_action_servers_run_nicer_than_the_gateway(tmp_path: Path) -> None:
+    """On one machine a storm's NLU must not starve the webhooks: Rasa and the action servers
+    start ASSISTANT_NICE (default 10) below the gateway's CPU priority; the gateway does not."""
+    settings = Settings(var_dir=tmp_path)
+    niceness = {child.name: child.nice for child in build_children(settings, tmp_path / "e.yml")}
+    assert niceness["rasa"] == niceness["actions"] == 10
+    assert niceness.get("gateway", 0) == 0
+
+    child = Child(
+        name="rasa",
+        argv=[sys.executable, "-c", "import time; time.sleep(30)"],
+        health_url="",
+        log_path=tmp_path / "log" / "nice.log",
+        nice=10,
+    )
+    child.start()
+    try:
+        assert child.process is not None
+        time.sleep(0.2)
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child.process.pid) == min(19, ours + 10)
+    finally:
+        child.stop()
