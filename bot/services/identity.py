@@ -224,6 +224,17 @@ def normalize_zip(raw: str) -> str | None:
     return m.group(1) if m else None
 
 
+SIGN_IN_INTENT = "verify_identity"
+
+
+def is_sign_in_request(intent: str | None, text: str) -> bool:
+    """Whether a message said while the gate is asking is "verify me / sign in" rather than an
+    answer: the sign-in intent and no digits. Such a message is not a wrong answer (no format
+    hint, no try counted); the gate just asks its current question again. A message with digits
+    ("sign in 1000004821") is still read as an answer."""
+    return intent == SIGN_IN_INTENT and not re.search(r"\d", text or "")
+
+
 def account_key(secret_key: str, account_number: str) -> str:
     """HMAC-SHA256 of a normalized account number: lockouts without storing what was typed."""
     return hmac_key(secret_key, "account", account_number)

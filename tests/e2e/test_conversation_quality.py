@@ -10,7 +10,14 @@ import re
 import pytest
 
 from tests.e2e import test_journeys as journeys
-from tests.e2e.test_journeys import CODE_SENT, button, confirm_with_code, texts_of, verify
+from tests.e2e.test_journeys import (
+    CODE_SENT,
+    DANA_PHONE,
+    button,
+    confirm_with_code,
+    texts_of,
+    verify,
+)
 from tests.stack import max_id
 
 pytestmark = [pytest.mark.rasa, pytest.mark.slow]
@@ -125,3 +132,32 @@ async def test_dana_pays_half_of_her_balance(rasa_stack, member_factory, undo_ne
     assert confirm == [
         "Pay $71.44 today with Visa ending 4242? Reply YES to confirm or NO to stop."
     ]
+
+
+async def test_dana_texts_to_pay_half_and_her_phone_on_file_needs_only_the_zip(
+    rasa_stack, member_factory, undo_new_payments
+) -> None:
+    dana = member_factory("sms", phone=DANA_PHONE)
+    outbox_before = max_id(rasa_stack, "outbox")
+
+    asked = await dana.texts("ok can i pay half of it now")
+
+    _never_not_understood(asked)
+    assert asked == [
+        "I see this number on file. To confirm it's you, reply with the ZIP code of the "
+        "service address."
+    ]
+    assert await dana.texts("30833") == ["You're verified, Dana.", CODE_SENT]
+    amount_question = await confirm_with_code(dana, rasa_stack, outbox_before)
+    assert texts_of(amount_question)[-1].startswith("$142.87 is due ")
+
+    method_question = await dana.say("half")
+
+    assert texts_of(method_question) == ["Which payment method would you like to use?"]
+    assert button(method_question, "Visa ending 4242")
+    confirm = await dana.texts("visa")
+    assert confirm == [
+        "Pay $71.44 today with Visa ending 4242? Reply YES to confirm or NO to stop."
+    ]
+    for text in [*asked, *texts_of(amount_question), *texts_of(method_question), *confirm]:
+        assert len(text) <= 306, text  # two SMS segments at most

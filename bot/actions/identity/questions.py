@@ -14,10 +14,21 @@ from bot.actions.common import Dispatcher, JourneyAction, current_identity
 from bot.actions.deps import ActionDeps
 from bot.actions.identity import texts
 from bot.actions.identity.confirm import OTP_PURPOSE, code_destination, otp_service
-from bot.actions.identity.verify import account_ref, phone_path_accounts, verification_service
+from bot.actions.identity.verify import (
+    account_ref,
+    phone_path_accounts,
+    sign_in_request,
+    verification_service,
+)
 from bot.actions.tracker import asked_before, channel_of, client_ip_of, phone_of
 from bot.services.identity import locked_message
 from bot.services.otp import SendStatus
+
+
+def ask_again_plainly(tracker: Tracker, question: str) -> bool:
+    """ "verify me / sign in" said while this question was waiting: ask it again with "Sure -
+    let's do that now." and nothing else (the validator gave no format hint)."""
+    return asked_before(tracker, question) and sign_in_request(tracker)
 
 
 class ActionAskAccountNumber(JourneyAction):
@@ -37,7 +48,10 @@ class ActionAskAccountNumber(JourneyAction):
                 text=locked_message(until, deps.now(), deps.rules.verification)
             )
             return []
-        intro = "" if asked_before(tracker, self.name()) else texts.GATE_INTRO
+        if ask_again_plainly(tracker, self.name()):
+            intro = texts.SIGN_IN_AGAIN
+        else:
+            intro = "" if asked_before(tracker, self.name()) else texts.GATE_INTRO
         dispatcher.utter_message(text=f"{intro}{texts.ACCOUNT_NUMBER_QUESTION}")
         return []
 
@@ -50,11 +64,12 @@ class ActionAskZipCode(JourneyAction):
 
     async def act(self, dispatcher: Dispatcher, tracker: Tracker, deps: ActionDeps) -> list[Any]:
         accounts = await phone_path_accounts(tracker, deps)
+        plainly = ask_again_plainly(tracker, self.name())
         if accounts:
             text = texts.zip_question_for_phone(len(accounts))
         else:
-            text = texts.ZIP_QUESTION
-        dispatcher.utter_message(text=text)
+            text = texts.ZIP_QUESTION_PLAIN if plainly else texts.ZIP_QUESTION
+        dispatcher.utter_message(text=f"{texts.SIGN_IN_AGAIN}{text}" if plainly else text)
         return []
 
 
@@ -79,8 +94,11 @@ class ActionAskAccountChoice(JourneyAction):
         if identity is None:
             return []
         accounts = await deps.members.accounts_for_member(identity.member_id)
+        plainly = ask_again_plainly(tracker, self.name())
         dispatcher.utter_message(
-            text=texts.ACCOUNT_CHOICE_QUESTION,
+            text=f"{texts.SIGN_IN_AGAIN}{texts.ACCOUNT_CHOICE_QUESTION}"
+            if plainly
+            else texts.ACCOUNT_CHOICE_QUESTION,
             buttons=[
                 texts.account_button(a, account_ref(deps, tracker.sender_id, a.id))
                 for a in accounts

@@ -12,10 +12,13 @@ from bot.services.members import AccountRecord
 
 GATE_INTRO = "First I need to make sure it's you. "
 ACCOUNT_NUMBER_QUESTION = "What's your 10-digit account number? It's at the top of your bill."
-ZIP_QUESTION = (
-    "Thanks. What's the ZIP code of the service address? "
+ZIP_QUESTION_PLAIN = (
+    "What's the ZIP code of the service address? "
     "You can send the amount of your last payment instead."
 )
+ZIP_QUESTION = f"Thanks. {ZIP_QUESTION_PLAIN}"
+# "verify me / sign in" said while the gate is already asking: the current question, plainly
+SIGN_IN_AGAIN = "Sure - let's do that now. "
 LAST_PAYMENT_QUESTION = "What was the amount of your last payment? For example: 118.20"
 ZIP_OR_PAYMENT_MESSAGE = (
     "Please send the 5-digit ZIP code of the service address, or the amount of your last payment."

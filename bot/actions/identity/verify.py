@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions.common import JourneyForm, current_identity, scrub_card_numbers
 from bot.actions.deps import ActionDeps, get_deps
 from bot.actions.identity import texts
-from bot.actions.tracker import channel_of, client_ip_of, phone_of
+from bot.actions.tracker import channel_of, client_ip_of, latest_intent, latest_text, phone_of
 from bot.core.amounts import parse_amount
 from bot.core.masking import CARD_NOT_KEPT_MESSAGE
 from bot.services.identity import (
@@ -29,6 +29,7 @@ from bot.services.identity import (
     VerificationResult,
     VerificationService,
     VerificationStatus,
+    is_sign_in_request,
     normalize_account_number,
     normalize_zip,
 )
@@ -79,6 +80,12 @@ def _success_slots(
         "last_payment_amount": None,
         "verify_path": None,
     }
+
+
+def sign_in_request(tracker: Tracker) -> bool:
+    """The latest message is "verify me / sign in" (not an answer): the gate's question is asked
+    again plainly, with no format hint (`ask_again_plainly` in the questions)."""
+    return is_sign_in_request(latest_intent(tracker), latest_text(tracker))
 
 
 def _dollars(cents: int) -> str:
@@ -157,6 +164,8 @@ class ValidateVerifyForm(JourneyForm):
         if scrub_card_numbers(value).found:
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"account_number": None}
+        if sign_in_request(tracker):
+            return {"account_number": None}  # the question is asked again, no hint
         text = str(value or "")[:MAX_ANSWER_CHARS]
         if (
             text.strip().startswith(ACCOUNT_REF_PREFIX)
@@ -178,6 +187,8 @@ class ValidateVerifyForm(JourneyForm):
         if scrub_card_numbers(value).found:
             dispatcher.utter_message(text=CARD_NOT_KEPT_MESSAGE)
             return {"zip_code": None}
+        if sign_in_request(tracker):
+            return {"zip_code": None}  # the question is asked again, no hint
         text = str(value or "")[:MAX_ANSWER_CHARS]
         zip5 = normalize_zip(text)
         if zip5 is None:
@@ -212,6 +223,8 @@ class ValidateVerifyForm(JourneyForm):
         identity = current_identity(tracker, now=deps.now(), rules=deps.rules.verification)
         if identity is None:
             return {"account_choice": None}
+        if sign_in_request(tracker):
+            return {"account_choice": None}  # the question is asked again, no hint
         accounts = await deps.members.accounts_for_member(identity.member_id)
         answer = str(value or "")[:MAX_ANSWER_CHARS]
         chosen = account_for_ref(deps, tracker.sender_id, answer, accounts) or (
