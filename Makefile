@@ -16,13 +16,13 @@ JECBOT := .venv/bin/jecbot
 PYTEST := .venv/bin/pytest
 RASA_FLAGS := --domain domain --config config.yml
 
-.PHONY: help setup db lint lint-deploy train validate run test clean bench bench-storm bench-session bench-turns screenshots
+.PHONY: help setup db lint lint-deploy train validate run test clean bench bench-storm bench-intake bench-session bench-turns screenshots
 
 help:
 	@echo "make run    set up, load demo data, train if needed, start the assistant (Ctrl-C stops)"
 	@echo "make test   set up, lint, validate the training data, train if needed, run every test"
 	@echo "steps:      make setup | db | lint | lint-deploy | validate | train | clean"
-	@echo "bench:      make bench | bench-storm (or STORM=1) | bench-session | bench-turns"
+	@echo "bench:      make bench | bench-storm (or STORM=1) | bench-intake | bench-session | bench-turns"
 
 ## Both environments (uv, locked) and .env. Cheap when nothing changed.
 setup:
@@ -95,6 +95,11 @@ bench: setup db train
 ## webhook ack p50/p99, last member answered, real answers / courtesy / apologies / unanswered.
 bench-storm: setup db train
 	@.venv/bin/python -m bench.gateway_run storm
+
+## Intake: the SMS webhook alone (the real gateway, a stand-in assistant), 1,000 texts at 50/s
+## (BENCH_INTAKE_*): ack p50/p95/p99 alone, beside CPU hogs at our priority and at ASSISTANT_NICE.
+bench-intake: setup db
+	@.venv/bin/python -m bench.intake
 
 ## One member, 470 turns in one session: turn p50 after 1/150/300/450 turns (BENCH_TRACKER=rasa
 ## for Rasa's own tracker store).
