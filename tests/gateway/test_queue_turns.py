@@ -92,9 +92,16 @@ def engine_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     except redis.RedisError:
         pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     prefix = f"jec-test-{uuid.uuid4().hex[:10]}"
-    yield {"queue_backend": "redis", "redis_url": url, "queue_redis_prefix": prefix}
+    # The rate limits' windows live under REDIS_PREFIX too: a run's own, or the same test phone
+    # run again within ten minutes would be over its text budget.
+    yield {
+        "queue_backend": "redis",
+        "redis_url": url,
+        "queue_redis_prefix": prefix,
+        "redis_prefix": prefix,
+    }
     client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    keys = list(client.scan_iter(match=f"{prefix}*"))
     if keys:
         client.delete(*keys)
 
