@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections import Counter
+from typing import Any
 
 from bot.demo.conversations import FALLBACK_REPLY, add_demo_conversations
 from bot.gateway.agents_cli import set_role
@@ -12,6 +14,13 @@ from bot.store.db import make_sync_engine
 from bot.store.models import Conversation, ConversationMessage, HandoffRequest, OutageReport
 from gateway.agent_helpers import MONDAY_10AM, sign_in, text_in
 from gateway.helpers import rows
+
+
+async def as_operator(command: Any, *args: Any) -> Any:
+    """A `jecbot agents` command (synchronous, its own database connection) run the way an
+    operator's shell runs it: beside the live gateway, not on its event loop, where it would wait
+    for a write lock that a gateway task mid-transaction cannot release."""
+    return await asyncio.to_thread(command, *args)
 
 
 def seed(settings, count: int = 60) -> int:
@@ -31,7 +40,7 @@ async def test_an_agent_cannot_see_insights(client, agents):
 
 async def test_insights_numbers_match_the_stored_data(client, settings, agents, db):
     assert seed(settings) == 60
-    set_role(settings, "tom", "supervisor")
+    await as_operator(set_role, settings, "tom", "supervisor")
     await sign_in(client, "tom")
     convs = await rows(db, Conversation)
     handoffs = await rows(db, HandoffRequest)
@@ -79,7 +88,7 @@ async def test_insights_numbers_match_the_stored_data(client, settings, agents, 
 
 async def test_a_seven_day_window_counts_only_those_days(client, settings, agents, db):
     seed(settings)
-    set_role(settings, "tom", "supervisor")
+    await as_operator(set_role, settings, "tom", "supervisor")
     await sign_in(client, "tom")
     table = list(
         csv.reader(io.StringIO(await (await client.get("/console/insights.csv?days=7")).text()))
@@ -92,7 +101,7 @@ async def test_top_intents_come_from_the_intent_stored_with_each_reply(
     client, settings, agents, db
 ):
     seed(settings)
-    set_role(settings, "tom", "supervisor")
+    await as_operator(set_role, settings, "tom", "supervisor")
     await sign_in(client, "tom")
     stored = Counter(
         m.payload["nlu"]["intent"]
@@ -131,7 +140,7 @@ async def test_a_live_turns_intent_is_stored_never_shown_and_counted(
     [reply] = [m for m in await gw.store.messages_after(conv.id, 0) if m.sender == "bot"]
     assert reply.payload["nlu"] == {"intent": "check_balance", "confidence": 0.97}
     assert "nlu" not in reply.to_wire() and "check_balance" not in str(reply.to_wire())
-    set_role(settings, "tom", "supervisor")
+    await as_operator(set_role, settings, "tom", "supervisor")
     await sign_in(client, "tom")
     table = list(
         csv.reader(io.StringIO(await (await client.get("/console/insights.csv?days=7")).text()))
