@@ -52,6 +52,19 @@ def _positive_int(name: str, default: int) -> int:
     return value
 
 
+def env_number(name: str, default: float, *, zero_allowed: bool = False) -> float:
+    """A number from the environment (BENCH_RATE=...), or `default` when unset; positive unless
+    `zero_allowed`. A bad value stops the run with a message, not a traceback."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {raw!r}") from None
+    if value < 0 or (value == 0 and not zero_allowed):
+        raise SystemExit(f"{name} must be positive, not {raw!r}")
+    return value
+
+
 def read_config() -> BenchConfig:
     started = os.environ.get("BENCH_MAKE_STARTED", "")
     model = Path(os.environ.get("BENCH_MODEL") or PROJECT_ROOT / "models")

@@ -43,7 +43,15 @@ import aiohttp
 
 from bench import gateway_load as gl
 from bench.bare import bare_child, ensure_bare_bot
-from bench.config import BENCH_DIR, PROFILE_PATH, RASA_ENV, BenchConfig, free_port, read_config
+from bench.config import (
+    BENCH_DIR,
+    PROFILE_PATH,
+    RASA_ENV,
+    BenchConfig,
+    env_number,
+    free_port,
+    read_config,
+)
 from bench.drive import send_rest
 from bench.run import our_stack, prepare_database, start_bot
 from bench.stats import percentile
@@ -65,17 +73,6 @@ class LoadConfig:
     quick: bool
 
 
-def _num(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"{name} must be a number, not {raw!r}") from None
-    if value <= 0:
-        raise SystemExit(f"{name} must be positive, not {raw!r}")
-    return value
-
-
 def load_config() -> LoadConfig:
     quick = os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
     rates_raw = os.environ.get("BENCH_RATES", "2" if quick else "5,10,20")
@@ -87,14 +84,14 @@ def load_config() -> LoadConfig:
         ) from None
     return LoadConfig(
         rates=rates,
-        rate_seconds=_num("BENCH_RATE_SECONDS", 3 if quick else 20),
-        saturation_seconds=_num("BENCH_SATURATION_SECONDS", 4 if quick else 20),
-        concurrency=int(_num("BENCH_CONCURRENCY", 4 if quick else 32)),
-        answer_wait=_num("BENCH_ANSWER_WAIT", 60),
-        storm_texts=int(_num("BENCH_STORM_TEXTS", 20 if quick else 1000)),
-        storm_rate=_num("BENCH_STORM_RATE", 10 if quick else 50),
-        storm_web=int(_num("BENCH_STORM_WEB", 2 if quick else 20)),
-        storm_wait=_num("BENCH_STORM_WAIT", 120 if quick else 600),
+        rate_seconds=env_number("BENCH_RATE_SECONDS", 3 if quick else 20),
+        saturation_seconds=env_number("BENCH_SATURATION_SECONDS", 4 if quick else 20),
+        concurrency=int(env_number("BENCH_CONCURRENCY", 4 if quick else 32)),
+        answer_wait=env_number("BENCH_ANSWER_WAIT", 60),
+        storm_texts=int(env_number("BENCH_STORM_TEXTS", 20 if quick else 1000)),
+        storm_rate=env_number("BENCH_STORM_RATE", 10 if quick else 50),
+        storm_web=int(env_number("BENCH_STORM_WEB", 2 if quick else 20)),
+        storm_wait=env_number("BENCH_STORM_WAIT", 120 if quick else 600),
         quick=quick,
     )
 

@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from bench import gateway_load as gl
-from bench.config import BENCH_DIR, PROFILE_PATH, free_port
+from bench.config import BENCH_DIR, PROFILE_PATH, env_number, free_port
 from bench.stats import percentile
 from bot.config import PROJECT_ROOT, Settings
 from bot.gateway.rasa_client import CHANNEL_PATH
@@ -54,23 +54,15 @@ class IntakeConfig:
     nice: int
 
 
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"{name} must be a number, not {raw!r}") from None
-
-
 def load_config() -> IntakeConfig:
     quick = os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
     return IntakeConfig(
-        texts=int(_number("BENCH_INTAKE_TEXTS", 30 if quick else 1000)),
-        rate=_number("BENCH_INTAKE_RATE", 10 if quick else 50),
-        turn_seconds=_number("BENCH_INTAKE_TURN_SECONDS", 0.5),
-        assistant_turns=max(1, int(_number("BENCH_INTAKE_ASSISTANT_TURNS", 2))),
-        hogs=int(_number("BENCH_INTAKE_HOGS", 0 if quick else 2)),
-        nice=int(_number("ASSISTANT_NICE", 10)),
+        texts=int(env_number("BENCH_INTAKE_TEXTS", 30 if quick else 1000)),
+        rate=env_number("BENCH_INTAKE_RATE", 10 if quick else 50),
+        turn_seconds=env_number("BENCH_INTAKE_TURN_SECONDS", 0.5),
+        assistant_turns=max(1, int(env_number("BENCH_INTAKE_ASSISTANT_TURNS", 2))),
+        hogs=int(env_number("BENCH_INTAKE_HOGS", 0 if quick else 2, zero_allowed=True)),
+        nice=int(env_number("ASSISTANT_NICE", 10, zero_allowed=True)),
     )
 
 

@@ -212,35 +212,15 @@ class ConversationStore:
     async def new_web_conversation(self) -> ConversationInfo:
         return await self.get_or_create("web", f"web-{uuid.uuid4().hex}")
 
-    async def append(
-        self,
-        conversation_id: str,
-        *,
-        direction: str,
-        sender: str,
-        text: str,
-        payload: dict[str, Any] | None = None,
-        client_id: str | None = None,
-        delivered: bool = False,
-        turn: TurnSpec | None = None,
-    ) -> tuple[StoredMessage, bool]:
-        """Store one message with the next sequence number.
+    async def append(self, conversation_id: str, **fields: Any) -> tuple[StoredMessage, bool]:
+        """Store one message with the next sequence number (the fields of `append_with_mode`).
 
         Returns (message, created). A `client_id` already stored in this conversation returns the
         earlier message and `created=False`: a re-send after a reconnect is not a second message.
         With `turn`, the bot turn it asks for is stored in the same transaction (durable before
         the member is acknowledged; `bot.queue` runs it).
         """
-        message, created, _mode = await self.append_with_mode(
-            conversation_id,
-            direction=direction,
-            sender=sender,
-            text=text,
-            payload=payload,
-            client_id=client_id,
-            delivered=delivered,
-            turn=turn,
-        )
+        message, created, _mode = await self.append_with_mode(conversation_id, **fields)
         return message, created
 
     async def append_with_mode(
