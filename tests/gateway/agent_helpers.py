@@ -3,6 +3,7 @@ HTTP API calls the gateway makes on hand-back, a settable clock, agents and a co
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,13 @@ async def sign_in(client: TestClient, username: str, password: str = PASSWORD) -
     home = await client.get("/console")
     assert home.status == 200
     return hidden_csrf(await home.text())
+
+
+async def as_operator(command: Any, *args: Any) -> Any:
+    """A `jecbot agents` command (synchronous, its own database connection) run the way an
+    operator's shell runs it: beside the live gateway, not on its event loop, where it would wait
+    for a write lock that a gateway task mid-transaction cannot release."""
+    return await asyncio.to_thread(command, *args)
 
 
 async def text_in(

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections import Counter
-from typing import Any
 
 from bot.demo.conversations import FALLBACK_REPLY, add_demo_conversations
 from bot.gateway.agents_cli import set_role
 from bot.store.db import make_sync_engine
 from bot.store.models import Conversation, ConversationMessage, HandoffRequest, OutageReport
-from gateway.agent_helpers import MONDAY_10AM, sign_in, text_in
+from gateway.agent_helpers import MONDAY_10AM, as_operator, sign_in, text_in
 from gateway.helpers import rows
-
-
-async def as_operator(command: Any, *args: Any) -> Any:
-    """A `jecbot agents` command (synchronous, its own database connection) run the way an
-    operator's shell runs it: beside the live gateway, not on its event loop, where it would wait
-    for a write lock that a gateway task mid-transaction cannot release."""
-    return await asyncio.to_thread(command, *args)
 
 
 def seed(settings, count: int = 60) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from bot.gateway import agents_cli
 from bot.store.db import session_scope
 from bot.store.models import Agent, AuditEntry, ConsoleSessionRow, OutboxMessage
-from gateway.agent_helpers import MONDAY_10AM, PASSWORD, add_handoff, sign_in
+from gateway.agent_helpers import MONDAY_10AM, PASSWORD, add_handoff, as_operator, sign_in
 from gateway.helpers import rows
 
 
@@ -28,7 +28,7 @@ async def test_an_agent_cannot_open_the_team_page_or_reassign(client, agents, ro
 async def test_supervisor_sees_load_queue_length_and_longest_wait_and_reassigns(
     client, settings, agents, router, gw, db, clock
 ):
-    agents_cli.set_role(settings, "tom", "supervisor")
+    await as_operator(agents_cli.set_role, settings, "tom", "supervisor")
     conv = await gw.store.new_web_conversation()
     mine = await add_handoff(gw.sessions, conv.id, "web", topic="payment arrangement")
     await router.take(mine, await router.agent(agents["maria"]))
@@ -109,7 +109,7 @@ async def test_admin_disables_resets_and_changes_roles_in_the_console_audit_logg
 
 
 async def test_a_supervisor_cannot_administer_agents(client, settings, agents, db):
-    agents_cli.set_role(settings, "tom", "supervisor")
+    await as_operator(agents_cli.set_role, settings, "tom", "supervisor")
     csrf = await sign_in(client, "tom")
     resp = await client.post(f"/console/agents/{agents['maria']}/disable", data={"csrf": csrf})
     assert resp.status == 403
@@ -140,7 +140,7 @@ def test_jecbot_agents_set_role_is_listed_and_audit_logged(settings, agents):
 async def test_waiting_conversation_can_be_given_by_a_supervisor(
     client, settings, agents, router, gw
 ):
-    agents_cli.set_role(settings, "tom", "supervisor")
+    await as_operator(agents_cli.set_role, settings, "tom", "supervisor")
     handoff_id = await add_handoff(gw.sessions, "web-b", "web")
     csrf = await sign_in(client, "tom")
     await client.post(
@@ -156,7 +156,7 @@ async def test_supervisor_sees_the_contacts_our_texts_kept_failing_to_reach(
 ):
     """A text given up on (bot/adapters/delivery.py) shows on the team page with its reason and
     whether the email copy went out; one given up on long ago does not."""
-    agents_cli.set_role(settings, "tom", "supervisor")
+    await as_operator(agents_cli.set_role, settings, "tom", "supervisor")
     async with session_scope(gw.sessions) as session:
         for to, gave_up, fallback in (
             ("+17065550142", MONDAY_10AM - timedelta(hours=3), 7),
@@ -188,7 +188,7 @@ async def test_supervisor_sees_the_contacts_our_texts_kept_failing_to_reach(
 
 
 async def test_team_page_says_when_every_contact_was_reached(client, settings, agents):
-    agents_cli.set_role(settings, "tom", "supervisor")
+    await as_operator(agents_cli.set_role, settings, "tom", "supervisor")
     await sign_in(client, "tom")
     html = await (await client.get("/console/team")).text()
     assert "No undeliverable contacts in the last 30 days." in html
