@@ -136,18 +136,33 @@ def _info(row: Conversation) -> ConversationInfo:
     return ConversationInfo(row.id, row.channel, row.external_id, row.mode, row.last_buttons)
 
 
+def _new_conversation_values(
+    conversation_id: str, channel: str, external_id: str, now: datetime
+) -> dict[str, Any]:
+    """A conversation just begun: the assistant answers, nothing said yet."""
+    return {
+        "id": conversation_id,
+        "channel": channel,
+        "external_id": external_id,
+        "mode": "bot",
+        "next_seq": 0,
+        "created_at": now,
+        "last_activity_at": now,
+    }
+
+
 def _new_conversation(
     conversation_id: str, channel: str, external_id: str, now: datetime
 ) -> Conversation:
-    """A conversation just begun: the assistant answers, nothing said yet."""
-    return Conversation(
-        id=conversation_id,
-        channel=channel,
-        external_id=external_id,
-        mode="bot",
-        next_seq=0,
-        created_at=now,
-        last_activity_at=now,
+    return Conversation(**_new_conversation_values(conversation_id, channel, external_id, now))
+
+
+def _waiting_turns(conversation_id: str) -> Any:
+    """How many of a conversation's turns still wait for the assistant (a COUNT select)."""
+    return (
+        select(func.count())
+        .select_from(TurnRequest)
+        .where(TurnRequest.conversation_id == conversation_id, TurnRequest.status == "pending")
     )
 
 
@@ -456,18 +471,7 @@ class ConversationStore:
 
     async def pending_count(self, conversation_id: str) -> int:
         async with session_scope(self._factory) as session:
-            return int(
-                (
-                    await session.execute(
-                        select(func.count())
-                        .select_from(TurnRequest)
-                        .where(
-                            TurnRequest.conversation_id == conversation_id,
-                            TurnRequest.status == "pending",
-                        )
-                    )
-                ).scalar_one()
-            )
+            return int((await session.execute(_waiting_turns(conversation_id))).scalar_one())
 
     async def conversations_with_pending(self, limit: int = 500) -> list[tuple[str, int]]:
         """Each conversation with waiting turns, and the id of its oldest waiting turn."""
@@ -689,26 +693,11 @@ class SmsStore:
         if found is None:
             conv = ConversationInfo(f"sms-{uuid.uuid4().hex}", "sms", phone, "bot", None)
             await session.execute(
-                insert(Conversation).values(
-                    id=conv.id,
-                    channel="sms",
-                    external_id=phone,
-                    mode="bot",
-                    next_seq=0,
-                    created_at=now,
-                    last_activity_at=now,
-                )
+                insert(Conversation).values(_new_conversation_values(conv.id, "sms", phone, now))
             )
         else:
             conv = ConversationInfo(*found)
-            pending = int(
-                await session.scalar(
-                    select(func.count())
-                    .select_from(TurnRequest)
-                    .where(TurnRequest.conversation_id == conv.id, TurnRequest.status == "pending")
-                )
-                or 0
-            )
+            pending = int(await session.scalar(_waiting_turns(conv.id)) or 0)
         opted_out = await session.scalar(
             select(SmsOptOut.opted_out).where(SmsOptOut.phone == phone)
         )
